@@ -1,0 +1,49 @@
+# Everything a fresh clone needs: `make demo` and `make test` create .venv and install into it.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+PIP    := $(BIN)/python -m pip install --quiet --disable-pip-version-check
+# torch is pinned: an unpinned torch pulls a multi-GB CUDA build.
+TORCH  := torch==2.13.0
+BACKENDS := jax torch tensorflow
+PYTEST_ARGS ?=
+OUT ?= runs/demo
+
+.PHONY: demo test test-jax test-torch test-tensorflow lint bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) --upgrade pip
+
+$(VENV)/.demo-installed: pyproject.toml | $(BIN)/python
+	$(PIP) -e '.[jax,demo]'
+	touch $@
+
+$(VENV)/.test-installed: pyproject.toml | $(BIN)/python
+	$(PIP) $(TORCH)
+	$(PIP) -e '.[jax,demo,test]' tensorflow-cpu torchmetrics ruff mypy
+	touch $@ $(VENV)/.demo-installed
+
+demo: $(VENV)/.demo-installed
+	$(BIN)/epochmetrics demo --out $(OUT)
+
+# The whole suite once per backend.
+test: $(VENV)/.test-installed
+	@set -e; for b in $(BACKENDS); do \
+	  echo "=== KERAS_BACKEND=$$b"; \
+	  KERAS_BACKEND=$$b $(BIN)/python -m pytest -q $(PYTEST_ARGS) src tests; \
+	done
+
+test-%: $(VENV)/.test-installed
+	KERAS_BACKEND=$* $(BIN)/python -m pytest -q $(PYTEST_ARGS) src tests
+
+lint: $(VENV)/.test-installed
+	$(BIN)/ruff format --check src tests benchmarks examples
+	$(BIN)/ruff check src tests benchmarks examples
+	$(BIN)/mypy
+
+bench: $(VENV)/.test-installed
+	$(BIN)/python benchmarks/run.py
+
+clean:
+	rm -rf $(VENV) runs build *.egg-info src/*.egg-info

@@ -1,0 +1,1 @@
+"""Pure math on `keras.ops` (and host NumPy for ranking): no Metric, Callback or plotting here."""

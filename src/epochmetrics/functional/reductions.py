@@ -1,0 +1,207 @@
+"""Counts -> results, exactly as scikit-learn defines them, with `keras.ops` only.
+
+Conventions (those of scikit-learn's `precision_recall_fscore_support` and friends):
+
+- A ratio whose denominator is 0 takes the value `zero_division`; no epsilon anywhere.
+- `average="macro"` for binary/multiclass averages over the classes present in y_true or
+  y_pred during the epoch (scikit-learn's default `labels=None`); multilabel averages over all
+  labels. NaN per-class values (`zero_division=nan`) are left out of the average.
+- `average="weighted"` weighs classes by support; when no class has support it falls back to the
+  unweighted mean, as scikit-learn does.
+- `average="micro"` divides the summed counts.
+
+Per-class results (`average=None`) cover every class, present or not.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Literal
+
+from keras import ops
+
+from epochmetrics._inputs import Average, TaskSpec
+from epochmetrics.functional.stat_scores import Counts
+
+__all__ = [
+    "accuracy",
+    "balanced_accuracy",
+    "cohen_kappa",
+    "confusion_matrix",
+    "f_beta_score",
+    "jaccard_index",
+    "matthews_corrcoef",
+    "precision",
+    "recall",
+    "specificity",
+]
+
+NAN = float("nan")
+
+
+def _divide(num: Any, den: Any, zero_division: float) -> Any:
+    zero = ops.equal(den, 0)
+    return ops.where(zero, ops.cast(zero_division, num.dtype), num / ops.where(zero, ops.ones_like(den), den))
+
+
+def _average(
+    spec: TaskSpec,
+    values: Any,
+    counts: Counts,
+    average: Average,
+    micro: Any,
+    *,
+    omit_nan: bool = True,
+) -> Any:
+    if average is None:
+        return values
+    if average == "binary":
+        return values[1]
+    if average == "micro":
+        return micro
+    if spec.task == "multilabel":
+        present = ops.ones_like(values, dtype="bool")
+    else:
+        present = (counts.true + counts.pred) > 0
+    mask = ops.logical_and(present, ops.logical_not(ops.isnan(values))) if omit_nan else present
+    zeros = ops.zeros_like(values)
+    kept = ops.where(mask, values, zeros)
+    n = ops.sum(ops.cast(mask, values.dtype))
+    unweighted = _divide(ops.sum(kept), n, NAN)
+    if average == "macro":
+        return unweighted
+    weights = ops.where(mask, counts.true, zeros)
+    total = ops.sum(weights)
+    return ops.where(total > 0, _divide(ops.sum(kept * weights), total, NAN), unweighted)
+
+
+def precision(spec: TaskSpec, counts: Counts, *, average: Average, zero_division: float = 0.0) -> Any:
+    """tp / (tp + fp)."""
+    values = _divide(counts.tp, counts.pred, zero_division)
+    micro = _divide(ops.sum(counts.tp), ops.sum(counts.pred), zero_division)
+    return _average(spec, values, counts, average, micro)
+
+
+def recall(spec: TaskSpec, counts: Counts, *, average: Average, zero_division: float = 0.0) -> Any:
+    """tp / (tp + fn)."""
+    values = _divide(counts.tp, counts.true, zero_division)
+    micro = _divide(ops.sum(counts.tp), ops.sum(counts.true), zero_division)
+    return _average(spec, values, counts, average, micro)
+
+
+def f_beta_score(
+    spec: TaskSpec, counts: Counts, *, beta: float = 1.0, average: Average, zero_division: float = 0.0
+) -> Any:
+    """(1 + b^2) tp / ((1 + b^2) tp + b^2 fn + fp), from counts, as scikit-learn >= 1.3."""
+    b2 = beta * beta
+    if math.isinf(beta):
+        return recall(spec, counts, average=average, zero_division=zero_division)
+
+    def f(tp: Any, true: Any, pred: Any) -> Any:
+        return _divide((1.0 + b2) * tp, b2 * true + pred, zero_division)
+
+    values = f(counts.tp, counts.true, counts.pred)
+    micro = f(ops.sum(counts.tp), ops.sum(counts.true), ops.sum(counts.pred))
+    return _average(spec, values, counts, average, micro)
+
+
+def specificity(spec: TaskSpec, counts: Counts, *, average: Average, zero_division: float = 0.0) -> Any:
+    """tn / (tn + fp), the recall of the negatives of each class."""
+    negatives = counts.total - counts.true  # tn + fp
+    tn = negatives - (counts.pred - counts.tp)
+    values = _divide(tn, negatives, zero_division)
+    micro = _divide(ops.sum(tn), ops.sum(negatives), zero_division)
+    return _average(spec, values, counts, average, micro)
+
+
+def jaccard_index(spec: TaskSpec, counts: Counts, *, average: Average, zero_division: float = 0.0) -> Any:
+    """tp / (tp + fp + fn). Like scikit-learn's `jaccard_score`, NaN values are not skipped."""
+    union = counts.true + counts.pred - counts.tp
+    values = _divide(counts.tp, union, zero_division)
+    micro = _divide(ops.sum(counts.tp), ops.sum(union), zero_division)
+    return _average(spec, values, counts, average, micro, omit_nan=False)
+
+
+def accuracy(spec: TaskSpec, counts: Counts) -> Any:
+    """Fraction of samples predicted right; multilabel: every label right (subset accuracy)."""
+    if spec.task == "multilabel":
+        return _divide(counts.exact, counts.samples, NAN)
+    return _divide(ops.sum(counts.tp), ops.sum(counts.true), NAN)
+
+
+def balanced_accuracy(spec: TaskSpec, counts: Counts) -> Any:
+    """Mean recall over the classes that occur in y_true."""
+    present = counts.true > 0
+    recalls = _divide(counts.tp, counts.true, 0.0)
+    n = ops.sum(ops.cast(present, recalls.dtype))
+    return _divide(ops.sum(ops.where(present, recalls, ops.zeros_like(recalls))), n, NAN)
+
+
+def matthews_corrcoef(spec: TaskSpec, counts: Counts) -> Any:
+    """Multiclass MCC from O(C) counts; 0 when undefined, as scikit-learn.
+
+    Counts are divided by the total first so the differences stay well conditioned in float32.
+    """
+    s = ops.sum(counts.true)
+    scale = _divide(ops.ones_like(s), s, 0.0)
+    t, p = counts.true * scale, counts.pred * scale
+    cov_tp = ops.sum(counts.tp) * scale - ops.sum(t * p)
+    cov_pp = 1.0 - ops.sum(p * p)
+    cov_tt = 1.0 - ops.sum(t * t)
+    den = cov_pp * cov_tt
+    ok = den > 0
+    return ops.where(ok, cov_tp / ops.sqrt(ops.where(ok, den, ops.ones_like(den))), ops.zeros_like(den))
+
+
+KappaWeights = Literal["linear", "quadratic"] | None
+
+
+def cohen_kappa(spec: TaskSpec, counts: Counts, *, weights: KappaWeights = None) -> Any:
+    """Cohen's kappa, 1 - observed / expected disagreement; NaN when undefined, as scikit-learn.
+
+    The expected disagreement of the weighted forms comes from the class totals alone, so the
+    state stays O(C): with t, p the true and predicted totals and s their sum,
+    sum_ij w(i, j) t_i p_j / s, where w is 1[i != j], |i - j| or (i - j)^2.
+    """
+    s = ops.sum(counts.true)
+    scale = _divide(ops.ones_like(s), s, 0.0)
+    t, p = counts.true * scale, counts.pred * scale  # fractions
+    if weights is None:
+        observed = 1.0 - ops.sum(counts.tp) * scale
+        expected = 1.0 - ops.sum(t * p)
+    else:
+        k = ops.cast(ops.arange(spec.num_classes), t.dtype)
+        if weights == "quadratic":
+            observed = counts.sq_err * scale
+            expected = ops.sum(t * k * k) + ops.sum(p * k * k) - 2.0 * ops.sum(t * k) * ops.sum(p * k)
+        else:
+            observed = counts.abs_err * scale
+            # sum_j |i - j| p_j for every i, with prefix sums: O(C).
+            cp, ckp = ops.cumsum(p), ops.cumsum(k * p)
+            dist = 2.0 * (k * cp - ckp) + ops.sum(k * p) - k * ops.sum(p)
+            expected = ops.sum(t * dist)
+    return 1.0 - _divide(observed, expected, NAN)
+
+
+Normalize = Literal["true", "pred", "all"] | None
+
+
+def confusion_matrix(spec: TaskSpec, state: Any, *, normalize: Normalize = None) -> Any:
+    """(C, C) matrix, rows = true class, from the flattened state; normalised as scikit-learn.
+
+    Multilabel: (L, 2, 2) matrices `[[tn, fp], [fn, tp]]`, as `multilabel_confusion_matrix`.
+    """
+    c = spec.num_classes
+    if spec.task == "multilabel":
+        tp, pred, true, total = state[:c], state[c : 2 * c], state[2 * c : 3 * c], state[3 * c : 4 * c]
+        fp, fn = pred - tp, true - tp
+        tn = total - tp - fp - fn
+        cm = ops.reshape(ops.stack([tn, fp, fn, tp], axis=-1), (c, 2, 2))
+        axes = {"true": -1, "pred": -2, "all": (-2, -1)}
+    else:
+        cm = ops.reshape(state[: c * c], (c, c))
+        axes = {"true": 1, "pred": 0, "all": (0, 1)}
+    if normalize is None:
+        return cm
+    # scikit-learn turns the 0/0 of an empty row or column into 0.
+    return _divide(cm, ops.sum(cm, axis=axes[normalize], keepdims=True), 0.0)

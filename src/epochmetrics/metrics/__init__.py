@@ -1,0 +1,30 @@
+"""`keras.metrics.Metric` subclasses: thin shells of state variables over `functional`."""
+
+from epochmetrics.metrics.classification import (
+    Accuracy,
+    BalancedAccuracy,
+    CohenKappa,
+    F1Score,
+    FBetaScore,
+    JaccardIndex,
+    MatthewsCorrCoef,
+    Precision,
+    Recall,
+    Specificity,
+)
+from epochmetrics.metrics.confusion import ClassificationReport, ConfusionMatrix
+
+__all__ = [
+    "Accuracy",
+    "BalancedAccuracy",
+    "ClassificationReport",
+    "CohenKappa",
+    "ConfusionMatrix",
+    "F1Score",
+    "FBetaScore",
+    "JaccardIndex",
+    "MatthewsCorrCoef",
+    "Precision",
+    "Recall",
+    "Specificity",
+]

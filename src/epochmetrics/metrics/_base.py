@@ -1,0 +1,135 @@
+"""The shell every epochmetrics metric shares: one summed state, merge, config, log keys."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import keras
+from keras import ops
+
+from epochmetrics import _backend
+from epochmetrics._inputs import TaskSpec, check_class_names, class_labels, make_spec
+
+
+class SumStateMetric(keras.metrics.Metric):
+    """A metric whose state is a vector of sums over batches.
+
+    Subclasses set `_state_size` and implement `_batch_state` (one batch -> float32 vector) and
+    `_compute` (summed state in the result dtype -> result). The sum is a compensated float32
+    pair `(hi, lo)` (see `_backend.accumulate`): exact for integer counts up to 2**48 per cell on
+    every backend, with no drift for weighted sums. Sums make `merge_state` associative with the
+    empty state as identity, and let data-parallel strategies combine replicas by addition.
+    """
+
+    _direction = "up"
+
+    def __init__(
+        self,
+        task: Any,
+        *,
+        num_classes: int | None = None,
+        threshold: float = 0.5,
+        from_logits: bool = False,
+        ignore_index: int | None = None,
+        class_names: Any = None,
+        name: str | None = None,
+        dtype: Any = None,
+    ) -> None:
+        super().__init__(name=name, dtype=dtype)
+        self._spec: TaskSpec = make_spec(task, num_classes, threshold, from_logits, ignore_index)
+        self.class_names = check_class_names(class_names, self._spec)
+        size = self._state_size()
+        self._hi = self.add_variable(shape=(size,), initializer="zeros", dtype="float32", name="sums")
+        self._lo = self.add_variable(shape=(size,), initializer="zeros", dtype="float32", name="sums_lo")
+
+    # --- subclass hooks -------------------------------------------------------------------
+    def _state_size(self) -> int:
+        raise NotImplementedError
+
+    def _batch_state(self, y_true: Any, y_pred: Any, sample_weight: Any) -> Any:
+        raise NotImplementedError
+
+    def _compute(self, state: Any) -> Any:
+        raise NotImplementedError
+
+    # --- public API ------------------------------------------------------------------------
+    @property
+    def task(self) -> str:
+        return self._spec.task
+
+    @property
+    def num_classes(self) -> int:
+        return self._spec.num_classes
+
+    def update_state(self, y_true: Any, y_pred: Any, sample_weight: Any = None) -> None:
+        """Add one batch. Inputs as described in the class docstring."""
+        batch = self._batch_state(y_true, y_pred, sample_weight)
+        hi, lo = _backend.accumulate(self._hi.value, self._lo.value, batch)
+        self._hi.assign(hi)
+        self._lo.assign(lo)
+
+    def reset_state(self) -> None:
+        self._hi.assign(ops.zeros_like(self._hi.value))
+        self._lo.assign(ops.zeros_like(self._lo.value))
+
+    def merge_state(self, other: SumStateMetric) -> None:
+        """Add the state of `other` (same class and configuration) to this one."""
+        if type(other) is not type(self) or other._state_signature() != self._state_signature():
+            raise ValueError(
+                f"merge_state needs a {type(self).__name__} with the same task and classes. "
+                f"Received a {type(other).__name__} with {other._state_signature()}, "
+                f"this one has {self._state_signature()}."
+            )
+        hi, lo = _backend.accumulate(self._hi.value, self._lo.value, ops.convert_to_tensor(other._hi.value))
+        hi, lo = _backend.accumulate(hi, lo, ops.convert_to_tensor(other._lo.value))
+        self._hi.assign(hi)
+        self._lo.assign(lo)
+
+    def result(self) -> Any:
+        state = self._state()
+        value = self._compute(state)
+        # Invalid labels seen inside a compiled step: every result is NaN, never a wrong number.
+        invalid = state[-1] > 0  # every layout keeps the invalid count last
+        if isinstance(value, dict):
+            return {k: _poison(v, invalid) for k, v in value.items()}
+        return _poison(value, invalid)
+
+    def get_config(self) -> dict[str, Any]:
+        spec = self._spec
+        return {
+            "task": spec.task,
+            "num_classes": None if spec.task == "binary" else spec.num_classes,
+            "threshold": spec.threshold,
+            "from_logits": spec.from_logits,
+            "ignore_index": spec.ignore_index,
+            "class_names": None if self.class_names is None else list(self.class_names),
+            "name": self.name,
+            "dtype": self.dtype_policy.name if hasattr(self, "dtype_policy") else self.dtype,
+        }
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> SumStateMetric:
+        return cls(**config)
+
+    # --- helpers ---------------------------------------------------------------------------
+    def _state(self) -> Any:
+        """Summed state in the result dtype (float64 where the backend has it)."""
+        dtype = _backend.result_dtype()
+        return ops.cast(ops.convert_to_tensor(self._hi.value), dtype) + ops.cast(
+            ops.convert_to_tensor(self._lo.value), dtype
+        )
+
+    def _state_signature(self) -> tuple[Any, ...]:
+        return (self._spec.task, self._spec.num_classes, int(self._hi.shape[0]))
+
+    def _labels(self) -> tuple[str, ...]:
+        return class_labels(self._spec, self.class_names)
+
+    def _per_class(self, values: Any, prefix: str | None = None) -> dict[str, Any]:
+        """Split a (C,) vector into scalar log keys `<prefix>_<class>`."""
+        prefix = self.name if prefix is None else prefix
+        return {f"{prefix}_{label}": values[i] for i, label in enumerate(self._labels())}
+
+
+def _poison(value: Any, invalid: Any) -> Any:
+    return ops.where(invalid, ops.cast(float("nan"), value.dtype), value)

@@ -1,0 +1,240 @@
+"""ConfusionMatrix and ClassificationReport."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import keras
+import numpy as np
+
+from epochmetrics._inputs import Task, check_zero_division
+from epochmetrics.functional import reductions
+from epochmetrics.functional.reductions import Normalize
+from epochmetrics.functional.stat_scores import confusion_matrix_size, confusion_matrix_update
+from epochmetrics.metrics._base import SumStateMetric
+from epochmetrics.metrics.classification import COMMON_ARGS, INPUTS, _StatScores
+
+__all__ = ["ClassificationReport", "ConfusionMatrix"]
+
+_register = keras.saving.register_keras_serializable(package="epochmetrics")
+
+
+@_register
+class ConfusionMatrix(SumStateMetric):
+    __doc__ = f"""Confusion matrix over the whole epoch; rows are true classes, columns predictions.
+
+    The state is the C x C matrix of (weighted) counts; multilabel keeps O(L) counts and returns
+    `(L, 2, 2)` matrices `[[tn, fp], [fn, tp]]` per label, as scikit-learn's
+    `multilabel_confusion_matrix`.
+
+    `result()` returns the matrix as a tensor; `matrix()` returns it as a NumPy array.
+    A matrix is not a scalar log value: prefer `EpochEvaluator`, which records one matrix per
+    epoch in `evaluator.history`. In `model.compile(metrics=...)` Keras puts the matrix into the
+    logs as an array (History keeps it, CSVLogger writes it as a nested list, and callbacks that
+    only take scalars, such as TensorBoard, cannot log it).
+
+    {INPUTS}
+
+    Args:
+        normalize: None (counts), "true" (rows sum to 1), "pred" (columns sum to 1) or "all".
+        {COMMON_ARGS}
+
+    Returns:
+        A `(C, C)` tensor (binary: `(2, 2)`; multilabel: `(L, 2, 2)`).
+
+    Raises:
+        ValueError: on invalid arguments, shapes, or (eagerly) label values.
+
+    Examples:
+        >>> import epochmetrics as em
+        >>> m = em.ConfusionMatrix("multiclass", num_classes=3)
+        >>> m.update_state([0, 1, 2, 2], [0, 2, 2, 1])
+        >>> m.matrix().astype(int).tolist()
+        [[1, 0, 0], [0, 0, 1], [0, 1, 1]]
+    """
+
+    def __init__(
+        self,
+        task: Task,
+        *,
+        num_classes: int | None = None,
+        normalize: Normalize = None,
+        threshold: float = 0.5,
+        from_logits: bool = False,
+        ignore_index: int | None = None,
+        class_names: Any = None,
+        name: str | None = None,
+        dtype: Any = None,
+    ) -> None:
+        if normalize not in (None, "true", "pred", "all"):
+            raise ValueError(
+                f"`normalize` must be None, 'true', 'pred' or 'all'. Received: normalize={normalize!r}."
+            )
+        self.normalize = normalize
+        super().__init__(
+            task,
+            num_classes=num_classes,
+            threshold=threshold,
+            from_logits=from_logits,
+            ignore_index=ignore_index,
+            class_names=class_names,
+            name=name or "confusion_matrix",
+            dtype=dtype,
+        )
+
+    def _state_size(self) -> int:
+        return confusion_matrix_size(self._spec)
+
+    def _batch_state(self, y_true: Any, y_pred: Any, sample_weight: Any) -> Any:
+        return confusion_matrix_update(self._spec, y_true, y_pred, sample_weight)
+
+    def _compute(self, state: Any) -> Any:
+        return reductions.confusion_matrix(self._spec, state, normalize=self.normalize)
+
+    def matrix(self) -> np.ndarray:
+        """The current matrix as a float64 NumPy array."""
+        return np.asarray(keras.ops.convert_to_numpy(self.result()), dtype=np.float64)
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "normalize": self.normalize}
+
+
+_PER_CLASS = ("precision", "recall", "f1", "specificity", "jaccard", "support")
+_SCALARS = ("accuracy", "balanced_accuracy", "mcc", "kappa")
+_MULTILABEL_ONLY_NOT = ("balanced_accuracy", "mcc", "kappa")
+
+
+@_register
+class ClassificationReport(_StatScores):
+    __doc__ = f"""Several metrics and averages from one shared O(C) state, as scalar log keys.
+
+    One update feeds every value (no per-metric passes). Keys, with `<p>` the prefix (empty for
+    the default name, else `<name>_`):
+
+    - per class: `<p><metric>_<class>` for each per-class metric in `include`
+      (precision, recall, f1, specificity, jaccard, support);
+    - averages: `<p><metric>_<average>` for each average in `averages`;
+    - scalars: `<p>accuracy`, `<p>balanced_accuracy`, `<p>mcc`, `<p>kappa` when included.
+
+    With Keras' `val_` prefix, `val_f1_macro` or `val_recall_cat` are valid `monitor` values.
+    Every value equals the scikit-learn function of the same name on the concatenated data.
+
+    {INPUTS}
+
+    Args:
+        include: Which metrics to report. Defaults to precision, recall, f1, support, accuracy
+            and (not multilabel) mcc.
+        averages: Averages of the per-class ratios: any of "micro", "macro", "weighted".
+            Defaults to ("macro", "weighted"), and adds "micro" for multilabel.
+        per_class: Whether to emit the per-class keys.
+        zero_division: Value of a ratio whose denominator is 0: 0.0, 1.0 or nan.
+        {COMMON_ARGS}
+
+    Returns:
+        A dict of scalar tensors.
+
+    Raises:
+        ValueError: on unknown or unsupported `include`/`averages` entries, or invalid input.
+
+    Examples:
+        >>> import epochmetrics as em
+        >>> m = em.ClassificationReport("binary", include=["f1", "accuracy"], averages=["macro"])
+        >>> m.update_state([1, 1, 0, 0], [0.9, 0.4, 0.3, 0.2])
+        >>> {{k: round(float(v), 4) for k, v in m.result().items()}}
+        {{'f1_0': 0.8, 'f1_1': 0.6667, 'f1_macro': 0.7333, 'accuracy': 0.75}}
+    """
+
+    _default_name = "classification_report"
+
+    def __init__(
+        self,
+        task: Task,
+        *,
+        num_classes: int | None = None,
+        include: Sequence[str] | None = None,
+        averages: Sequence[str] | None = None,
+        per_class: bool = True,
+        threshold: float = 0.5,
+        from_logits: bool = False,
+        zero_division: float = 0.0,
+        ignore_index: int | None = None,
+        class_names: Any = None,
+        name: str | None = None,
+        dtype: Any = None,
+    ) -> None:
+        super().__init__(
+            task,
+            num_classes=num_classes,
+            threshold=threshold,
+            from_logits=from_logits,
+            ignore_index=ignore_index,
+            class_names=class_names,
+            name=name,
+            dtype=dtype,
+        )
+        if include is None:
+            include = ("precision", "recall", "f1", "support", "accuracy")
+            include += () if task == "multilabel" else ("mcc",)
+        if averages is None:
+            averages = ("macro", "weighted") if task != "multilabel" else ("micro", "macro", "weighted")
+        include, averages = tuple(include), tuple(averages)
+        for item in include:
+            if item not in _PER_CLASS + _SCALARS:
+                raise ValueError(
+                    f"`include` entries must be among {list(_PER_CLASS + _SCALARS)}. Received: {item!r}."
+                )
+            if task == "multilabel" and item in _MULTILABEL_ONLY_NOT:
+                raise ValueError(f"{item!r} is not defined for task='multilabel'. Remove it from `include`.")
+        for avg in averages:
+            if avg not in ("micro", "macro", "weighted"):
+                raise ValueError(
+                    f"`averages` entries must be 'micro', 'macro' or 'weighted'. Received: {avg!r}."
+                )
+        clash = set(self._labels()) & {"micro", "macro", "weighted"}
+        if clash:
+            raise ValueError(f"`class_names` may not contain {sorted(clash)}: they name averages.")
+        self.include, self.averages, self.per_class = include, averages, bool(per_class)
+        self.zero_division = check_zero_division(zero_division)
+
+    def _prefix(self) -> str:
+        return "" if self.name == self._default_name else f"{self.name}_"
+
+    def _compute(self, state: Any) -> dict[str, Any]:
+        spec, counts, zd, prefix = self._spec, self._counts(state), self.zero_division, self._prefix()
+        ratio = {
+            "precision": reductions.precision,
+            "recall": reductions.recall,
+            "f1": reductions.f_beta_score,
+            "specificity": reductions.specificity,
+            "jaccard": reductions.jaccard_index,
+        }
+        scalar = {
+            "accuracy": reductions.accuracy,
+            "balanced_accuracy": reductions.balanced_accuracy,
+            "mcc": reductions.matthews_corrcoef,
+            "kappa": reductions.cohen_kappa,
+        }
+        out: dict[str, Any] = {}
+        for item in self.include:
+            if item == "support" and self.per_class:
+                out.update(self._per_class(counts.true, f"{prefix}support"))
+            elif item in ratio:
+                fn = ratio[item]
+                if self.per_class:
+                    out.update(self._per_class(fn(spec, counts, average=None, zero_division=zd), f"{prefix}{item}"))
+                for avg in self.averages:
+                    out[f"{prefix}{item}_{avg}"] = fn(spec, counts, average=avg, zero_division=zd)
+        for item in self.include:
+            if item in scalar:
+                out[f"{prefix}{item}"] = scalar[item](spec, counts)
+        return out
+
+    def get_config(self) -> dict[str, Any]:
+        return {
+            **super().get_config(),
+            "include": list(self.include),
+            "averages": list(self.averages),
+            "per_class": self.per_class,
+            "zero_division": self.zero_division,
+        }
