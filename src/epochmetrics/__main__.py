@@ -1,0 +1,5 @@
+import sys
+
+from epochmetrics.cli import main
+
+sys.exit(main())
