@@ -50,8 +50,6 @@ def _average(
     counts: Counts,
     average: Average,
     micro: Any,
-    *,
-    omit_nan: bool = True,
 ) -> Any:
     if average is None:
         return values
@@ -63,7 +61,7 @@ def _average(
         present = ops.ones_like(values, dtype="bool")
     else:
         present = (counts.true + counts.pred) > 0
-    mask = ops.logical_and(present, ops.logical_not(ops.isnan(values))) if omit_nan else present
+    mask = ops.logical_and(present, ops.logical_not(ops.isnan(values)))
     zeros = ops.zeros_like(values)
     kept = ops.where(mask, values, zeros)
     n = ops.sum(ops.cast(mask, values.dtype))
@@ -107,19 +105,18 @@ def f_beta_score(
 
 def specificity(spec: TaskSpec, counts: Counts, *, average: Average, zero_division: float = 0.0) -> Any:
     """tn / (tn + fp), the recall of the negatives of each class."""
-    negatives = counts.total - counts.true  # tn + fp
-    tn = negatives - (counts.pred - counts.tp)
-    values = _divide(tn, negatives, zero_division)
-    micro = _divide(ops.sum(tn), ops.sum(negatives), zero_division)
+    negatives = counts.tn + counts.pred - counts.tp  # tn + fp
+    values = _divide(counts.tn, negatives, zero_division)
+    micro = _divide(ops.sum(counts.tn), ops.sum(negatives), zero_division)
     return _average(spec, values, counts, average, micro)
 
 
 def jaccard_index(spec: TaskSpec, counts: Counts, *, average: Average, zero_division: float = 0.0) -> Any:
-    """tp / (tp + fp + fn). Like scikit-learn's `jaccard_score`, NaN values are not skipped."""
+    """tp / (tp + fp + fn), scikit-learn's `jaccard_score`."""
     union = counts.true + counts.pred - counts.tp
     values = _divide(counts.tp, union, zero_division)
     micro = _divide(ops.sum(counts.tp), ops.sum(union), zero_division)
-    return _average(spec, values, counts, average, micro, omit_nan=False)
+    return _average(spec, values, counts, average, micro)
 
 
 def accuracy(spec: TaskSpec, counts: Counts) -> Any:
@@ -193,9 +190,8 @@ def confusion_matrix(spec: TaskSpec, state: Any, *, normalize: Normalize = None)
     """
     c = spec.num_classes
     if spec.task == "multilabel":
-        tp, pred, true, total = state[:c], state[c : 2 * c], state[2 * c : 3 * c], state[3 * c : 4 * c]
+        tp, pred, true, tn = state[:c], state[c : 2 * c], state[2 * c : 3 * c], state[3 * c : 4 * c]
         fp, fn = pred - tp, true - tp
-        tn = total - tp - fp - fn
         cm = ops.reshape(ops.stack([tn, fp, fn, tp], axis=-1), (c, 2, 2))
         axes = {"true": -1, "pred": -2, "all": (-2, -1)}
     else:

@@ -5,7 +5,7 @@ A batch becomes a flat float32 vector of sums. Sums add, so an epoch's state is 
 addition. Layouts, for C classes (binary: C = 2) or L labels:
 
 binary / multiclass  `[tp (C) | predicted (C) | support (C) | (|t-p| sum, (t-p)^2 sum) | invalid]`
-multilabel           `[tp (L) | predicted (L) | support (L) | counted (L) | exact | samples | invalid]`
+multilabel           `[tp (L) | predicted (L) | support (L) | tn (L) | exact | samples | invalid]`
 confusion matrix     `[matrix (C*C, row = true class) | invalid]`
 
 `invalid` (always last) counts samples whose labels could not be valid (see `_inputs`).
@@ -51,6 +51,8 @@ def stat_scores_update(
         p = ops.cast(x.y_pred, "float32")
         w = x.weight
         tw, pw = t * w, p * w
+        # tn is summed directly rather than derived from a count: no cancellation in float32.
+        tn = (1.0 - t) * (1.0 - p) * w
         counted = ops.cast(w > 0, "float32")
         row_counted = ops.max(counted, axis=-1)  # (B,) 1 if any label of the sample counts
         wrong = ops.max(ops.abs(t - p) * counted, axis=-1)
@@ -59,7 +61,7 @@ def stat_scores_update(
                 ops.sum(tw * p, axis=0),
                 ops.sum(pw, axis=0),
                 ops.sum(tw, axis=0),
-                ops.sum(w, axis=0),
+                ops.sum(tn, axis=0),
                 ops.reshape(ops.sum(x.sample_weight * row_counted * (1.0 - wrong)), (1,)),
                 ops.reshape(ops.sum(x.sample_weight * row_counted), (1,)),
                 ops.reshape(x.invalid, (1,)),
@@ -87,7 +89,7 @@ class Counts(NamedTuple):
     tp: Any  # (C,)
     pred: Any  # (C,) predicted positives = tp + fp
     true: Any  # (C,) support = tp + fn
-    total: Any  # (C,) samples counted for each class (the same for all classes unless multilabel)
+    tn: Any  # (C,) true negatives
     invalid: Any  # ()
     exact: Any = None  # () multilabel: samples with every label right
     samples: Any = None  # () multilabel: samples counted
@@ -101,10 +103,10 @@ def unpack_stat_scores(spec: TaskSpec, state: Any, *, ordinal: bool = False) -> 
     tp, pred, true = state[:c], state[c : 2 * c], state[2 * c : 3 * c]
     if spec.task == "multilabel":
         return Counts(tp, pred, true, state[3 * c : 4 * c], state[-1], state[4 * c], state[4 * c + 1])
-    total = ops.sum(true) * ops.ones_like(true)
+    tn = ops.sum(true) - pred - true + tp
     if ordinal:
-        return Counts(tp, pred, true, total, state[-1], abs_err=state[3 * c], sq_err=state[3 * c + 1])
-    return Counts(tp, pred, true, total, state[-1])
+        return Counts(tp, pred, true, tn, state[-1], abs_err=state[3 * c], sq_err=state[3 * c + 1])
+    return Counts(tp, pred, true, tn, state[-1])
 
 
 def confusion_matrix_size(spec: TaskSpec) -> int:

@@ -1,0 +1,66 @@
+"""Test helpers: the scikit-learn oracle side stays plain and never copies our logic."""
+
+from __future__ import annotations
+
+import os
+import warnings
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+import keras  # noqa: E402
+from hypothesis import HealthCheck, settings  # noqa: E402
+
+settings.register_profile(
+    "ci",
+    deadline=None,
+    max_examples=25,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+    derandomize=True,
+)
+settings.register_profile("dev", parent=settings.get_profile("ci"), max_examples=5)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+
+ATOL = 1e-6
+BACKEND = keras.backend.backend()
+
+
+def sk(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """Call a scikit-learn function with its UndefinedMetric/UserWarnings silenced."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return fn(*args, **kwargs)
+
+
+def to_float(x: Any) -> float:
+    return float(np.asarray(keras.ops.convert_to_numpy(x)))
+
+
+def assert_close(ours: Any, expected: Any, atol: float = ATOL, what: str = "") -> None:
+    """Scalars, arrays or dicts of scalars; NaN equals NaN."""
+    if isinstance(expected, dict):
+        assert isinstance(ours, dict), what
+        assert sorted(ours) == sorted(expected), what
+        for k in expected:
+            assert_close(ours[k], expected[k], atol, f"{what}[{k}]")
+        return
+    a = np.asarray(keras.ops.convert_to_numpy(ours), dtype=np.float64)
+    b = np.asarray(expected, dtype=np.float64)
+    np.testing.assert_allclose(a, b, atol=atol, rtol=0, equal_nan=True, err_msg=what)
+
+
+def partition(n: int, cuts: Sequence[int]) -> list[tuple[int, int]]:
+    """Batches [(start, stop)] from sorted cut points in (0, n)."""
+    points = sorted({c for c in cuts if 0 < c < n})
+    edges = [0, *points, n]
+    return list(zip(edges[:-1], edges[1:], strict=True))
+
+
+def stream(metric: Any, y_true: np.ndarray, y_pred: np.ndarray, w: np.ndarray | None, batches: Any) -> Any:
+    metric.reset_state()
+    for a, b in batches:
+        metric.update_state(y_true[a:b], y_pred[a:b], None if w is None else w[a:b])
+    return metric.result()

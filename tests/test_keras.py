@@ -1,0 +1,239 @@
+"""The metrics inside Keras: compiled fit/evaluate, log keys, callbacks, saving."""
+
+from __future__ import annotations
+
+import csv
+import math
+from pathlib import Path
+from typing import Any
+
+import keras
+import numpy as np
+import pytest
+import sklearn.metrics as skm
+from helpers import BACKEND, assert_close, sk
+
+import epochmetrics as em
+
+C = 4
+
+
+def frozen_model(width: int) -> keras.Model:
+    """A model whose predictions are its inputs: identity kernel, learning rate 0.
+
+    Metrics computed inside the compiled train and test steps can then be checked against
+    scikit-learn on the inputs themselves.
+    """
+    model = keras.Sequential(
+        [keras.Input((width,)), keras.layers.Dense(width, use_bias=False, kernel_initializer="identity")]
+    )
+    return model
+
+
+def compile_frozen(model: keras.Model, loss: str, metrics: list[Any]) -> None:
+    model.compile(optimizer=keras.optimizers.SGD(learning_rate=0.0), loss=loss, metrics=metrics)
+
+
+def multiclass_data(n: int = 203, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    y = rng.choice(C, size=n, p=[0.55, 0.25, 0.15, 0.05]).astype(np.int32)
+    x = rng.random((n, C)).astype(np.float32)
+    x[np.arange(n), y] += rng.random(n).astype(np.float32) * 0.6  # better than chance
+    return x, y
+
+
+def test_fit_and_evaluate_match_sklearn_multiclass(tmp_path: Path) -> None:
+    x, y = multiclass_data()
+    xv, yv = multiclass_data(97, seed=1)
+    model = frozen_model(C)
+    compile_frozen(
+        model,
+        "mse",
+        [
+            em.F1Score("multiclass", num_classes=C, average=None, class_names=["a", "b", "c", "d"]),
+            em.F1Score("multiclass", num_classes=C, name="f1_macro"),
+            em.Precision("multiclass", num_classes=C, average="weighted"),
+            em.MatthewsCorrCoef("multiclass", num_classes=C),
+            em.CohenKappa("multiclass", num_classes=C, weights="quadratic"),
+            em.BalancedAccuracy("multiclass", num_classes=C),
+            em.ClassificationReport("multiclass", num_classes=C, name="report"),
+        ],
+    )
+    logger = tmp_path / "history.csv"
+    onehot = np.eye(C, dtype=np.float32)
+    history = model.fit(
+        x, onehot[y], batch_size=16, epochs=2, validation_data=(xv, onehot[yv]), verbose=0,
+        callbacks=[keras.callbacks.CSVLogger(str(logger))],
+    )
+    p, pv = x.argmax(1), xv.argmax(1)
+    for prefix, (t, q) in {"": (y, p), "val_": (yv, pv)}.items():
+        h = {k: v[-1] for k, v in history.history.items()}
+        assert_close(h[f"{prefix}f1_c"], skm.f1_score(t, q, average=None, labels=range(C))[2])
+        assert_close(h[f"{prefix}f1_macro"], skm.f1_score(t, q, average="macro"))
+        assert_close(h[f"{prefix}precision"], sk(skm.precision_score, t, q, average="weighted"))
+        assert_close(h[f"{prefix}mcc"], skm.matthews_corrcoef(t, q))
+        assert_close(h[f"{prefix}kappa"], skm.cohen_kappa_score(t, q, weights="quadratic", labels=range(C)))
+        assert_close(h[f"{prefix}balanced_accuracy"], skm.balanced_accuracy_score(t, q))
+        assert_close(h[f"{prefix}report_recall_macro"], sk(skm.recall_score, t, q, average="macro"))
+        assert_close(h[f"{prefix}report_support_3"], float((t == 3).sum()))
+    # Per-class values are plain float columns in CSVLogger.
+    with logger.open() as f:
+        rows = list(csv.DictReader(f))
+    assert len(rows) == 2
+    for key in ["f1_a", "val_f1_d", "f1_macro", "val_report_f1_weighted"]:
+        assert float(rows[-1][key]) == pytest.approx(history.history[key][-1], abs=1e-7)
+
+    # evaluate with an uneven last batch, sparse labels this time.
+    compile_frozen(model, "sparse_categorical_crossentropy", [em.F1Score("multiclass", num_classes=C, average="micro")])
+    result = model.evaluate(xv, yv, batch_size=13, return_dict=True, verbose=0)
+    assert_close(result["f1"], skm.f1_score(yv, pv, average="micro"))
+
+
+class VariableBatches(keras.utils.PyDataset):
+    """Batches of uneven sizes, including size 1."""
+
+    def __init__(self, x: np.ndarray, y: np.ndarray, sizes: list[int]) -> None:
+        super().__init__()
+        edges = np.cumsum([0, *sizes])
+        self.batches = [(x[a:b], y[a:b]) for a, b in zip(edges[:-1], edges[1:], strict=True)]
+
+    def __len__(self) -> int:
+        return len(self.batches)
+
+    def __getitem__(self, i: int) -> tuple[np.ndarray, np.ndarray]:
+        return self.batches[i]
+
+
+@pytest.mark.parametrize("task", ["binary", "multilabel"])
+def test_evaluate_random_partition_binary_and_multilabel(task: str) -> None:
+    rng = np.random.default_rng(3)
+    sizes = [1, 7, 30, 1, 15, 50]
+    n = sum(sizes)
+    width = 1 if task == "binary" else 3
+    y = (rng.random((n, width)) < 0.4).astype(np.float32)
+    x = np.clip(y * 0.5 + rng.random((n, width)) * 0.6, 0, 1).astype(np.float32)
+    model = frozen_model(width)
+    kw: dict[str, Any] = {} if task == "binary" else {"num_classes": width}
+    compile_frozen(
+        model,
+        "binary_crossentropy",
+        [
+            em.F1Score(task, **kw, average=None),
+            em.Recall(task, **kw, threshold=0.3, name="recall_at_03"),
+            em.JaccardIndex(task, **kw, average="micro"),
+            em.Accuracy(task, **kw),
+        ],
+    )
+    result = model.evaluate(VariableBatches(x, y, sizes), return_dict=True, verbose=0)
+    t, q = y.astype(int), (x > 0.5).astype(int)
+    if task == "binary":
+        t, q = t.ravel(), q.ravel()
+    per = sk(skm.f1_score, t, q, average=None, labels=[0, 1] if task == "binary" else None)
+    for i, v in enumerate(per):
+        assert_close(result[f"f1_{i}"], v)
+    expected_recall = sk(skm.recall_score, t, (x > 0.3).astype(int).reshape(q.shape), average="binary" if task == "binary" else "macro")
+    assert_close(result["recall_at_03"], expected_recall)
+    assert_close(result["jaccard"], sk(skm.jaccard_score, t, q, average="micro"))
+    assert_close(result["accuracy"], skm.accuracy_score(t, q))
+
+
+def test_callbacks_monitor_per_class_keys(tmp_path: Path) -> None:
+    """EarlyStopping, ReduceLROnPlateau and ModelCheckpoint act on per-class and averaged keys."""
+    x, y = multiclass_data()
+    model = frozen_model(C)
+    compile_frozen(
+        model,
+        "sparse_categorical_crossentropy",
+        [em.F1Score("multiclass", num_classes=C, average=None), em.F1Score("multiclass", num_classes=C, name="f1_macro")],
+    )
+    ckpt = tmp_path / "best.keras"
+    stopper = keras.callbacks.EarlyStopping(monitor="val_f1_3", mode="max", patience=1)
+    reducer = keras.callbacks.ReduceLROnPlateau(monitor="val_f1_macro", patience=1, min_lr=0.0, factor=0.5)
+    saver = keras.callbacks.ModelCheckpoint(str(ckpt), monitor="val_f1_macro", save_best_only=True)
+    history = model.fit(x, y, epochs=5, batch_size=32, validation_data=(x, y), verbose=0,
+                        callbacks=[stopper, reducer, saver])
+    # Frozen weights: the metric never improves after epoch 0, so patience=1 stops after epoch 1.
+    assert len(history.history["val_f1_3"]) == 2
+    assert stopper.stopped_epoch == 1
+    assert ckpt.exists()
+    # mode="auto" on the averaged key: Keras finds the metric by name and reads _direction.
+    assert reducer.monitor_op is keras.ops.greater
+
+
+def test_auto_mode_on_per_class_key_is_a_clear_error() -> None:
+    x, y = multiclass_data(40)
+    model = frozen_model(C)
+    compile_frozen(model, "sparse_categorical_crossentropy", [em.F1Score("multiclass", num_classes=C, average=None)])
+    stopper = keras.callbacks.EarlyStopping(monitor="val_f1_2")
+    with pytest.raises(ValueError, match="mode='max'"):
+        model.fit(x, y, epochs=1, validation_data=(x, y), verbose=0, callbacks=[stopper])
+
+
+def test_save_and_load_without_custom_objects(tmp_path: Path) -> None:
+    x, y = multiclass_data(64)
+    model = frozen_model(C)
+    metrics = [
+        em.F1Score("multiclass", num_classes=C, average=None, class_names=list("wxyz")),
+        em.FBetaScore("multiclass", num_classes=C, beta=0.5, zero_division=1.0),
+        em.CohenKappa("multiclass", num_classes=C, weights="linear"),
+        em.ConfusionMatrix("multiclass", num_classes=C, normalize="true"),
+        em.ClassificationReport("multiclass", num_classes=C, include=["f1", "mcc"]),
+    ]
+    compile_frozen(model, "sparse_categorical_crossentropy", metrics)
+    model.fit(x, y, epochs=1, verbose=0)
+    path = tmp_path / "model.keras"
+    model.save(path)
+    loaded = keras.models.load_model(path)
+    before = model.evaluate(x, y, return_dict=True, verbose=0)
+    after = loaded.evaluate(x, y, return_dict=True, verbose=0)
+    for key in before:
+        assert_close(after[key], before[key], what=key)
+
+
+ALL_METRICS = [
+    lambda: em.Precision("multiclass", num_classes=3, average=None, class_names=["a", "b", "c"]),
+    lambda: em.Recall("binary", threshold=0.3, from_logits=True),
+    lambda: em.F1Score("multilabel", num_classes=3, average="micro", ignore_index=-1),
+    lambda: em.FBetaScore("binary", beta=2.0, zero_division=math.nan),
+    lambda: em.Specificity("multiclass", num_classes=3, average="weighted"),
+    lambda: em.JaccardIndex("multilabel", num_classes=2, average=None),
+    lambda: em.Accuracy("multiclass", num_classes=5),
+    lambda: em.BalancedAccuracy("binary"),
+    lambda: em.MatthewsCorrCoef("multiclass", num_classes=3, name="m"),
+    lambda: em.CohenKappa("multiclass", num_classes=4, weights="quadratic"),
+    lambda: em.ConfusionMatrix("multilabel", num_classes=2, normalize="pred"),
+    lambda: em.ClassificationReport("multiclass", num_classes=3, averages=["micro"], per_class=False),
+]
+
+
+@pytest.mark.parametrize("make", ALL_METRICS)
+def test_config_round_trip_and_direction(make: Any) -> None:
+    metric = make()
+    assert metric._direction == "up"
+    config = metric.get_config()
+    clone = type(metric).from_config(config)
+    assert clone.get_config() == config
+    serialized = keras.saving.serialize_keras_object(metric)
+    restored = keras.saving.deserialize_keras_object(serialized)
+    assert type(restored) is type(metric)
+    assert restored.get_config() == config
+
+
+def test_invalid_labels_inside_compiled_step_give_nan() -> None:
+    """Out-of-range labels cannot raise inside XLA/tf.function: the epoch's value becomes NaN.
+
+    On torch the step runs eagerly and the ValueError is raised instead.
+    """
+    x, y = multiclass_data(50)
+    y = y.copy()
+    y[7] = C + 2
+    model = frozen_model(C)
+    compile_frozen(model, "mse", [em.F1Score("multiclass", num_classes=C), em.ClassificationReport("multiclass", num_classes=C)])
+    xs, ys = x.reshape(-1, C), y.reshape(-1, 1)
+    if BACKEND == "torch":
+        with pytest.raises(ValueError, match=r"y_true values to be integers in \[0, num_classes=4\)"):
+            model.evaluate(xs, ys, verbose=0)
+        return
+    result = model.evaluate(xs, ys, return_dict=True, verbose=0)
+    assert math.isnan(result["f1"])
+    assert math.isnan(result["f1_macro"]) and math.isnan(result["mcc"])
