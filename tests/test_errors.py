@@ -73,7 +73,7 @@ BAD_INPUTS = [
     ({"task": "binary"}, np.array([0, 1, 2]), np.array([0.1, 0.2, 0.3], f32), None,
      r"task='binary' expects y_true values to be 0 or 1. Received 1 invalid value\(s\): 2"),
     ({"task": "binary"}, np.array([0, 1, 1]), np.array([0.1, 2.3, -1.0], f32), None,
-     r"expects y_pred values to be probabilities in \[0, 1\] or 0/1 integer labels. Received 2 invalid value\(s\): -1.0, 2.3. "
+     r"expects y_pred values to be probabilities in \[0, 1\] or 0/1 integer labels. Received 2 invalid value\(s\): -1, 2.3. "
      r"If y_pred holds logits, pass from_logits=True"),
     ({"task": "binary", "from_logits": True}, np.array([0, 1]), np.array([np.nan, 2.0], f32), None, r"expects y_pred values to be logits \(not NaN\)"),
     ({"task": "binary"}, np.zeros((4, 2)), np.zeros((4, 2), f32), None,

@@ -55,13 +55,13 @@ def test_weights_none_ones_repetition_and_zero(d: Any) -> None:
     assert_close(stream(report(), y, p, None, whole), stream(report(), y, p, np.ones(n, np.float32), whole), atol=0)
     # Integer weight k == the sample repeated k times.
     reps = w.astype(int)
-    repeated = stream(report(), np.repeat(y, reps), np.repeat(p, reps, axis=0), None, whole)
+    repeated = stream(report(), np.repeat(y, reps), np.repeat(p, reps, axis=0), None, [(0, int(reps.sum()))])
     assert_close(stream(report(), y, p, w, whole), repeated, atol=1e-12)
     # Zero weight == the sample removed.
     keep = np.arange(n) % 3 != 0
     if keep.any():
         zeroed = stream(report(), y, p, np.where(keep, w, 0).astype(np.float32), whole)
-        assert_close(zeroed, stream(report(), y[keep], p[keep], w[keep], whole), atol=1e-12)
+        assert_close(zeroed, stream(report(), y[keep], p[keep], w[keep], [(0, int(keep.sum()))]), atol=1e-12)
 
 
 @given(d=data(), cut1=st.integers(0, 40), cut2=st.integers(0, 40))

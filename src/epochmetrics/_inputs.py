@@ -228,7 +228,8 @@ def _raise_invalid(spec: TaskSpec, which: str, raw: Any, bad: Any) -> None:
     values = np.asarray(ops.convert_to_numpy(raw))
     mask = np.asarray(ops.convert_to_numpy(bad), dtype=bool)
     found = np.unique(values.reshape(mask.shape)[mask] if values.size == mask.size else values)
-    shown = ", ".join(str(v.item()) for v in found[:5]) + (", ..." if found.size > 5 else "")
+    shown = ", ".join(f"{v.item():.7g}" if v.dtype.kind == "f" else str(v.item()) for v in found[:5])
+    shown += ", ..." if found.size > 5 else ""
     skipped = "" if spec.ignore_index is None else f" (ignore_index={spec.ignore_index} is skipped)"
     if which == "y_true" and values.size != mask.size:
         raise ValueError(
