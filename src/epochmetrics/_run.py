@@ -202,7 +202,7 @@ def _find_per_class(run: Run, info: dict[str, Any]) -> None:
     per_class = info.get("per_class")
     names = run.class_names
     if per_class and names:
-        rows = [{"class": c} for c in names]
+        rows: list[dict[str, Any]] = [{"class": c} for c in names]
         for metric in TABLE_METRICS:
             values = per_class.get(metric)
             if values is None:

@@ -8,9 +8,9 @@ backend is switched, and the caller owns the returned `Figure` (`fig.savefig(...
 from __future__ import annotations
 
 import math
-import textwrap
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any, Literal, NamedTuple
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
@@ -30,7 +30,7 @@ MAX_COLOURED_CLASSES = 10
 MAX_ANNOTATED_CLASSES = 30
 SCALAR_COLOUR = "#1f4e79"
 FADED_COLOUR = "#b8b8b8"
-STYLE = {"train": "--", "val": "-"}
+STYLE: dict[str, Any] = {"train": "--", "val": "-"}
 # matplotlib's "tab10" colours, as hex for stable use in legends and tests.
 TAB10 = [
     "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
@@ -314,7 +314,8 @@ def _legend_handles(
 # --- confusion matrix -------------------------------------------------------------------------
 
 
-class ConfusedPair(NamedTuple):
+@dataclass(frozen=True)
+class ConfusedPair:
     """An off-diagonal cell: `count` samples of class `true` predicted as `pred`.
 
     `rate` is the share of the true class sent there: count / (samples of `true`).

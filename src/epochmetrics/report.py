@@ -106,9 +106,10 @@ def write_report(
         >>> import tempfile
         >>> from epochmetrics._synthetic import write_fake_run
         >>> from epochmetrics.report import write_report
-        >>> run_dir = write_fake_run(tempfile.mkdtemp(), num_classes=3, epochs=4)
-        >>> write_report(run_dir).name
-        'report.html'
+        >>> with tempfile.TemporaryDirectory() as tmp:
+        ...     run_dir = write_fake_run(tmp, num_classes=3, epochs=4)  # a fake run directory
+        ...     print(write_report(run_dir).name)
+        report.html
     """
     say = progress or (lambda _msg: None)
     run = load_run(run_dir)
@@ -259,9 +260,9 @@ def _confusion_section(run: Run, image: bytes | None) -> str:
         for p in pairs
     )
     listing = f"<div><h3>Most confused pairs</h3><ol>{items}</ol></div>" if items else ""
-    small = len(run.confusion) <= 20
+    figure = _img(image, "Confusion matrix", small=len(run.confusion) <= 20)
     return (
-        f'{head}<div class="cols"><div>{_img(image, "Confusion matrix", small)}</div>{listing}</div>'
+        f'{head}<div class="cols"><div>{figure}</div>{listing}</div>'
         f'<p class="note">{_esc(run.confusion_note)} Rows: true class; columns: predicted class; '
         "cells: share of the true class (recall on the diagonal).</p></section>"
     )
@@ -286,7 +287,8 @@ def _per_class_section(run: Run) -> str:
             v = r.get(c)
             bar = ""
             if c == "f1" and _finite(v):
-                bar = f'<span class="bar" style="width:{max(0.0, min(1.0, v)) * 80:.0f}px"></span>'
+                width = max(0.0, min(1.0, float(v))) * 80  # type: ignore[arg-type]
+                bar = f'<span class="bar" style="width:{width:.0f}px"></span>'
             out.append(f"<td>{_num(v)}{bar}</td>")
         out.append("</tr>")
     out.append('<tr class="avg"><td>macro average</td>')
@@ -310,14 +312,18 @@ def _settings_section(run: Run) -> str:
     if run.best_epoch is not None:
         items.append(("best epoch", run.best_epoch))
     items += list(run.settings.items())
-    if not items:
-        return '<section id="settings"><h2>Settings</h2><p class="note">No run.json.</p></section>'
+    note = ""
+    if "run.json" not in run.files:
+        note = '<p class="note">No run.json: the run\'s settings are unknown.</p>'
+    elif not run.settings:
+        note = '<p class="note">run.json has no settings.</p>'
     rows = "".join(f"<tr><td>{_esc(k)}</td><td>{_esc(_setting(v))}</td></tr>" for k, v in items)
-    return (
-        '<section id="settings"><h2>Settings</h2>'
-        f"<table><thead><tr><th>setting</th><th>value</th></tr></thead><tbody>{rows}"
-        "</tbody></table></section>"
+    table = (
+        f"<table><thead><tr><th>setting</th><th>value</th></tr></thead><tbody>{rows}</tbody></table>"
+        if items
+        else ""
     )
+    return f'<section id="settings"><h2>Settings</h2>{table}{note}</section>'
 
 
 def _setting(v: Any) -> str:
