@@ -314,3 +314,28 @@ def test_without_matplotlib_install_hint(monkeypatch):
         em.plot_history({"loss": [1.0, 0.5]})
     with pytest.raises(ImportError, match=r"pip install 'epochmetrics\[plot\]'"):
         em.plot_confusion_matrix([[1, 0], [0, 1]])
+
+
+def test_class_names_from_a_sibling_run_json(tmp_path):
+    run = write_fake_run(tmp_path, num_classes=2, epochs=3, class_names=["cat", "dog"])
+    fig = em.plot_history(run / "history.csv")
+    assert [t.split(" (")[0] for t in titles(fig)] == ["f1_macro", "f1 per class", "loss"]
+    assert {"class cat", "class dog"} <= set(legend_texts(fig))
+    (run / "run.json").write_text("{broken")  # unreadable: the keys are then plain metrics
+    assert "f1_cat" in [t.split(" (")[0] for t in titles(em.plot_history(run / "history.csv"))]
+
+
+def test_panel_order_puts_each_family_after_its_averages():
+    keys = ["precision_0", "precision_1", "recall_macro", "recall_0", "recall_1", "f1_macro",
+            "f1_0", "f1_1", "loss", "accuracy"]  # fmt: skip
+    h = _history.History([0, 1], {k: [0.1, 0.2] for k in keys})
+    panels, _ = _history.group_panels(h)
+    assert [(p.metric, p.per_class) for p in panels] == [
+        ("accuracy", False),
+        ("precision", True),
+        ("recall_macro", False),
+        ("recall", True),
+        ("f1_macro", False),
+        ("f1", True),
+        ("loss", False),
+    ]

@@ -41,6 +41,7 @@ VAL_PREFIX = "val_"
 _DOWN_WORDS = ("loss", "error", "mse", "mae")
 _MISSING = {"", "na", "nan", "none", "null"}
 _DIGITS = re.compile(r"^(.+)_(\d+)$")
+_AVERAGE = re.compile(r"_(macro|micro|weighted)$")
 # Per-class families that are not worth a panel unless asked for: support is constant.
 _QUIET_FAMILIES = ("support",)
 
@@ -140,8 +141,24 @@ def _load_path(path: Path) -> History:
             raise ValueError(f"{path}: invalid JSON ({e.msg} at line {e.lineno})") from None
         if not isinstance(data, dict):
             raise ValueError(f"{path}: expected a JSON object, found {type(data).__name__}")
-        return _from_mapping(data, where=str(path))
-    return _from_csv(text, where=str(path))
+        history = _from_mapping(data, where=str(path))
+    else:
+        history = _from_csv(text, where=str(path))
+    if history.class_names is None:
+        history.class_names = _sibling_class_names(path)
+    return history
+
+
+def _sibling_class_names(path: Path) -> list[str] | None:
+    """Class names from a run.json next to the history file (a run directory), if readable."""
+    try:
+        info = json.loads((path.parent / "run.json").read_text(encoding="utf-8"))
+        names = info["class_names"]
+    except (OSError, ValueError, TypeError, KeyError):
+        return None
+    if isinstance(names, list) and names:
+        return [str(n) for n in names]
+    return None
 
 
 def _from_mapping(data: Mapping[str, Any], where: str) -> History:
@@ -293,7 +310,8 @@ def group_panels(
     A key is per-class when it ends with `_<class>` for a known class name (argument, else the
     history's own), or when it belongs to a family `<base>_<digits>` with at least two different
     digit suffixes. `f1_macro` is never a class: averages are not in the class names and have
-    no digits. Panel order: scalar metrics, then per-class families, then losses.
+    no digits. Panel order: other scalar metrics; each per-class family right after its
+    averages (`f1_macro`, `f1_weighted`, then f1 per class); losses last.
     """
     names = list(class_names) if class_names is not None else (history.class_names or [])
     parsed: dict[str, tuple[Split, str]] = {k: split_key(k, history) for k in history.scalars}
@@ -330,12 +348,18 @@ def group_panels(
     for p in panels.values():
         p.series.sort(key=lambda s: (rank.get(s.cls, -1) if s.cls else -1, s.split != "train"))
 
-    def kind(p: Panel) -> int:
-        if p.direction == "down" and not p.per_class:
-            return 2
-        return 1 if p.per_class else 0
+    # Each per-class family comes right after its averages (f1_macro, then f1 per class).
+    families_order = [panels[k].metric for k in order if panels[k].per_class]
 
-    ordered = sorted((panels[k] for k in order), key=kind)
+    def position(p: Panel) -> tuple[int, int, int]:
+        if p.direction == "down" and not p.per_class:
+            return (2, 0, 0)
+        base = p.metric if p.per_class else _AVERAGE.sub("", p.metric)
+        if base in families_order:
+            return (1, families_order.index(base), int(p.per_class))
+        return (0, 0, 0)
+
+    ordered = sorted((panels[k] for k in order), key=position)
     used = {s.cls for p in ordered for s in p.series if s.cls is not None}
     return ordered, [c for c in classes if c in used]
 

@@ -71,8 +71,9 @@ def plot_history(
     Log keys are grouped into metrics: `f1_macro` and `val_f1_macro` make the panel
     "f1_macro"; per-class keys `f1_<class>` / `val_f1_<class>` make the panel "f1" with one
     line per class, each class in the same colour in every panel. Per-class keys are recognised
-    from the class names (`class_names=`, else those an evaluator history declares), else as a
-    family `<base>_<digits>` with at least two suffixes. With more than 10 classes only the
+    from the class names (`class_names=`, else those an evaluator history declares, else the
+    `class_names` of a run.json next to a history file), else as a family `<base>_<digits>`
+    with at least two suffixes. With more than 10 classes only the
     `highlight` worst and best classes (by the first per-class metric at its best epoch) are
     coloured; the others are drawn faded. The best epoch of each panel is marked: highest value,
     or lowest for names containing "loss" (or as the evaluator's `directions` say).
