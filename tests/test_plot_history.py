@@ -284,6 +284,9 @@ def test_ax_argument():
     axes = Figure().subplots(1, 2)
     out = em.plot_history(logs, metrics=["f1_macro", "loss"], ax=axes)
     assert [a.get_ylabel() for a in out.axes] == ["f1_macro", "loss"]
+    grid = Figure().subplots(2, 2)  # a 2-D array of Axes, as plt.subplots returns
+    out = em.plot_history({**logs, "val_mcc": [0.1] * 6}, ax=grid)
+    assert [a.get_ylabel() for a in out.axes] == ["mcc", "f1_macro", "f1", "loss"]
     with pytest.raises(ValueError, match="gives 1 Axes for 3 panels"):
         em.plot_history(logs, ax=Figure().add_subplot())
 

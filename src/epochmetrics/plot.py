@@ -152,7 +152,7 @@ def _select(panels: list[Panel], metrics: Any, per_class: bool) -> list[Panel]:
 def _axes_for(selected: list[Panel], ax: Any) -> list[Axes]:
     n = len(selected)
     if ax is not None:
-        axes = [ax] if hasattr(ax, "plot") else list(ax)
+        axes = [ax] if hasattr(ax, "plot") else list(np.ravel(np.asarray(ax, dtype=object)))
         if len(axes) != n:
             raise ValueError(
                 f"`ax` gives {len(axes)} Axes for {n} panels "
