@@ -91,17 +91,15 @@ def test_usage_errors_exit_2(capsys):
     assert e.value.code == 2
 
 
-def test_report(run_dir, tmp_path, capsys):
-    out = tmp_path / "r.html"
-    assert cli.main(["report", str(run_dir), "--out", str(out)]) == 0
+def test_report(tmp_path, capsys):
+    run = write_fake_run(tmp_path / "run", num_classes=3, epochs=4)
+    assert cli.main(["report", str(run), "--figures"]) == 0
     captured = capsys.readouterr()
-    assert captured.out.strip() == f"wrote {out}"
+    assert captured.out.strip() == f"wrote {run / 'report.html'}"
     assert "epochmetrics report: drawing curves" in captured.err  # progress on stderr
-    assert out.read_text().startswith("<!DOCTYPE html>")
-    assert cli.main(["report", str(run_dir), "--figures"]) == 0
-    assert {"report.html", "curves.png", "confusion_matrix.png"} <= {
-        p.name for p in run_dir.iterdir()
-    }
+    assert (run / "report.html").read_text().startswith("<!DOCTYPE html>")
+    assert (run / "curves.png").read_bytes()[:4] == b"\x89PNG"
+    assert (run / "confusion_matrix.png").read_bytes()[:4] == b"\x89PNG"
 
 
 @pytest.mark.parametrize(

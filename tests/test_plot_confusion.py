@@ -67,28 +67,26 @@ def test_normalize_true_ranks_pairs_by_rate_and_empty_rows_are_zero():
 
 def test_many_classes_no_annotations_but_readable_ticks():
     rng = np.random.default_rng(0)
-    cm = rng.integers(0, 5, size=(40, 40)) + np.diag(np.full(40, 50))
+    cm = rng.integers(0, 3, size=(31, 31)) + np.diag(np.full(31, 50))
     ax = em.plot_confusion_matrix(cm).axes[0]
     assert texts(ax) == []  # > 30 classes: too small to read
-    assert len(ax.get_xticks()) <= 30
+    assert 10 <= len(ax.get_xticks()) <= 30
     ax = em.plot_confusion_matrix(cm[:30, :30]).axes[0]
     assert len(ax.texts) == np.count_nonzero(cm[:30, :30])  # zero cells left blank
     assert len(ax.get_xticks()) == 30
-    assert em.plot_confusion_matrix(cm, annotate=True).axes[0].texts
+    assert not em.plot_confusion_matrix(cm[:4, :4], annotate=False).axes[0].texts
 
 
 def test_accepts_tensors_and_ax():
     import keras
     from matplotlib.figure import Figure
 
-    m = em.ConfusionMatrix("multiclass", num_classes=3)
-    m.update_state([0, 1, 2, 2], [0, 2, 2, 1])
     fig = Figure()
     ax = fig.add_subplot()
-    assert em.plot_confusion_matrix(m.result(), ax=ax, title="Val") is fig
+    cm = keras.ops.convert_to_tensor(np.array([[1, 0, 0], [0, 0, 1], [0, 1, 1]], dtype="float32"))
+    assert em.plot_confusion_matrix(cm, ax=ax, title="Val") is fig
     assert ax.get_title().startswith("Val\n")
     assert texts(ax) == ["1", "0", "0", "0", "0", "1", "0", "1", "1"]
-    em.plot_confusion_matrix(keras.ops.convert_to_tensor(np.eye(2)))
 
 
 @pytest.mark.parametrize(

@@ -67,16 +67,22 @@ def test_self_contained(report10):
     assert "Content-Security-Policy" in page and "default-src 'none'" in page
 
 
-def test_default_out_and_figures(tmp_path):
+def test_write_figures(tmp_path):
     run = write_fake_run(tmp_path / "run", num_classes=3, epochs=4)
-    messages = []
-    out = report.write_report(run, save_figures=True, progress=messages.append)
-    assert out == run / "report.html"
-    assert (run / "curves.png").read_bytes()[:4] == b"\x89PNG"
-    assert (run / "confusion_matrix.png").read_bytes()[:4] == b"\x89PNG"
-    assert len(messages) == 3 and messages[0].startswith(f"read {run}: 4 epochs, 3 classes")
     figs = report.write_figures(run, tmp_path / "figs")
-    assert [p.name for p in figs] == ["curves.png", "confusion_matrix.png"]
+    assert figs == [tmp_path / "figs" / "curves.png", tmp_path / "figs" / "confusion_matrix.png"]
+    assert all(p.read_bytes()[:4] == b"\x89PNG" for p in figs)
+
+
+def test_progress_messages(tmp_path):
+    run = write_fake_run(tmp_path / "run", num_classes=3, epochs=4, files=["history.csv"])
+    messages: list[str] = []
+    assert report.write_report(run, progress=messages.append) == run / "report.html"
+    assert messages == [
+        f"read {run}: 4 epochs, 3 classes",
+        "drawing curves",  # no run.json, no evaluation.json: no matrix
+        f"writing {run / 'report.html'}",
+    ]
 
 
 def test_history_csv_alone(tmp_path):

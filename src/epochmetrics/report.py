@@ -118,7 +118,7 @@ def write_report(
         f"read {run.run_dir}: {len(run.history.epochs)} epochs, "
         f"{len(run.class_names) if run.class_names else 'unknown number of'} classes"
     )
-    say("drawing curves and confusion matrix")
+    say("drawing curves" + (" and confusion matrix" if run.confusion is not None else ""))
     figures = render_figures(run)
     images = {name: _png(fig) for name, fig in figures.items()}
     if save_figures:
