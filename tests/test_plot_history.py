@@ -342,3 +342,9 @@ def test_panel_order_puts_each_family_after_its_averages():
         ("f1", True),
         ("loss", False),
     ]
+
+
+def test_per_class_without_average_marks_the_best_mean_epoch():
+    logs = {"val_f1_0": [math.nan, 0.5, 0.9, 0.8], "val_f1_1": [math.nan, 0.6, 0.5, 0.7]}
+    (ax,) = em.plot_history(logs).axes
+    assert ax.get_title() == "f1 per class (best mean val over classes at epoch 3)"
