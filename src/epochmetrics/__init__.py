@@ -18,6 +18,7 @@ from epochmetrics.metrics import (
     Recall,
     Specificity,
 )
+from epochmetrics.plot import plot_confusion_matrix, plot_history
 
 __version__ = "0.1.0"
 
@@ -35,4 +36,6 @@ __all__ = [
     "Recall",
     "Specificity",
     "__version__",
+    "plot_confusion_matrix",
+    "plot_history",
 ]

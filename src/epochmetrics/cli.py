@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 
 class UsageError(Exception):
@@ -19,6 +20,65 @@ def _demo(args: argparse.Namespace) -> int:
     from epochmetrics import _demo
 
     return _demo.run(out=args.out, epochs=args.epochs, seed=args.seed)
+
+
+def _fail(command: str, message: str) -> int:
+    """A failure that is not the user's input: one line on stderr, exit code 1."""
+    print(f"epochmetrics {command}: error: {message}", file=sys.stderr)
+    return 1
+
+
+def _plot(args: argparse.Namespace) -> int:
+    try:
+        from epochmetrics import plot
+    except ImportError as e:  # pragma: no cover - the package itself always imports
+        return _fail("plot", str(e))
+
+    source = Path(args.history)
+    out = Path(args.out) if args.out else source.with_suffix(".png")
+    names = [c.strip() for c in args.class_names.split(",")] if args.class_names else None
+    try:
+        fig = plot.plot_history(
+            source, metrics=args.metrics, per_class=not args.no_per_class, class_names=names
+        )
+    except ImportError as e:
+        return _fail("plot", str(e))
+    except (FileNotFoundError, ValueError) as e:
+        raise UsageError(str(e)) from None
+    formats = fig.canvas.get_supported_filetypes()
+    fmt = out.suffix.lower().lstrip(".")
+    if fmt not in formats:
+        raise UsageError(
+            f"cannot write {out}: unsupported image format {out.suffix or '(none)'!r}; "
+            f"use one of: {', '.join('.' + f for f in sorted(formats))}"
+        )
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        fig.savefig(out, dpi=args.dpi)
+    except OSError as e:
+        return _fail("plot", f"cannot write {out}: {e.strerror or e}")
+    print(f"wrote {out}")
+    return 0
+
+
+def _report(args: argparse.Namespace) -> int:
+    from epochmetrics import report
+
+    def progress(message: str) -> None:
+        print(f"epochmetrics report: {message}", file=sys.stderr, flush=True)
+
+    try:
+        path = report.write_report(
+            args.run_dir, args.out, save_figures=args.figures, progress=progress
+        )
+    except ImportError as e:
+        return _fail("report", str(e))
+    except (FileNotFoundError, ValueError) as e:
+        raise UsageError(str(e)) from None
+    except OSError as e:
+        return _fail("report", f"cannot write {args.out or 'the report'}: {e.strerror or e}")
+    print(f"wrote {path}")
+    return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -43,6 +103,57 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--epochs", type=int, default=30, help="maximum number of epochs (default: 30)")
     demo.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
     demo.set_defaults(func=_demo)
+
+    plot = sub.add_parser(
+        "plot",
+        help="plot metric curves per epoch, per class too, from a CSVLogger file",
+        description=(
+            "Draw one panel per metric from a Keras CSVLogger file (or a saved EpochEvaluator "
+            "history .json): training dashed, validation solid, one colour per class for "
+            "per-class keys such as val_f1_3, the best epoch marked."
+        ),
+    )
+    plot.add_argument(
+        "history", metavar="HISTORY", help="CSVLogger .csv or evaluator history .json"
+    )
+    plot.add_argument(
+        "--out",
+        metavar="FILE",
+        help="image to write: .png, .svg, .pdf (default: HISTORY with .png)",
+    )
+    plot.add_argument(
+        "--metrics",
+        nargs="+",
+        metavar="NAME",
+        help="metrics to draw, e.g. f1 f1_macro loss (default: all)",
+    )
+    plot.add_argument("--no-per-class", action="store_true", help="leave out per-class panels")
+    plot.add_argument(
+        "--class-names",
+        metavar="A,B,...",
+        help="comma-separated class names, to recognise per-class keys such as f1_cat",
+    )
+    plot.add_argument("--dpi", type=int, default=120, help="image resolution (default: 120)")
+    plot.set_defaults(func=_plot)
+
+    rep = sub.add_parser(
+        "report",
+        help="write a self-contained HTML report of a run directory",
+        description=(
+            "Write one HTML file (images embedded, no network access) with the training curves, "
+            "the confusion matrix of the best epoch, per-class precision, recall, F1 and support, "
+            "and the run's settings. RUN_DIR holds history.csv and optionally run.json and "
+            "evaluation.json, as written by `epochmetrics demo`."
+        ),
+    )
+    rep.add_argument("run_dir", metavar="RUN_DIR", help="run directory")
+    rep.add_argument("--out", metavar="FILE", help="HTML file (default: RUN_DIR/report.html)")
+    rep.add_argument(
+        "--figures",
+        action="store_true",
+        help="also write curves.png and confusion_matrix.png next to the report",
+    )
+    rep.set_defaults(func=_report)
     return parser
 
 

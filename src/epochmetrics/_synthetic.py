@@ -1,0 +1,148 @@
+"""A synthetic run directory, shaped like the demo's, for tests and examples of plots and reports.
+
+The numbers are generated (seeded), not trained: per-class F1 curves that rise and then
+flatten, one weak minority class, a confusion matrix whose errors fall on a few class pairs.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+__all__ = ["write_fake_run"]
+
+FILES = ("history.csv", "run.json", "evaluation.json")
+
+
+def write_fake_run(
+    run_dir: str | Path,
+    *,
+    num_classes: int = 10,
+    epochs: int = 12,
+    seed: int = 0,
+    class_names: Sequence[str] | None = None,
+    per_class_metrics: Sequence[str] = ("f1",),
+    files: Sequence[str] = FILES,
+) -> Path:
+    """Write history.csv, run.json and evaluation.json (those named in `files`) into `run_dir`.
+
+    Args:
+        run_dir: directory to create or fill.
+        num_classes: number of classes.
+        epochs: number of epochs recorded.
+        seed: random seed.
+        class_names: names used in keys and files; indices by default.
+        per_class_metrics: per-class families in history.csv, among precision, recall, f1.
+        files: which of the three files to write.
+
+    Returns:
+        The run directory.
+    """
+    rng = np.random.default_rng(seed)
+    run = Path(run_dir)
+    run.mkdir(parents=True, exist_ok=True)
+    names = [str(c) for c in class_names] if class_names is not None else None
+    labels = names or [str(i) for i in range(num_classes)]
+    c = num_classes
+
+    ceiling = rng.uniform(0.8, 0.98, size=c)
+    ceiling[c - 1] = 0.45  # the weak minority class
+    speed = rng.uniform(1.5, 4.0, size=c)
+    t = np.arange(epochs)[:, None]
+    train = {m: ceiling * (1 - np.exp(-(t + 1) / speed)) for m in per_class_metrics}
+    val = {m: np.clip(v - 0.04 - 0.004 * np.maximum(t - 8, 0), 0, 1) for m, v in train.items()}
+    for d in (train, val):
+        for m in d:
+            d[m] = np.clip(d[m] + rng.normal(0, 0.015, size=d[m].shape), 0.0, 1.0)
+    loss = 2.0 * np.exp(-np.arange(epochs) / 3.0) + 0.1
+    val_loss = loss + 0.05 + 0.01 * np.maximum(np.arange(epochs) - 8, 0)
+
+    logs: dict[str, np.ndarray] = {"loss": loss, "val_loss": val_loss}
+    for m in per_class_metrics:
+        for i, label in enumerate(labels):
+            logs[f"{m}_{label}"] = train[m][:, i]
+            logs[f"val_{m}_{label}"] = val[m][:, i]
+        logs[f"{m}_macro"] = train[m].mean(axis=1)
+        logs[f"val_{m}_macro"] = val[m].mean(axis=1)
+    first = "f1" if "f1" in per_class_metrics else next(iter(per_class_metrics), None)
+    monitor = f"val_{first}_macro" if first else "val_loss"
+    series = logs[monitor]
+    best = int(np.argmin(series) if "loss" in monitor else np.argmax(series))
+
+    support = rng.integers(30, 60, size=c)
+    support[c - 1] = 8
+    matrices = [
+        _confusion(rng, support, val["f1"][e] if "f1" in val else ceiling) for e in range(epochs)
+    ]
+
+    if "history.csv" in files:
+        # As keras.callbacks.CSVLogger: "epoch" first, then the log keys sorted.
+        keys = sorted(logs)
+        with open(run / "history.csv", "w", newline="", encoding="utf-8") as f:
+            w = csv.writer(f)
+            w.writerow(["epoch", *keys])
+            for e in range(epochs):
+                w.writerow([e, *(repr(float(logs[k][e])) for k in keys)])
+    if "evaluation.json" in files:
+        evaluation = {
+            "format": "epochmetrics.history/1",
+            "epochs": list(range(epochs)),
+            "scalars": {k: [float(x) for x in v] for k, v in logs.items() if k.startswith("val_")},
+            "matrices": {"val_confusion_matrix": {"class_names": names, "values": matrices}},
+            "directions": {
+                k: ("down" if "loss" in k else "up") for k in logs if k.startswith("val_")
+            },
+        }
+        (run / "evaluation.json").write_text(json.dumps(evaluation), encoding="utf-8")
+    if "run.json" in files:
+        cm = np.array(matrices[best], dtype=np.float64)
+        tp, pred, true = np.diag(cm), cm.sum(axis=0), cm.sum(axis=1)
+        precision = np.divide(tp, pred, out=np.zeros(c), where=pred > 0)
+        recall = np.divide(tp, true, out=np.zeros(c), where=true > 0)
+        f1 = np.divide(2 * tp, pred + true, out=np.zeros(c), where=(pred + true) > 0)
+        info = {
+            "settings": {
+                "backend": "jax",
+                "epochs": epochs,
+                "batch_size": 32,
+                "seed": seed,
+                "optimizer": "adam",
+                "learning_rate": 0.001,
+            },
+            "monitor": monitor,
+            "best_epoch": best,
+            "class_names": labels,
+            "per_class": {
+                "precision": precision.tolist(),
+                "recall": recall.tolist(),
+                "f1": f1.tolist(),
+                "support": true.astype(int).tolist(),
+            },
+            "confusion_matrix": matrices[best],
+        }
+        (run / "run.json").write_text(json.dumps(info, indent=2), encoding="utf-8")
+    return run
+
+
+def _confusion(
+    rng: np.random.Generator, support: np.ndarray, quality: np.ndarray
+) -> list[list[int]]:
+    """Rows = true class; errors go mostly to one partner class (i -> i + 1), the rest spread."""
+    c = len(support)
+    cm = np.zeros((c, c), dtype=np.int64)
+    for i in range(c):
+        n = int(support[i])
+        right = min(n, round(n * float(np.clip(quality[i], 0.05, 1.0))))
+        wrong = n - right
+        partner = (i + 1) % c if c > 1 else i
+        to_partner = math.ceil(wrong * 0.7)
+        cm[i, i] += right
+        cm[i, partner] += to_partner
+        for j in rng.integers(0, c, size=wrong - to_partner):
+            cm[i, int(j)] += 1
+    return cm.tolist()
