@@ -6,10 +6,10 @@ PIP    := $(BIN)/python -m pip install --quiet --disable-pip-version-check
 # torch is pinned: an unpinned torch pulls a multi-GB CUDA build.
 TORCH  := torch==2.13.0
 BACKENDS := jax torch tensorflow
-PYTEST_ARGS ?=
+PYTEST_ARGS ?= -rs
 OUT ?= runs/demo
 
-.PHONY: demo test test-jax test-torch test-tensorflow lint bench clean
+.PHONY: demo test test-jax test-torch test-tensorflow lint bench clean chromium
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -27,14 +27,20 @@ $(VENV)/.test-installed: pyproject.toml | $(BIN)/python
 demo: $(VENV)/.demo-installed
 	$(BIN)/epochmetrics demo --out $(OUT)
 
+# Headless Chromium for the HTML report test; without it that one test is skipped, with a reason.
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium chromium-driver; } \
+	  || echo "warning: could not install chromium: the report browser test will be skipped"
+
 # The whole suite once per backend.
-test: $(VENV)/.test-installed
+test: $(VENV)/.test-installed chromium
 	@set -e; for b in $(BACKENDS); do \
 	  echo "=== KERAS_BACKEND=$$b"; \
 	  KERAS_BACKEND=$$b $(BIN)/python -m pytest -q $(PYTEST_ARGS) src tests; \
 	done
 
-test-%: $(VENV)/.test-installed
+test-%: $(VENV)/.test-installed chromium
 	KERAS_BACKEND=$* $(BIN)/python -m pytest -q $(PYTEST_ARGS) src tests
 
 lint: $(VENV)/.test-installed

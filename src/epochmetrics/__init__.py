@@ -2,7 +2,16 @@
 
 Importing the package registers every metric with Keras, so a model compiled with them loads
 with `keras.models.load_model(path)` and no `custom_objects`.
+
+When `KERAS_BACKEND` is unset and Keras' configured backend is not installed, importing the
+package first picks an installed backend (jax, tensorflow, then torch).
 """
+
+from epochmetrics._select_backend import select_backend
+
+select_backend()
+
+# ruff: noqa: E402  (the backend must be chosen before Keras is imported)
 
 from epochmetrics.metrics import (
     Accuracy,
