@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
+import helpers  # noqa: F401  (registers the hypothesis profile, quiets TensorFlow)
 import numpy as np
 import pytest
-
-import helpers  # noqa: F401  (registers the hypothesis profile, quiets TensorFlow)
 
 
 @pytest.fixture

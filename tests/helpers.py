@@ -11,8 +11,10 @@ import numpy as np
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-import keras  # noqa: E402
-from hypothesis import HealthCheck, settings  # noqa: E402
+import itertools
+
+import keras
+from hypothesis import HealthCheck, settings
 
 settings.register_profile(
     "ci",
@@ -22,6 +24,7 @@ settings.register_profile(
     derandomize=True,
 )
 settings.register_profile("dev", parent=settings.get_profile("ci"), max_examples=5)
+settings.register_profile("thorough", parent=settings.get_profile("ci"), max_examples=400, derandomize=False)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 ATOL = 1e-6
@@ -56,10 +59,12 @@ def partition(n: int, cuts: Sequence[int]) -> list[tuple[int, int]]:
     """Batches [(start, stop)] from sorted cut points in (0, n)."""
     points = sorted({c for c in cuts if 0 < c < n})
     edges = [0, *points, n]
-    return list(zip(edges[:-1], edges[1:], strict=True))
+    return list(itertools.pairwise(edges))
 
 
-def stream(metric: Any, y_true: np.ndarray, y_pred: np.ndarray, w: np.ndarray | None, batches: Any) -> Any:
+def stream(
+    metric: Any, y_true: np.ndarray, y_pred: np.ndarray, w: np.ndarray | None, batches: Any
+) -> Any:
     metric.reset_state()
     for a, b in batches:
         metric.update_state(y_true[a:b], y_pred[a:b], None if w is None else w[a:b])

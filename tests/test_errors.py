@@ -13,34 +13,86 @@ import epochmetrics as em
 MC = {"task": "multiclass", "num_classes": 3}
 
 BAD_ARGUMENTS = [
-    (em.F1Score, {"task": "multi"}, "`task` must be one of 'binary', 'multiclass' or 'multilabel'. Received: task='multi'"),
+    (
+        em.F1Score,
+        {"task": "multi"},
+        "`task` must be one of 'binary', 'multiclass' or 'multilabel'. Received: task='multi'",
+    ),
     (em.F1Score, {"task": "multiclass"}, "task='multiclass' requires `num_classes`"),
-    (em.F1Score, {"task": "multilabel"}, "task='multilabel' requires `num_classes`, the number of labels"),
+    (
+        em.F1Score,
+        {"task": "multilabel"},
+        "task='multilabel' requires `num_classes`, the number of labels",
+    ),
     (em.F1Score, {"task": "multiclass", "num_classes": 1}, "`num_classes` must be an integer >= 2"),
     (em.F1Score, {"task": "multiclass", "num_classes": 2.5}, "`num_classes` must be an integer"),
     (em.F1Score, {"task": "binary", "num_classes": 3}, "task='binary' has two classes"),
-    (em.F1Score, {**MC, "average": "mean"}, "`average` must be one of 'micro', 'macro', 'weighted' or None for task='multiclass'. Received: average='mean'"),
+    (
+        em.F1Score,
+        {**MC, "average": "mean"},
+        "`average` must be one of 'micro', 'macro', 'weighted' or None for task='multiclass'. Received: average='mean'",
+    ),
     (em.F1Score, {**MC, "average": "binary"}, "Received: average='binary'"),
-    (em.Precision, {"task": "binary", "threshold": 1.0}, r"`threshold` must be in the open interval \(0, 1\). Received: threshold=1.0"),
+    (
+        em.Precision,
+        {"task": "binary", "threshold": 1.0},
+        r"`threshold` must be in the open interval \(0, 1\). Received: threshold=1.0",
+    ),
     (em.Precision, {"task": "binary", "threshold": 0}, "Received: threshold=0"),
     (em.Precision, {"task": "binary", "threshold": "0.5"}, "`threshold` must be a float"),
-    (em.Recall, {**MC, "zero_division": "warn"}, "`zero_division` must be 0.0, 1.0 or nan. Received: zero_division='warn'"),
+    (
+        em.Recall,
+        {**MC, "zero_division": "warn"},
+        "`zero_division` must be 0.0, 1.0 or nan. Received: zero_division='warn'",
+    ),
     (em.Recall, {**MC, "zero_division": 0.5}, "Received: zero_division=0.5"),
     (em.Recall, {**MC, "from_logits": "yes"}, "`from_logits` must be True or False"),
     (em.Recall, {**MC, "ignore_index": 1.5}, "`ignore_index` must be an integer or None"),
-    (em.Recall, {**MC, "class_names": ["a", "b"]}, "expected 3 names for task='multiclass'. Received 2"),
+    (
+        em.Recall,
+        {**MC, "class_names": ["a", "b"]},
+        "expected 3 names for task='multiclass'. Received 2",
+    ),
     (em.Recall, {**MC, "class_names": ["a", "a", "b"]}, "`class_names` must be unique"),
     (em.Recall, {**MC, "class_names": "abc"}, "`class_names` must be a list of strings"),
     (em.FBetaScore, {**MC, "beta": 0}, "`beta` must be a positive number. Received: beta=0"),
     (em.FBetaScore, {**MC, "beta": math.nan}, "`beta` must be a positive number"),
-    (em.MatthewsCorrCoef, {"task": "multilabel", "num_classes": 3}, "MatthewsCorrCoef supports task='binary' or 'multiclass'. Received: task='multilabel'"),
-    (em.BalancedAccuracy, {"task": "multilabel", "num_classes": 3}, "BalancedAccuracy supports task="),
-    (em.CohenKappa, {**MC, "weights": "cubic"}, "`weights` must be None, 'linear' or 'quadratic'. Received: weights='cubic'"),
-    (em.ConfusionMatrix, {**MC, "normalize": "rows"}, "`normalize` must be None, 'true', 'pred' or 'all'. Received: normalize='rows'"),
+    (
+        em.MatthewsCorrCoef,
+        {"task": "multilabel", "num_classes": 3},
+        "MatthewsCorrCoef supports task='binary' or 'multiclass'. Received: task='multilabel'",
+    ),
+    (
+        em.BalancedAccuracy,
+        {"task": "multilabel", "num_classes": 3},
+        "BalancedAccuracy supports task=",
+    ),
+    (
+        em.CohenKappa,
+        {**MC, "weights": "cubic"},
+        "`weights` must be None, 'linear' or 'quadratic'. Received: weights='cubic'",
+    ),
+    (
+        em.ConfusionMatrix,
+        {**MC, "normalize": "rows"},
+        "`normalize` must be None, 'true', 'pred' or 'all'. Received: normalize='rows'",
+    ),
     (em.ClassificationReport, {**MC, "include": ["f2"]}, "`include` entries must be among"),
-    (em.ClassificationReport, {"task": "multilabel", "num_classes": 2, "include": ["mcc"]}, "'mcc' is not defined for task='multilabel'"),
-    (em.ClassificationReport, {**MC, "averages": ["samples"]}, "`averages` entries must be 'micro', 'macro' or 'weighted'. Received: 'samples'"),
-    (em.ClassificationReport, {**MC, "class_names": ["a", "macro", "c"]}, "`class_names` may not contain"),
+    (
+        em.ClassificationReport,
+        {"task": "multilabel", "num_classes": 2, "include": ["mcc"]},
+        "'mcc' is not defined for task='multilabel'",
+    ),
+    (
+        em.ClassificationReport,
+        {**MC, "averages": ["samples"]},
+        "`averages` entries must be 'micro', 'macro' or 'weighted'. Received: 'samples'",
+    ),
+    (
+        em.ClassificationReport,
+        {**MC, "class_names": ["a", "macro", "c"]},
+        "`class_names` may not contain",
+    ),
 ]
 
 
@@ -53,40 +105,121 @@ def test_bad_arguments(cls: Any, kwargs: dict[str, Any], message: str) -> None:
 f32 = np.float32
 BAD_INPUTS = [
     # (metric kwargs, y_true, y_pred, sample_weight, message)
-    (MC, np.zeros(4, int), np.zeros((4, 5), f32), None,
-     r"task='multiclass' expects .* y_pred of shape \(batch, num_classes=3\) scores or \(batch,\) labels. "
-     r"Received: y_true.shape=\(4,\), y_pred.shape=\(4, 5\)"),
+    (
+        MC,
+        np.zeros(4, int),
+        np.zeros((4, 5), f32),
+        None,
+        r"task='multiclass' expects .* y_pred of shape \(batch, num_classes=3\) scores or \(batch,\) labels. "
+        r"Received: y_true.shape=\(4,\), y_pred.shape=\(4, 5\)",
+    ),
     (MC, np.zeros((4, 2), f32), np.zeros((4, 3), f32), None, r"Received: y_true.shape=\(4, 2\)"),
-    (MC, np.zeros(4, int), np.zeros((5, 3), f32), None,
-     r"y_true and y_pred must have the same batch size. Received: y_true.shape=\(4,\), y_pred.shape=\(5, 3\)"),
-    (MC, np.zeros(4, int), np.zeros((4, 3), f32), np.ones((4, 3), f32),
-     r"`sample_weight` must have shape \(batch,\) or \(batch, 1\) matching y_true. Received: sample_weight.shape=\(4, 3\)"),
-    (MC, np.array([0, 1, 3, -2]), np.zeros((4, 3), f32), None,
-     r"task='multiclass' expects y_true values to be integers in \[0, num_classes=3\). Received 2 invalid value\(s\): -2, 3"),
-    ({**MC, "ignore_index": -2}, np.array([0, 1, 7, -2]), np.zeros((4, 3), f32), None,
-     r"\(ignore_index=-2 is skipped\). Received 1 invalid value\(s\): 7"),
-    (MC, np.array([0.0, 1.5, 2.0]), np.zeros((3, 3), f32), None, r"Received 1 invalid value\(s\): 1.5"),
-    (MC, np.zeros((2, 3), f32), np.zeros((2, 3), f32), None,
-     r"expects one-hot y_true rows with a positive entry. Received 2 row\(s\) with none"),
-    (MC, np.array([0, 1]), np.array([0, 3]), None, r"expects y_pred labels to be integers in \[0, num_classes=3\)"),
-    (MC, np.array([0, 1]), np.array([[0.1, np.nan, 0.2], [0.5, 0.2, 0.3]], f32), None, "received NaN scores in y_pred for 1 sample"),
-    ({"task": "binary"}, np.array([0, 1, 2]), np.array([0.1, 0.2, 0.3], f32), None,
-     r"task='binary' expects y_true values to be 0 or 1. Received 1 invalid value\(s\): 2"),
-    ({"task": "binary"}, np.array([0, 1, 1]), np.array([0.1, 2.3, -1.0], f32), None,
-     r"expects y_pred values to be probabilities in \[0, 1\] or 0/1 integer labels. Received 2 invalid value\(s\): -1, 2.3. "
-     r"If y_pred holds logits, pass from_logits=True"),
-    ({"task": "binary", "from_logits": True}, np.array([0, 1]), np.array([np.nan, 2.0], f32), None, r"expects y_pred values to be logits \(not NaN\)"),
-    ({"task": "binary"}, np.zeros((4, 2)), np.zeros((4, 2), f32), None,
-     r"task='binary' expects y_true and y_pred of shape \(batch,\) or \(batch, 1\). Received: y_true.shape=\(4, 2\)"),
-    ({"task": "multilabel", "num_classes": 3}, np.zeros((4, 3)), np.zeros((4, 2), f32), None,
-     r"task='multilabel' expects y_true and y_pred of shape \(batch, num_classes=3\)"),
-    ({"task": "multilabel", "num_classes": 2}, np.array([[0, 1], [1, 5]]), np.zeros((2, 2), f32), None,
-     r"task='multilabel' expects y_true values to be 0 or 1. Received 1 invalid value\(s\): 5"),
+    (
+        MC,
+        np.zeros(4, int),
+        np.zeros((5, 3), f32),
+        None,
+        r"y_true and y_pred must have the same batch size. Received: y_true.shape=\(4,\), y_pred.shape=\(5, 3\)",
+    ),
+    (
+        MC,
+        np.zeros(4, int),
+        np.zeros((4, 3), f32),
+        np.ones((4, 3), f32),
+        r"`sample_weight` must have shape \(batch,\) or \(batch, 1\) matching y_true. Received: sample_weight.shape=\(4, 3\)",
+    ),
+    (
+        MC,
+        np.array([0, 1, 3, -2]),
+        np.zeros((4, 3), f32),
+        None,
+        r"task='multiclass' expects y_true values to be integers in \[0, num_classes=3\). Received 2 invalid value\(s\): -2, 3",
+    ),
+    (
+        {**MC, "ignore_index": -2},
+        np.array([0, 1, 7, -2]),
+        np.zeros((4, 3), f32),
+        None,
+        r"\(ignore_index=-2 is skipped\). Received 1 invalid value\(s\): 7",
+    ),
+    (
+        MC,
+        np.array([0.0, 1.5, 2.0]),
+        np.zeros((3, 3), f32),
+        None,
+        r"Received 1 invalid value\(s\): 1.5",
+    ),
+    (
+        MC,
+        np.zeros((2, 3), f32),
+        np.zeros((2, 3), f32),
+        None,
+        r"expects one-hot y_true rows with a positive entry. Received 2 row\(s\) with none",
+    ),
+    (
+        MC,
+        np.array([0, 1]),
+        np.array([0, 3]),
+        None,
+        r"expects y_pred labels to be integers in \[0, num_classes=3\)",
+    ),
+    (
+        MC,
+        np.array([0, 1]),
+        np.array([[0.1, np.nan, 0.2], [0.5, 0.2, 0.3]], f32),
+        None,
+        "received NaN scores in y_pred for 1 sample",
+    ),
+    (
+        {"task": "binary"},
+        np.array([0, 1, 2]),
+        np.array([0.1, 0.2, 0.3], f32),
+        None,
+        r"task='binary' expects y_true values to be 0 or 1. Received 1 invalid value\(s\): 2",
+    ),
+    (
+        {"task": "binary"},
+        np.array([0, 1, 1]),
+        np.array([0.1, 2.3, -1.0], f32),
+        None,
+        r"expects y_pred values to be probabilities in \[0, 1\] or 0/1 integer labels. Received 2 invalid value\(s\): -1, 2.3. "
+        r"If y_pred holds logits, pass from_logits=True",
+    ),
+    (
+        {"task": "binary", "from_logits": True},
+        np.array([0, 1]),
+        np.array([np.nan, 2.0], f32),
+        None,
+        r"expects y_pred values to be logits \(not NaN\)",
+    ),
+    (
+        {"task": "binary"},
+        np.zeros((4, 2)),
+        np.zeros((4, 2), f32),
+        None,
+        r"task='binary' expects y_true and y_pred of shape \(batch,\) or \(batch, 1\). Received: y_true.shape=\(4, 2\)",
+    ),
+    (
+        {"task": "multilabel", "num_classes": 3},
+        np.zeros((4, 3)),
+        np.zeros((4, 2), f32),
+        None,
+        r"task='multilabel' expects y_true and y_pred of shape \(batch, num_classes=3\)",
+    ),
+    (
+        {"task": "multilabel", "num_classes": 2},
+        np.array([[0, 1], [1, 5]]),
+        np.zeros((2, 2), f32),
+        None,
+        r"task='multilabel' expects y_true values to be 0 or 1. Received 1 invalid value\(s\): 5",
+    ),
 ]
 
 
 @pytest.mark.parametrize(("kwargs", "y_true", "y_pred", "sample_weight", "message"), BAD_INPUTS)
-def test_bad_inputs(kwargs: dict[str, Any], y_true: Any, y_pred: Any, sample_weight: Any, message: str) -> None:
+def test_bad_inputs(
+    kwargs: dict[str, Any], y_true: Any, y_pred: Any, sample_weight: Any, message: str
+) -> None:
     metric = em.F1Score(**kwargs)
     with pytest.raises(ValueError, match=message):
         metric.update_state(y_true, y_pred, sample_weight)
@@ -96,7 +229,9 @@ def test_bad_inputs(kwargs: dict[str, Any], y_true: Any, y_pred: Any, sample_wei
 
 def test_merge_state_rejects_other_configurations() -> None:
     a = em.F1Score("multiclass", num_classes=3)
-    with pytest.raises(ValueError, match="merge_state needs a F1Score with the same task and classes"):
+    with pytest.raises(
+        ValueError, match="merge_state needs a F1Score with the same task and classes"
+    ):
         a.merge_state(em.F1Score("multiclass", num_classes=4))
     with pytest.raises(ValueError, match="Received a Precision"):
         a.merge_state(em.Precision("multiclass", num_classes=3))

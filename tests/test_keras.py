@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import itertools
 import math
 from pathlib import Path
 from typing import Any
@@ -25,7 +26,10 @@ def frozen_model(width: int) -> keras.Model:
     scikit-learn on the inputs themselves.
     """
     model = keras.Sequential(
-        [keras.Input((width,)), keras.layers.Dense(width, use_bias=False, kernel_initializer="identity")]
+        [
+            keras.Input((width,)),
+            keras.layers.Dense(width, use_bias=False, kernel_initializer="identity"),
+        ]
     )
     return model
 
@@ -62,7 +66,12 @@ def test_fit_and_evaluate_match_sklearn_multiclass(tmp_path: Path) -> None:
     logger = tmp_path / "history.csv"
     onehot = np.eye(C, dtype=np.float32)
     history = model.fit(
-        x, onehot[y], batch_size=16, epochs=2, validation_data=(xv, onehot[yv]), verbose=0,
+        x,
+        onehot[y],
+        batch_size=16,
+        epochs=2,
+        validation_data=(xv, onehot[yv]),
+        verbose=0,
         callbacks=[keras.callbacks.CSVLogger(str(logger))],
     )
     p, pv = x.argmax(1), xv.argmax(1)
@@ -72,7 +81,9 @@ def test_fit_and_evaluate_match_sklearn_multiclass(tmp_path: Path) -> None:
         assert_close(h[f"{prefix}f1_macro"], skm.f1_score(t, q, average="macro"))
         assert_close(h[f"{prefix}precision"], sk(skm.precision_score, t, q, average="weighted"))
         assert_close(h[f"{prefix}mcc"], skm.matthews_corrcoef(t, q))
-        assert_close(h[f"{prefix}kappa"], skm.cohen_kappa_score(t, q, weights="quadratic", labels=range(C)))
+        assert_close(
+            h[f"{prefix}kappa"], skm.cohen_kappa_score(t, q, weights="quadratic", labels=range(C))
+        )
         assert_close(h[f"{prefix}balanced_accuracy"], skm.balanced_accuracy_score(t, q))
         assert_close(h[f"{prefix}report_recall_macro"], sk(skm.recall_score, t, q, average="macro"))
         assert_close(h[f"{prefix}report_support_3"], float((t == 3).sum()))
@@ -84,7 +95,11 @@ def test_fit_and_evaluate_match_sklearn_multiclass(tmp_path: Path) -> None:
         assert float(rows[-1][key]) == pytest.approx(history.history[key][-1], abs=1e-7)
 
     # evaluate with an uneven last batch, sparse labels this time.
-    compile_frozen(model, "sparse_categorical_crossentropy", [em.F1Score("multiclass", num_classes=C, average="micro")])
+    compile_frozen(
+        model,
+        "sparse_categorical_crossentropy",
+        [em.F1Score("multiclass", num_classes=C, average="micro")],
+    )
     result = model.evaluate(xv, yv, batch_size=13, return_dict=True, verbose=0)
     assert_close(result["f1"], skm.f1_score(yv, pv, average="micro"))
 
@@ -95,7 +110,7 @@ class VariableBatches(keras.utils.PyDataset):
     def __init__(self, x: np.ndarray, y: np.ndarray, sizes: list[int]) -> None:
         super().__init__()
         edges = np.cumsum([0, *sizes])
-        self.batches = [(x[a:b], y[a:b]) for a, b in zip(edges[:-1], edges[1:], strict=True)]
+        self.batches = [(x[a:b], y[a:b]) for a, b in itertools.pairwise(edges)]
 
     def __len__(self) -> int:
         return len(self.batches)
@@ -131,7 +146,12 @@ def test_evaluate_random_partition_binary_and_multilabel(task: str) -> None:
     per = sk(skm.f1_score, t, q, average=None, labels=[0, 1] if task == "binary" else None)
     for i, v in enumerate(per):
         assert_close(result[f"f1_{i}"], v)
-    expected_recall = sk(skm.recall_score, t, (x > 0.3).astype(int).reshape(q.shape), average="binary" if task == "binary" else "macro")
+    expected_recall = sk(
+        skm.recall_score,
+        t,
+        (x > 0.3).astype(int).reshape(q.shape),
+        average="binary" if task == "binary" else "macro",
+    )
     assert_close(result["recall_at_03"], expected_recall)
     assert_close(result["jaccard"], sk(skm.jaccard_score, t, q, average="micro"))
     assert_close(result["accuracy"], skm.accuracy_score(t, q))
@@ -144,14 +164,26 @@ def test_callbacks_monitor_per_class_keys(tmp_path: Path) -> None:
     compile_frozen(
         model,
         "sparse_categorical_crossentropy",
-        [em.F1Score("multiclass", num_classes=C, average=None), em.F1Score("multiclass", num_classes=C, name="f1_macro")],
+        [
+            em.F1Score("multiclass", num_classes=C, average=None),
+            em.F1Score("multiclass", num_classes=C, name="f1_macro"),
+        ],
     )
     ckpt = tmp_path / "best.keras"
     stopper = keras.callbacks.EarlyStopping(monitor="val_f1_3", mode="max", patience=1)
-    reducer = keras.callbacks.ReduceLROnPlateau(monitor="val_f1_macro", patience=1, min_lr=0.0, factor=0.5)
+    reducer = keras.callbacks.ReduceLROnPlateau(
+        monitor="val_f1_macro", patience=1, min_lr=0.0, factor=0.5
+    )
     saver = keras.callbacks.ModelCheckpoint(str(ckpt), monitor="val_f1_macro", save_best_only=True)
-    history = model.fit(x, y, epochs=5, batch_size=32, validation_data=(x, y), verbose=0,
-                        callbacks=[stopper, reducer, saver])
+    history = model.fit(
+        x,
+        y,
+        epochs=5,
+        batch_size=32,
+        validation_data=(x, y),
+        verbose=0,
+        callbacks=[stopper, reducer, saver],
+    )
     # Frozen weights: the metric never improves after epoch 0, so patience=1 stops after epoch 1.
     assert len(history.history["val_f1_3"]) == 2
     assert stopper.stopped_epoch == 1
@@ -163,7 +195,11 @@ def test_callbacks_monitor_per_class_keys(tmp_path: Path) -> None:
 def test_auto_mode_on_per_class_key_is_a_clear_error() -> None:
     x, y = multiclass_data(40)
     model = frozen_model(C)
-    compile_frozen(model, "sparse_categorical_crossentropy", [em.F1Score("multiclass", num_classes=C, average=None)])
+    compile_frozen(
+        model,
+        "sparse_categorical_crossentropy",
+        [em.F1Score("multiclass", num_classes=C, average=None)],
+    )
     stopper = keras.callbacks.EarlyStopping(monitor="val_f1_2")
     with pytest.raises(ValueError, match="mode='max'"):
         model.fit(x, y, epochs=1, validation_data=(x, y), verbose=0, callbacks=[stopper])
@@ -202,7 +238,9 @@ ALL_METRICS = [
     lambda: em.MatthewsCorrCoef("multiclass", num_classes=3, name="m"),
     lambda: em.CohenKappa("multiclass", num_classes=4, weights="quadratic"),
     lambda: em.ConfusionMatrix("multilabel", num_classes=2, normalize="pred"),
-    lambda: em.ClassificationReport("multiclass", num_classes=3, averages=["micro"], per_class=False),
+    lambda: em.ClassificationReport(
+        "multiclass", num_classes=3, averages=["micro"], per_class=False
+    ),
 ]
 
 
@@ -228,10 +266,19 @@ def test_invalid_labels_inside_compiled_step_give_nan() -> None:
     y = y.copy()
     y[7] = C + 2
     model = frozen_model(C)
-    compile_frozen(model, "mse", [em.F1Score("multiclass", num_classes=C), em.ClassificationReport("multiclass", num_classes=C)])
+    compile_frozen(
+        model,
+        "mse",
+        [
+            em.F1Score("multiclass", num_classes=C),
+            em.ClassificationReport("multiclass", num_classes=C),
+        ],
+    )
     xs, ys = x.reshape(-1, C), y.reshape(-1, 1)
     if BACKEND == "torch":
-        with pytest.raises(ValueError, match=r"y_true values to be integers in \[0, num_classes=4\)"):
+        with pytest.raises(
+            ValueError, match=r"y_true values to be integers in \[0, num_classes=4\)"
+        ):
             model.evaluate(xs, ys, verbose=0)
         return
     result = model.evaluate(xs, ys, return_dict=True, verbose=0)

@@ -29,6 +29,10 @@ class Case:
     def __init__(self, **kw: Any) -> None:
         self.__dict__.update(kw)
 
+    def __repr__(self) -> str:
+        fields = ("task", "c", "y_true", "y_pred", "w", "ignored", "kwargs", "cuts")
+        return "Case(" + ", ".join(f"{k}={getattr(self, k)!r}" for k in fields) + ")"
+
     def oracle_view(self) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
         """Hard labels with ignored and zero-weight samples removed (zero weight = removal)."""
         keep = np.ones(len(self.t), dtype=bool)
@@ -52,7 +56,9 @@ def cases(draw: Any, task: str) -> Case:
     if weighting == "int":
         w = rng.integers(1, 4, size=n).astype(np.float32)
     elif weighting == "float":
-        w = rng.uniform(0.1, 3.0, size=n).astype(np.float32)
+        # Fractional weights on a dyadic grid: float32 sums of them are exact, so any difference
+        # from scikit-learn would be ours. Arbitrary floats: test_arbitrary_float_weights.
+        w = (rng.integers(7, 193, size=n) / 64).astype(np.float32)
     elif weighting == "zeros":
         w = rng.integers(0, 3, size=n).astype(np.float32)
 
@@ -62,8 +68,19 @@ def cases(draw: Any, task: str) -> Case:
         threshold = draw(st.sampled_from([0.5, 0.3]))
         y_pred = (rng.integers(0, 11, size=(n, c)) / 10).astype(np.float32)
         p = (y_pred > threshold).astype(np.int32)
-        return Case(task=task, c=c, t=t, p=p, y_true=t, y_pred=y_pred, w=w, ignored=None,
-                    kwargs={"threshold": threshold}, cuts=cuts, n=n)
+        return Case(
+            task=task,
+            c=c,
+            t=t,
+            p=p,
+            y_true=t,
+            y_pred=y_pred,
+            w=w,
+            ignored=None,
+            kwargs={"threshold": threshold},
+            cuts=cuts,
+            n=n,
+        )
 
     # Classes drawn from a random subset: missing classes and single-class data happen.
     present = rng.choice(c, size=rng.integers(1, c + 1), replace=False)
@@ -90,18 +107,37 @@ def cases(draw: Any, task: str) -> Case:
             y_pred = rng.random((n, c)).astype(np.float32)
             p = y_pred.argmax(axis=1).astype(np.int32)
         else:
-            p = rng.choice(present, size=n).astype(np.int32) if rng.random() < 0.5 else rng.integers(0, c, n)
+            p = (
+                rng.choice(present, size=n).astype(np.int32)
+                if rng.random() < 0.5
+                else rng.integers(0, c, n)
+            )
             y_pred = p.astype(np.int32)
         y_true = draw(st.sampled_from(["sparse", "column", "onehot"]))
-        y_true = {"sparse": t, "column": t.reshape(-1, 1), "onehot": np.eye(c, dtype=np.float32)[t]}[y_true]
+        y_true = {
+            "sparse": t,
+            "column": t.reshape(-1, 1),
+            "onehot": np.eye(c, dtype=np.float32)[t],
+        }[y_true]
     ignored = None
-    if ignore and y_true.ndim == 1 or (ignore and y_true.shape[-1] == 1):
+    if (ignore and y_true.ndim == 1) or (ignore and y_true.shape[-1] == 1):
         ignored = rng.random(n) < 0.2
         y_true = y_true.copy()
         y_true[ignored] = -1
         kwargs["ignore_index"] = -1
-    return Case(task=task, c=c, t=t, p=p, y_true=y_true, y_pred=y_pred, w=w, ignored=ignored,
-                kwargs=kwargs, cuts=cuts, n=n)
+    return Case(
+        task=task,
+        c=c,
+        t=t,
+        p=p,
+        y_true=y_true,
+        y_pred=y_pred,
+        w=w,
+        ignored=ignored,
+        kwargs=kwargs,
+        cuts=cuts,
+        n=n,
+    )
 
 
 # --- oracles -----------------------------------------------------------------------------------
@@ -115,7 +151,10 @@ def sk_ratio(fn: Any, case: Case, average: Any, zd: float, name: str, **extra: A
         return sk(fn, t, p, average="binary", sample_weight=w, zero_division=zd, **extra)
     if average is None:
         labels = list(range(case.c))
-        return per_class(sk(fn, t, p, labels=labels, average=None, sample_weight=w, zero_division=zd, **extra), name)
+        return per_class(
+            sk(fn, t, p, labels=labels, average=None, sample_weight=w, zero_division=zd, **extra),
+            name,
+        )
     return sk(fn, t, p, average=average, sample_weight=w, zero_division=zd, **extra)
 
 
@@ -124,30 +163,44 @@ def sk_specificity(case: Case, average: Any, zd: float, name: str) -> Any:
     t, p, w = case.oracle_view()
     labels = list(range(case.c))
     if case.task == "multilabel":
+
         def col(x: np.ndarray, k: int) -> np.ndarray:
             return x[:, k]
     else:
+
         def col(x: np.ndarray, k: int) -> np.ndarray:
             return (x == k).astype(int)
+
     values = np.array(
-        [sk(skm.recall_score, 1 - col(t, k), 1 - col(p, k), sample_weight=w, zero_division=zd) for k in labels]
+        [
+            sk(skm.recall_score, 1 - col(t, k), 1 - col(p, k), sample_weight=w, zero_division=zd)
+            for k in labels
+        ]
     )
     if average is None:
         return per_class(values, name)
     if average == "binary":
         return values[1]
-    mcm = skm.multilabel_confusion_matrix(t, p, sample_weight=w, labels=None if case.task == "multilabel" else labels)
+    mcm = skm.multilabel_confusion_matrix(
+        t, p, sample_weight=w, labels=None if case.task == "multilabel" else labels
+    )
     tn, fp = mcm[:, 0, 0], mcm[:, 0, 1]
     if average == "micro":
         return tn.sum() / (tn + fp).sum() if (tn + fp).sum() > 0 else zd
-    present = np.ones(case.c, bool) if case.task == "multilabel" else np.isin(labels, np.union1d(t, p))
+    present = (
+        np.ones(case.c, bool) if case.task == "multilabel" else np.isin(labels, np.union1d(t, p))
+    )
     keep = present & ~np.isnan(values)
     if not keep.any():
         return math.nan
     if average == "macro":
         return values[keep].mean()
     support = mcm[:, 1, 0] + mcm[:, 1, 1]
-    return np.average(values[keep], weights=support[keep]) if support[keep].sum() > 0 else values[keep].mean()
+    return (
+        np.average(values[keep], weights=support[keep])
+        if support[keep].sum() > 0
+        else values[keep].mean()
+    )
 
 
 def ratio_oracle(kind: str) -> Any:
@@ -198,7 +251,9 @@ def test_ratio_metrics_match_sklearn(task: str, kind: str, data: Any) -> None:
     zd = data.draw(st.sampled_from(ZERO_DIVISION[:2] if kind == "jaccard" else ZERO_DIVISION))
     oracle = ratio_oracle(kind)
     for average in averages_for(task):
-        metric = RATIO_CLASSES[kind](task=task, num_classes=case.c, average=average, zero_division=zd, **case.kwargs)
+        metric = RATIO_CLASSES[kind](
+            task=task, num_classes=case.c, average=average, zero_division=zd, **case.kwargs
+        )
         expected = oracle(case, average, zd, metric.name)
         assert_close(run(metric, case), expected, what=f"{kind} average={average}")
 
@@ -220,11 +275,25 @@ def test_balanced_accuracy_mcc_kappa_match_sklearn(task: str, data: Any) -> None
     assume(usable(case))
     t, p, w = case.oracle_view()
     kw = {"num_classes": case.c, **case.kwargs}
-    assert_close(run(em.BalancedAccuracy(task, **kw), case), sk(skm.balanced_accuracy_score, t, p, sample_weight=w))
-    assert_close(run(em.MatthewsCorrCoef(task, **kw), case), sk(skm.matthews_corrcoef, t, p, sample_weight=w))
+    assert_close(
+        run(em.BalancedAccuracy(task, **kw), case),
+        sk(skm.balanced_accuracy_score, t, p, sample_weight=w),
+    )
+    assert_close(
+        run(em.MatthewsCorrCoef(task, **kw), case), sk(skm.matthews_corrcoef, t, p, sample_weight=w)
+    )
     for weights in [None, "linear", "quadratic"]:
-        expected = sk(skm.cohen_kappa_score, t, p, labels=list(range(case.c)), weights=weights, sample_weight=w)
-        assert_close(run(em.CohenKappa(task, weights=weights, **kw), case), expected, what=f"kappa {weights}")
+        expected = sk(
+            skm.cohen_kappa_score,
+            t,
+            p,
+            labels=list(range(case.c)),
+            weights=weights,
+            sample_weight=w,
+        )
+        assert_close(
+            run(em.CohenKappa(task, weights=weights, **kw), case), expected, what=f"kappa {weights}"
+        )
 
 
 @pytest.mark.parametrize("task", ["binary", "multiclass", "multilabel"])
@@ -242,7 +311,14 @@ def test_confusion_matrix_matches_sklearn(task: str, data: Any, normalize: Any) 
                 mcm = np.nan_to_num(mcm / mcm.sum(axis=axis, keepdims=True))
         expected = mcm
     else:
-        expected = sk(skm.confusion_matrix, t, p, labels=list(range(case.c)), sample_weight=w, normalize=normalize)
+        expected = sk(
+            skm.confusion_matrix,
+            t,
+            p,
+            labels=list(range(case.c)),
+            sample_weight=w,
+            normalize=normalize,
+        )
     # Weighted counts (not ratios): float32 sums carry a relative, not an absolute, error.
     scale = 1.0 if normalize is not None else max(1.0, float(np.abs(expected).max()))
     assert_close(run(metric, case), expected, atol=1e-6 * scale)
@@ -258,7 +334,12 @@ def test_classification_report_matches_sklearn(task: str, data: Any) -> None:
     scalars = ["accuracy"] + ([] if task == "multilabel" else ["balanced_accuracy", "mcc", "kappa"])
     include = ["precision", "recall", "f1", "specificity", "jaccard", "support", *scalars]
     report = em.ClassificationReport(
-        task, num_classes=case.c, include=include, averages=["micro", "macro", "weighted"], zero_division=zd, **case.kwargs
+        task,
+        num_classes=case.c,
+        include=include,
+        averages=["micro", "macro", "weighted"],
+        zero_division=zd,
+        **case.kwargs,
     )
     ours = run(report, case)
     if math.isnan(zd):
@@ -271,8 +352,12 @@ def test_classification_report_matches_sklearn(task: str, data: Any) -> None:
         expected.update(oracle(case, None, zd, kind))
         for avg in ["micro", "macro", "weighted"]:
             expected[f"{kind}_{avg}"] = oracle(case, avg, zd, kind)
-    _, _, _, support = sk(skm.precision_recall_fscore_support, t, p, labels=list(range(case.c)), sample_weight=w)
-    expected.update(per_class(support, "support"))
+    _, _, _, support = sk(
+        skm.precision_recall_fscore_support, t, p, labels=list(range(case.c)), sample_weight=w
+    )
+    # Weighted supports are counts: float32 batch sums carry a relative error (~1e-7).
+    for k, v in per_class(support, "support").items():
+        assert_close(ours.pop(k), v, atol=1e-6 * max(1.0, v), what=k)
     expected["accuracy"] = sk(skm.accuracy_score, t, p, sample_weight=w)
     if task != "multilabel":
         expected["balanced_accuracy"] = sk(skm.balanced_accuracy_score, t, p, sample_weight=w)
@@ -298,3 +383,24 @@ def test_seed_003_three_batches() -> None:
     y_pred = np.concatenate([p for _, p in batches]) > 0.5
     assert_close(metric.result(), skm.f1_score(y_true, y_pred))
     assert round(float(metric.result()), 4) == 0.8079
+
+
+@given(data=st.data())
+def test_arbitrary_float_weights(data: Any) -> None:
+    """Arbitrary float32 weights: each batch is summed in float32 (relative error ~1e-7) and the
+    epoch accumulation is compensated, so the results stay within 1e-5 of float64 scikit-learn."""
+    case = data.draw(cases("multiclass"))
+    rng = np.random.default_rng(case.n)
+    case.w = rng.uniform(0.01, 100.0, size=case.n).astype(np.float32)
+    assume(usable(case))
+    t, p, w = case.oracle_view()
+    report = em.ClassificationReport(
+        "multiclass", num_classes=case.c, include=["precision", "recall", "f1", "specificity", "mcc", "kappa"],
+        averages=["macro", "weighted"], **case.kwargs,
+    )
+    ours = run(report, case)
+    assert_close(ours["f1_macro"], sk(skm.f1_score, t, p, average="macro", sample_weight=w), atol=1e-5)
+    assert_close(ours["recall_weighted"], sk(skm.recall_score, t, p, average="weighted", sample_weight=w), atol=1e-5)
+    assert_close(ours["mcc"], sk(skm.matthews_corrcoef, t, p, sample_weight=w), atol=1e-5)
+    assert_close(ours["kappa"], sk(skm.cohen_kappa_score, t, p, sample_weight=w), atol=1e-5)
+    assert_close(ours["specificity_macro"], sk_specificity(case, "macro", 0.0, "specificity"), atol=1e-5)

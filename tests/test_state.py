@@ -19,8 +19,18 @@ def report() -> em.ClassificationReport:
     return em.ClassificationReport(
         "multiclass",
         num_classes=C,
-        include=["precision", "recall", "f1", "specificity", "jaccard", "support", "accuracy",
-                 "balanced_accuracy", "mcc", "kappa"],
+        include=[
+            "precision",
+            "recall",
+            "f1",
+            "specificity",
+            "jaccard",
+            "support",
+            "accuracy",
+            "balanced_accuracy",
+            "mcc",
+            "kappa",
+        ],
         averages=["micro", "macro", "weighted"],
     )
 
@@ -35,9 +45,15 @@ def data(draw: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return y, p, w
 
 
-@given(d=data(), cuts_a=st.lists(st.integers(1, 39), max_size=5), cuts_b=st.lists(st.integers(1, 39), max_size=5),
-       seed=st.integers(0, 1000))
-def test_partition_and_permutation_invariance(d: Any, cuts_a: list[int], cuts_b: list[int], seed: int) -> None:
+@given(
+    d=data(),
+    cuts_a=st.lists(st.integers(1, 39), max_size=5),
+    cuts_b=st.lists(st.integers(1, 39), max_size=5),
+    seed=st.integers(0, 1000),
+)
+def test_partition_and_permutation_invariance(
+    d: Any, cuts_a: list[int], cuts_b: list[int], seed: int
+) -> None:
     y, p, w = d
     n = len(y)
     first = stream(report(), y, p, w, partition(n, cuts_a))
@@ -52,16 +68,24 @@ def test_weights_none_ones_repetition_and_zero(d: Any) -> None:
     y, p, w = d
     n = len(y)
     whole = [(0, n)]
-    assert_close(stream(report(), y, p, None, whole), stream(report(), y, p, np.ones(n, np.float32), whole), atol=0)
+    assert_close(
+        stream(report(), y, p, None, whole),
+        stream(report(), y, p, np.ones(n, np.float32), whole),
+        atol=0,
+    )
     # Integer weight k == the sample repeated k times.
     reps = w.astype(int)
-    repeated = stream(report(), np.repeat(y, reps), np.repeat(p, reps, axis=0), None, [(0, int(reps.sum()))])
+    repeated = stream(
+        report(), np.repeat(y, reps), np.repeat(p, reps, axis=0), None, [(0, int(reps.sum()))]
+    )
     assert_close(stream(report(), y, p, w, whole), repeated, atol=1e-12)
     # Zero weight == the sample removed.
     keep = np.arange(n) % 3 != 0
     if keep.any():
         zeroed = stream(report(), y, p, np.where(keep, w, 0).astype(np.float32), whole)
-        assert_close(zeroed, stream(report(), y[keep], p[keep], w[keep], [(0, int(keep.sum()))]), atol=1e-12)
+        assert_close(
+            zeroed, stream(report(), y[keep], p[keep], w[keep], [(0, int(keep.sum()))]), atol=1e-12
+        )
 
 
 @given(d=data(), cut1=st.integers(0, 40), cut2=st.integers(0, 40))
@@ -133,7 +157,9 @@ def test_counts_stay_exact_past_2_to_the_31() -> None:
     state = exact_state(metric)
     assert state[2 * C :].sum() > 2**33
     np.testing.assert_array_equal(state, expected)
-    assert_close(metric.result(), {f"precision_{k}": expected[k] / expected[C + k] for k in range(C)})
+    assert_close(
+        metric.result(), {f"precision_{k}": expected[k] / expected[C + k] for k in range(C)}
+    )
 
 
 def test_results_in_range() -> None:

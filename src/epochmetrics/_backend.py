@@ -8,7 +8,14 @@ import keras
 import numpy as np
 from keras import ops
 
-__all__ = ["accumulate", "bucket_batch", "compile_eager", "is_concrete", "result_dtype", "scatter_add"]
+__all__ = [
+    "accumulate",
+    "bucket_batch",
+    "compile_eager",
+    "is_concrete",
+    "result_dtype",
+    "scatter_add",
+]
 
 
 def result_dtype() -> str:
@@ -21,7 +28,7 @@ def result_dtype() -> str:
     if keras.backend.backend() == "jax":
         import jax
 
-        return "float64" if jax.config.jax_enable_x64 else "float32"
+        return "float64" if jax.config.read("jax_enable_x64") else "float32"
     return "float64"
 
 
@@ -76,7 +83,9 @@ def bucket_batch(y_true: Any, y_pred: Any, sample_weight: Any) -> tuple[Any, Any
     size = max(8, 1 << max(n - 1, 0).bit_length())
     if n == 0 or size == n or len(y_pred) != n:
         return y_true, y_pred, sample_weight
-    weight = np.ones(n, np.float32) if sample_weight is None else np.asarray(sample_weight, np.float32)
+    weight = (
+        np.ones(n, np.float32) if sample_weight is None else np.asarray(sample_weight, np.float32)
+    )
     if weight.shape[0] != n:
         return y_true, y_pred, sample_weight  # let the shape check report it
 

@@ -79,28 +79,41 @@ def run(out: str | Path, epochs: int = 30, seed: int = 0) -> int:
     out.mkdir(parents=True, exist_ok=True)
     x_tr, y_tr, x_va, y_va = imbalanced_digits(seed)
     counts = np.bincount(y_tr, minlength=10)
-    print(f"epochmetrics demo: backend={keras.backend.backend()}, {len(y_tr)} training samples, "
-          f"class counts {counts.tolist()}, writing to {out}/")
+    print(
+        f"epochmetrics demo: backend={keras.backend.backend()}, {len(y_tr)} training samples, "
+        f"class counts {counts.tolist()}, writing to {out}/"
+    )
 
     model = build_model(seed)
     callbacks: list[Any] = [
         keras.callbacks.EarlyStopping(monitor=MONITOR, patience=6, restore_best_weights=True),
-        keras.callbacks.ModelCheckpoint(str(out / "best.keras"), monitor=MONITOR, save_best_only=True),
+        keras.callbacks.ModelCheckpoint(
+            str(out / "best.keras"), monitor=MONITOR, save_best_only=True
+        ),
         keras.callbacks.CSVLogger(str(out / "history.csv")),
     ]
     evaluator = _evaluator(x_va, y_va, out)
     if evaluator is not None:
         callbacks.append(evaluator)
     history = model.fit(
-        x_tr, y_tr, validation_data=(x_va, y_va), epochs=epochs, batch_size=32, callbacks=callbacks, verbose=1
+        x_tr,
+        y_tr,
+        validation_data=(x_va, y_va),
+        epochs=epochs,
+        batch_size=32,
+        callbacks=callbacks,
+        verbose=1,
     )
     scores = history.history[MONITOR]
     best_epoch = int(np.nanargmax(scores))
 
     best = keras.models.load_model(out / "best.keras")  # no custom_objects: the metrics registered
     table, matrix, worst = per_class_table(best, x_va, y_va)
-    print(f"\nBest epoch {best_epoch} (0-based, as in history.csv; {MONITOR} = {scores[best_epoch]:.4f}). "
-          "Best model on the validation data:\n")
+    print(
+        f"\nBest epoch {best_epoch} (0-based, as in history.csv; "
+        f"{MONITOR} = {scores[best_epoch]:.4f}). "
+        "Best model on the validation data:\n"
+    )
     print(format_table(table))
     print(f"\nchecked against scikit-learn: largest difference {worst:.1e}")
 
@@ -113,14 +126,18 @@ def run(out: str | Path, epochs: int = 30, seed: int = 0) -> int:
             "seed": seed,
             "optimizer": "Adam(3e-3)",
             "model": "Dense(32, relu) -> Dense(10, softmax)",
-            "data": "sklearn digits, minority classes 5-9 (kept " + ", ".join(f"{k:g}" for k in KEEP[5:]) + ")",
+            "data": "sklearn digits, minority classes 5-9 (kept "
+            + ", ".join(f"{k:g}" for k in KEEP[5:])
+            + ")",
             "train_samples": len(y_tr),
             "val_samples": len(y_va),
         },
         "monitor": MONITOR,
         "best_epoch": best_epoch,
         "class_names": CLASS_NAMES,
-        "per_class": {k: [float(v) for v in table[k]] for k in ("precision", "recall", "f1", "support")},
+        "per_class": {
+            k: [float(v) for v in table[k]] for k in ("precision", "recall", "f1", "support")
+        },
         "confusion_matrix": matrix.tolist(),
     }
     (out / "run.json").write_text(json.dumps(info, indent=2))
@@ -131,7 +148,9 @@ def run(out: str | Path, epochs: int = 30, seed: int = 0) -> int:
     return 0
 
 
-def per_class_table(model: Any, x: np.ndarray, y: np.ndarray) -> tuple[dict[str, np.ndarray], np.ndarray, float]:
+def per_class_table(
+    model: Any, x: np.ndarray, y: np.ndarray
+) -> tuple[dict[str, np.ndarray], np.ndarray, float]:
     """Per-class precision/recall/F1/support and the confusion matrix, streamed over batches.
 
     Returns the table, the matrix and the largest difference from scikit-learn on the same
@@ -141,19 +160,28 @@ def per_class_table(model: Any, x: np.ndarray, y: np.ndarray) -> tuple[dict[str,
 
     import epochmetrics as em
 
-    report = em.ClassificationReport("multiclass", num_classes=10, include=["precision", "recall", "f1", "support"],
-                                     averages=[])
+    report = em.ClassificationReport(
+        "multiclass", num_classes=10, include=["precision", "recall", "f1", "support"], averages=[]
+    )
     cm = em.ConfusionMatrix("multiclass", num_classes=10)
     scores = model.predict(x, batch_size=64, verbose=0)
     for start in range(0, len(y), 64):
         report.update_state(y[start : start + 64], scores[start : start + 64])
         cm.update_state(y[start : start + 64], scores[start : start + 64])
     result = {k: float(v) for k, v in report.result().items()}
-    table = {m: np.array([result[f"{m}_{c}"] for c in CLASS_NAMES]) for m in ("precision", "recall", "f1", "support")}
+    table = {
+        m: np.array([result[f"{m}_{c}"] for c in CLASS_NAMES])
+        for m in ("precision", "recall", "f1", "support")
+    }
     pred = scores.argmax(axis=1)
     expected = precision_recall_fscore_support(y, pred, labels=range(10), zero_division=0.0)
-    worst = max(float(np.max(np.abs(table[m] - e))) for m, e in zip(("precision", "recall", "f1", "support"), expected, strict=True))
-    worst = max(worst, float(np.max(np.abs(cm.matrix() - confusion_matrix(y, pred, labels=range(10))))))
+    worst = max(
+        float(np.max(np.abs(table[m] - e)))
+        for m, e in zip(("precision", "recall", "f1", "support"), expected, strict=True)
+    )
+    worst = max(
+        worst, float(np.max(np.abs(cm.matrix() - confusion_matrix(y, pred, labels=range(10)))))
+    )
     return table, cm.matrix(), worst
 
 
@@ -163,8 +191,10 @@ def format_table(table: dict[str, np.ndarray]) -> str:
         p, r, f, s = (table[m][i] for m in ("precision", "recall", "f1", "support"))
         lines.append(f"{name:>5}  {p:9.4f}  {r:6.4f}  {f:6.4f}  {int(s):7d}")
     macro = {m: float(np.mean(table[m])) for m in ("precision", "recall", "f1")}
-    lines.append(f"{'macro':>5}  {macro['precision']:9.4f}  {macro['recall']:6.4f}  {macro['f1']:6.4f}  "
-                 f"{int(table['support'].sum()):7d}")
+    lines.append(
+        f"{'macro':>5}  {macro['precision']:9.4f}  {macro['recall']:6.4f}  {macro['f1']:6.4f}  "
+        f"{int(table['support'].sum()):7d}"
+    )
     return "\n".join(lines)
 
 

@@ -46,7 +46,8 @@ def make_spec(
     """Validate the common task arguments and return a `TaskSpec`."""
     if task not in TASKS:
         raise ValueError(
-            f"`task` must be one of 'binary', 'multiclass' or 'multilabel'. Received: task={task!r}."
+            "`task` must be one of 'binary', 'multiclass' or 'multilabel'. "
+            f"Received: task={task!r}."
         )
     if task == "binary":
         if num_classes not in (None, 1, 2):
@@ -64,7 +65,8 @@ def make_spec(
         minimum = 2 if task == "multiclass" else 1
         if isinstance(num_classes, bool) or not isinstance(num_classes, (int, np.integer)):
             raise ValueError(
-                f"`num_classes` must be an integer >= {minimum}. Received: num_classes={num_classes!r}."
+                f"`num_classes` must be an integer >= {minimum}. "
+                f"Received: num_classes={num_classes!r}."
             )
         if num_classes < minimum:
             raise ValueError(
@@ -72,15 +74,23 @@ def make_spec(
                 f"Received: num_classes={num_classes!r}."
             )
     if isinstance(threshold, bool) or not isinstance(threshold, (int, float, np.floating)):
-        raise ValueError(f"`threshold` must be a float in (0, 1). Received: threshold={threshold!r}.")
+        raise ValueError(
+            f"`threshold` must be a float in (0, 1). Received: threshold={threshold!r}."
+        )
     if not 0.0 < float(threshold) < 1.0:
-        raise ValueError(f"`threshold` must be in the open interval (0, 1). Received: threshold={threshold!r}.")
+        raise ValueError(
+            f"`threshold` must be in the open interval (0, 1). Received: threshold={threshold!r}."
+        )
     if not isinstance(from_logits, (bool, np.bool_)):
-        raise ValueError(f"`from_logits` must be True or False. Received: from_logits={from_logits!r}.")
+        raise ValueError(
+            f"`from_logits` must be True or False. Received: from_logits={from_logits!r}."
+        )
     if ignore_index is not None and (
         isinstance(ignore_index, bool) or not isinstance(ignore_index, (int, np.integer))
     ):
-        raise ValueError(f"`ignore_index` must be an integer or None. Received: ignore_index={ignore_index!r}.")
+        raise ValueError(
+            f"`ignore_index` must be an integer or None. Received: ignore_index={ignore_index!r}."
+        )
     return TaskSpec(
         task=task,
         num_classes=int(num_classes),
@@ -99,7 +109,9 @@ def check_average(average: Any, task: str, *, allow_none: bool = True) -> Averag
         allowed.append(None)
     if average not in allowed:
         names = ", ".join(repr(a) for a in allowed[:-1]) + f" or {allowed[-1]!r}"
-        raise ValueError(f"`average` must be one of {names} for task={task!r}. Received: average={average!r}.")
+        raise ValueError(
+            f"`average` must be one of {names} for task={task!r}. Received: average={average!r}."
+        )
     return average  # type: ignore[no-any-return]
 
 
@@ -125,7 +137,9 @@ def check_class_names(class_names: Any, spec: TaskSpec) -> tuple[str, ...] | Non
     if class_names is None:
         return None
     if isinstance(class_names, str) or not isinstance(class_names, Sequence):
-        raise ValueError(f"`class_names` must be a list of strings. Received: class_names={class_names!r}.")
+        raise ValueError(
+            f"`class_names` must be a list of strings. Received: class_names={class_names!r}."
+        )
     names = tuple(str(n) for n in class_names)
     if len(names) != spec.num_classes:
         raise ValueError(
@@ -139,7 +153,9 @@ def check_class_names(class_names: Any, spec: TaskSpec) -> tuple[str, ...] | Non
 
 def class_labels(spec: TaskSpec, class_names: tuple[str, ...] | None) -> tuple[str, ...]:
     """Names used in per-class log keys: the class names, or the class indices."""
-    return class_names if class_names is not None else tuple(str(i) for i in range(spec.num_classes))
+    return (
+        class_names if class_names is not None else tuple(str(i) for i in range(spec.num_classes))
+    )
 
 
 class Labels(NamedTuple):
@@ -228,7 +244,9 @@ def _raise_invalid(spec: TaskSpec, which: str, raw: Any, bad: Any) -> None:
     values = np.asarray(ops.convert_to_numpy(raw))
     mask = np.asarray(ops.convert_to_numpy(bad), dtype=bool)
     found = np.unique(values.reshape(mask.shape)[mask] if values.size == mask.size else values)
-    shown = ", ".join(f"{v.item():.7g}" if v.dtype.kind == "f" else str(v.item()) for v in found[:5])
+    shown = ", ".join(
+        f"{v.item():.7g}" if v.dtype.kind == "f" else str(v.item()) for v in found[:5]
+    )
     shown += ", ..." if found.size > 5 else ""
     skipped = "" if spec.ignore_index is None else f" (ignore_index={spec.ignore_index} is skipped)"
     if which == "y_true" and values.size != mask.size:
@@ -253,11 +271,14 @@ def _raise_invalid(spec: TaskSpec, which: str, raw: Any, bad: Any) -> None:
         )
     if spec.task == "multiclass":
         raise ValueError(
-            f"task='multiclass' expects y_pred labels to be integers in [0, num_classes={spec.num_classes}). "
+            "task='multiclass' expects y_pred labels to be integers in "
+            f"[0, num_classes={spec.num_classes}). "
             f"Received {int(mask.sum())} invalid value(s): {shown}."
         )
     hint = "" if spec.from_logits else " If y_pred holds logits, pass from_logits=True."
-    allowed = "logits (not NaN)" if spec.from_logits else "probabilities in [0, 1] or 0/1 integer labels"
+    allowed = (
+        "logits (not NaN)" if spec.from_logits else "probabilities in [0, 1] or 0/1 integer labels"
+    )
     raise ValueError(
         f"task={spec.task!r} expects y_pred values to be {allowed}. "
         f"Received {int(mask.sum())} invalid value(s): {shown}.{hint}"
@@ -346,5 +367,7 @@ def _threshold_true(y: Any) -> tuple[Any, Any]:
         t = ops.cast(y, "int32")
     else:
         y = ops.cast(y, "float32")
-        t = ops.cast(ops.where(ops.logical_or(ops.equal(y, 0.0), ops.equal(y, 1.0)), y, -1.0), "int32")
+        t = ops.cast(
+            ops.where(ops.logical_or(ops.equal(y, 0.0), ops.equal(y, 1.0)), y, -1.0), "int32"
+        )
     return t, ops.logical_and(ops.not_equal(t, 0), ops.not_equal(t, 1))

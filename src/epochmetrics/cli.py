@@ -100,7 +100,9 @@ def build_parser() -> argparse.ArgumentParser:
         ),
     )
     demo.add_argument("--out", default="runs/demo", help="run directory (default: runs/demo)")
-    demo.add_argument("--epochs", type=int, default=30, help="maximum number of epochs (default: 30)")
+    demo.add_argument(
+        "--epochs", type=int, default=30, help="maximum number of epochs (default: 30)"
+    )
     demo.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
     demo.set_defaults(func=_demo)
 

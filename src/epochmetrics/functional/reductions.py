@@ -41,7 +41,9 @@ NAN = float("nan")
 
 def _divide(num: Any, den: Any, zero_division: float) -> Any:
     zero = ops.equal(den, 0)
-    return ops.where(zero, ops.cast(zero_division, num.dtype), num / ops.where(zero, ops.ones_like(den), den))
+    return ops.where(
+        zero, ops.cast(zero_division, num.dtype), num / ops.where(zero, ops.ones_like(den), den)
+    )
 
 
 def _average(
@@ -73,7 +75,9 @@ def _average(
     return ops.where(total > 0, _divide(ops.sum(kept * weights), total, NAN), unweighted)
 
 
-def precision(spec: TaskSpec, counts: Counts, *, average: Average, zero_division: float = 0.0) -> Any:
+def precision(
+    spec: TaskSpec, counts: Counts, *, average: Average, zero_division: float = 0.0
+) -> Any:
     """tp / (tp + fp)."""
     values = _divide(counts.tp, counts.pred, zero_division)
     micro = _divide(ops.sum(counts.tp), ops.sum(counts.pred), zero_division)
@@ -88,7 +92,12 @@ def recall(spec: TaskSpec, counts: Counts, *, average: Average, zero_division: f
 
 
 def f_beta_score(
-    spec: TaskSpec, counts: Counts, *, beta: float = 1.0, average: Average, zero_division: float = 0.0
+    spec: TaskSpec,
+    counts: Counts,
+    *,
+    beta: float = 1.0,
+    average: Average,
+    zero_division: float = 0.0,
 ) -> Any:
     """(1 + b^2) tp / ((1 + b^2) tp + b^2 fn + fp), from counts, as scikit-learn >= 1.3."""
     b2 = beta * beta
@@ -103,7 +112,9 @@ def f_beta_score(
     return _average(spec, values, counts, average, micro)
 
 
-def specificity(spec: TaskSpec, counts: Counts, *, average: Average, zero_division: float = 0.0) -> Any:
+def specificity(
+    spec: TaskSpec, counts: Counts, *, average: Average, zero_division: float = 0.0
+) -> Any:
     """tn / (tn + fp), the recall of the negatives of each class."""
     negatives = counts.tn + counts.pred - counts.tp  # tn + fp
     values = _divide(counts.tn, negatives, zero_division)
@@ -111,7 +122,9 @@ def specificity(spec: TaskSpec, counts: Counts, *, average: Average, zero_divisi
     return _average(spec, values, counts, average, micro)
 
 
-def jaccard_index(spec: TaskSpec, counts: Counts, *, average: Average, zero_division: float = 0.0) -> Any:
+def jaccard_index(
+    spec: TaskSpec, counts: Counts, *, average: Average, zero_division: float = 0.0
+) -> Any:
     """tp / (tp + fp + fn), scikit-learn's `jaccard_score`."""
     union = counts.true + counts.pred - counts.tp
     values = _divide(counts.tp, union, zero_division)
@@ -134,18 +147,28 @@ def balanced_accuracy(spec: TaskSpec, counts: Counts) -> Any:
     return _divide(ops.sum(ops.where(present, recalls, ops.zeros_like(recalls))), n, NAN)
 
 
+def _fractions(counts: Counts) -> tuple[Any, Any, Any]:
+    """(t / T, p / P, T): class shares of y_true and y_pred, each over its own total.
+
+    T and P are equal in exact arithmetic, but they are summed over different bins; dividing
+    each side by its own total keeps a one-class side at exactly (0, .., 1, .., 0), so the
+    degenerate cases below are exact zeros rather than float noise.
+    """
+    big_t, big_p = ops.sum(counts.true), ops.sum(counts.pred)
+    # Divisions, not products with 1 / T: x / x is exactly 1, x * (1 / x) need not be.
+    t, p = _divide(counts.true, big_t, 0.0), _divide(counts.pred, big_p, 0.0)
+    return t, p, big_t
+
+
 def matthews_corrcoef(spec: TaskSpec, counts: Counts) -> Any:
     """Multiclass MCC from O(C) counts; 0 when undefined, as scikit-learn.
 
-    Counts are divided by the total first so the differences stay well conditioned in float32.
+    With T samples, c of them right, and class shares t, p of y_true and y_pred:
+    (c / T - t . p) / sqrt((1 - p . p)(1 - t . t)), well conditioned in float32.
     """
-    s = ops.sum(counts.true)
-    scale = _divide(ops.ones_like(s), s, 0.0)
-    t, p = counts.true * scale, counts.pred * scale
-    cov_tp = ops.sum(counts.tp) * scale - ops.sum(t * p)
-    cov_pp = 1.0 - ops.sum(p * p)
-    cov_tt = 1.0 - ops.sum(t * t)
-    den = cov_pp * cov_tt
+    t, p, total = _fractions(counts)
+    cov_tp = _divide(ops.sum(counts.tp), total, 0.0) - ops.sum(t * p)
+    den = (1.0 - ops.sum(p * p)) * (1.0 - ops.sum(t * t))
     ok = den > 0
     return ops.where(ok, cov_tp / ops.sqrt(ops.where(ok, den, ops.ones_like(den))), ops.zeros_like(den))
 
@@ -157,22 +180,20 @@ def cohen_kappa(spec: TaskSpec, counts: Counts, *, weights: KappaWeights = None)
     """Cohen's kappa, 1 - observed / expected disagreement; NaN when undefined, as scikit-learn.
 
     The expected disagreement of the weighted forms comes from the class totals alone, so the
-    state stays O(C): with t, p the true and predicted totals and s their sum,
-    sum_ij w(i, j) t_i p_j / s, where w is 1[i != j], |i - j| or (i - j)^2.
+    state stays O(C): with t, p the class shares of y_true and y_pred,
+    sum_ij w(i, j) t_i p_j, where w is 1[i != j], |i - j| or (i - j)^2.
     """
-    s = ops.sum(counts.true)
-    scale = _divide(ops.ones_like(s), s, 0.0)
-    t, p = counts.true * scale, counts.pred * scale  # fractions
+    t, p, total = _fractions(counts)
     if weights is None:
-        observed = 1.0 - ops.sum(counts.tp) * scale
+        observed = 1.0 - _divide(ops.sum(counts.tp), total, 0.0)
         expected = 1.0 - ops.sum(t * p)
     else:
         k = ops.cast(ops.arange(spec.num_classes), t.dtype)
         if weights == "quadratic":
-            observed = counts.sq_err * scale
+            observed = _divide(counts.sq_err, total, 0.0)
             expected = ops.sum(t * k * k) + ops.sum(p * k * k) - 2.0 * ops.sum(t * k) * ops.sum(p * k)
         else:
-            observed = counts.abs_err * scale
+            observed = _divide(counts.abs_err, total, 0.0)
             # sum_j |i - j| p_j for every i, with prefix sums: O(C).
             cp, ckp = ops.cumsum(p), ops.cumsum(k * p)
             dist = 2.0 * (k * cp - ckp) + ops.sum(k * p) - k * ops.sum(p)

@@ -102,7 +102,9 @@ def unpack_stat_scores(spec: TaskSpec, state: Any, *, ordinal: bool = False) -> 
     c = spec.num_classes
     tp, pred, true = state[:c], state[c : 2 * c], state[2 * c : 3 * c]
     if spec.task == "multilabel":
-        return Counts(tp, pred, true, state[3 * c : 4 * c], state[-1], state[4 * c], state[4 * c + 1])
+        return Counts(
+            tp, pred, true, state[3 * c : 4 * c], state[-1], state[4 * c], state[4 * c + 1]
+        )
     tn = ops.sum(true) - pred - true + tp
     if ordinal:
         return Counts(tp, pred, true, tn, state[-1], abs_err=state[3 * c], sq_err=state[3 * c + 1])
@@ -115,7 +117,9 @@ def confusion_matrix_size(spec: TaskSpec) -> int:
     return spec.num_classes**2 + 1
 
 
-def confusion_matrix_update(spec: TaskSpec, y_true: Any, y_pred: Any, sample_weight: Any = None) -> Any:
+def confusion_matrix_update(
+    spec: TaskSpec, y_true: Any, y_pred: Any, sample_weight: Any = None
+) -> Any:
     """Confusion-matrix sums for one batch (multilabel: the per-label stat scores, O(L))."""
     if spec.task == "multilabel":
         return stat_scores_update(spec, y_true, y_pred, sample_weight)

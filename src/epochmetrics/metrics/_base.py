@@ -39,8 +39,12 @@ class SumStateMetric(keras.metrics.Metric):
         self._spec: TaskSpec = make_spec(task, num_classes, threshold, from_logits, ignore_index)
         self.class_names = check_class_names(class_names, self._spec)
         size = self._state_size()
-        self._hi = self.add_variable(shape=(size,), initializer="zeros", dtype="float32", name="sums")
-        self._lo = self.add_variable(shape=(size,), initializer="zeros", dtype="float32", name="sums_lo")
+        self._hi = self.add_variable(
+            shape=(size,), initializer="zeros", dtype="float32", name="sums"
+        )
+        self._lo = self.add_variable(
+            shape=(size,), initializer="zeros", dtype="float32", name="sums_lo"
+        )
 
     # --- subclass hooks -------------------------------------------------------------------
     def _state_size(self) -> int:
@@ -113,7 +117,9 @@ class SumStateMetric(keras.metrics.Metric):
                 f"Received a {type(other).__name__} with {other._state_signature()}, "
                 f"this one has {self._state_signature()}."
             )
-        hi, lo = _backend.accumulate(self._hi.value, self._lo.value, ops.convert_to_tensor(other._hi.value))
+        hi, lo = _backend.accumulate(
+            self._hi.value, self._lo.value, ops.convert_to_tensor(other._hi.value)
+        )
         hi, lo = _backend.accumulate(hi, lo, ops.convert_to_tensor(other._lo.value))
         self._hi.assign(hi)
         self._lo.assign(lo)

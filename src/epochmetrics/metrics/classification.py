@@ -61,7 +61,9 @@ INPUTS = """Inputs to `update_state(y_true, y_pred, sample_weight=None)`: binary
 
 
 def _doc(cls: type) -> type:
-    cls.__doc__ = (cls.__doc__ or "").format(common=COMMON_ARGS, average=AVERAGE_ARGS, inputs=INPUTS)
+    cls.__doc__ = (cls.__doc__ or "").format(
+        common=COMMON_ARGS, average=AVERAGE_ARGS, inputs=INPUTS
+    )
     return cls
 
 
@@ -124,7 +126,11 @@ class _Averaged(_StatScores):
 
     def _compute(self, state: Any) -> Any:
         value = type(self)._reduce(
-            self._spec, self._counts(state), average=self.average, zero_division=self.zero_division, **self._extra()
+            self._spec,
+            self._counts(state),
+            average=self.average,
+            zero_division=self.zero_division,
+            **self._extra(),
         )
         return self._per_class(value) if self.average is None else value
 
@@ -132,7 +138,11 @@ class _Averaged(_StatScores):
         return {}
 
     def get_config(self) -> dict[str, Any]:
-        return {**super().get_config(), "average": self.average, "zero_division": self.zero_division}
+        return {
+            **super().get_config(),
+            "average": self.average,
+            "zero_division": self.zero_division,
+        }
 
 
 @_register
@@ -229,7 +239,12 @@ class FBetaScore(_Averaged):
     _reduce = reductions.f_beta_score
 
     def __init__(self, task: Task, *, beta: float = 1.0, **kwargs: Any) -> None:
-        if isinstance(beta, bool) or not isinstance(beta, (int, float)) or not beta > 0 or math.isnan(beta):
+        if (
+            isinstance(beta, bool)
+            or not isinstance(beta, (int, float))
+            or not beta > 0
+            or math.isnan(beta)
+        ):
             raise ValueError(f"`beta` must be a positive number. Received: beta={beta!r}.")
         self.beta = float(beta)
         super().__init__(task, **kwargs)
@@ -265,7 +280,8 @@ class F1Score(FBetaScore):
     Examples:
         >>> import epochmetrics as em
         >>> m = em.F1Score("multiclass", num_classes=3, average=None, class_names=["a", "b", "c"])
-        >>> m.update_state([0, 1, 2, 2], [[0.8, 0.1, 0.1], [0.1, 0.2, 0.7], [0.2, 0.2, 0.6], [0.0, 0.1, 0.9]])
+        >>> scores = [[0.8, 0.1, 0.1], [0.1, 0.2, 0.7], [0.2, 0.2, 0.6], [0.0, 0.1, 0.9]]
+        >>> m.update_state([0, 1, 2, 2], scores)
         >>> {{k: round(float(v), 4) for k, v in m.result().items()}}
         {{'f1_a': 1.0, 'f1_b': 0.0, 'f1_c': 0.8}}
     """

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
 import keras
 import numpy as np
 
-from epochmetrics._inputs import Task, check_zero_division
+from epochmetrics._inputs import Average, Task, check_zero_division
 from epochmetrics.functional import reductions
 from epochmetrics.functional.reductions import Normalize
 from epochmetrics.functional.stat_scores import confusion_matrix_size, confusion_matrix_update
@@ -69,7 +69,8 @@ class ConfusionMatrix(SumStateMetric):
     ) -> None:
         if normalize not in (None, "true", "pred", "all"):
             raise ValueError(
-                f"`normalize` must be None, 'true', 'pred' or 'all'. Received: normalize={normalize!r}."
+                "`normalize` must be None, 'true', 'pred' or 'all'. "
+                f"Received: normalize={normalize!r}."
             )
         self.normalize = normalize
         super().__init__(
@@ -177,15 +178,20 @@ class ClassificationReport(_StatScores):
             include = ("precision", "recall", "f1", "support", "accuracy")
             include += () if task == "multilabel" else ("mcc",)
         if averages is None:
-            averages = ("macro", "weighted") if task != "multilabel" else ("micro", "macro", "weighted")
+            averages = (
+                ("macro", "weighted") if task != "multilabel" else ("micro", "macro", "weighted")
+            )
         include, averages = tuple(include), tuple(averages)
         for item in include:
             if item not in _PER_CLASS + _SCALARS:
                 raise ValueError(
-                    f"`include` entries must be among {list(_PER_CLASS + _SCALARS)}. Received: {item!r}."
+                    f"`include` entries must be among {list(_PER_CLASS + _SCALARS)}. "
+                    f"Received: {item!r}."
                 )
             if task == "multilabel" and item in _MULTILABEL_ONLY_NOT:
-                raise ValueError(f"{item!r} is not defined for task='multilabel'. Remove it from `include`.")
+                raise ValueError(
+                    f"{item!r} is not defined for task='multilabel'. Remove it from `include`."
+                )
         for avg in averages:
             if avg not in ("micro", "macro", "weighted"):
                 raise ValueError(
@@ -201,7 +207,12 @@ class ClassificationReport(_StatScores):
         return "" if self.name == self._default_name else f"{self.name}_"
 
     def _compute(self, state: Any) -> dict[str, Any]:
-        spec, counts, zd, prefix = self._spec, self._counts(state), self.zero_division, self._prefix()
+        spec, counts, zd, prefix = (
+            self._spec,
+            self._counts(state),
+            self.zero_division,
+            self._prefix(),
+        )
         ratio = {
             "precision": reductions.precision,
             "recall": reductions.recall,
@@ -222,9 +233,14 @@ class ClassificationReport(_StatScores):
             elif item in ratio:
                 fn = ratio[item]
                 if self.per_class:
-                    out.update(self._per_class(fn(spec, counts, average=None, zero_division=zd), f"{prefix}{item}"))
+                    out.update(
+                        self._per_class(
+                            fn(spec, counts, average=None, zero_division=zd), f"{prefix}{item}"
+                        )
+                    )
                 for avg in self.averages:
-                    out[f"{prefix}{item}_{avg}"] = fn(spec, counts, average=avg, zero_division=zd)
+                    average = cast(Average, avg)
+                    out[f"{prefix}{item}_{avg}"] = fn(spec, counts, average=average, zero_division=zd)
         for item in self.include:
             if item in scalar:
                 out[f"{prefix}{item}"] = scalar[item](spec, counts)
