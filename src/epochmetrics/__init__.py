@@ -4,6 +4,7 @@ Importing the package registers every metric with Keras, so a model compiled wit
 with `keras.models.load_model(path)` and no `custom_objects`.
 """
 
+from epochmetrics.callbacks import EpochEvaluator, load_history
 from epochmetrics.metrics import (
     Accuracy,
     BalancedAccuracy,
@@ -27,6 +28,7 @@ __all__ = [
     "ClassificationReport",
     "CohenKappa",
     "ConfusionMatrix",
+    "EpochEvaluator",
     "F1Score",
     "FBetaScore",
     "JaccardIndex",
@@ -35,4 +37,5 @@ __all__ = [
     "Recall",
     "Specificity",
     "__version__",
+    "load_history",
 ]
