@@ -80,14 +80,21 @@ class BatchSource:
             iterator serve several passes).
     """
 
-    def __init__(self, data: Any, *, batch_size: int | None = None, steps: int | None = None) -> None:
-        if steps is not None and (isinstance(steps, bool) or not isinstance(steps, int) or steps < 1):
-            raise ValueError(f"`steps` must be a positive integer or None. Received: steps={steps!r}.")
+    def __init__(
+        self, data: Any, *, batch_size: int | None = None, steps: int | None = None
+    ) -> None:
+        if steps is not None and (
+            isinstance(steps, bool) or not isinstance(steps, int) or steps < 1
+        ):
+            raise ValueError(
+                f"`steps` must be a positive integer or None. Received: steps={steps!r}."
+            )
         if batch_size is not None and (
             isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1
         ):
             raise ValueError(
-                f"`batch_size` must be a positive integer or None. Received: batch_size={batch_size!r}."
+                "`batch_size` must be a positive integer or None. "
+                f"Received: batch_size={batch_size!r}."
             )
         self.steps = steps
         self.batch_size = batch_size
@@ -230,7 +237,7 @@ def _num_batches(data: Any) -> int | None:
 
 def _py_dataset_batches(data: Any, steps: int | None) -> Iterator[Any]:
     total = _num_batches(data)
-    count = total if steps is None else steps if total is None else min(steps, total)
+    count = min(s for s in (total, steps) if s is not None)  # the caller checked one is set
     data.on_epoch_begin()
     for index in range(count):
         yield data[index]

@@ -101,8 +101,8 @@ def configure_monitors(
             direction = directions[key]
             if direction is None:
                 raise ValueError(
-                    f"{name}(monitor={key!r}, mode='auto') cannot tell whether {key!r} should go up "
-                    f"or down: it comes from {sources[key]}, which declares no direction. Pass "
+                    f"{name}(monitor={key!r}, mode='auto') cannot tell whether {key!r} should go "
+                    f"up or down: it comes from {sources[key]}, which declares no direction. Pass "
                     f"`directions={{{key!r}: 'up'}}` (or 'down') to EpochEvaluator, or "
                     f"`mode='max'` (or 'min') to {name}."
                 )

@@ -14,9 +14,9 @@ Four kinds of entries, told apart by type, never by guessing from a signature:
 from __future__ import annotations
 
 import inspect
-from functools import partial
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, Literal
 
 import keras
@@ -75,7 +75,9 @@ class ModelEvaluator:
 
     def __init__(self, fn: Callable[[Any], Any], *, direction: Direction | None = None) -> None:
         if not callable(fn):
-            raise TypeError(f"ModelEvaluator needs a callable `fn(model)`. Received: {type(fn).__name__}.")
+            raise TypeError(
+                f"ModelEvaluator needs a callable `fn(model)`. Received: {type(fn).__name__}."
+            )
         self.fn = fn
         self.direction = None if direction is None else check_direction(direction, "`direction`")
 
@@ -97,7 +99,9 @@ class Entry:
 
     @property
     def label(self) -> str:
-        what = {"callable": "callable", "model": "ModelEvaluator"}.get(self.kind, type(self.obj).__name__)
+        what = {"callable": "callable", "model": "ModelEvaluator"}.get(
+            self.kind, type(self.obj).__name__
+        )
         return f"{self.name!r} ({what})"
 
 
@@ -109,13 +113,15 @@ def _is_metric_object(obj: Any) -> bool:
 
 def _entry(name: str | None, obj: Any) -> Entry:
     if isinstance(obj, ModelEvaluator):
-        label = name or getattr(obj.fn, "__name__", "model_evaluator")
+        fn_name = str(getattr(obj.fn, "__name__", ""))
+        label = name or (fn_name if fn_name.isidentifier() else "model_evaluator")
         return Entry(label, "model", obj, obj.direction)
     if _is_metric_object(obj):
         kind = "arrays" if hasattr(obj, "evaluate_arrays") else "stream"
         direction = getattr(obj, "_direction", None)
         direction = direction if direction in ("up", "down") else None
-        return Entry(name or str(getattr(obj, "name", type(obj).__name__)), kind, obj, direction)
+        label = name or str(getattr(obj, "name", None) or type(obj).__name__)
+        return Entry(label, kind, obj, direction)
     if callable(obj):
         if name is None:
             raise TypeError(
@@ -146,7 +152,9 @@ def build_entries(metrics: Any) -> list[Entry]:
     seen: set[int] = set()
     for e in entries:
         if e.kind in ("stream", "arrays") and id(e.obj) in seen:
-            raise ValueError(f"The metric object {e.label} is listed twice; each needs its own state.")
+            raise ValueError(
+                f"The metric object {e.label} is listed twice; each needs its own state."
+            )
         seen.add(id(e.obj))
     return entries
 
@@ -176,12 +184,14 @@ def flatten_result(
             matrices.update(m)
         return scalars, matrices
     if value is None or isinstance(value, (str, bytes)):
-        raise TypeError(f"expected a number, an array or a dict of numbers, got {type(value).__name__}")
+        raise TypeError(
+            f"expected a number, an array or a dict of numbers, got {type(value).__name__}"
+        )
     array = _number(value)
     if not np.issubdtype(array.dtype, np.number) and array.dtype != np.bool_:
         raise TypeError(f"expected numbers, got an array of dtype {array.dtype}")
     array = array.astype(np.float64)
-    if array.ndim == 0 or array.size == 1 and array.ndim == 1:
+    if array.ndim == 0 or (array.size == 1 and array.ndim == 1):
         scalars[name] = float(array.reshape(()))
     elif array.ndim == 1:
         scalars.update({f"{name}_{i}": float(v) for i, v in enumerate(array)})
@@ -201,7 +211,9 @@ def _shapes(**parts: Any) -> str:
 
 
 def _fail(entry_label: str, where: str, detail: str, err: BaseException) -> EvaluationError:
-    return EvaluationError(f"{entry_label} failed {where}{detail}: {type(err).__name__}: {err}", err)
+    return EvaluationError(
+        f"{entry_label} failed {where}{detail}: {type(err).__name__}: {err}", err
+    )
 
 
 def _select(value: Any, output: Output, names: list[str], what: str) -> Any:
@@ -228,12 +240,16 @@ def _select(value: Any, output: Output, names: list[str], what: str) -> Any:
             )
         if isinstance(output, str):
             if output not in names:
-                raise ValueError(f"`output={output!r}` is not an output name of the model: {names}.")
+                raise ValueError(
+                    f"`output={output!r}` is not an output name of the model: {names}."
+                )
             index = names.index(output)
         else:
             index = output
         if not -len(value) <= index < len(value):
-            raise ValueError(f"`output={output!r}` is out of range: the {what} has {len(value)} entries.")
+            raise ValueError(
+                f"`output={output!r}` is out of range: the {what} has {len(value)} entries."
+            )
         return value[index]
     return value
 
@@ -271,7 +287,9 @@ CHUNK_VALUES = 2**21
 def _concat(parts: list[Any]) -> Any:
     if len(parts) == 1:
         return parts[0]
-    return keras.tree.map_structure(lambda *a: np.concatenate([np.asarray(p) for p in a], axis=0), *parts)
+    return keras.tree.map_structure(
+        lambda *a: np.concatenate([np.asarray(p) for p in a], axis=0), *parts
+    )
 
 
 class _Chunk:
@@ -424,7 +442,8 @@ def _collect(
         value = compute()
         if isinstance(value, _Matrix):
             names = None if value.class_names is None else [str(c) for c in value.class_names]
-            s, m = {}, {e.name: value.values}
+            s: dict[str, float] = {}
+            m = {e.name: value.values}
         else:
             names = None
             s, m = flatten_result(value, e.name)

@@ -49,7 +49,7 @@ class HistoryRecord:
         series = self.data["scalars"]
         for key, value in scalars.items():
             series.setdefault(key, [math.nan] * rows).append(float(value))
-        for key, values in series.items():
+        for values in series.values():
             if len(values) == rows:  # a key this evaluation did not produce
                 values.append(math.nan)
         mats = self.data["matrices"]

@@ -132,14 +132,21 @@ class EpochEvaluator(keras.callbacks.Callback):
         history_path: str | os.PathLike[str] | None = None,
     ) -> None:
         super().__init__()
-        if isinstance(every_n_epochs, bool) or not isinstance(every_n_epochs, int) or every_n_epochs < 1:
+        if (
+            isinstance(every_n_epochs, bool)
+            or not isinstance(every_n_epochs, int)
+            or every_n_epochs < 1
+        ):
             raise ValueError(
-                f"`every_n_epochs` must be a positive integer. Received: every_n_epochs={every_n_epochs!r}."
+                "`every_n_epochs` must be a positive integer. "
+                f"Received: every_n_epochs={every_n_epochs!r}."
             )
         if not isinstance(prefix, str):
             raise TypeError(f"`prefix` must be a string. Received: prefix={prefix!r}.")
         if output is not None and (isinstance(output, bool) or not isinstance(output, (int, str))):
-            raise TypeError(f"`output` must be an output name, an index or None. Received: output={output!r}.")
+            raise TypeError(
+                f"`output` must be an output name, an index or None. Received: output={output!r}."
+            )
         self.entries: list[Entry] = build_entries(metrics)
         self.source = BatchSource(data, batch_size=batch_size, steps=steps)
         if self.source.kind == "none" and any(e.kind != "model" for e in self.entries):
@@ -151,7 +158,8 @@ class EpochEvaluator(keras.callbacks.Callback):
         self.prefix = prefix
         self.output = output
         self.directions = {
-            str(k): check_direction(v, f"`directions[{k!r}]`") for k, v in (directions or {}).items()
+            str(k): check_direction(v, f"`directions[{k!r}]`")
+            for k, v in (directions or {}).items()
         }
         self.history_path = history_path
         self._record = HistoryRecord()
@@ -216,7 +224,9 @@ class EpochEvaluator(keras.callbacks.Callback):
         if logs is None:
             logs = {}
         if self._due(epoch):
-            scalars, matrices, directions = self._evaluate(self.model, f"at the end of epoch {epoch + 1}")
+            scalars, matrices, directions = self._evaluate(
+                self.model, f"at the end of epoch {epoch + 1}"
+            )
             self._record.add(epoch, scalars, matrices, directions)
             self._held = scalars
             self._push(scalars, logs)
@@ -280,4 +290,6 @@ class EpochEvaluator(keras.callbacks.Callback):
         for key in directions:
             entry = self._origins.get(key)
             sources[key] = entry.label if entry is not None else "a callable"
-        _keras.configure_monitors(others, directions, every_n_epochs=self.every_n_epochs, sources=sources)
+        _keras.configure_monitors(
+            others, directions, every_n_epochs=self.every_n_epochs, sources=sources
+        )
