@@ -8,6 +8,7 @@ import json
 import math
 import os
 from contextlib import redirect_stdout
+from functools import partial
 
 import keras
 import numpy as np
@@ -242,6 +243,7 @@ def test_every_n_epochs_evaluates_the_last_epoch_and_warns_on_short_patience():
     with pytest.warns(UserWarning, match=r"patience=2\) counts epochs.*patience >= 3"):
         _model().fit(x, y, epochs=5, verbose=0, callbacks=[plateau, ev])
     assert ev.history["epochs"] == [0, 3, 4]
+    assert plateau.monitor_op is keras.ops.greater  # mode="auto" from Accuracy's direction
 
 
 # --- directions and mode="auto" ------------------------------------------------------------------
@@ -371,13 +373,25 @@ def test_result_shapes_become_keys_and_matrices():
             ),  # 1-D: one key per class
             "cm": lambda yt, yp: skm.confusion_matrix(yt, yp.argmax(1)),  # 2-D: a matrix
             "rep": lambda yt, yp: skm.classification_report(yt, yp.argmax(1), output_dict=True),
+            "top2": partial(skm.top_k_accuracy_score, k=2, labels=[0, 1, 2]),
         },
     )
     got = ev.evaluate(_identity_model(3))
     assert got["val_f1_0"] == 1.0 and got["val_f1_2"] == pytest.approx(2 / 3)
     assert got["val_1_recall"] == pytest.approx(2 / 3)
     assert got["val_macro avg_f1-score"] == pytest.approx((1 + 0.8 + 2 / 3) / 3)
+    assert got["val_top2"] == 1.0
     assert "val_cm" not in got
+
+
+def test_hooks_called_by_hand_still_fill_the_logs():
+    x, y = _data()
+    ev = em.EpochEvaluator((x, y), [em.Accuracy("binary")], steps=1)
+    ev.set_model(_model())
+    ev.on_train_begin()
+    logs = {}
+    ev.on_epoch_end(0, logs)
+    assert set(logs) == {"val_accuracy"} and ev.history["epochs"] == [0]
 
 
 def test_training_data_with_train_prefix():
@@ -407,6 +421,10 @@ def test_multi_output_model_selects_the_output_by_name_or_index():
         assert em.EpochEvaluator(both, acc, output=output).evaluate(model) == {"val_acc": 1.0}
     with pytest.raises(ValueError, match="pass `output=`"):
         em.EpochEvaluator((x, y_a), acc).evaluate(model)
+    with pytest.raises(ValueError, match="out of range"):
+        em.EpochEvaluator((x, y_a), acc, output=2).evaluate(model)
+    with pytest.raises(ValueError, match="does not name the model's only output"):
+        em.EpochEvaluator((x, y_a), acc, output="c").evaluate(_identity_model(3))
 
 
 # --- history -------------------------------------------------------------------------------------

@@ -226,7 +226,15 @@ def _select(value: Any, output: Output, names: list[str], what: str) -> Any:
                 f"The model has {len(value)} outputs {sorted(value)}: pass `output=` (a name or an "
                 "index) to choose the one the metrics read."
             )
-        key = output if isinstance(output, str) else (names or list(value))[output]
+        if isinstance(output, str):
+            key = output
+        else:
+            keys = names or list(value)
+            if not -len(keys) <= output < len(keys):
+                raise ValueError(
+                    f"`output={output!r}` is out of range: the {what} has {len(keys)} entries."
+                )
+            key = keys[output]
         if key not in value:
             raise ValueError(f"`output={output!r}` is not among the {what} keys {sorted(value)}.")
         return value[key]
@@ -251,6 +259,11 @@ def _select(value: Any, output: Output, names: list[str], what: str) -> Any:
                 f"`output={output!r}` is out of range: the {what} has {len(value)} entries."
             )
         return value[index]
+    if output is not None and output not in (0, -1, *names[:1]):
+        raise ValueError(
+            f"`output={output!r}` does not name the model's only output"
+            f"{' ' + repr(names[0]) if names else ''} (index 0)."
+        )
     return value
 
 

@@ -173,8 +173,18 @@ class EpochEvaluator(keras.callbacks.Callback):
     # --- public API ----------------------------------------------------------------------------
     @property
     def history(self) -> dict[str, Any]:
-        """Per evaluated epoch: `{"epochs", "scalars", "matrices", "directions"}` (see module doc
-        of `epochmetrics.callbacks._record`); reset at the start of each `fit`."""
+        """The values of every evaluation of the current (or last) `fit`.
+
+        A dict, with keys exactly as pushed into the Keras logs::
+
+            {"epochs": [0, 1, ...],                          # evaluated epochs only
+             "scalars": {"val_f1_macro": [0.71, 0.74, ...], ...},    # floats, NaN allowed
+             "matrices": {"val_confusion_matrix": {"class_names": [...] or None,
+                                                   "values": [C x C lists, one per epoch]}},
+             "directions": {"val_f1_macro": "up", ...}}      # keys with a known direction
+
+        Reset at the start of each `fit`.
+        """
         return self._record.data
 
     def evaluate(self, model: Any = None) -> dict[str, float]:
@@ -187,7 +197,8 @@ class EpochEvaluator(keras.callbacks.Callback):
             The scalar values, as they would be logged. Matrices go to the metric objects
             (`ConfusionMatrix.matrix()`); `history` is only written during `fit`.
         """
-        model = self._model if model is None else model
+        if model is None and self._model is not None:
+            model = self.model  # on JAX this also syncs the weights from the training state
         if model is None:
             raise ValueError("`evaluate()` needs a model: pass it, or call it during `fit`.")
         scalars, _, _ = self._evaluate(model, "in evaluate()")
@@ -214,10 +225,11 @@ class EpochEvaluator(keras.callbacks.Callback):
         epochs = (self.params or {}).get("epochs")
         if self.source.one_shot and (self.source.passes > 0 or (epochs or 0) > 1):
             raise ValueError(
-                "`data` is an iterator (e.g. a generator), which can be read only once, and this "
-                f"fit may evaluate up to {epochs} times. Pass a zero-argument callable that "
-                "returns a fresh iterable (`data=lambda: make_batches()`), a re-iterable (list, "
-                "tf.data.Dataset, PyDataset, DataLoader), or `steps=N`."
+                "`data` is an iterator (e.g. a generator), which can be read only once, and a "
+                f"fit of {epochs} epochs evaluates at least twice (first and last epoch). Pass "
+                "a zero-argument callable that returns a fresh iterable (`data=lambda: "
+                "make_batches()`), a re-iterable (list, tf.data.Dataset, PyDataset, DataLoader), "
+                "or `steps=N`."
             )
 
     def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
