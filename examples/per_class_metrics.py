@@ -35,7 +35,7 @@ def _model(n_out: int, activation: str, loss: str) -> keras.Model:
             keras.layers.Dense(n_out, activation=activation),
         ]
     )
-    model.compile(optimizer="adam", loss=loss)
+    model.compile(optimizer=keras.optimizers.Adam(0.01), loss=loss)
     return model
 
 
@@ -78,7 +78,7 @@ def plot(history: dict[str, Any], title: str, path: str) -> bool:
     except ImportError:
         print("matplotlib is not installed: skipping plots (pip install 'epochmetrics[plot]')")
         return False
-    fig = Figure(figsize=(12, 3.5))
+    fig = Figure(figsize=(12, 3.5), layout="constrained")
     axes = fig.subplots(1, len(METRICS), sharey=True)
     epochs = [e + 1 for e in history["epochs"]]
     for ax, metric in zip(axes, METRICS, strict=True):
