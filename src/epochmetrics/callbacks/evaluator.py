@@ -11,13 +11,8 @@ import keras
 
 from epochmetrics.callbacks import _keras
 from epochmetrics.callbacks._data import BatchSource
-from epochmetrics.callbacks._metrics import (
-    Entry,
-    Output,
-    build_entries,
-    check_direction,
-    run_pass,
-)
+from epochmetrics.callbacks._metrics import Entry, build_entries, check_direction
+from epochmetrics.callbacks._pass import Output, run_pass
 from epochmetrics.callbacks._record import HistoryRecord
 
 __all__ = ["EpochEvaluator"]
@@ -28,8 +23,9 @@ class EpochEvaluator(keras.callbacks.Callback):
 
     Each evaluation runs the model once over `data`, batch by batch (`model.predict_on_batch`),
     whatever the number of metrics: streamed metrics (every epochmetrics metric, any
-    `keras.metrics.Metric`) are updated batch by batch; the true and predicted arrays are
-    gathered only when a callable or an `evaluate_arrays` metric needs them whole. The values go
+    `keras.metrics.Metric`) are updated as the batches arrive (epochmetrics metrics, whose
+    states are sums, in bounded chunks of batches); the true and predicted arrays are gathered
+    only when a callable or an `evaluate_arrays` metric needs them whole. The values go
     into the epoch's `logs` under `prefix + key`, so EarlyStopping, ReduceLROnPlateau,
     ModelCheckpoint, History, CSVLogger, TensorBoard and the progress bar all see them.
 
