@@ -13,6 +13,7 @@ select_backend()
 
 # ruff: noqa: E402  (the backend must be chosen before Keras is imported)
 
+from epochmetrics.callbacks import EpochEvaluator, load_history
 from epochmetrics.metrics import (
     Accuracy,
     BalancedAccuracy,
@@ -37,6 +38,7 @@ __all__ = [
     "ClassificationReport",
     "CohenKappa",
     "ConfusionMatrix",
+    "EpochEvaluator",
     "F1Score",
     "FBetaScore",
     "JaccardIndex",
@@ -45,6 +47,7 @@ __all__ = [
     "Recall",
     "Specificity",
     "__version__",
+    "load_history",
     "plot_confusion_matrix",
     "plot_history",
 ]

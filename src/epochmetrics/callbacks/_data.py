@@ -1,0 +1,244 @@
+"""The evaluator's `data` argument as a fresh stream of NumPy `(x, y, sample_weight)` batches.
+
+Accepted forms, tried in this order:
+
+- `None`: no data (only `ModelEvaluator`s, which run their own inference).
+- a tuple `(x, y)` or `(x, y, sample_weight)` of arrays (NumPy, or anything `np.asarray` takes;
+  `x` may be a dict or list of arrays for multi-input models), cut into `batch_size` batches.
+- a `tf.data.Dataset` (read with `as_numpy_iterator()`; one pass per evaluation).
+- a `keras.utils.PyDataset` (indexed `0 .. num_batches - 1`).
+- a zero-argument callable returning a fresh iterable of batches (one call per evaluation).
+- an iterator, such as a generator: it can be read only once. With `steps=N` each evaluation
+  takes the next `N` batches from it, as Keras does with `steps_per_epoch`; without `steps`
+  a second evaluation is an error.
+- any other iterable of batches (a torch `DataLoader`, a list of tuples): `iter()` per pass.
+
+Batches are `(x, y)` or `(x, y, sample_weight)` tuples (or lists, as torch collates them);
+tensors of any framework are turned into NumPy arrays.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
+
+import keras
+import numpy as np
+
+__all__ = ["Batch", "BatchSource"]
+
+Batch = tuple[Any, Any, Any]
+DEFAULT_BATCH_SIZE = 32
+
+_FORMS = (
+    "an `(x, y)` or `(x, y, sample_weight)` tuple of arrays, a tf.data.Dataset, a "
+    "keras.utils.PyDataset, a torch DataLoader, an iterable or generator of `(x, y)` batches, "
+    "or a zero-argument callable returning such an iterable"
+)
+
+
+def to_numpy(value: Any) -> Any:
+    """One leaf (array, tensor of any framework, list of numbers) as a NumPy array."""
+    if value is None or isinstance(value, np.ndarray):
+        return value
+    module = type(value).__module__
+    if module.startswith("torch"):
+        return value.detach().cpu().numpy()
+    if module.startswith("tensorflow") and hasattr(value, "numpy"):
+        return value.numpy()
+    if keras.ops.is_tensor(value):
+        return keras.ops.convert_to_numpy(value)
+    return np.asarray(value)
+
+
+def _tree_to_numpy(value: Any) -> Any:
+    if value is None:
+        return None
+    return keras.tree.map_structure(to_numpy, value)
+
+
+def _length(x: Any) -> int:
+    leaves = keras.tree.flatten(x)
+    if not leaves:
+        raise ValueError("`data` holds no arrays: `x` is empty.")
+    sizes = {int(np.shape(leaf)[0]) if np.ndim(leaf) else -1 for leaf in leaves}
+    if len(sizes) != 1 or -1 in sizes:
+        raise ValueError(
+            f"All arrays in `data` must have the same number of samples along axis 0. "
+            f"Received lengths {sorted(sizes)}."
+        )
+    return sizes.pop()
+
+
+class BatchSource:
+    """Normalised `data`: `batches()` yields NumPy `(x, y, sample_weight)` once per call.
+
+    Args:
+        data: one of the forms listed in the module docstring.
+        batch_size: batch size for array data (default 32); must be None for other forms.
+        steps: at most this many batches per pass (needed for infinite datasets; lets an
+            iterator serve several passes).
+    """
+
+    def __init__(
+        self, data: Any, *, batch_size: int | None = None, steps: int | None = None
+    ) -> None:
+        if steps is not None and (
+            isinstance(steps, bool) or not isinstance(steps, int) or steps < 1
+        ):
+            raise ValueError(
+                f"`steps` must be a positive integer or None. Received: steps={steps!r}."
+            )
+        if batch_size is not None and (
+            isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1
+        ):
+            raise ValueError(
+                "`batch_size` must be a positive integer or None. "
+                f"Received: batch_size={batch_size!r}."
+            )
+        self.steps = steps
+        self.batch_size = batch_size
+        self.one_shot = False  # an iterator without `steps`: one pass only
+        self._passes = 0
+        self._arrays: Batch | None = None
+        self._factory: Callable[[], Iterable[Any]] | None = None
+        self._iterator: Iterator[Any] | None = None
+        self.kind = self._classify(data)
+        if batch_size is not None and self.kind != "arrays":
+            raise ValueError(
+                f"`batch_size` only applies to array data; {self.kind} data is already batched. "
+                f"Received: batch_size={batch_size!r} with a {type(data).__name__}."
+            )
+
+    def _classify(self, data: Any) -> str:
+        if data is None:
+            return "none"
+        if isinstance(data, tuple):
+            if len(data) not in (2, 3):
+                raise ValueError(
+                    f"Array `data` must be a tuple `(x, y)` or `(x, y, sample_weight)`. "
+                    f"Received a tuple of length {len(data)}."
+                )
+            x, y, sw = (*data, None) if len(data) == 2 else data
+            x, y, sw = _tree_to_numpy(x), _tree_to_numpy(y), _tree_to_numpy(sw)
+            n = _length(x)
+            for label, part in (("y", y), ("sample_weight", sw)):
+                if part is not None and _length(part) != n:
+                    raise ValueError(
+                        f"`x` has {n} samples but `{label}` has {_length(part)}: they must match."
+                    )
+            self._arrays = (x, y, sw)
+            return "arrays"
+        if type(data).__module__.startswith("tensorflow") and hasattr(data, "as_numpy_iterator"):
+            if self.steps is None and int(data.cardinality()) == -1:  # tf.data.INFINITE_CARDINALITY
+                raise ValueError(
+                    "`data` is an infinite tf.data.Dataset (it repeats): pass `steps=N`, the "
+                    "number of batches per evaluation."
+                )
+            self._factory = data.as_numpy_iterator
+            return "tf.data"
+        if isinstance(data, keras.utils.PyDataset):
+            if _num_batches(data) is None and self.steps is None:
+                raise ValueError(
+                    "`data` is a PyDataset without `num_batches` (infinite): pass `steps=N`."
+                )
+            self._factory = lambda: _py_dataset_batches(data, self.steps)
+            return "PyDataset"
+        if isinstance(data, Iterator):
+            self._iterator = data
+            self.one_shot = self.steps is None
+            return "iterator"
+        if callable(data):
+            self._factory = data
+            return "callable"
+        if isinstance(data, Iterable) and not isinstance(data, (str, bytes, dict, np.ndarray)):
+            self._factory = lambda: data
+            return type(data).__name__
+        raise TypeError(f"`data` must be {_FORMS}. Received: {type(data).__name__}.")
+
+    @property
+    def passes(self) -> int:
+        """How many passes `batches()` has started."""
+        return self._passes
+
+    def batches(self) -> Iterator[Batch]:
+        """A fresh pass over the data as NumPy `(x, y, sample_weight)` batches."""
+        if self.kind == "none":
+            raise ValueError("This evaluator has no `data`.")
+        if self.one_shot and self._passes > 0:
+            raise ValueError(
+                "`data` is an iterator (e.g. a generator), which can be read only once, and it was "
+                "used up by an earlier evaluation. Pass a zero-argument callable that returns a "
+                "fresh iterable (`data=lambda: make_batches()`), a re-iterable such as a list, "
+                "tf.data.Dataset, PyDataset or DataLoader, or `steps=N` to take N batches per "
+                "evaluation from one long iterator."
+            )
+        self._passes += 1
+        return self._generate()
+
+    def _generate(self) -> Iterator[Batch]:
+        if self._arrays is not None:
+            yield from self._array_batches()
+            return
+        if self._iterator is not None:
+            source: Iterator[Any] = self._iterator
+        else:
+            assert self._factory is not None
+            produced = self._factory()
+            if not isinstance(produced, Iterable):
+                raise TypeError(
+                    f"The `data` callable must return an iterable of `(x, y)` batches. "
+                    f"It returned a {type(produced).__name__}."
+                )
+            source = iter(produced)
+        for index, element in enumerate(source):
+            yield self._unpack(element, index)
+            if self.steps is not None and index + 1 >= self.steps:
+                return
+        if self._iterator is not None and self.steps is not None:
+            raise ValueError(
+                f"`data` ran out of batches: the iterator must yield `steps={self.steps}` batches "
+                "per evaluation, and it stopped early."
+            )
+
+    def _array_batches(self) -> Iterator[Batch]:
+        assert self._arrays is not None
+        x, y, sw = self._arrays
+        n = _length(x)
+        size = self.batch_size or DEFAULT_BATCH_SIZE
+        for index, start in enumerate(range(0, n, size)):
+            if self.steps is not None and index >= self.steps:
+                return
+            cut = slice(start, start + size)
+            yield (
+                keras.tree.map_structure(lambda a, c=cut: a[c], x),
+                None if y is None else keras.tree.map_structure(lambda a, c=cut: a[c], y),
+                None if sw is None else keras.tree.map_structure(lambda a, c=cut: a[c], sw),
+            )
+
+    @staticmethod
+    def _unpack(element: Any, index: int) -> Batch:
+        if not isinstance(element, (tuple, list)) or not 1 <= len(element) <= 3:
+            raise ValueError(
+                f"Each batch of `data` must be a tuple `(x, y)` or `(x, y, sample_weight)`. "
+                f"Batch {index} is a {type(element).__name__}"
+                + (f" of length {len(element)}." if isinstance(element, (tuple, list)) else ".")
+            )
+        x, y, sw = keras.utils.unpack_x_y_sample_weight(tuple(element))
+        return _tree_to_numpy(x), _tree_to_numpy(y), _tree_to_numpy(sw)
+
+
+def _num_batches(data: Any) -> int | None:
+    try:
+        return data.num_batches
+    except NotImplementedError:  # neither `num_batches` nor `__len__`: infinite
+        return None
+
+
+def _py_dataset_batches(data: Any, steps: int | None) -> Iterator[Any]:
+    total = _num_batches(data)
+    count = min(s for s in (total, steps) if s is not None)  # the caller checked one is set
+    data.on_epoch_begin()
+    for index in range(count):
+        yield data[index]
+    data.on_epoch_end()

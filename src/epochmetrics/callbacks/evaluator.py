@@ -1,0 +1,303 @@
+"""`EpochEvaluator`: any metric on held-out data at epoch end, one prediction pass, in the logs."""
+
+from __future__ import annotations
+
+import os
+import warnings
+from collections.abc import Mapping
+from typing import Any
+
+import keras
+
+from epochmetrics.callbacks import _keras
+from epochmetrics.callbacks._data import BatchSource
+from epochmetrics.callbacks._metrics import Entry, build_entries, check_direction
+from epochmetrics.callbacks._pass import Output, run_pass
+from epochmetrics.callbacks._record import HistoryRecord
+
+__all__ = ["EpochEvaluator"]
+
+
+class EpochEvaluator(keras.callbacks.Callback):
+    """Computes metrics on held-out data at epoch end and puts them into the Keras logs.
+
+    Each evaluation runs the model once over `data`, batch by batch (`model.predict_on_batch`),
+    whatever the number of metrics: streamed metrics (every epochmetrics metric, any
+    `keras.metrics.Metric`) are updated as the batches arrive (epochmetrics metrics, whose
+    states are sums, in bounded chunks of batches); the true and predicted arrays are gathered
+    only when a callable or an `evaluate_arrays` metric needs them whole. The values go
+    into the epoch's `logs` under `prefix + key`, so EarlyStopping, ReduceLROnPlateau,
+    ModelCheckpoint, History, CSVLogger, TensorBoard and the progress bar all see them.
+
+    **Metrics.** `metrics` is one metric, a list of metric objects, or a dict `{name: entry}`:
+
+    - a metric object (`em.F1Score(...)`, `em.ClassificationReport(...)`, any Keras metric):
+      a scalar result is logged as `prefix + name` (its `name`, or its key in the dict); a dict
+      result logs each of its keys (`val_f1_cat`, `val_recall_macro`); a `ConfusionMatrix` is
+      not a log value: its matrix is recorded in `history["matrices"]` each evaluation.
+    - an object with `evaluate_arrays(y_true, y_pred, sample_weight=None)` (the ranking
+      metrics' exact path) is not streamed: it is called once with the whole arrays.
+    - a callable `fn(y_true, y_pred)` in a dict, such as `sklearn.metrics.f1_score` or a
+      `functools.partial` of it: called once with the whole arrays of raw model outputs
+      (threshold or `argmax` them yourself). When `data` carries sample weights they are passed
+      as `sample_weight=`. It returns a float (logged under its name), a 1-D array (logged as
+      `name_0, name_1, ...`), a dict (each key logged, nested keys joined with "_") or a matrix
+      (recorded in `history["matrices"]`).
+    - `ModelEvaluator(fn)`: `fn(model)` runs its own inference (e.g. detection mAP with an
+      external evaluation class) and returns a float or a dict.
+
+    **Order of callbacks.** At `on_train_begin` the evaluator moves itself to the front of the
+    `CallbackList` that `fit` built (found as the caller of its hook), so its values reach every
+    callback of the same epoch wherever it sits in `callbacks=[...]`. Several evaluators keep
+    their relative order. Limits: this needs `fit` (or anything that calls the hooks through a
+    `keras.callbacks.CallbackList`); with hooks called by hand, order is the caller's.
+
+    **Skipped epochs.** With `every_n_epochs=n` the evaluator runs after the first epoch of
+    `fit`, then every n-th epoch after it, and after the last epoch. In between, the logs
+    *hold* the last evaluated values (as a sample-and-hold signal): History and CSVLogger keep
+    one aligned column per key, and a held value is never an improvement, so
+    `ModelCheckpoint(save_best_only=True)` saves only on evaluated epochs, and EarlyStopping /
+    ReduceLROnPlateau count held epochs as epochs without improvement: patience counts epochs,
+    as in Keras, so use `patience >= n` (`patience=k*n` waits for k evaluations; a smaller
+    patience draws a warning). `evaluator.history` lists only evaluated epochs.
+
+    **Directions.** Keras' `mode="auto"` looks the monitored name up in `model.metrics` and
+    raises for names it cannot find. At its first evaluation the evaluator gives every monitor
+    with `mode="auto"` on one of its keys the key's direction: from the metric's `_direction`
+    (epochmetrics metrics: "up"), a `ModelEvaluator(direction=...)`, or `directions=`. For a
+    callable without one, pass `directions={"val_map": "up"}` here or `mode="max"` to the
+    monitor; otherwise the first evaluation raises a ValueError saying so.
+
+    **Errors.** An exception in a metric (or in the model's prediction) becomes an
+    `EvaluationError` naming the metric, the epoch and the shapes it received, with the
+    original exception chained.
+
+    Args:
+        data: `(x, y)` or `(x, y, sample_weight)` arrays, a `tf.data.Dataset`, a
+            `keras.utils.PyDataset`, a torch `DataLoader`, any iterable of `(x, y)` batches, a
+            zero-argument callable returning one (use this for generators: an iterator can be
+            read only once), or None when every metric is a `ModelEvaluator`.
+        metrics: as described above.
+        every_n_epochs: evaluate after the first epoch, then every n-th epoch, and after the
+            last epoch of `fit`.
+        prefix: prepended to every key ("val_"; "train_" when `data` is the training data,
+            for metrics with the epoch's final weights rather than the running in-fit values).
+        batch_size: batch size for array data (default 32). Other forms are already batched.
+        steps: at most this many batches per evaluation (needed for infinite datasets; with an
+            iterator, each evaluation takes the next `steps` batches).
+        output: for a model with several outputs, the one the metrics read, by name or index;
+            targets given per output are selected the same way.
+        directions: `{key: "up" | "down"}` for keys whose metrics declare no direction. A key
+            may be the full log key (`"val_map"`), the key without the prefix, or the name of
+            the dict entry that produced it.
+        history_path: if set, `evaluator.history` is written there as JSON after every
+            evaluation (see `save_history`).
+
+    Raises:
+        TypeError, ValueError: on invalid arguments, at construction.
+
+    Examples:
+        >>> import numpy as np, keras, epochmetrics as em
+        >>> inputs = keras.Input((3,))
+        >>> model = keras.Model(inputs, keras.layers.Identity()(inputs))  # y_pred = x
+        >>> x = np.eye(3)[[0, 1, 2, 0]].astype("float32")
+        >>> y = np.array([0, 1, 2, 1])
+        >>> ev = em.EpochEvaluator((x, y), [em.F1Score("multiclass", num_classes=3)], batch_size=2)
+        >>> {k: round(v, 4) for k, v in ev.evaluate(model).items()}
+        {'val_f1': 0.7778}
+
+        In `fit`, anywhere in the callbacks list::
+
+            ev = em.EpochEvaluator((x_val, y_val), [em.F1Score("binary")])
+            stop = keras.callbacks.EarlyStopping(monitor="val_f1", patience=3)  # mode="auto"
+            model.fit(x, y, epochs=20, callbacks=[stop, ev])
+            ev.save_history("history.json")
+    """
+
+    def __init__(
+        self,
+        data: Any,
+        metrics: Any,
+        *,
+        every_n_epochs: int = 1,
+        prefix: str = "val_",
+        batch_size: int | None = None,
+        steps: int | None = None,
+        output: Output = None,
+        directions: Mapping[str, str] | None = None,
+        history_path: str | os.PathLike[str] | None = None,
+    ) -> None:
+        super().__init__()
+        if (
+            isinstance(every_n_epochs, bool)
+            or not isinstance(every_n_epochs, int)
+            or every_n_epochs < 1
+        ):
+            raise ValueError(
+                "`every_n_epochs` must be a positive integer. "
+                f"Received: every_n_epochs={every_n_epochs!r}."
+            )
+        if not isinstance(prefix, str):
+            raise TypeError(f"`prefix` must be a string. Received: prefix={prefix!r}.")
+        if output is not None and (isinstance(output, bool) or not isinstance(output, (int, str))):
+            raise TypeError(
+                f"`output` must be an output name, an index or None. Received: output={output!r}."
+            )
+        self.entries: list[Entry] = build_entries(metrics)
+        self.source = BatchSource(data, batch_size=batch_size, steps=steps)
+        if self.source.kind == "none" and any(e.kind != "model" for e in self.entries):
+            raise ValueError(
+                "`data` is None, but metrics other than ModelEvaluator need `(x, y)` data to "
+                "predict on."
+            )
+        self.every_n_epochs = every_n_epochs
+        self.prefix = prefix
+        self.output = output
+        self.directions = {
+            str(k): check_direction(v, f"`directions[{k!r}]`")
+            for k, v in (directions or {}).items()
+        }
+        self.history_path = history_path
+        self._record = HistoryRecord()
+        self._held: dict[str, float] = {}
+        self._callback_list: Any = None
+        self._first_epoch: int | None = None
+        self._monitors_ready = False
+        self._clash_warned: set[str] = set()
+        self._origins: dict[str, Entry] = {}
+
+    # --- public API ----------------------------------------------------------------------------
+    @property
+    def history(self) -> dict[str, Any]:
+        """The values of every evaluation of the current (or last) `fit`.
+
+        A dict, with keys exactly as pushed into the Keras logs::
+
+            {"epochs": [0, 1, ...],                          # evaluated epochs only
+             "scalars": {"val_f1_macro": [0.71, 0.74, ...], ...},    # floats, NaN allowed
+             "matrices": {"val_confusion_matrix": {"class_names": [...] or None,
+                                                   "values": [C x C lists, one per epoch]}},
+             "directions": {"val_f1_macro": "up", ...}}      # keys with a known direction
+
+        Reset at the start of each `fit`.
+        """
+        return self._record.data
+
+    def evaluate(self, model: Any = None) -> dict[str, float]:
+        """Run one evaluation now and return `{prefix + key: value}` (scalars only).
+
+        Args:
+            model: the model to evaluate; defaults to the model of the current `fit`.
+
+        Returns:
+            The scalar values, as they would be logged. Matrices go to the metric objects
+            (`ConfusionMatrix.matrix()`); `history` is only written during `fit`.
+        """
+        if model is None and self._model is not None:
+            model = self.model  # on JAX this also syncs the weights from the training state
+        if model is None:
+            raise ValueError("`evaluate()` needs a model: pass it, or call it during `fit`.")
+        scalars, _, _ = self._evaluate(model, "in evaluate()")
+        return scalars
+
+    def save_history(self, path: str | os.PathLike[str]) -> None:
+        """Write `history` as JSON (`{"format": "epochmetrics.history/1", ...}`).
+
+        Non-finite values are written as `null`; `epochmetrics.load_history` reads them back
+        as NaN.
+        """
+        self._record.save(path)
+
+    # --- Keras hooks ---------------------------------------------------------------------------
+    def on_train_begin(self, logs: dict[str, Any] | None = None) -> None:
+        self._record.reset()
+        self._held = {}
+        self._first_epoch = None
+        self._monitors_ready = False
+        self._clash_warned = set()
+        self._callback_list = _keras.find_callback_list(self)
+        if self._callback_list is not None:
+            _keras.move_to_front(self._callback_list, self, EpochEvaluator)
+        epochs = (self.params or {}).get("epochs")
+        if self.source.one_shot and (self.source.passes > 0 or (epochs or 0) > 1):
+            raise ValueError(
+                "`data` is an iterator (e.g. a generator), which can be read only once, and a "
+                f"fit of {epochs} epochs evaluates at least twice (first and last epoch). Pass "
+                "a zero-argument callable that returns a fresh iterable (`data=lambda: "
+                "make_batches()`), a re-iterable (list, tf.data.Dataset, PyDataset, DataLoader), "
+                "or `steps=N`."
+            )
+
+    def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+        if logs is None:
+            logs = {}
+        if self._due(epoch):
+            scalars, matrices, directions = self._evaluate(
+                self.model, f"at the end of epoch {epoch + 1}"
+            )
+            self._record.add(epoch, scalars, matrices, directions)
+            self._held = scalars
+            self._push(scalars, logs)
+            if not self._monitors_ready:
+                self._monitors_ready = True
+                self._configure_monitors(directions)
+            if self.history_path is not None:
+                self.save_history(self.history_path)
+        else:
+            self._push(self._held, logs)
+
+    def on_train_end(self, logs: dict[str, Any] | None = None) -> None:
+        self._callback_list = None  # no reference to the finished fit's callbacks
+
+    # --- internals -----------------------------------------------------------------------------
+    def _due(self, epoch: int) -> bool:
+        if self._first_epoch is None:
+            self._first_epoch = epoch
+        last = (self.params or {}).get("epochs")
+        return (epoch - self._first_epoch) % self.every_n_epochs == 0 or (
+            last is not None and epoch == last - 1
+        )
+
+    def _evaluate(self, model: Any, where: str) -> tuple[dict[str, float], Any, dict[str, Any]]:
+        result = run_pass(self.entries, self.source, model, output=self.output, where=where)
+        scalars = {self.prefix + k: v for k, v in result.scalars.items()}
+        matrices = {self.prefix + k: v for k, v in result.matrices.items()}
+        self._origins.update({self.prefix + k: e for k, e in result.origins.items()})
+        directions = {key: self._direction(key) for key in scalars}
+        return scalars, matrices, directions
+
+    def _direction(self, key: str) -> str | None:
+        bare = key[len(self.prefix) :]
+        for candidate in (key, bare):
+            if candidate in self.directions:
+                return self.directions[candidate]
+        entry = self._origins.get(key)
+        if entry is not None:
+            if entry.name in self.directions:
+                return self.directions[entry.name]
+            return entry.direction
+        return None
+
+    def _push(self, values: Mapping[str, float], logs: dict[str, Any]) -> None:
+        for key, value in values.items():
+            if key in logs and key not in self._clash_warned and logs[key] != value:
+                self._clash_warned.add(key)
+                warnings.warn(
+                    f"EpochEvaluator replaces the value Keras logged under {key!r} with its own. "
+                    "If both are wanted, rename the metric or change `prefix`.",
+                    UserWarning,
+                    stacklevel=2,
+                )
+            logs[key] = value
+
+    def _configure_monitors(self, directions: Mapping[str, str | None]) -> None:
+        if self._callback_list is None:
+            return
+        others = [cb for cb in self._callback_list.callbacks if cb is not self]
+        sources = {}
+        for key in directions:
+            entry = self._origins.get(key)
+            sources[key] = entry.label if entry is not None else "a callable"
+        _keras.configure_monitors(
+            others, directions, every_n_epochs=self.every_n_epochs, sources=sources
+        )
