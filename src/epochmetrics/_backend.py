@@ -13,6 +13,7 @@ __all__ = [
     "bucket_batch",
     "compile_eager",
     "is_concrete",
+    "read_parts",
     "result_dtype",
     "scatter_add",
 ]
@@ -48,6 +49,29 @@ def is_concrete(x: Any) -> bool:
 
         return not torch.compiler.is_compiling()
     return True
+
+
+def read_parts(variable: Any) -> list[Any]:
+    """Tensors whose sum is `variable`'s value: one per replica where TF keeps replicas apart.
+
+    Metric variables are synced on read with SUM aggregation: under a `tf.distribute` strategy
+    each replica keeps its own copy, and reading it outside a replica context adds the copies
+    in float32. That rounds the `hi` half of a compensated pair once a total passes 2**24, so
+    callers add the parts themselves, in the result dtype. Elsewhere (one device, inside a
+    replica's step, other backends): `[value]`.
+    """
+    value = variable.value
+    if keras.backend.backend() == "tensorflow":
+        import tensorflow as tf
+
+        if isinstance(value, tf.distribute.DistributedValues) and (
+            tf.distribute.in_cross_replica_context() or not tf.distribute.has_strategy()
+        ):
+            return [
+                ops.convert_to_tensor(v)
+                for v in value.distribute_strategy.experimental_local_results(value)
+            ]
+    return [ops.convert_to_tensor(value)]
 
 
 def compile_eager(fn: Any) -> Any:

@@ -117,18 +117,19 @@ class SumStateMetric(keras.metrics.Metric):
                 f"Received a {type(other).__name__} with {other._state_signature()}, "
                 f"this one has {self._state_signature()}."
             )
-        hi, lo = _backend.accumulate(
-            self._hi.value, self._lo.value, ops.convert_to_tensor(other._hi.value)
-        )
-        hi, lo = _backend.accumulate(hi, lo, ops.convert_to_tensor(other._lo.value))
+        hi, lo = self._hi.value, self._lo.value
+        for part in (*_backend.read_parts(other._hi), *_backend.read_parts(other._lo)):
+            hi, lo = _backend.accumulate(hi, lo, part)
         self._hi.assign(hi)
         self._lo.assign(lo)
 
     def result(self) -> Any:
         dtype = _backend.result_dtype()
-        state = ops.cast(ops.convert_to_tensor(self._hi.value), dtype) + ops.cast(
-            ops.convert_to_tensor(self._lo.value), dtype
-        )
+        # Several parts only for replicas kept apart (tf.distribute); summed in `dtype`.
+        parts = [*_backend.read_parts(self._hi), *_backend.read_parts(self._lo)]
+        state = ops.cast(parts[0], dtype)
+        for part in parts[1:]:
+            state = state + ops.cast(part, dtype)
         value = self._compute(state)
         # Invalid labels seen inside a compiled step: every result is NaN, never a wrong number.
         invalid = state[-1] > 0  # every layout keeps the invalid count last

@@ -1,0 +1,114 @@
+"""Cost of a full `ClassificationReport` in `model.compile(metrics=...)` during `fit`.
+
+One small MLP (64 -> 128 -> 128 -> 10, SGD, batch 256, 32,768 samples = 128 steps) fitted with
+no metric, with the full report (per-class precision/recall/F1/support, macro and weighted
+averages, accuracy, MCC), and, to show where the cost comes from, with the report's averages
+only (`per_class=False`) and with one macro F1. Same data, same initial weights; each model's
+first (compiling) epoch is excluded, then the epochs are timed side by side, one-epoch `fit`
+calls in rotating order, from `on_epoch_begin` to `on_epoch_end`.
+
+    KERAS_BACKEND=jax python benchmarks/fit.py
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from _common import emit, log, pin_threads, pin_torch_threads
+
+FEATURES, CLASSES, HIDDEN = 64, 10, 128
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--samples", type=int, default=32768)
+    parser.add_argument("--batch-size", type=int, default=256)
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--threads", type=int, default=1)
+    args = parser.parse_args(argv)
+    pin_threads(args.threads)
+
+    import keras
+    import numpy as np
+
+    import epochmetrics as em
+
+    backend = keras.backend.backend()
+    if backend == "torch":
+        pin_torch_threads(args.threads)
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(args.samples, FEATURES)).astype("float32")
+    y = rng.integers(0, CLASSES, args.samples).astype("int32")
+
+    def build(metrics: list[object]) -> keras.Model:
+        keras.utils.set_random_seed(0)
+        model = keras.Sequential(
+            [
+                keras.Input((FEATURES,)),
+                keras.layers.Dense(HIDDEN, activation="relu"),
+                keras.layers.Dense(HIDDEN, activation="relu"),
+                keras.layers.Dense(CLASSES),
+            ]
+        )
+        model.compile(
+            keras.optimizers.SGD(0.01),
+            keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+            metrics=metrics,
+        )
+        return model
+
+    models = {
+        "none": build([]),
+        "report": build([em.ClassificationReport("multiclass", num_classes=CLASSES)]),
+        "report_averages_only": build(
+            [em.ClassificationReport("multiclass", num_classes=CLASSES, per_class=False)]
+        ),
+        "f1_macro": build([em.F1Score("multiclass", num_classes=CLASSES)]),
+    }
+    keys = {}
+
+    class EpochTimer(keras.callbacks.Callback):
+        def __init__(self) -> None:
+            super().__init__()
+            self.seconds: list[float] = []
+            self._start = 0.0
+
+        def on_epoch_begin(self, epoch: int, logs: object = None) -> None:
+            self._start = time.perf_counter()
+
+        def on_epoch_end(self, epoch: int, logs: object = None) -> None:
+            self.seconds.append(time.perf_counter() - self._start)
+
+    timers = {name: EpochTimer() for name in models}
+    for name, model in models.items():  # first epoch: compilation, excluded
+        log(f"  fit {backend} warm-up: {name}")
+        history = model.fit(x, y, batch_size=args.batch_size, epochs=1, verbose=0)
+        keys[name] = len(history.history)
+    names = list(models)
+    for r in range(args.repeats):
+        for name in names[r % len(names) :] + names[: r % len(names)]:
+            models[name].fit(
+                x, y, batch_size=args.batch_size, epochs=1, verbose=0, callbacks=[timers[name]]
+            )
+    epoch = {name: statistics.median(t.seconds) for name, t in timers.items()}
+    steps = -(-args.samples // args.batch_size)
+    emit(
+        {
+            "section": "fit",
+            "backend": backend,
+            "steps": steps,
+            "batch_size": args.batch_size,
+            "epoch_seconds": epoch,
+            "log_keys": keys,
+        }
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,245 @@
+"""`make bench`: epochmetrics against Keras, torchmetrics and scikit-learn, side by side.
+
+Every section runs in its own process with the right KERAS_BACKEND (Keras fixes its backend
+at import) and one intra-op thread (see `_common.pin_threads`), then this script prints one
+table of ratios and PASS/MISS per target:
+
+- update: per-batch cost of multiclass macro F1, ours at most 0.5x keras.metrics.F1Score (JAX,
+  jitted stateless update) and 0.5x torchmetrics' MulticlassF1Score (torch, eager);
+- fit: a full ClassificationReport in `compile` costs at most 5% of a small-MLP epoch;
+- evaluator: EpochEvaluator no slower than predict + scikit-learn, per epoch.
+
+    python benchmarks/run.py                 # everything, about 5 minutes on 2 cores
+    python benchmarks/run.py --quick         # smoke check: small sizes, 2 repeats
+    python benchmarks/run.py --sections update --json results.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+from importlib import metadata
+from typing import Any
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+
+from _common import RESULT_PREFIX  # noqa: E402
+
+UPDATE_TARGET = 0.5
+FIT_TARGET = 1.05
+QUICK_SIZES = "1024x2,1024x10,1024x100"
+
+
+def machine() -> str:
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    cpu = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    versions = []
+    for pkg in (
+        "keras",
+        "jax",
+        "torch",
+        "tensorflow-cpu",
+        "tensorflow",
+        "torchmetrics",
+        "scikit-learn",
+    ):
+        try:
+            versions.append(f"{pkg.replace('-cpu', '')} {metadata.version(pkg)}")
+        except metadata.PackageNotFoundError:
+            continue
+    return f"{cpu}, {os.cpu_count()} CPUs, Python {platform.python_version()}; " + ", ".join(
+        dict.fromkeys(versions)
+    )
+
+
+def section(script: str, backend: str, args: list[str]) -> dict[str, Any]:
+    """Run one section in a fresh process and return its RESULT payload."""
+    env = dict(os.environ, KERAS_BACKEND=backend, TF_CPP_MIN_LOG_LEVEL="3")
+    src = os.path.join(os.path.dirname(HERE), "src")
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (src, env.get("PYTHONPATH", "")) if p)
+    cmd = [sys.executable, "-W", "ignore", os.path.join(HERE, script), *args]
+    start = time.perf_counter()
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
+    seconds = time.perf_counter() - start
+    lines = [ln for ln in proc.stdout.splitlines() if ln.startswith(RESULT_PREFIX)]
+    if proc.returncode != 0 or not lines:
+        sys.stderr.write(proc.stderr[-4000:])
+        raise SystemExit(f"{script} ({backend}) failed with exit code {proc.returncode}")
+    print(f"  {script:13s} {backend:10s} {seconds:6.1f} s", file=sys.stderr, flush=True)
+    return json.loads(lines[-1][len(RESULT_PREFIX) :])  # type: ignore[no-any-return]
+
+
+def verdict(ok: bool) -> str:
+    return "PASS" if ok else "MISS"
+
+
+def us(seconds: float) -> str:
+    return f"{seconds * 1e6:,.0f}"
+
+
+def print_update(jax_rows: list[dict[str, Any]], torch_rows: list[dict[str, Any]]) -> list[bool]:
+    checks = []
+    if jax_rows:
+        print("\nPer-batch update, multiclass macro F1, JAX (jax.jit of stateless_update_state),")
+        print("median us per update. Keras takes one-hot y_true only; ours gets sparse labels")
+        print("(ours 1-hot: the same one-hot array). argmax: jnp.argmax(y_pred) alone.")
+        header = ("B", "C", "keras", "ours", "ratio", "target", "ours 1-hot", "ratio", "argmax")
+        print("{:>7} {:>5} {:>12} {:>10} {:>6} {:>6} {:>11} {:>6} {:>10}".format(*header))
+        for row in jax_rows:
+            t = row["times"]
+            r, r1 = t["ours"] / t["keras"], t["ours_onehot"] / t["keras"]
+            checks.append(r <= UPDATE_TARGET)
+            print(
+                f"{row['B']:>7} {row['C']:>5} {us(t['keras']):>12} {us(t['ours']):>10} "
+                f"{r:>6.2f} {verdict(r <= UPDATE_TARGET):>6} {us(t['ours_onehot']):>11} "
+                f"{r1:>6.2f} {us(t['argmax']):>10}"
+            )
+    if torch_rows:
+        print(
+            "\nPer-batch update, multiclass macro F1, torch eager: torchmetrics MulticlassF1Score"
+        )
+        print(
+            ".update (tm) and with validate_args=False (tm-noval), ours = em.F1Score.update_state;"
+        )
+        print("median us per update; sparse int64 labels for all; argmax: torch.argmax(y_pred).")
+        header = ("B", "C", "tm", "tm-noval", "ours", "ratio", "target", "vs noval", "argmax")
+        print("{:>7} {:>5} {:>10} {:>10} {:>10} {:>6} {:>6} {:>8} {:>10}".format(*header))
+        for row in torch_rows:
+            t = row["times"]
+            r, rn = t["ours"] / t["torchmetrics"], t["ours"] / t["torchmetrics_noval"]
+            checks.append(r <= UPDATE_TARGET)
+            print(
+                f"{row['B']:>7} {row['C']:>5} {us(t['torchmetrics']):>10} "
+                f"{us(t['torchmetrics_noval']):>10} {us(t['ours']):>10} {r:>6.2f} "
+                f"{verdict(r <= UPDATE_TARGET):>6} {rn:>8.2f} {us(t['argmax']):>10}"
+            )
+    return checks
+
+
+def _cell(epoch: dict[str, float], keys: dict[str, int], name: str) -> str:
+    return f"x{epoch[name] / epoch['none']:.2f} [{keys[name] - 1}]"
+
+
+def print_fit(results: list[dict[str, Any]]) -> list[bool]:
+    checks = []
+    if not results:
+        return checks
+    r0 = results[0]
+    print(
+        f"\nfit: small MLP, {r0['steps']} steps of batch {r0['batch_size']}, median seconds per "
+        "epoch (first epoch excluded);"
+    )
+    print("ratio = epoch with the metric / epoch with no metric (log keys per step in brackets).")
+    header = ("backend", "none", "full report", "ratio", "target", "averages only", "F1 macro")
+    print("{:>10} {:>8} {:>16} {:>6} {:>6} {:>16} {:>14}".format(*header))
+    for res in results:
+        e, k = res["epoch_seconds"], res["log_keys"]
+        base = e["none"]
+        ratio = e["report"] / base
+        checks.append(ratio <= FIT_TARGET)
+
+        print(
+            f"{res['backend']:>10} {base:>8.3f} {e['report']:>8.3f} [{k['report'] - 1:>2}] "
+            f"{ratio:>6.2f} {verdict(ratio <= FIT_TARGET):>6} "
+            f"{_cell(e, k, 'report_averages_only'):>16} {_cell(e, k, 'f1_macro'):>14}"
+        )
+    return checks
+
+
+def print_evaluator(results: list[dict[str, Any]]) -> list[bool]:
+    checks = []
+    if not results:
+        return checks
+    r0 = results[0]
+    print(
+        f"\nEpoch-end evaluation of {r0['samples']:,} samples ({r0['keys']} values: per-class "
+        "P/R/F1/support, averages, accuracy, MCC),"
+    )
+    print("median ms per epoch. seed = model.predict + sklearn classification_report + MCC.")
+    header = ("backend", "seed", "evaluator", "ratio", "target", "predict only", "max |diff|")
+    print("{:>10} {:>8} {:>10} {:>6} {:>6} {:>13} {:>11}".format(*header))
+    for res in results:
+        e = res["epoch_seconds"]
+        ratio = e["evaluator"] / e["seed_predict_sklearn"]
+        checks.append(ratio <= 1.0)
+        print(
+            f"{res['backend']:>10} {e['seed_predict_sklearn'] * 1e3:>8.1f} "
+            f"{e['evaluator'] * 1e3:>10.1f} {ratio:>6.2f} {verdict(ratio <= 1.0):>6} "
+            f"{e['predict_only'] * 1e3:>13.1f} {res['max_abs_diff']:>11.1e}"
+        )
+    return checks
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="small sizes, 2 repeats (smoke)")
+    parser.add_argument("--sections", default="update,fit,evaluator")
+    parser.add_argument("--backends", default="jax,tensorflow,torch")
+    parser.add_argument("--repeats", type=int, default=None)
+    parser.add_argument("--threads", type=int, default=1, help="intra-op threads (0: default)")
+    parser.add_argument("--json", help="also write the raw results to this file")
+    args = parser.parse_args(argv)
+    sections = args.sections.split(",")
+    backends = args.backends.split(",")
+    repeats = args.repeats or (2 if args.quick else 7)
+    common = ["--repeats", str(repeats), "--threads", str(args.threads)]
+    stamp = datetime.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z")
+    print(f"epochmetrics benchmarks, {stamp}", flush=True)
+    print(f"machine: {machine()}; intra-op threads: {args.threads or 'default'}", flush=True)
+    start = time.perf_counter()
+    raw: dict[str, list[dict[str, Any]]] = {"update": [], "fit": [], "evaluator": []}
+    if "update" in sections:
+        sizes = ["--sizes", QUICK_SIZES] if args.quick else []
+        for backend in ("jax", "torch"):
+            if backend in backends:
+                raw["update"].append(
+                    section("update.py", backend, ["--backend", backend, *sizes, *common])
+                )
+    if "fit" in sections:
+        extra = ["--samples", "4096"] if args.quick else []
+        raw["fit"] = [section("fit.py", b, [*extra, *common]) for b in backends]
+    if "evaluator" in sections:
+        extra = ["--samples", "2048"] if args.quick else []
+        raw["evaluator"] = [section("evaluator.py", b, [*extra, *common]) for b in backends]
+
+    rows = {r["backend"]: r["rows"] for r in raw["update"]}
+    checks = {
+        "update": print_update(rows.get("jax", []), rows.get("torch", [])),
+        "fit": print_fit(raw["fit"]),
+        "evaluator": print_evaluator(raw["evaluator"]),
+    }
+    print("\nTargets:")
+    labels = {
+        "update": "update <= 0.5x keras.metrics.F1Score and torchmetrics (every size)",
+        "fit": "full ClassificationReport in compile: fit epoch overhead <= 5%",
+        "evaluator": "EpochEvaluator per epoch <= predict + scikit-learn",
+    }
+    for name, results in checks.items():
+        if results:
+            print(
+                f"  {verdict(all(results))}  {labels[name]} "
+                f"({sum(results)}/{len(results)} rows pass)"
+            )
+    print(f"\ntotal {time.perf_counter() - start:.0f} s")
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump({"date": stamp, "machine": machine(), **raw}, f, indent=1)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,128 @@
+"""State sizes: O(C) sums for every metric of the count family, C^2 only for ConfusionMatrix.
+
+The formulas are the ones documented in docs/state_sizes.md; a metric exported without a row
+here fails `test_every_exported_metric_has_a_documented_size`, so its state size gets written
+down (and bounded) when it lands.
+"""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+import pytest
+
+import epochmetrics as em
+
+C = 1000  # classes (or labels)
+
+# (class, constructor kwargs, state length as a function of C); the state is two float32
+# vectors (the compensated pair), so bytes = 2 * 4 * length.
+MULTICLASS = [
+    (em.Precision, {}, lambda c: 3 * c + 1),
+    (em.Recall, {}, lambda c: 3 * c + 1),
+    (em.F1Score, {"average": None}, lambda c: 3 * c + 1),
+    (em.FBetaScore, {"beta": 2.0}, lambda c: 3 * c + 1),
+    (em.Specificity, {}, lambda c: 3 * c + 1),
+    (em.JaccardIndex, {}, lambda c: 3 * c + 1),
+    (em.Accuracy, {}, lambda c: 3 * c + 1),
+    (em.BalancedAccuracy, {}, lambda c: 3 * c + 1),
+    (em.MatthewsCorrCoef, {}, lambda c: 3 * c + 1),
+    (em.CohenKappa, {}, lambda c: 3 * c + 1),
+    (em.CohenKappa, {"weights": "quadratic"}, lambda c: 3 * c + 3),
+    (em.ClassificationReport, {}, lambda c: 3 * c + 1),
+    (
+        em.ClassificationReport,
+        {
+            "include": [
+                "precision",
+                "recall",
+                "f1",
+                "specificity",
+                "jaccard",
+                "support",
+                "accuracy",
+                "balanced_accuracy",
+                "mcc",
+                "kappa",
+            ]
+        },
+        lambda c: 3 * c + 1,
+    ),
+    (em.ConfusionMatrix, {}, lambda c: c * c + 1),
+]
+MULTILABEL = [
+    (em.Precision, {}),
+    (em.Recall, {}),
+    (em.F1Score, {}),
+    (em.FBetaScore, {"beta": 0.5}),
+    (em.Specificity, {}),
+    (em.JaccardIndex, {}),
+    (em.Accuracy, {}),
+    (em.ClassificationReport, {}),
+    (em.ConfusionMatrix, {}),
+]
+# Exported metrics whose state is not covered above; each needs a row and a bound here.
+PENDING: set[str] = set()
+
+
+def state_bytes(metric: keras.metrics.Metric) -> int:
+    return sum(
+        int(np.prod(v.shape)) * np.dtype(keras.backend.standardize_dtype(v.dtype)).itemsize
+        for v in metric.variables
+    )
+
+
+def _id(param: tuple) -> str:
+    cls, kwargs = param[0], param[1]
+    return cls.__name__ + "".join(f"-{k}={v}" for k, v in kwargs.items() if k != "include")
+
+
+@pytest.mark.parametrize("case", MULTICLASS, ids=[_id(c) for c in MULTICLASS])
+def test_multiclass_state_size(case):
+    cls, kwargs, length = case
+    metric = cls("multiclass", num_classes=C, **kwargs)
+    assert state_bytes(metric) == 2 * 4 * length(C)
+    if cls is em.ConfusionMatrix:
+        assert state_bytes(metric) >= C * C
+    else:
+        # No O(C^2) anywhere: at most 8 float32 pairs per class, whatever is reported.
+        assert state_bytes(metric) <= 2 * 4 * 8 * C
+
+
+@pytest.mark.parametrize("case", MULTILABEL, ids=[_id(c) for c in MULTILABEL])
+def test_multilabel_state_is_linear(case):
+    cls, kwargs = case
+    metric = cls("multilabel", num_classes=C, **kwargs)
+    assert state_bytes(metric) == 2 * 4 * (4 * C + 3)
+
+
+def test_binary_state_is_constant():
+    for cls in (em.F1Score, em.MatthewsCorrCoef, em.ClassificationReport):
+        assert state_bytes(cls("binary")) == 2 * 4 * 7  # 3 * 2 + 1
+    assert state_bytes(em.ConfusionMatrix("binary")) == 2 * 4 * 5  # 2 * 2 + 1
+
+
+def test_report_variables_do_not_grow_with_updates():
+    # Streaming keeps the state fixed: many batches, same variables, same bytes.
+    metric = em.ClassificationReport("multiclass", num_classes=C)
+    before = state_bytes(metric)
+    rng = np.random.default_rng(0)
+    for _ in range(3):
+        metric.update_state(rng.integers(0, C, 64), rng.random((64, C)).astype("float32"))
+    assert state_bytes(metric) == before
+    assert len(metric.variables) == 2
+
+
+def test_every_exported_metric_has_a_documented_size():
+    covered = {cls.__name__ for cls, *_ in MULTICLASS} | PENDING
+    exported = {
+        name
+        for name in em.__all__
+        if isinstance(getattr(em, name), type)
+        and issubclass(getattr(em, name), keras.metrics.Metric)
+    }
+    missing = sorted(exported - covered)
+    assert not missing, (
+        f"{missing} have no state-size test: add a row to tests/test_memory.py and to "
+        "docs/state_sizes.md."
+    )
