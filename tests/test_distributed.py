@@ -21,6 +21,8 @@ import pytest
 from helpers import BACKEND, assert_close, sk
 from sklearn import metrics as skm
 
+import epochmetrics as em
+
 SRC = str(Path(__file__).resolve().parent.parent / "src")
 C = 5
 
@@ -194,3 +196,202 @@ def test_tensorflow_mirrored_strategy():
     expected = [[2.0**24 + 3, 0.0], [0.0, 2.0**24 + 5]]
     for where, matrix in result["big"].items():
         assert matrix == expected, where
+
+
+# --- JAX: keras.distribution.DataParallel over two host devices --------------------------------
+JAX_SCRIPT = (
+    """
+import os
+
+os.environ["XLA_FLAGS"] = (
+    os.environ.get("XLA_FLAGS", "") + " --xla_force_host_platform_device_count=2"
+)
+import jax
+
+assert len(jax.devices()) == 2, jax.devices()
+"""
+    + COMMON
+    + """
+result = {"single": run(build())}
+keras.distribution.set_distribution(keras.distribution.DataParallel(devices=jax.devices()))
+model = build()
+state = model.layers[-1].kernel.value
+assert len(state.sharding.device_set) == 2, state.sharding  # replicated on both devices
+result["parallel"] = run(model)
+print("RESULT " + json.dumps(result))
+"""
+)
+
+
+@pytest.mark.skipif(
+    BACKEND != "jax", reason="keras.distribution.DataParallel needs the JAX backend"
+)
+def test_jax_data_parallel():
+    check_runs(run_child(JAX_SCRIPT, {"KERAS_BACKEND": "jax"}))
+
+
+# --- torch: all_reduce_metrics over two gloo processes -----------------------------------------
+TORCH_WORKER = (
+    """
+import sys
+
+rank, world, init_file = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
+import torch
+import torch.distributed as dist
+
+torch.set_num_threads(1)
+"""
+    + COMMON
+    + """
+dist.init_process_group("gloo", init_method=f"file://{init_file}", rank=rank, world_size=world)
+# Uneven shards: 600 and 400 samples.
+shard = slice(0, 600) if rank == 0 else slice(600, N)
+model = build()
+model.evaluate(x[shard], y[shard], sample_weight=w[shard], batch_size=BATCH, verbose=0)
+em.all_reduce_metrics(model)
+
+
+def flat(logs):
+    out = {}
+    for k, v in logs.items():
+        out.update(flat(v) if isinstance(v, dict) else {k: float(v)})
+    return out
+
+
+out = {"reduced": flat(model.get_metrics_result())}
+
+# Counts past 2**24 (and a pair with a non-zero `lo`) on both ranks.
+cm = em.ConfusionMatrix("binary")
+hi = [2.0**30, 0, 0, 2.0**24 + 2, 0] if rank == 0 else [2.0**24 + 2, 0, 0, 1, 0]
+lo = [3.0, 0, 0, 0, 0] if rank == 0 else [1.0, 0, 0, 0, 0]
+cm._hi.assign(np.array(hi, "float32"))
+cm._lo.assign(np.array(lo, "float32"))
+em.all_reduce_metrics([cm])
+out["matrix"] = cm.matrix().tolist()
+if rank == 0:
+    single = build()
+    out["single"] = single.evaluate(x, y, sample_weight=w, batch_size=BATCH, verbose=0,
+                                    return_dict=True)
+    out["pred"] = np.asarray(single.predict(x, verbose=0)).argmax(-1).tolist()
+    print("RESULT " + json.dumps(out))
+dist.barrier()
+dist.destroy_process_group()
+"""
+)
+
+
+@pytest.mark.skipif(BACKEND != "torch", reason="torch.distributed needs the torch backend")
+def test_torch_all_reduce_metrics(tmp_path):
+    script = tmp_path / "worker.py"
+    script.write_text(TORCH_WORKER)
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([SRC, os.environ.get("PYTHONPATH", "")]),
+        "KERAS_BACKEND": "torch",
+    }
+    init = tmp_path / "init"
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-W", "ignore", str(script), str(rank), "2", str(init)],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for rank in range(2)
+    ]
+    try:
+        outputs = [p.communicate(timeout=180) for p in procs]
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+    for p, (_, err) in zip(procs, outputs, strict=True):
+        assert p.returncode == 0, err[-5000:]
+    line = next(ln for ln in outputs[0][0].splitlines() if ln.startswith("RESULT "))
+    result = json.loads(line[len("RESULT ") :])
+
+    y, w = child_data()
+    expected = expected_report(y, np.asarray(result["pred"]), w)
+    reduced, single = result["reduced"], result["single"]
+    assert_close({k: reduced[k] for k in expected}, expected, atol=1e-6, what="all-reduced")
+    assert_close({k: single[k] for k in expected}, expected, atol=1e-6, what="single process")
+    # The loss tracker (a Keras Mean: "sum" variables) is reduced too.
+    assert reduced["loss"] == pytest.approx(single["loss"], rel=1e-6)
+    assert result["matrix"] == [[2.0**30 + 2.0**24 + 6, 0.0], [0.0, 2.0**24 + 3]]
+
+
+def test_all_reduce_metrics_outside_torch_distributed():
+    metric = em.F1Score("multiclass", num_classes=3)
+    em.all_reduce_metrics([])  # nothing to reduce: never touches torch.distributed
+    with pytest.raises(RuntimeError, match="torch"):
+        em.all_reduce_metrics([metric])
+    with pytest.raises(TypeError, match="Keras metric"):
+        em.all_reduce_metrics("f1")
+
+
+# --- merge_state: shards evaluated by separate workers -----------------------------------------
+def _shards(n: int) -> list[slice]:
+    return [slice(0, 450), slice(450, 451), slice(451, n)]  # uneven, one of a single sample
+
+
+def test_merge_state_combines_metric_shards(rng):
+    n = 1000
+    y = rng.integers(0, C, n)
+    scores = rng.random((n, C)).astype("float32")
+    w = rng.integers(1, 4, n).astype("float32")
+    make = [
+        lambda: em.ClassificationReport("multiclass", num_classes=C),
+        lambda: em.ConfusionMatrix("multiclass", num_classes=C),
+        lambda: em.CohenKappa("multiclass", num_classes=C, weights="quadratic"),
+    ]
+    for factory in make:
+        whole = factory()
+        for start in range(0, n, 128):
+            part = slice(start, start + 128)
+            whole.update_state(y[part], scores[part], w[part])
+        workers = []
+        for shard in _shards(n):
+            m = factory()  # each worker streams its shard in its own batches
+            for start in range(shard.start, shard.stop, 100):
+                part = slice(start, min(start + 100, shard.stop))
+                m.update_state(y[part], scores[part], w[part])
+            workers.append(m)
+        merged = type(workers[0]).from_config(workers[0].get_config())  # empty: the identity
+        for m in workers:
+            merged.merge_state(m)
+        assert_close(merged.result(), whole.result(), atol=1e-6, what=type(merged).__name__)
+    # The merged report equals scikit-learn on all the data.
+    report = em.ClassificationReport("multiclass", num_classes=C)
+    for shard in _shards(n):
+        m = em.ClassificationReport("multiclass", num_classes=C)
+        m.update_state(y[shard], scores[shard], w[shard])
+        report.merge_state(m)
+    expected = expected_report(y, scores.argmax(-1), w)
+    assert_close(report.result(), expected, atol=1e-6, what="vs scikit-learn")
+
+
+def test_merge_state_combines_evaluator_shards(rng):
+    # Each worker runs its own EpochEvaluator on its shard; the metric objects it updated are
+    # merged into one, which then holds the evaluation of all the data.
+    import keras
+
+    n = 600
+    x = rng.normal(size=(n, 8)).astype("float32")
+    y = rng.integers(0, C, n)
+    inputs = keras.Input((8,))
+    model = keras.Model(inputs, keras.layers.Dense(C, activation="softmax")(inputs))
+    workers = []
+    for shard in _shards(n):
+        metric = em.ClassificationReport("multiclass", num_classes=C)
+        em.EpochEvaluator((x[shard], y[shard]), [metric], batch_size=64).evaluate(model)
+        workers.append(metric)
+    merged = em.ClassificationReport("multiclass", num_classes=C)
+    for metric in workers:
+        merged.merge_state(metric)
+    everything = em.ClassificationReport("multiclass", num_classes=C)
+    scalars = em.EpochEvaluator((x, y), [everything], batch_size=64).evaluate(model)
+    pred = np.asarray(keras.ops.convert_to_numpy(model.predict(x, verbose=0))).argmax(-1)
+    expected = expected_report(y, pred, np.ones(n))
+    assert_close(merged.result(), expected, atol=1e-6, what="merged shards")
+    assert_close({k[len("val_") :]: v for k, v in scalars.items()}, expected, atol=1e-6)

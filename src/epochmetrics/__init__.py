@@ -14,6 +14,7 @@ select_backend()
 # ruff: noqa: E402  (the backend must be chosen before Keras is imported)
 
 from epochmetrics.callbacks import EpochEvaluator, load_history
+from epochmetrics.distributed import all_reduce_metrics
 from epochmetrics.metrics import (
     Accuracy,
     BalancedAccuracy,
@@ -47,6 +48,7 @@ __all__ = [
     "Recall",
     "Specificity",
     "__version__",
+    "all_reduce_metrics",
     "load_history",
     "plot_confusion_matrix",
     "plot_history",
