@@ -96,9 +96,11 @@ def print_update(jax_rows: list[dict[str, Any]], torch_rows: list[dict[str, Any]
     if jax_rows:
         print("\nPer-batch update, multiclass macro F1, JAX (jax.jit of stateless_update_state),")
         print("median us per update. Keras takes one-hot y_true only; ours gets sparse labels")
-        print("(ours 1-hot: the same one-hot array). argmax: jnp.argmax(y_pred) alone.")
+        print("(ours 1-hot: the same one-hot array). References: jnp.argmax(y_pred) alone,")
+        print("and argmax + bincount (bare counts: no validation, no state).")
         header = ("B", "C", "keras", "ours", "ratio", "target", "ours 1-hot", "ratio", "argmax")
-        print("{:>7} {:>5} {:>12} {:>10} {:>6} {:>6} {:>11} {:>6} {:>10}".format(*header))
+        header += ("+bincount",)
+        print("{:>7} {:>5} {:>12} {:>10} {:>6} {:>6} {:>11} {:>6} {:>10} {:>10}".format(*header))
         for row in jax_rows:
             t = row["times"]
             r, r1 = t["ours"] / t["keras"], t["ours_onehot"] / t["keras"]
@@ -106,7 +108,7 @@ def print_update(jax_rows: list[dict[str, Any]], torch_rows: list[dict[str, Any]
             print(
                 f"{row['B']:>7} {row['C']:>5} {us(t['keras']):>12} {us(t['ours']):>10} "
                 f"{r:>6.2f} {verdict(r <= UPDATE_TARGET):>6} {us(t['ours_onehot']):>11} "
-                f"{r1:>6.2f} {us(t['argmax']):>10}"
+                f"{r1:>6.2f} {us(t['argmax']):>10} {us(t['argmax_bincount']):>10}"
             )
     if torch_rows:
         print(
@@ -115,9 +117,10 @@ def print_update(jax_rows: list[dict[str, Any]], torch_rows: list[dict[str, Any]
         print(
             ".update (tm) and with validate_args=False (tm-noval), ours = em.F1Score.update_state;"
         )
-        print("median us per update; sparse int64 labels for all; argmax: torch.argmax(y_pred).")
+        print("median us per update; sparse int64 labels for all; references as above (torch).")
         header = ("B", "C", "tm", "tm-noval", "ours", "ratio", "target", "vs noval", "argmax")
-        print("{:>7} {:>5} {:>10} {:>10} {:>10} {:>6} {:>6} {:>8} {:>10}".format(*header))
+        header += ("+bincount",)
+        print("{:>7} {:>5} {:>10} {:>10} {:>10} {:>6} {:>6} {:>8} {:>10} {:>10}".format(*header))
         for row in torch_rows:
             t = row["times"]
             r, rn = t["ours"] / t["torchmetrics"], t["ours"] / t["torchmetrics_noval"]
@@ -125,7 +128,8 @@ def print_update(jax_rows: list[dict[str, Any]], torch_rows: list[dict[str, Any]
             print(
                 f"{row['B']:>7} {row['C']:>5} {us(t['torchmetrics']):>10} "
                 f"{us(t['torchmetrics_noval']):>10} {us(t['ours']):>10} {r:>6.2f} "
-                f"{verdict(r <= UPDATE_TARGET):>6} {rn:>8.2f} {us(t['argmax']):>10}"
+                f"{verdict(r <= UPDATE_TARGET):>6} {rn:>8.2f} {us(t['argmax']):>10} "
+                f"{us(t['argmax_bincount']):>10}"
             )
     return checks
 

@@ -10,7 +10,8 @@ each as `jax.jit(metric.stateless_update_state)` on device arrays. Keras' metric
 one-hot `y_true`, ours gets sparse integer labels (its usual input); `ours_onehot` feeds ours the
 same one-hot array for an equal-input comparison. torch: torchmetrics' `MulticlassF1Score`
 (`update`, with and without argument validation) and `em.F1Score(...).update_state`, eager.
-`argmax` times `argmax(y_pred, -1)` alone: the part no implementation can skip.
+`argmax` times `argmax(y_pred, -1)` alone, the part no implementation can skip, and
+`argmax_bincount` a bare argmax plus per-class counts (no validation, no state).
 """
 
 from __future__ import annotations
@@ -58,11 +59,19 @@ def jax_candidates(batch: int, classes: int) -> dict[str, Callable[[], object]]:
     k_vars = [v.value for v in theirs.variables]
     o_vars = [v.value for v in ours.variables]
     argmax = jax.jit(lambda p: jnp.argmax(p, axis=-1))
+
+    @jax.jit
+    def argmax_bincount(t: jax.Array, p: jax.Array) -> jax.Array:
+        label = jnp.argmax(p, axis=-1)
+        hits = jnp.bincount(2 * t + (label == t), length=2 * classes)
+        return hits, jnp.bincount(label, length=classes)
+
     return {
         "keras": lambda: k_fn(k_vars, one_hot, y_pred),
         "ours": lambda: o_fn(o_vars, y_true, y_pred),
         "ours_onehot": lambda: o_fn(o_vars, one_hot, y_pred),
         "argmax": lambda: argmax(y_pred),
+        "argmax_bincount": lambda: argmax_bincount(y_true, y_pred),
     }
 
 
@@ -94,7 +103,16 @@ def torch_candidates(batch: int, classes: int, device: str) -> dict[str, Callabl
         "torchmetrics_noval": lambda: tm_fast.update(p, t),
         "ours": lambda: ours.update_state(t, p),
         "argmax": lambda: torch.argmax(p, dim=-1),
+        "argmax_bincount": lambda: _argmax_bincount(t, p, classes),
     }
+
+
+def _argmax_bincount(t: object, p: object, classes: int) -> object:
+    import torch
+
+    label = torch.argmax(p, dim=-1)
+    hits = torch.bincount(2 * t + (label == t), minlength=2 * classes)
+    return hits, torch.bincount(label, minlength=classes)
 
 
 def bench_torch(sizes: list[tuple[int, int]], repeats: int, device: str) -> list[dict[str, object]]:
@@ -115,6 +133,29 @@ def bench_torch(sizes: list[tuple[int, int]], repeats: int, device: str) -> list
     return rows
 
 
+def copy_floor(batch: int, classes: int, device: str, repeats: int) -> dict[str, float]:
+    """Time to read the predictions once: their bytes / the device's measured copy bandwidth.
+
+    The copy bandwidth counts bytes read plus bytes written (a 1 GiB device-to-device copy,
+    or the predictions' size if larger), the rate at which a kernel streams memory.
+    """
+    import torch
+
+    pred_bytes = batch * classes * 4
+    n = max(pred_bytes, 2**30) // 4
+    src = torch.empty(n, dtype=torch.float32, device=device).uniform_()
+    dst = torch.empty_like(src)
+
+    def sync(out: object) -> object:
+        if device.startswith("cuda"):
+            torch.cuda.synchronize()
+        return out
+
+    seconds = compare({"copy": lambda: dst.copy_(src)}, sync, repeats=repeats)["copy"]
+    bandwidth = 2 * n * 4 / seconds
+    return {"bandwidth": bandwidth, "pred_bytes": pred_bytes, "floor": pred_bytes / bandwidth}
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--backend", choices=["jax", "torch"], required=True)
@@ -122,6 +163,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--threads", type=int, default=1, help="intra-op threads (0: default)")
     parser.add_argument("--device", default="cpu", help="torch device (cpu, cuda)")
+    parser.add_argument(
+        "--floor", action="store_true", help="torch: also measure the memory floor per size"
+    )
     args = parser.parse_args(argv)
     if os.environ.get("KERAS_BACKEND") != args.backend:
         raise SystemExit(f"run with KERAS_BACKEND={args.backend} (Keras fixes it at import)")
@@ -135,6 +179,9 @@ def main(argv: list[str] | None = None) -> None:
         pin_torch_threads(args.threads)
         rows = bench_torch(args.sizes, args.repeats, args.device)
         device = args.device
+        if args.floor:
+            for row in rows:
+                row["floor"] = copy_floor(row["B"], row["C"], args.device, args.repeats)
     emit({"section": "update", "backend": args.backend, "device": device, "rows": rows})
 
 
