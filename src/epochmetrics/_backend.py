@@ -16,6 +16,7 @@ __all__ = [
     "read_parts",
     "result_dtype",
     "scatter_add",
+    "top_class",
 ]
 
 
@@ -133,6 +134,23 @@ def scatter_add(values: Any, indices: Any, length: int) -> Any:
         out = torch.zeros(length, dtype=values.dtype, device=values.device)
         return out.index_add_(0, indices.to(torch.int64), values)
     return ops.segment_sum(values, indices, num_segments=length)
+
+
+def top_class(scores: Any) -> tuple[Any, Any]:
+    """`(argmax(scores, -1) as int32, the score at it)` for `(B, C)` scores, in one pass.
+
+    The first maximal index wins ties, as in NumPy; a row holding NaN picks a NaN, so the score
+    read back flags it. torch's `max(dim=...)` returns both at once (and runs faster on CPU
+    than `argmax`); elsewhere the score is gathered back, O(B), inside the compiled update.
+    """
+    if keras.backend.backend() == "torch":
+        import torch
+
+        top, labels = torch.max(scores, dim=-1)
+        return labels.to(torch.int32), top
+    labels = ops.cast(ops.argmax(scores, axis=-1), "int32")
+    top = ops.take_along_axis(scores, ops.expand_dims(labels, -1), axis=-1)
+    return labels, ops.reshape(top, (-1,))
 
 
 def _two_sum(a: Any, b: Any) -> tuple[Any, Any]:

@@ -196,6 +196,11 @@ def _is_vector(shape: tuple[int | None, ...]) -> bool:
     return len(shape) == 1 or (len(shape) == 2 and shape[1] == 1)
 
 
+def _flat(x: Any) -> Any:
+    """A `(B,)` or `(B, 1)` tensor as `(B,)` (no op when it already is: ops cost on torch)."""
+    return x if len(x.shape) == 1 else ops.reshape(x, (-1,))
+
+
 def _check_batch(spec: TaskSpec, y_true: Any, y_pred: Any, sample_weight: Any) -> None:
     bt, bp = _shape(y_true)[0], _shape(y_pred)[0]
     if bt is not None and bp is not None and bt != bp:
@@ -229,13 +234,12 @@ def _threshold(spec: TaskSpec, scores: Any) -> tuple[Any, Any]:
 
 def _sparse_labels(y: Any, num_classes: int) -> tuple[Any, Any]:
     """Integer-valued labels -> (int32 labels, out-of-range or non-integer mask)."""
-    if not _is_int(y):
-        y = ops.cast(y, "float32")
-        bad = ops.logical_not(ops.equal(y, ops.floor(y)))  # also True for NaN
-        y = ops.cast(ops.where(bad, 0.0, y), "int32")
-    else:
+    if _is_int(y):
         y = ops.cast(y, "int32")
-        bad = ops.zeros_like(y, dtype="bool")
+        return y, ops.logical_or(y < 0, y >= num_classes)
+    y = ops.cast(y, "float32")
+    bad = ops.logical_not(ops.equal(y, ops.floor(y)))  # also True for NaN
+    y = ops.cast(ops.where(bad, 0.0, y), "int32")
     return y, ops.logical_or(bad, ops.logical_or(y < 0, y >= num_classes))
 
 
@@ -303,11 +307,11 @@ def format_inputs(spec: TaskSpec, y_true: Any, y_pred: Any, sample_weight: Any =
     elif spec.task == "binary":
         if not (_is_vector(st) and _is_vector(sp)):
             raise _shape_error(spec, y_true, y_pred)
-        t_raw, t_bad = _threshold_true(ops.reshape(y_true, (-1,)))
-        p, p_bad = _threshold(spec, ops.reshape(y_pred, (-1,)))
+        t_raw, t_bad = _threshold_true(_flat(y_true))
+        p, p_bad = _threshold(spec, _flat(y_pred))
     else:
         if _is_vector(st):
-            t_raw, t_bad = _sparse_labels(ops.reshape(y_true, (-1,)), c)
+            t_raw, t_bad = _sparse_labels(_flat(y_true), c)
         elif len(st) == 2 and st[1] == c:
             t_raw = ops.cast(ops.argmax(y_true, axis=-1), "int32")
             # An all-zero (or all-negative) one-hot row names no class.
@@ -315,48 +319,46 @@ def format_inputs(spec: TaskSpec, y_true: Any, y_pred: Any, sample_weight: Any =
         else:
             raise _shape_error(spec, y_true, y_pred)
         if _is_vector(sp):
-            p, p_bad = _sparse_labels(ops.reshape(y_pred, (-1,)), c)
+            p, p_bad = _sparse_labels(_flat(y_pred), c)
         elif len(sp) == 2 and sp[1] == c:
-            p = ops.cast(ops.argmax(y_pred, axis=-1), "int32")
-            # argmax of a row holding NaN is meaningless; reading the picked score is O(B).
-            top = ops.take_along_axis(y_pred, ops.expand_dims(p, -1), axis=-1)
-            p_bad = ops.isnan(ops.cast(ops.reshape(top, (-1,)), "float32"))
+            # argmax of a row holding NaN is meaningless; the picked score flags it.
+            p, top = _backend.top_class(y_pred)
+            p_bad = ops.isnan(top)
         else:
             raise _shape_error(spec, y_true, y_pred)
 
     ignored = None
     # ignore_index applies to label values: sparse targets and multilabel targets, not one-hot rows.
     if spec.ignore_index is not None and (spec.task == "multilabel" or _is_vector(st)):
-        raw = y_true if spec.task == "multilabel" else ops.reshape(y_true, (-1,))
+        raw = y_true if spec.task == "multilabel" else _flat(y_true)
         ignored = ops.equal(ops.cast(raw, "float32"), float(spec.ignore_index))
         t_bad = ops.logical_and(t_bad, ops.logical_not(ignored))
 
-    if _backend.is_concrete(t_bad):
-        # One scalar read per batch; the details are gathered only when something is wrong.
+    bad = ops.logical_or(t_bad, p_bad)
+    # One scalar read per eager batch; the details are gathered only when something is wrong.
+    if _backend.is_concrete(bad) and bool(ops.any(bad)):
         if bool(ops.any(t_bad)):
             _raise_invalid(spec, "y_true", y_true, t_bad)
-        if bool(ops.any(p_bad)):
-            _raise_invalid(spec, "y_pred", y_pred, p_bad)
+        _raise_invalid(spec, "y_pred", y_pred, p_bad)
 
-    bad = ops.logical_or(t_bad, p_bad)
     keep = ops.logical_not(bad)
     if ignored is not None:
         keep = ops.logical_and(keep, ops.logical_not(ignored))
-    zeros = ops.zeros_like(t_raw)
-    t = ops.where(keep, t_raw, zeros)
-    p = ops.where(keep, p, zeros)
+    t = ops.where(keep, t_raw, 0)
+    p = ops.where(keep, p, 0)
     n = ops.shape(t)[0]
     sw = (
         ops.ones((n,), dtype="float32")
         if sample_weight is None
-        else ops.reshape(ops.cast(sample_weight, "float32"), (-1,))
+        else _flat(ops.cast(sample_weight, "float32"))
     )
     if spec.task == "multilabel":
         sample_ok = ops.cast(ops.logical_not(ops.any(bad, axis=-1)), "float32")
         weight = ops.cast(keep, "float32") * ops.expand_dims(sw, -1)
         sw = sw * sample_ok
     else:
-        weight = ops.cast(keep, "float32") * sw
+        weight = ops.cast(keep, "float32")
+        weight = weight if sample_weight is None else weight * sw
     invalid = ops.sum(ops.cast(bad, "float32"))
     return Labels(t, p, weight, sw, invalid)
 

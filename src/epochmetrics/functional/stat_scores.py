@@ -72,14 +72,13 @@ def stat_scores_update(
     # Bins [2k] = missed samples of class k, [2k+1] = hits of class k, [2C + k] = predicted k.
     index = ops.concatenate([2 * t + hit, 2 * c + p])
     sums = _backend.scatter_add(ops.concatenate([w, w]), index, 3 * c)
-    per_class = ops.reshape(sums[: 2 * c], (c, 2))
-    tp = per_class[:, 1]
-    parts = [tp, sums[2 * c :], per_class[:, 0] + tp]
+    tp = sums[1 : 2 * c : 2]
+    parts = [tp, sums[2 * c :], sums[0 : 2 * c : 2] + tp]
     if ordinal:
         d = ops.cast(t - p, "float32")
-        parts.append(ops.reshape(ops.sum(w * ops.abs(d)), (1,)))
-        parts.append(ops.reshape(ops.sum(w * d * d), (1,)))
-    parts.append(ops.reshape(x.invalid, (1,)))
+        parts.append(ops.sum(w * ops.abs(d))[None])
+        parts.append(ops.sum(w * d * d)[None])
+    parts.append(x.invalid[None])  # (1,): indexing, cheaper than a reshape op on torch
     return ops.concatenate(parts)
 
 
