@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 import keras
@@ -22,14 +23,29 @@ def result_dtype() -> str:
     """Float dtype for turning counts into results.
 
     float64 wherever the backend has it, so counts up to 2**48 convert exactly. JAX runs in
-    32-bit unless the user enabled x64; there we use float32 and formulas that stay well
-    conditioned in float32 (ratios of counts, never differences of squared totals).
+    32-bit unless x64 is enabled (globally, or by `float64_scope`); inside compiled JAX steps
+    we use float32 and formulas that stay reasonably conditioned in float32.
     """
     if keras.backend.backend() == "jax":
         import jax
 
         return "float64" if jax.config.read("jax_enable_x64") else "float32"
     return "float64"
+
+
+def float64_scope(state: Any) -> contextlib.AbstractContextManager[Any]:
+    """Where float64 is missing (JAX without x64) but `state` is concrete, switch x64 on locally.
+
+    Keras computes the epoch's logs (History, callbacks, `evaluate`) from concrete metric
+    state after the compiled steps, so those values get float64 even on 32-bit JAX; only the
+    per-batch progress-bar values computed inside the compiled step stay float32.
+    """
+    if keras.backend.backend() == "jax" and is_concrete(state):
+        import jax
+
+        if not jax.config.read("jax_enable_x64"):
+            return jax.enable_x64(True)
+    return contextlib.nullcontext()
 
 
 def is_concrete(x: Any) -> bool:

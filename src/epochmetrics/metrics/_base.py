@@ -125,10 +125,13 @@ class SumStateMetric(keras.metrics.Metric):
         self._lo.assign(lo)
 
     def result(self) -> Any:
+        hi, lo = ops.convert_to_tensor(self._hi.value), ops.convert_to_tensor(self._lo.value)
+        with _backend.float64_scope(hi):
+            return self._result(hi, lo)
+
+    def _result(self, hi: Any, lo: Any) -> Any:
         dtype = _backend.result_dtype()
-        state = ops.cast(ops.convert_to_tensor(self._hi.value), dtype) + ops.cast(
-            ops.convert_to_tensor(self._lo.value), dtype
-        )
+        state = ops.cast(hi, dtype) + ops.cast(lo, dtype)
         value = self._compute(state)
         # Invalid labels seen inside a compiled step: every result is NaN, never a wrong number.
         invalid = state[-1] > 0  # every layout keeps the invalid count last
