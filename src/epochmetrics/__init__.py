@@ -4,8 +4,11 @@ Importing the package registers every metric with Keras, so a model compiled wit
 with `keras.models.load_model(path)` and no `custom_objects`.
 """
 
+from epochmetrics.functional.ranking import UndefinedMetricWarning
 from epochmetrics.metrics import (
+    AUROC,
     Accuracy,
+    AveragePrecision,
     BalancedAccuracy,
     ClassificationReport,
     CohenKappa,
@@ -22,7 +25,9 @@ from epochmetrics.metrics import (
 __version__ = "0.1.0"
 
 __all__ = [
+    "AUROC",
     "Accuracy",
+    "AveragePrecision",
     "BalancedAccuracy",
     "ClassificationReport",
     "CohenKappa",
@@ -34,5 +39,6 @@ __all__ = [
     "Precision",
     "Recall",
     "Specificity",
+    "UndefinedMetricWarning",
     "__version__",
 ]
