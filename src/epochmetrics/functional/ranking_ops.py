@@ -15,8 +15,11 @@ represents without rounding: q = min(p, 1 - p) and d = 1/2 - q (Sterbenz: both a
 from 1/2 (q <= 1/4) the bin is the top bits of q's float32 pattern: its exponent and
 `log2(bins_per_octave)` mantissa bits; near 1/2 it is the same for d. Each bin is thus a fixed
 fraction of an octave of q or d, which is a nearly fixed width in logit: at most
-ln(2) / bins_per_octave (0.011 for the default 64) anywhere, from |logit| ~ 1e-8 up to the
-float32 limit (|logit| ~ 87 for probabilities; larger logits share the last bin). Scores bunched
+1.2 / bins_per_octave (0.018 for the default 64; 0.009 typical) anywhere, from |logit| ~ 4e-9
+(smaller ones share the central bins) up to the float32 limit (|logit| ~ 87; larger logits
+share the extreme bins). Float32 probabilities themselves are coarser than that past
+|logit| ~ 10 on the p -> 1 side (1 - p is a multiple of 2**-24 there), so pass logits with
+`from_logits=True` when scores saturate. Scores bunched
 near 0, near 1 or near 1/2 are all resolved: unlike uniform thresholds, no region of the score
 axis is coarse. Logits map to the same bins through q = sigmoid(-|z|) and d = tanh(|z|/2)/2,
 which keep full relative precision where p = sigmoid(z) would round to 0, 1/2 or 1.

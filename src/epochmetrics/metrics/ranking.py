@@ -36,9 +36,11 @@ DOC = """{summary}
 
     **Binned mode** (default) keeps, per class, the positive and negative (weighted) mass in
     bins of the score's float32 representation: about `bins_per_octave` bins per octave of
-    min(p, 1 - p) and of |p - 1/2|, i.e. a logit width of at most ln(2) / bins_per_octave
-    (0.011 by default) everywhere from |logit| ~ 1e-8 to the float32 limit, so scores bunched
-    near 0, 1/2 or 1 are resolved as well as spread ones. A bin counts as one tied threshold.
+    min(p, 1 - p) and of |p - 1/2|, i.e. a logit width of at most 1.2 / bins_per_octave
+    (0.018 by default, 0.009 typical) everywhere from |logit| ~ 4e-9 to the float32 limit, so
+    scores bunched near 0, 1/2 or 1 are resolved as well as spread ones (uniform thresholds,
+    as in `keras.metrics.AUC`, put all of them in one bucket). A bin counts as one tied
+    threshold.
     {bound}
     State: `2 * K * bins` sums (K = 1 for binary, else the number of classes), each a float32
     pair; `bins` is 19588 for the default `bins_per_octave=64`, i.e. 313 KB per class. For
