@@ -16,6 +16,7 @@ from sklearn import metrics as skm
 from sklearn.preprocessing import label_binarize
 
 import epochmetrics as em
+from epochmetrics.functional import ranking as R
 from epochmetrics.functional import ranking_ops
 
 REFERENCE = {em.AUROC: skm.roc_auc_score, em.AveragePrecision: skm.average_precision_score}
@@ -174,6 +175,24 @@ def test_exact_skips_zero_weight_and_ignored_samples_without_using_capacity():
         abs(float(m.result()) - skm.roc_auc_score(y[keep], s[keep], sample_weight=w[keep]))
         <= EXACT_TOL
     )
+
+
+@pytest.mark.parametrize("exact", [False, True])
+def test_multilabel_ignore_index_skips_elements(exact):
+    rng = np.random.default_rng(10)
+    y = rng.integers(0, 2, (96, 4)).astype("float32")
+    y[rng.random((96, 4)) < 0.2] = -1.0
+    s = np.round(rng.random((96, 4)), 2).astype("float32")  # one bin per distinct score
+    kw = {"exact": True, "capacity": CAPACITY} if exact else {}
+    for cls, fn in ((em.AUROC, R.roc_auc), (em.AveragePrecision, R.average_precision)):
+        m = _feed(
+            cls("multilabel", num_classes=4, ignore_index=-1, average=None, **kw),
+            y,
+            s,
+            sizes=[32] * 3,
+        )
+        expected = fn(y, s, task="multilabel", num_classes=4, ignore_index=-1, average=None)
+        np.testing.assert_allclose(list(_value(m.result()).values()), expected, atol=EXACT_TOL)
 
 
 def test_exact_overflow_is_nan_with_a_warning_naming_capacity():
