@@ -14,8 +14,11 @@ select_backend()
 # ruff: noqa: E402  (the backend must be chosen before Keras is imported)
 
 from epochmetrics.callbacks import EpochEvaluator, load_history
+from epochmetrics.functional.ranking import UndefinedMetricWarning
 from epochmetrics.metrics import (
+    AUROC,
     Accuracy,
+    AveragePrecision,
     BalancedAccuracy,
     ClassificationReport,
     CohenKappa,
@@ -33,7 +36,9 @@ from epochmetrics.plot import plot_confusion_matrix, plot_history
 __version__ = "0.1.0"
 
 __all__ = [
+    "AUROC",
     "Accuracy",
+    "AveragePrecision",
     "BalancedAccuracy",
     "ClassificationReport",
     "CohenKappa",
@@ -46,6 +51,7 @@ __all__ = [
     "Precision",
     "Recall",
     "Specificity",
+    "UndefinedMetricWarning",
     "__version__",
     "load_history",
     "plot_confusion_matrix",
