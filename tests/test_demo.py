@@ -20,8 +20,15 @@ def test_demo_writes_the_run_directory(tmp_path: Path, capsys: pytest.CaptureFix
     assert cli.main(["demo", "--out", str(out), "--epochs", "3"]) == 0
     printed = capsys.readouterr().out
     assert "checked against scikit-learn: largest difference 0.0e+00" in printed
-    for name in ["history.csv", "best.keras", "run.json", "evaluation.json", "curves.png",
-                 "confusion_matrix.png", "report.html"]:
+    for name in [
+        "history.csv",
+        "best.keras",
+        "run.json",
+        "evaluation.json",
+        "curves.png",
+        "confusion_matrix.png",
+        "report.html",
+    ]:
         assert (out / name).is_file(), name
     with (out / "history.csv").open() as f:
         rows = list(csv.DictReader(f))
@@ -40,7 +47,9 @@ def test_demo_rejects_bad_epochs(capsys: pytest.CaptureFixture[str]) -> None:
     assert err.strip() == "epochmetrics demo: error: --epochs must be at least 1. Received: 0."
 
 
-def test_backend_selection_fills_in_only_when_needed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_backend_selection_fills_in_only_when_needed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     # Keras already imported here: never touched.
     monkeypatch.delenv("KERAS_BACKEND", raising=False)
     assert _select_backend.select_backend() is None
@@ -49,11 +58,18 @@ def test_backend_selection_fills_in_only_when_needed(tmp_path: Path, monkeypatch
     env = {**os.environ, "KERAS_HOME": str(tmp_path)}
     env.pop("KERAS_BACKEND", None)
     code = "import os, epochmetrics, keras; print(os.environ['KERAS_BACKEND'], keras.backend.backend())"
-    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
+    )
     chosen, used = out.stdout.split()
     assert chosen == used == "jax"
     # An explicit choice always wins.
     env["KERAS_BACKEND"] = "torch"
-    out = subprocess.run([sys.executable, "-c", "import epochmetrics, keras; print(keras.backend.backend())"],
-                         env=env, capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [sys.executable, "-c", "import epochmetrics, keras; print(keras.backend.backend())"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     assert out.stdout.strip() == "torch"

@@ -7,8 +7,18 @@ import keras
 import epochmetrics as em
 
 METRICS = [
-    "Accuracy", "BalancedAccuracy", "ClassificationReport", "CohenKappa", "ConfusionMatrix", "F1Score",
-    "FBetaScore", "JaccardIndex", "MatthewsCorrCoef", "Precision", "Recall", "Specificity",
+    "Accuracy",
+    "BalancedAccuracy",
+    "ClassificationReport",
+    "CohenKappa",
+    "ConfusionMatrix",
+    "F1Score",
+    "FBetaScore",
+    "JaccardIndex",
+    "MatthewsCorrCoef",
+    "Precision",
+    "Recall",
+    "Specificity",
 ]
 
 

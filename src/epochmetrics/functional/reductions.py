@@ -175,7 +175,9 @@ def matthews_corrcoef(spec: TaskSpec, counts: Counts) -> Any:
     den = (1.0 - ops.sum(p * p)) * (1.0 - ops.sum(t * t))
     ok = ops.logical_not(ops.logical_or(_one_class(counts.true), _one_class(counts.pred)))
     ok = ops.logical_and(ok, den > 0)
-    return ops.where(ok, cov_tp / ops.sqrt(ops.where(ok, den, ops.ones_like(den))), ops.zeros_like(den))
+    return ops.where(
+        ok, cov_tp / ops.sqrt(ops.where(ok, den, ops.ones_like(den))), ops.zeros_like(den)
+    )
 
 
 KappaWeights = Literal["linear", "quadratic"] | None
@@ -197,7 +199,9 @@ def cohen_kappa(spec: TaskSpec, counts: Counts, *, weights: KappaWeights = None)
         k = ops.cast(ops.arange(spec.num_classes), t.dtype)
         if weights == "quadratic":
             observed = _divide(counts.sq_err, total, 0.0)
-            expected = ops.sum(t * k * k) + ops.sum(p * k * k) - 2.0 * ops.sum(t * k) * ops.sum(p * k)
+            expected = (
+                ops.sum(t * k * k) + ops.sum(p * k * k) - 2.0 * ops.sum(t * k) * ops.sum(p * k)
+            )
         else:
             observed = _divide(counts.abs_err, total, 0.0)
             # sum_j |i - j| p_j for every i, with prefix sums: O(C).
