@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from typing import Any
 import warnings
 
 import keras
