@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import math
-from typing import Any
 import warnings
+from typing import Any
 
 import keras
 import numpy as np
