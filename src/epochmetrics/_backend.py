@@ -11,6 +11,7 @@ from keras import ops
 
 __all__ = [
     "accumulate",
+    "argmax_with_nan",
     "bucket_batch",
     "compile_eager",
     "is_concrete",
@@ -66,21 +67,51 @@ def is_concrete(x: Any) -> bool:
     return True
 
 
-def compile_eager(fn: Any) -> Any:
-    """`fn` compiled for repeated eager calls: jax.jit, or tf.function; False where not worth it.
+def compile_eager(fn: Any, *, fixed: int = 2) -> Any:
+    """`fn` compiled for repeated eager calls (jax.jit or tf.function); False on torch.
 
-    torch's eager dispatch is already cheap (about 2 ms for a whole update on CPU).
+    The first `fixed` arguments (the state) keep their shapes; the others (the batch) may change
+    size along their first axis. On TensorFlow one function is traced per input structure with
+    that axis left open (as `fit` traces it), so a new batch size does not retrace. On JAX,
+    `bucket_batch` keeps the number of shapes small. torch's eager dispatch is already cheap.
     """
     backend = keras.backend.backend()
     if backend == "jax":
         import jax
 
         return jax.jit(fn)
-    if backend == "tensorflow":
-        import tensorflow as tf
+    if backend != "tensorflow":
+        return False
+    import tensorflow as tf
 
-        return tf.function(fn, reduce_retracing=True)
-    return False
+    traced: dict[Any, Any] = {}
+
+    def call(*args: Any) -> Any:
+        present = tuple(a is not None for a in args)
+        tensors = [tf.convert_to_tensor(a) for a in args if a is not None]
+        key = (
+            present,
+            tuple(
+                (t.dtype, tuple(t.shape)) if i < fixed else (t.dtype, tuple(t.shape[1:]))
+                for i, t in enumerate(tensors)
+            ),
+        )
+        if key not in traced:
+            signature = [
+                tf.TensorSpec(
+                    t.shape if i < fixed or t.shape.rank == 0 else [None, *t.shape[1:]], t.dtype
+                )
+                for i, t in enumerate(tensors)
+            ]
+
+            def inner(*given: Any) -> Any:
+                it = iter(given)
+                return fn(*(next(it) if p else None for p in present))
+
+            traced[key] = tf.function(inner, input_signature=signature)
+        return traced[key](*tensors)
+
+    return call
 
 
 def bucket_batch(y_true: Any, y_pred: Any, sample_weight: Any) -> tuple[Any, Any, Any]:
@@ -110,6 +141,27 @@ def bucket_batch(y_true: Any, y_pred: Any, sample_weight: Any) -> tuple[Any, Any
 
     zeros = np.zeros((size - n, *weight.shape[1:]), np.float32)
     return pad(y_true), pad(y_pred), np.concatenate([weight, zeros])
+
+
+def argmax_with_nan(scores: Any) -> tuple[Any, Any]:
+    """(argmax over the last axis as int32, whether the row holds a NaN), reading scores once.
+
+    JAX and torch take NaN as the maximum, so the picked score is NaN exactly when the row has
+    one (torch returns both from one `max` pass); TensorFlow's argmax skips NaN, so there the
+    row maximum, which propagates NaN, is read instead.
+    """
+    backend = keras.backend.backend()
+    if backend == "torch":
+        import torch
+
+        values, index = torch.max(scores, dim=-1)
+        return index.to(torch.int32), torch.isnan(values)
+    index = ops.cast(ops.argmax(scores, axis=-1), "int32")
+    if backend == "tensorflow":
+        top = ops.max(scores, axis=-1)
+    else:
+        top = ops.reshape(ops.take_along_axis(scores, ops.expand_dims(index, -1), axis=-1), (-1,))
+    return index, ops.isnan(top)
 
 
 def scatter_add(values: Any, indices: Any, length: int) -> Any:

@@ -317,10 +317,8 @@ def format_inputs(spec: TaskSpec, y_true: Any, y_pred: Any, sample_weight: Any =
         if _is_vector(sp):
             p, p_bad = _sparse_labels(ops.reshape(y_pred, (-1,)), c)
         elif len(sp) == 2 and sp[1] == c:
-            p = ops.cast(ops.argmax(y_pred, axis=-1), "int32")
-            # argmax of a row holding NaN is meaningless; reading the picked score is O(B).
-            top = ops.take_along_axis(y_pred, ops.expand_dims(p, -1), axis=-1)
-            p_bad = ops.isnan(ops.cast(ops.reshape(top, (-1,)), "float32"))
+            # argmax of a row holding NaN is meaningless: such rows are invalid.
+            p, p_bad = _backend.argmax_with_nan(y_pred)
         else:
             raise _shape_error(spec, y_true, y_pred)
 
