@@ -365,19 +365,14 @@ class _Ranking(SumStateMetric):
         return float(value)
 
     def get_config(self) -> dict[str, Any]:
-        spec = self._spec
+        config = super().get_config()
+        del config["threshold"]  # scores are ranked, never thresholded
         return {
-            "task": spec.task,
-            "num_classes": None if spec.task == "binary" else spec.num_classes,
+            **config,
             "average": self.average,
-            "from_logits": spec.from_logits,
-            "ignore_index": spec.ignore_index,
-            "class_names": None if self.class_names is None else list(self.class_names),
             "exact": self.exact,
             "capacity": self.capacity,
             "bins_per_octave": self.bins_per_octave,
-            "name": self.name,
-            "dtype": self.dtype_policy.name if hasattr(self, "dtype_policy") else self.dtype,
         }
 
 
