@@ -73,3 +73,15 @@ def test_backend_selection_fills_in_only_when_needed(
         check=True,
     )
     assert out.stdout.strip() == "torch"
+
+
+def test_python_dash_m_runs_the_cli() -> None:
+    out = subprocess.run(
+        [sys.executable, "-m", "epochmetrics", "demo", "--help"], capture_output=True, text=True
+    )
+    assert out.returncode == 0
+    assert "--epochs" in out.stdout and "--out" in out.stdout
+    bad = subprocess.run(
+        [sys.executable, "-m", "epochmetrics", "frobnicate"], capture_output=True, text=True
+    )
+    assert bad.returncode == 2
