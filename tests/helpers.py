@@ -24,7 +24,9 @@ settings.register_profile(
     derandomize=True,
 )
 settings.register_profile("dev", parent=settings.get_profile("ci"), max_examples=5)
-settings.register_profile("thorough", parent=settings.get_profile("ci"), max_examples=400, derandomize=False)
+settings.register_profile(
+    "thorough", parent=settings.get_profile("ci"), max_examples=400, derandomize=False
+)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 ATOL = 1e-6

@@ -395,3 +395,9 @@ def test_merge_state_combines_evaluator_shards(rng):
     expected = expected_report(y, pred, np.ones(n))
     assert_close(merged.result(), expected, atol=1e-6, what="merged shards")
     assert_close({k[len("val_") :]: v for k, v in scalars.items()}, expected, atol=1e-6)
+
+
+def test_all_reduce_metrics_refuses_state_that_is_not_a_sum():
+    exact = em.AUROC("binary", exact=True, capacity=8)
+    with pytest.raises(ValueError, match="not a sum"):
+        em.all_reduce_metrics([em.F1Score("binary"), exact])

@@ -284,3 +284,75 @@ def test_invalid_labels_inside_compiled_step_give_nan() -> None:
     result = model.evaluate(xs, ys, return_dict=True, verbose=0)
     assert math.isnan(result["f1"])
     assert math.isnan(result["f1_macro"]) and math.isnan(result["mcc"])
+
+
+@pytest.mark.parametrize("task", ["binary", "multiclass", "multilabel"])
+def test_every_metric_inside_compiled_evaluate(task: str) -> None:
+    """Each metric class in one compiled test step, uneven batches, against scikit-learn."""
+    rng = np.random.default_rng(11)
+    n, width = 150, {"binary": 1, "multiclass": C, "multilabel": 3}[task]
+    x = rng.random((n, width)).astype(np.float32)
+    if task == "multiclass":
+        y = rng.integers(0, C, n).astype(np.int32)
+        t, q = y, x.argmax(1)
+        loss, kw = "sparse_categorical_crossentropy", {"num_classes": C}
+    else:
+        y = (rng.random((n, width)) < 0.5).astype(np.float32)
+        t, q = y.astype(int), (x > 0.5).astype(int)
+        if task == "binary":
+            t, q = t.ravel(), q.ravel()
+        loss, kw = "binary_crossentropy", {} if task == "binary" else {"num_classes": width}
+    avg = "binary" if task == "binary" else "macro"
+    metrics: list[Any] = [
+        em.Precision(task, **kw, average="weighted"),
+        em.Recall(task, **kw, average="micro"),
+        em.F1Score(task, **kw),
+        em.FBetaScore(task, **kw, beta=0.5),
+        em.JaccardIndex(task, **kw),
+        em.Specificity(task, **kw, average=None),
+        em.Accuracy(task, **kw),
+    ]
+    expected: dict[str, float] = {
+        "precision": sk(skm.precision_score, t, q, average="weighted"),
+        "recall": sk(skm.recall_score, t, q, average="micro"),
+        "f1": sk(skm.f1_score, t, q, average=avg),
+        "fbeta": sk(skm.fbeta_score, t, q, beta=0.5, average=avg),
+        "jaccard": sk(skm.jaccard_score, t, q, average=avg),
+        "accuracy": skm.accuracy_score(t, q),
+    }
+    cols = (
+        [(t == k, q == k) for k in range(2)]
+        if task == "binary"
+        else (
+            [(t == k, q == k) for k in range(C)]
+            if task == "multiclass"
+            else [(t[:, k], q[:, k]) for k in range(width)]
+        )
+    )
+    for k, (tk, qk) in enumerate(cols):
+        expected[f"specificity_{k}"] = sk(
+            skm.recall_score, 1 - np.asarray(tk, int), 1 - np.asarray(qk, int)
+        )
+    if task != "multilabel":
+        metrics += [
+            em.BalancedAccuracy(task, **kw),
+            em.MatthewsCorrCoef(task, **kw),
+            em.CohenKappa(task, **kw),
+        ]
+        expected.update(
+            balanced_accuracy=skm.balanced_accuracy_score(t, q),
+            mcc=skm.matthews_corrcoef(t, q),
+            kappa=sk(skm.cohen_kappa_score, t, q),
+        )
+    metrics.append(em.ConfusionMatrix(task, **kw))
+    model = frozen_model(width)
+    compile_frozen(model, loss, metrics)
+    result = model.evaluate(x, y, batch_size=17, return_dict=True, verbose=0)
+    for key, value in expected.items():
+        assert_close(result[key], value, what=key)
+    cm = (
+        skm.multilabel_confusion_matrix(t, q)
+        if task == "multilabel"
+        else skm.confusion_matrix(t, q, labels=range(2 if task == "binary" else C))
+    )
+    assert_close(metrics[-1].result(), cm)

@@ -61,7 +61,10 @@ MULTILABEL = [
     (em.ClassificationReport, {}),
     (em.ConfusionMatrix, {}),
 ]
-# Exported metrics whose state is not covered above; each needs a row and a bound here.
+# Ranking metrics, binned: a (negative, positive) histogram per class, `bins` bins each.
+BINS = {64: 19588, 8: 2452}  # bins for bins_per_octave (documented in the class docstring)
+RANKING = [em.AUROC, em.AveragePrecision]
+# Exported metrics whose state is not covered here; each needs a row and a bound.
 PENDING: set[str] = set()
 
 
@@ -113,8 +116,29 @@ def test_report_variables_do_not_grow_with_updates():
     assert len(metric.variables) == 2
 
 
+@pytest.mark.parametrize("cls", RANKING, ids=lambda c: c.__name__)
+def test_binned_ranking_state_is_linear_in_classes(cls):
+    # 2 * K * bins + 1: O(C * bins), never O(C^2); K = 1 for binary.
+    for octave, bins in BINS.items():
+        for c in (3, 10):
+            metric = cls("multiclass", num_classes=c, bins_per_octave=octave)
+            assert state_bytes(metric) == 2 * 4 * (2 * c * bins + 1)
+        assert state_bytes(cls("binary", bins_per_octave=octave)) == 2 * 4 * (2 * bins + 1)
+
+
+@pytest.mark.parametrize("cls", RANKING, ids=lambda c: c.__name__)
+def test_exact_ranking_state_is_the_buffer(cls):
+    # A (capacity + 1)-row buffer of K scores, T labels and a weight, a count, and a pair of 2.
+    c, capacity = 10, 100
+    metric = cls("multiclass", num_classes=c, exact=True, capacity=capacity)
+    rows = capacity + 1
+    assert state_bytes(metric) == 2 * 4 * 2 + 4 * rows * (c + 1 + 1) + 4
+    metric = cls("multilabel", num_classes=c, exact=True, capacity=capacity)
+    assert state_bytes(metric) == 2 * 4 * 2 + 4 * rows * (c + c + 1) + 4
+
+
 def test_every_exported_metric_has_a_documented_size():
-    covered = {cls.__name__ for cls, *_ in MULTICLASS} | PENDING
+    covered = {cls.__name__ for cls, *_ in MULTICLASS} | {c.__name__ for c in RANKING} | PENDING
     exported = {
         name
         for name in em.__all__

@@ -395,12 +395,23 @@ def test_arbitrary_float_weights(data: Any) -> None:
     assume(usable(case))
     t, p, w = case.oracle_view()
     report = em.ClassificationReport(
-        "multiclass", num_classes=case.c, include=["precision", "recall", "f1", "specificity", "mcc", "kappa"],
-        averages=["macro", "weighted"], **case.kwargs,
+        "multiclass",
+        num_classes=case.c,
+        include=["precision", "recall", "f1", "specificity", "mcc", "kappa"],
+        averages=["macro", "weighted"],
+        **case.kwargs,
     )
     ours = run(report, case)
-    assert_close(ours["f1_macro"], sk(skm.f1_score, t, p, average="macro", sample_weight=w), atol=1e-5)
-    assert_close(ours["recall_weighted"], sk(skm.recall_score, t, p, average="weighted", sample_weight=w), atol=1e-5)
+    assert_close(
+        ours["f1_macro"], sk(skm.f1_score, t, p, average="macro", sample_weight=w), atol=1e-5
+    )
+    assert_close(
+        ours["recall_weighted"],
+        sk(skm.recall_score, t, p, average="weighted", sample_weight=w),
+        atol=1e-5,
+    )
     assert_close(ours["mcc"], sk(skm.matthews_corrcoef, t, p, sample_weight=w), atol=1e-5)
     assert_close(ours["kappa"], sk(skm.cohen_kappa_score, t, p, sample_weight=w), atol=1e-5)
-    assert_close(ours["specificity_macro"], sk_specificity(case, "macro", 0.0, "specificity"), atol=1e-5)
+    assert_close(
+        ours["specificity_macro"], sk_specificity(case, "macro", 0.0, "specificity"), atol=1e-5
+    )

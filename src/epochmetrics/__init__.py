@@ -15,8 +15,11 @@ select_backend()
 
 from epochmetrics.callbacks import EpochEvaluator, load_history
 from epochmetrics.distributed import all_reduce_metrics
+from epochmetrics.functional.ranking import UndefinedMetricWarning
 from epochmetrics.metrics import (
+    AUROC,
     Accuracy,
+    AveragePrecision,
     BalancedAccuracy,
     ClassificationReport,
     CohenKappa,
@@ -34,7 +37,9 @@ from epochmetrics.plot import plot_confusion_matrix, plot_history
 __version__ = "0.1.0"
 
 __all__ = [
+    "AUROC",
     "Accuracy",
+    "AveragePrecision",
     "BalancedAccuracy",
     "ClassificationReport",
     "CohenKappa",
@@ -47,6 +52,7 @@ __all__ = [
     "Precision",
     "Recall",
     "Specificity",
+    "UndefinedMetricWarning",
     "__version__",
     "all_reduce_metrics",
     "load_history",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 import keras
@@ -10,13 +11,13 @@ from keras import ops
 
 __all__ = [
     "accumulate",
+    "argmax_with_nan",
     "bucket_batch",
     "compile_eager",
     "is_concrete",
     "read_parts",
     "result_dtype",
     "scatter_add",
-    "top_class",
 ]
 
 
@@ -24,14 +25,29 @@ def result_dtype() -> str:
     """Float dtype for turning counts into results.
 
     float64 wherever the backend has it, so counts up to 2**48 convert exactly. JAX runs in
-    32-bit unless the user enabled x64; there we use float32 and formulas that stay well
-    conditioned in float32 (ratios of counts, never differences of squared totals).
+    32-bit unless x64 is enabled (globally, or by `float64_scope`); inside compiled JAX steps
+    we use float32 and formulas that stay reasonably conditioned in float32.
     """
     if keras.backend.backend() == "jax":
         import jax
 
         return "float64" if jax.config.read("jax_enable_x64") else "float32"
     return "float64"
+
+
+def float64_scope(state: Any) -> contextlib.AbstractContextManager[Any]:
+    """Where float64 is missing (JAX without x64) but `state` is concrete, switch x64 on locally.
+
+    Keras computes the epoch's logs (History, callbacks, `evaluate`) from concrete metric
+    state after the compiled steps, so those values get float64 even on 32-bit JAX; only the
+    per-batch progress-bar values computed inside the compiled step stay float32.
+    """
+    if keras.backend.backend() == "jax" and is_concrete(state):
+        import jax
+
+        if not jax.config.read("jax_enable_x64"):
+            return jax.enable_x64(True)
+    return contextlib.nullcontext()
 
 
 def is_concrete(x: Any) -> bool:
@@ -75,21 +91,51 @@ def read_parts(variable: Any) -> list[Any]:
     return [ops.convert_to_tensor(value)]
 
 
-def compile_eager(fn: Any) -> Any:
-    """`fn` compiled for repeated eager calls: jax.jit, or tf.function; False where not worth it.
+def compile_eager(fn: Any, *, fixed: int = 2) -> Any:
+    """`fn` compiled for repeated eager calls (jax.jit or tf.function); False on torch.
 
-    torch's eager dispatch is already cheap (about 2 ms for a whole update on CPU).
+    The first `fixed` arguments (the state) keep their shapes; the others (the batch) may change
+    size along their first axis. On TensorFlow one function is traced per input structure with
+    that axis left open (as `fit` traces it), so a new batch size does not retrace. On JAX,
+    `bucket_batch` keeps the number of shapes small. torch's eager dispatch is already cheap.
     """
     backend = keras.backend.backend()
     if backend == "jax":
         import jax
 
         return jax.jit(fn)
-    if backend == "tensorflow":
-        import tensorflow as tf
+    if backend != "tensorflow":
+        return False
+    import tensorflow as tf
 
-        return tf.function(fn, reduce_retracing=True)
-    return False
+    traced: dict[Any, Any] = {}
+
+    def call(*args: Any) -> Any:
+        present = tuple(a is not None for a in args)
+        tensors = [tf.convert_to_tensor(a) for a in args if a is not None]
+        key = (
+            present,
+            tuple(
+                (t.dtype, tuple(t.shape)) if i < fixed else (t.dtype, tuple(t.shape[1:]))
+                for i, t in enumerate(tensors)
+            ),
+        )
+        if key not in traced:
+            signature = [
+                tf.TensorSpec(
+                    t.shape if i < fixed or t.shape.rank == 0 else [None, *t.shape[1:]], t.dtype
+                )
+                for i, t in enumerate(tensors)
+            ]
+
+            def inner(*given: Any) -> Any:
+                it = iter(given)
+                return fn(*(next(it) if p else None for p in present))
+
+            traced[key] = tf.function(inner, input_signature=signature)
+        return traced[key](*tensors)
+
+    return call
 
 
 def bucket_batch(y_true: Any, y_pred: Any, sample_weight: Any) -> tuple[Any, Any, Any]:
@@ -121,6 +167,27 @@ def bucket_batch(y_true: Any, y_pred: Any, sample_weight: Any) -> tuple[Any, Any
     return pad(y_true), pad(y_pred), np.concatenate([weight, zeros])
 
 
+def argmax_with_nan(scores: Any) -> tuple[Any, Any]:
+    """(argmax over the last axis as int32, whether the row holds a NaN), reading scores once.
+
+    JAX and torch take NaN as the maximum, so the picked score is NaN exactly when the row has
+    one (torch returns both from one `max` pass); TensorFlow's argmax skips NaN, so there the
+    row maximum, which propagates NaN, is read instead.
+    """
+    backend = keras.backend.backend()
+    if backend == "torch":
+        import torch
+
+        values, index = torch.max(scores, dim=-1)
+        return index.to(torch.int32), torch.isnan(values)
+    index = ops.cast(ops.argmax(scores, axis=-1), "int32")
+    if backend == "tensorflow":
+        top = ops.max(scores, axis=-1)
+    else:
+        top = ops.reshape(ops.take_along_axis(scores, ops.expand_dims(index, -1), axis=-1), (-1,))
+    return index, ops.isnan(top)
+
+
 def scatter_add(values: Any, indices: Any, length: int) -> Any:
     """`out[indices[i]] += values[i]` into a zero vector of static `length`; one fused pass.
 
@@ -134,23 +201,6 @@ def scatter_add(values: Any, indices: Any, length: int) -> Any:
         out = torch.zeros(length, dtype=values.dtype, device=values.device)
         return out.index_add_(0, indices.to(torch.int64), values)
     return ops.segment_sum(values, indices, num_segments=length)
-
-
-def top_class(scores: Any) -> tuple[Any, Any]:
-    """`(argmax(scores, -1) as int32, the score at it)` for `(B, C)` scores, in one pass.
-
-    The first maximal index wins ties, as in NumPy; a row holding NaN picks a NaN, so the score
-    read back flags it. torch's `max(dim=...)` returns both at once (and runs faster on CPU
-    than `argmax`); elsewhere the score is gathered back, O(B), inside the compiled update.
-    """
-    if keras.backend.backend() == "torch":
-        import torch
-
-        top, labels = torch.max(scores, dim=-1)
-        return labels.to(torch.int32), top
-    labels = ops.cast(ops.argmax(scores, axis=-1), "int32")
-    top = ops.take_along_axis(scores, ops.expand_dims(labels, -1), axis=-1)
-    return labels, ops.reshape(top, (-1,))
 
 
 def _two_sum(a: Any, b: Any) -> tuple[Any, Any]:

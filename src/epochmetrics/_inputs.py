@@ -321,9 +321,8 @@ def format_inputs(spec: TaskSpec, y_true: Any, y_pred: Any, sample_weight: Any =
         if _is_vector(sp):
             p, p_bad = _sparse_labels(_flat(y_pred), c)
         elif len(sp) == 2 and sp[1] == c:
-            # argmax of a row holding NaN is meaningless; the picked score flags it.
-            p, top = _backend.top_class(y_pred)
-            p_bad = ops.isnan(top)
+            # argmax of a row holding NaN is meaningless: such rows are invalid.
+            p, p_bad = _backend.argmax_with_nan(y_pred)
         else:
             raise _shape_error(spec, y_true, y_pred)
 

@@ -13,7 +13,13 @@ import os
 import sys
 from pathlib import Path
 
-_MODULES = {"jax": "jax", "tensorflow": "tensorflow", "torch": "torch"}
+_MODULES = {
+    "jax": "jax",
+    "tensorflow": "tensorflow",
+    "torch": "torch",
+    "numpy": "numpy",
+    "openvino": "openvino",
+}
 
 
 def _configured() -> str:
@@ -26,7 +32,7 @@ def _configured() -> str:
 
 def _installed(backend: str) -> bool:
     module = _MODULES.get(backend)
-    return module is None or importlib.util.find_spec(module) is not None
+    return module is not None and importlib.util.find_spec(module) is not None
 
 
 def select_backend() -> str | None:

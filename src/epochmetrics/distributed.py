@@ -60,7 +60,8 @@ def all_reduce_metrics(metrics: Any, group: Any = None) -> None:
 
     Raises:
         RuntimeError: when not on the torch backend or `torch.distributed` is not initialised.
-        ValueError: for a variable whose aggregation is neither "sum" nor "mean".
+        ValueError: for state that is not a sum (the sample buffer of an exact-mode `AUROC` or
+            `AveragePrecision`) or a variable whose aggregation is neither "sum" nor "mean".
 
     Examples:
         On each process of a `torchrun --nproc-per-node=N` job (torch backend)::
@@ -77,8 +78,29 @@ def all_reduce_metrics(metrics: Any, group: Any = None) -> None:
         >>> import epochmetrics as em
         >>> em.all_reduce_metrics([])  # nothing to reduce: no collective call at all
     """
-    leaves = _leaves(metrics)
-    if not leaves:
+    # What to send, checked before any collective call: (kind, variables).
+    plan: list[tuple[str, Any]] = []
+    for metric in _leaves(metrics):
+        if isinstance(metric, SumStateMetric):
+            pair = (metric._hi, metric._lo)
+            others = [v for v in metric.variables if v is not pair[0] and v is not pair[1]]
+            if others:
+                raise ValueError(
+                    f"{metric.name!r} keeps state that is not a sum ({others[0].path!r}, e.g. "
+                    "the sample buffer of AUROC/AveragePrecision with exact=True), which "
+                    "all_reduce_metrics cannot combine. Use the binned mode, or compute the "
+                    "metric on one process (EpochEvaluator on the gathered predictions)."
+                )
+            plan.append(("pair", pair))
+            continue
+        for v in metric.variables:
+            if v.aggregation not in ("sum", "mean"):
+                raise ValueError(
+                    f"all_reduce_metrics can sum or average metric variables; {metric.name!r} has "
+                    f"a variable {v.path!r} with aggregation={v.aggregation!r}."
+                )
+            plan.append((v.aggregation, v))
+    if not plan:
         return
     if keras.backend.backend() != "torch":
         raise RuntimeError(
@@ -95,29 +117,19 @@ def all_reduce_metrics(metrics: Any, group: Any = None) -> None:
             "first (torchrun does it for DistributedDataParallel jobs)."
         )
     # Pack every state into one float64 buffer: one collective call for all metrics.
-    plan: list[tuple[str, Any, int]] = []  # (kind, what, length)
     parts = []
-    for metric in leaves:
-        if isinstance(metric, SumStateMetric):
-            hi, lo = metric._hi, metric._lo
-            pair = hi.value.detach().double() + lo.value.detach().double()
-            parts.append(pair.reshape(-1))
-            plan.append(("pair", (hi, lo), pair.numel()))
-            continue
-        for v in metric.variables:
-            if v.aggregation not in ("sum", "mean"):
-                raise ValueError(
-                    f"all_reduce_metrics can sum or average metric variables; {metric.name!r} has "
-                    f"a variable {v.path!r} with aggregation={v.aggregation!r}."
-                )
-            value = v.value.detach().double().reshape(-1)
-            parts.append(value)
-            plan.append((v.aggregation, v, value.numel()))
+    for kind, what in plan:
+        if kind == "pair":
+            hi, lo = what
+            parts.append((hi.value.detach().double() + lo.value.detach().double()).reshape(-1))
+        else:
+            parts.append(what.value.detach().double().reshape(-1))
+    sizes = [int(p.numel()) for p in parts]
     buffer = torch.cat(parts)
     dist.all_reduce(buffer, op=dist.ReduceOp.SUM, group=group)
     world = dist.get_world_size(group)
     offset = 0
-    for kind, what, n in plan:
+    for (kind, what), n in zip(plan, sizes, strict=True):
         x = buffer[offset : offset + n]
         offset += n
         if kind == "pair":

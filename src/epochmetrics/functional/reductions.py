@@ -148,29 +148,36 @@ def balanced_accuracy(spec: TaskSpec, counts: Counts) -> Any:
 
 
 def _fractions(counts: Counts) -> tuple[Any, Any, Any]:
-    """(t / T, p / P, T): class shares of y_true and y_pred, each over its own total.
-
-    T and P are equal in exact arithmetic, but they are summed over different bins; dividing
-    each side by its own total keeps a one-class side at exactly (0, .., 1, .., 0), so the
-    degenerate cases below are exact zeros rather than float noise.
-    """
+    """(t / T, p / P, T): class shares of y_true and y_pred, each over its own total."""
     big_t, big_p = ops.sum(counts.true), ops.sum(counts.pred)
-    # Divisions, not products with 1 / T: x / x is exactly 1, x * (1 / x) need not be.
-    t, p = _divide(counts.true, big_t, 0.0), _divide(counts.pred, big_p, 0.0)
-    return t, p, big_t
+    return _divide(counts.true, big_t, 0.0), _divide(counts.pred, big_p, 0.0), big_t
+
+
+def _one_class(x: Any) -> Any:
+    """True when a single class holds all of `x` (or `x` is empty).
+
+    Decided on the counts, not on a float difference: `1 - sum(share^2)` of a one-class side is
+    0 in exact arithmetic but not reliably in floating point (XLA turns `x / T` into
+    `x * (1 / T)`).
+    """
+    return ops.max(x) >= ops.sum(x)
 
 
 def matthews_corrcoef(spec: TaskSpec, counts: Counts) -> Any:
-    """Multiclass MCC from O(C) counts; 0 when undefined, as scikit-learn.
+    """Multiclass MCC from O(C) counts; 0 when undefined (one class holds all of y_true or of
+    y_pred), as scikit-learn.
 
     With T samples, c of them right, and class shares t, p of y_true and y_pred:
-    (c / T - t . p) / sqrt((1 - p . p)(1 - t . t)), well conditioned in float32.
+    (c / T - t . p) / sqrt((1 - p . p)(1 - t . t)).
     """
     t, p, total = _fractions(counts)
     cov_tp = _divide(ops.sum(counts.tp), total, 0.0) - ops.sum(t * p)
     den = (1.0 - ops.sum(p * p)) * (1.0 - ops.sum(t * t))
-    ok = den > 0
-    return ops.where(ok, cov_tp / ops.sqrt(ops.where(ok, den, ops.ones_like(den))), ops.zeros_like(den))
+    ok = ops.logical_not(ops.logical_or(_one_class(counts.true), _one_class(counts.pred)))
+    ok = ops.logical_and(ok, den > 0)
+    return ops.where(
+        ok, cov_tp / ops.sqrt(ops.where(ok, den, ops.ones_like(den))), ops.zeros_like(den)
+    )
 
 
 KappaWeights = Literal["linear", "quadratic"] | None
@@ -179,6 +186,7 @@ KappaWeights = Literal["linear", "quadratic"] | None
 def cohen_kappa(spec: TaskSpec, counts: Counts, *, weights: KappaWeights = None) -> Any:
     """Cohen's kappa, 1 - observed / expected disagreement; NaN when undefined, as scikit-learn.
 
+    Undefined when the expected disagreement is 0: y_true and y_pred all of one same class.
     The expected disagreement of the weighted forms comes from the class totals alone, so the
     state stays O(C): with t, p the class shares of y_true and y_pred,
     sum_ij w(i, j) t_i p_j, where w is 1[i != j], |i - j| or (i - j)^2.
@@ -191,14 +199,19 @@ def cohen_kappa(spec: TaskSpec, counts: Counts, *, weights: KappaWeights = None)
         k = ops.cast(ops.arange(spec.num_classes), t.dtype)
         if weights == "quadratic":
             observed = _divide(counts.sq_err, total, 0.0)
-            expected = ops.sum(t * k * k) + ops.sum(p * k * k) - 2.0 * ops.sum(t * k) * ops.sum(p * k)
+            expected = (
+                ops.sum(t * k * k) + ops.sum(p * k * k) - 2.0 * ops.sum(t * k) * ops.sum(p * k)
+            )
         else:
             observed = _divide(counts.abs_err, total, 0.0)
             # sum_j |i - j| p_j for every i, with prefix sums: O(C).
             cp, ckp = ops.cumsum(p), ops.cumsum(k * p)
             dist = 2.0 * (k * cp - ckp) + ops.sum(k * p) - k * ops.sum(p)
             expected = ops.sum(t * dist)
-    return 1.0 - _divide(observed, expected, NAN)
+    same = ops.logical_and(_one_class(counts.true), _one_class(counts.pred))
+    same = ops.logical_and(same, ops.argmax(counts.true) == ops.argmax(counts.pred))
+    undefined = ops.logical_or(same, total <= 0)
+    return ops.where(undefined, ops.cast(NAN, t.dtype), 1.0 - _divide(observed, expected, NAN))
 
 
 Normalize = Literal["true", "pred", "all"] | None

@@ -13,9 +13,12 @@ from epochmetrics.metrics.classification import (
     Specificity,
 )
 from epochmetrics.metrics.confusion import ClassificationReport, ConfusionMatrix
+from epochmetrics.metrics.ranking import AUROC, AveragePrecision
 
 __all__ = [
+    "AUROC",
     "Accuracy",
+    "AveragePrecision",
     "BalancedAccuracy",
     "ClassificationReport",
     "CohenKappa",

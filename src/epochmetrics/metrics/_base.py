@@ -68,20 +68,17 @@ class SumStateMetric(keras.metrics.Metric):
     def update_state(self, y_true: Any, y_pred: Any, sample_weight: Any = None) -> None:
         """Add one batch. Inputs as described in the class docstring."""
         concrete = all(_backend.is_concrete(x) for x in (y_true, y_pred, self._hi.value))
-        compiled = self._compiled_update() if concrete else None
+        compiled = self._compiled_update() if concrete else False
         if compiled:
             args = _backend.bucket_batch(y_true, y_pred, sample_weight)
             try:
                 hi, lo, invalid = compiled(self._hi.value, self._lo.value, *args)
-                ok = not bool(invalid > 0)
-            except ValueError:
-                ok = False
-            if not ok:
-                # Bad shapes or values: the uncompiled path on the caller's own arrays raises the
-                # ValueError that names them (not the padded or traced versions).
-                self._batch_state(y_true, y_pred, sample_weight)
-                raise AssertionError("unreachable: the uncompiled update accepted a rejected batch")
-        else:
+                compiled = not bool(invalid > 0)
+            except Exception:  # bad shapes surface as backend errors inside the compiled graph
+                compiled = False
+        if not compiled:
+            # The uncompiled update on the caller's own arrays: it raises the ValueError that
+            # names a bad input (not a padded or traced version of it).
             batch = self._batch_state(y_true, y_pred, sample_weight)
             hi, lo = _backend.accumulate(self._hi.value, self._lo.value, batch)
         self._hi.assign(hi)
@@ -124,9 +121,13 @@ class SumStateMetric(keras.metrics.Metric):
         self._lo.assign(lo)
 
     def result(self) -> Any:
+        parts = [*_backend.read_parts(self._hi), *_backend.read_parts(self._lo)]
+        with _backend.float64_scope(parts[0]):
+            return self._result(parts)
+
+    def _result(self, parts: list[Any]) -> Any:
         dtype = _backend.result_dtype()
         # Several parts only for replicas kept apart (tf.distribute); summed in `dtype`.
-        parts = [*_backend.read_parts(self._hi), *_backend.read_parts(self._lo)]
         state = ops.cast(parts[0], dtype)
         for part in parts[1:]:
             state = state + ops.cast(part, dtype)

@@ -240,7 +240,9 @@ class ClassificationReport(_StatScores):
                     )
                 for avg in self.averages:
                     average = cast(Average, avg)
-                    out[f"{prefix}{item}_{avg}"] = fn(spec, counts, average=average, zero_division=zd)
+                    out[f"{prefix}{item}_{avg}"] = fn(
+                        spec, counts, average=average, zero_division=zd
+                    )
         for item in self.include:
             if item in scalar:
                 out[f"{prefix}{item}"] = scalar[item](spec, counts)
