@@ -24,6 +24,7 @@ from epochmetrics._inputs import Average, TaskSpec
 from epochmetrics.functional.stat_scores import Counts
 
 __all__ = [
+    "Ratio",
     "accuracy",
     "balanced_accuracy",
     "cohen_kappa",
@@ -32,6 +33,7 @@ __all__ = [
     "jaccard_index",
     "matthews_corrcoef",
     "precision",
+    "ratios",
     "recall",
     "specificity",
 ]
@@ -46,49 +48,93 @@ def _divide(num: Any, den: Any, zero_division: float) -> Any:
     )
 
 
-def _average(
-    spec: TaskSpec,
-    values: Any,
-    counts: Counts,
-    average: Average,
-    micro: Any,
-) -> Any:
+def _average(spec: TaskSpec, values: Any, micro: Any, counts: Counts, average: Average) -> Any:
+    """Average per-class `values` (..., C) over the last axis; `micro` (...) is used as is."""
     if average is None:
         return values
     if average == "binary":
-        return values[1]
+        return values[..., 1]
     if average == "micro":
         return micro
     if spec.task == "multilabel":
-        present = ops.ones_like(values, dtype="bool")
+        present = ops.ones_like(counts.true, dtype="bool")
     else:
         present = (counts.true + counts.pred) > 0
     mask = ops.logical_and(present, ops.logical_not(ops.isnan(values)))
     zeros = ops.zeros_like(values)
     kept = ops.where(mask, values, zeros)
-    n = ops.sum(ops.cast(mask, values.dtype))
-    unweighted = _divide(ops.sum(kept), n, NAN)
+    unweighted = _divide(
+        ops.sum(kept, axis=-1), ops.sum(ops.cast(mask, values.dtype), axis=-1), NAN
+    )
     if average == "macro":
         return unweighted
     weights = ops.where(mask, counts.true, zeros)
-    total = ops.sum(weights)
-    return ops.where(total > 0, _divide(ops.sum(kept * weights), total, NAN), unweighted)
+    total = ops.sum(weights, axis=-1)
+    return ops.where(total > 0, _divide(ops.sum(kept * weights, axis=-1), total, NAN), unweighted)
+
+
+Ratio = Literal["precision", "recall", "f1", "fbeta", "specificity", "jaccard"]
+
+
+def _ratio_terms(kind: str, counts: Counts, beta: float) -> tuple[Any, Any]:
+    """Per-class (numerator, denominator) of a ratio; its micro value divides their sums."""
+    tp, pred, true = counts.tp, counts.pred, counts.true
+    if kind == "precision":
+        return tp, pred
+    if kind == "recall" or (kind in ("f1", "fbeta") and math.isinf(beta)):
+        return tp, true
+    if kind in ("f1", "fbeta"):
+        # As scikit-learn >= 1.3: (1 + b^2) tp / ((1 + b^2) tp + b^2 fn + fp), from counts.
+        b2 = 1.0 if kind == "f1" else beta * beta
+        return (1.0 + b2) * tp, b2 * true + pred
+    if kind == "specificity":
+        return counts.tn, counts.tn + pred - tp  # tn / (tn + fp)
+    if kind == "jaccard":
+        return tp, true + pred - tp  # tp / (tp + fp + fn)
+    raise ValueError(f"unknown ratio {kind!r}")
+
+
+def ratios(
+    spec: TaskSpec,
+    counts: Counts,
+    kinds: list[str],
+    averages: list[Average],
+    *,
+    zero_division: float = 0.0,
+    beta: float = 1.0,
+) -> tuple[Any, list[Any]]:
+    """Several ratios at once: ((M, C) per-class values, [one (M,) or (M, C) per average]).
+
+    One stacked division for all M ratios, one average per entry of `averages`.
+    """
+    terms = [_ratio_terms(kind, counts, beta) for kind in kinds]
+    num, den = ops.stack([t[0] for t in terms]), ops.stack([t[1] for t in terms])
+    values = _divide(num, den, zero_division)
+    micro = _divide(ops.sum(num, axis=-1), ops.sum(den, axis=-1), zero_division)
+    return values, [_average(spec, values, micro, counts, avg) for avg in averages]
+
+
+def _one(
+    kind: str,
+    spec: TaskSpec,
+    counts: Counts,
+    average: Average,
+    zero_division: float,
+    beta: float = 1.0,
+) -> Any:
+    return ratios(spec, counts, [kind], [average], zero_division=zero_division, beta=beta)[1][0][0]
 
 
 def precision(
     spec: TaskSpec, counts: Counts, *, average: Average, zero_division: float = 0.0
 ) -> Any:
     """tp / (tp + fp)."""
-    values = _divide(counts.tp, counts.pred, zero_division)
-    micro = _divide(ops.sum(counts.tp), ops.sum(counts.pred), zero_division)
-    return _average(spec, values, counts, average, micro)
+    return _one("precision", spec, counts, average, zero_division)
 
 
 def recall(spec: TaskSpec, counts: Counts, *, average: Average, zero_division: float = 0.0) -> Any:
     """tp / (tp + fn)."""
-    values = _divide(counts.tp, counts.true, zero_division)
-    micro = _divide(ops.sum(counts.tp), ops.sum(counts.true), zero_division)
-    return _average(spec, values, counts, average, micro)
+    return _one("recall", spec, counts, average, zero_division)
 
 
 def f_beta_score(
@@ -100,36 +146,21 @@ def f_beta_score(
     zero_division: float = 0.0,
 ) -> Any:
     """(1 + b^2) tp / ((1 + b^2) tp + b^2 fn + fp), from counts, as scikit-learn >= 1.3."""
-    b2 = beta * beta
-    if math.isinf(beta):
-        return recall(spec, counts, average=average, zero_division=zero_division)
-
-    def f(tp: Any, true: Any, pred: Any) -> Any:
-        return _divide((1.0 + b2) * tp, b2 * true + pred, zero_division)
-
-    values = f(counts.tp, counts.true, counts.pred)
-    micro = f(ops.sum(counts.tp), ops.sum(counts.true), ops.sum(counts.pred))
-    return _average(spec, values, counts, average, micro)
+    return _one("fbeta", spec, counts, average, zero_division, beta)
 
 
 def specificity(
     spec: TaskSpec, counts: Counts, *, average: Average, zero_division: float = 0.0
 ) -> Any:
     """tn / (tn + fp), the recall of the negatives of each class."""
-    negatives = counts.tn + counts.pred - counts.tp  # tn + fp
-    values = _divide(counts.tn, negatives, zero_division)
-    micro = _divide(ops.sum(counts.tn), ops.sum(negatives), zero_division)
-    return _average(spec, values, counts, average, micro)
+    return _one("specificity", spec, counts, average, zero_division)
 
 
 def jaccard_index(
     spec: TaskSpec, counts: Counts, *, average: Average, zero_division: float = 0.0
 ) -> Any:
     """tp / (tp + fp + fn), scikit-learn's `jaccard_score`."""
-    union = counts.true + counts.pred - counts.tp
-    values = _divide(counts.tp, union, zero_division)
-    micro = _divide(ops.sum(counts.tp), ops.sum(union), zero_division)
-    return _average(spec, values, counts, average, micro)
+    return _one("jaccard", spec, counts, average, zero_division)
 
 
 def accuracy(spec: TaskSpec, counts: Counts) -> Any:

@@ -7,12 +7,13 @@ from typing import Any, cast
 
 import keras
 import numpy as np
+from keras import ops
 
 from epochmetrics._inputs import Average, Task, check_zero_division
 from epochmetrics.functional import reductions
 from epochmetrics.functional.reductions import Normalize
 from epochmetrics.functional.stat_scores import confusion_matrix_size, confusion_matrix_update
-from epochmetrics.metrics._base import SumStateMetric
+from epochmetrics.metrics._base import Keyed, SumStateMetric
 from epochmetrics.metrics.classification import COMMON_ARGS, INPUTS, _StatScores
 
 __all__ = ["ClassificationReport", "ConfusionMatrix"]
@@ -101,8 +102,14 @@ class ConfusionMatrix(SumStateMetric):
         return {**super().get_config(), "normalize": self.normalize}
 
 
-_PER_CLASS = ("precision", "recall", "f1", "specificity", "jaccard", "support")
-_SCALARS = ("accuracy", "balanced_accuracy", "mcc", "kappa")
+_RATIOS = ("precision", "recall", "f1", "specificity", "jaccard")
+_PER_CLASS = (*_RATIOS, "support")
+_SCALARS = {
+    "accuracy": reductions.accuracy,
+    "balanced_accuracy": reductions.balanced_accuracy,
+    "mcc": reductions.matthews_corrcoef,
+    "kappa": reductions.cohen_kappa,
+}
 _MULTILABEL_ONLY_NOT = ("balanced_accuracy", "mcc", "kappa")
 
 
@@ -183,9 +190,9 @@ class ClassificationReport(_StatScores):
             )
         include, averages = tuple(include), tuple(averages)
         for item in include:
-            if item not in _PER_CLASS + _SCALARS:
+            if item not in (*_PER_CLASS, *_SCALARS):
                 raise ValueError(
-                    f"`include` entries must be among {list(_PER_CLASS + _SCALARS)}. "
+                    f"`include` entries must be among {[*_PER_CLASS, *_SCALARS]}. "
                     f"Received: {item!r}."
                 )
             if task == "multilabel" and item in _MULTILABEL_ONLY_NOT:
@@ -206,47 +213,34 @@ class ClassificationReport(_StatScores):
     def _prefix(self) -> str:
         return "" if self.name == self._default_name else f"{self.name}_"
 
-    def _compute(self, state: Any) -> dict[str, Any]:
-        spec, counts, zd, prefix = (
-            self._spec,
-            self._counts(state),
-            self.zero_division,
-            self._prefix(),
+    def _compute(self, state: Any) -> Keyed:
+        spec, counts, prefix = self._spec, self._counts(state), self._prefix()
+        labels = self._labels()
+        kinds = [item for item in self.include if item in _RATIOS]
+        averages = [cast(Average, avg) for avg in self.averages]
+        values, avgs = reductions.ratios(
+            spec, counts, kinds, averages, zero_division=self.zero_division
         )
-        ratio = {
-            "precision": reductions.precision,
-            "recall": reductions.recall,
-            "f1": reductions.f_beta_score,
-            "specificity": reductions.specificity,
-            "jaccard": reductions.jaccard_index,
-        }
-        scalar = {
-            "accuracy": reductions.accuracy,
-            "balanced_accuracy": reductions.balanced_accuracy,
-            "mcc": reductions.matthews_corrcoef,
-            "kappa": reductions.cohen_kappa,
-        }
-        out: dict[str, Any] = {}
+        by_average = ops.stack(avgs, axis=-1) if averages else None  # (M, A)
+        pieces: list[Any] = []
+        keys: list[str] = []
         for item in self.include:
-            if item == "support" and self.per_class:
-                out.update(self._per_class(counts.true, f"{prefix}support"))
-            elif item in ratio:
-                fn = ratio[item]
+            if item in _RATIOS:
+                m = kinds.index(item)
                 if self.per_class:
-                    out.update(
-                        self._per_class(
-                            fn(spec, counts, average=None, zero_division=zd), f"{prefix}{item}"
-                        )
-                    )
-                for avg in self.averages:
-                    average = cast(Average, avg)
-                    out[f"{prefix}{item}_{avg}"] = fn(
-                        spec, counts, average=average, zero_division=zd
-                    )
-        for item in self.include:
-            if item in scalar:
-                out[f"{prefix}{item}"] = scalar[item](spec, counts)
-        return out
+                    pieces.append(values[m])
+                    keys += [f"{prefix}{item}_{label}" for label in labels]
+                if by_average is not None:
+                    pieces.append(by_average[m])
+                    keys += [f"{prefix}{item}_{avg}" for avg in self.averages]
+            elif item == "support" and self.per_class:
+                pieces.append(counts.true)
+                keys += [f"{prefix}support_{label}" for label in labels]
+            elif item in _SCALARS:
+                pieces.append(ops.reshape(_SCALARS[item](spec, counts), (1,)))
+                keys.append(f"{prefix}{item}")
+        dtype = values.dtype
+        return Keyed(ops.concatenate([ops.cast(p, dtype) for p in pieces]), tuple(keys))
 
     def get_config(self) -> dict[str, Any]:
         return {

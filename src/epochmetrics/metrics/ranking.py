@@ -205,6 +205,9 @@ class _Ranking(SumStateMetric):
         )
         self._append(x.scores, x.labels, x.sample_weight, keep, x.invalid)
 
+    def _result_reads_sums_only(self) -> bool:
+        return not self.exact  # exact mode reads its score buffers too
+
     def result(self) -> Any:
         value = super().result()
         if self.exact:
