@@ -148,8 +148,17 @@ def print_fit(results: list[dict[str, Any]]) -> list[bool]:
         "epoch (first epoch excluded);"
     )
     print("ratio = epoch with the metric / epoch with no metric (log keys per step in brackets).")
-    header = ("backend", "none", "full report", "ratio", "target", "averages only", "F1 macro")
-    print("{:>10} {:>8} {:>16} {:>6} {:>6} {:>16} {:>14}".format(*header))
+    header = (
+        "backend",
+        "none",
+        "full report",
+        "ratio",
+        "target",
+        "averages only",
+        "F1 macro",
+        "keras accuracy",
+    )
+    print("{:>10} {:>8} {:>16} {:>6} {:>6} {:>16} {:>14} {:>15}".format(*header))
     for res in results:
         e, k = res["epoch_seconds"], res["log_keys"]
         base = e["none"]
@@ -160,6 +169,7 @@ def print_fit(results: list[dict[str, Any]]) -> list[bool]:
             f"{res['backend']:>10} {base:>8.3f} {e['report']:>8.3f} [{k['report'] - 1:>2}] "
             f"{ratio:>6.2f} {verdict(ratio <= FIT_TARGET):>6} "
             f"{_cell(e, k, 'report_averages_only'):>16} {_cell(e, k, 'f1_macro'):>14}"
+            f" {_cell(e, k, 'keras_accuracy'):>15}"
         )
     return checks
 
