@@ -33,12 +33,13 @@ chromium:
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium chromium-driver; } \
 	  || echo "warning: could not install chromium: the report browser test will be skipped"
 
-# The whole suite once per backend.
+# The whole suite once per backend; every backend runs, and any failure fails the target.
 test: $(VENV)/.test-installed chromium
-	@set -e; for b in $(BACKENDS); do \
+	@failed=""; for b in $(BACKENDS); do \
 	  echo "=== KERAS_BACKEND=$$b"; \
-	  KERAS_BACKEND=$$b $(BIN)/python -m pytest -q $(PYTEST_ARGS) src tests; \
-	done
+	  KERAS_BACKEND=$$b $(BIN)/python -m pytest -q $(PYTEST_ARGS) src tests || failed="$$failed $$b"; \
+	done; \
+	if [ -n "$$failed" ]; then echo "=== failed on:$$failed"; exit 1; fi
 
 test-%: $(VENV)/.test-installed chromium
 	KERAS_BACKEND=$* $(BIN)/python -m pytest -q $(PYTEST_ARGS) src tests
