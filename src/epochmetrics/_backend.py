@@ -9,15 +9,21 @@ import keras
 import numpy as np
 from keras import ops
 
+from epochmetrics import _ops
+from epochmetrics._ops import on_host
+
 __all__ = [
     "accumulate",
     "argmax_with_nan",
     "bucket_batch",
     "compile_eager",
+    "cumsum",
     "is_concrete",
+    "is_torch",
     "read_parts",
     "result_dtype",
     "scatter_add",
+    "to_torch",
 ]
 
 
@@ -28,7 +34,7 @@ def result_dtype() -> str:
     32-bit unless x64 is enabled (globally, or by `float64_scope`); inside compiled JAX steps
     we use float32 and formulas that stay reasonably conditioned in float32.
     """
-    if keras.backend.backend() == "jax":
+    if keras.backend.backend() == "jax" and not on_host():
         import jax
 
         return "float64" if jax.config.read("jax_enable_x64") else "float32"
@@ -66,6 +72,29 @@ def is_concrete(x: Any) -> bool:
 
         return not torch.compiler.is_compiling()
     return True
+
+
+def cumsum(x: Any, axis: int = -1) -> Any:
+    """`ops.cumsum` that keeps float64 (Keras 3.15's torch cumsum returns float32 for it)."""
+    if keras.backend.backend() == "torch" and not on_host():
+        import torch
+
+        return torch.cumsum(x, dim=axis)
+    return _ops.ops.cumsum(x, axis=axis)
+
+
+def is_torch() -> bool:
+    return keras.backend.backend() == "torch"
+
+
+def to_torch(value: Any, like: Any) -> Any:
+    """A host result (NumPy array, or dict of them) as torch tensors on `like`'s device."""
+    import torch
+
+    if isinstance(value, dict):
+        stacked = to_torch(np.stack([np.asarray(v) for v in value.values()]), like)
+        return dict(zip(value, stacked.unbind(), strict=True))
+    return torch.from_numpy(np.array(value)).to(like.device)
 
 
 def read_parts(variable: Any) -> list[Any]:

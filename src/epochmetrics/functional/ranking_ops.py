@@ -279,15 +279,6 @@ def group_counts(scores: Any, pos_w: Any, neg_w: Any, dtype: str) -> tuple[Any, 
     return ops.reshape(pos, (k, n)), ops.reshape(neg, (k, n))
 
 
-def _cumsum(x: Any) -> Any:
-    if keras.backend.backend() == "torch":
-        import torch
-
-        # Keras' torch cumsum returns float32 for float64 input (keras 3.15).
-        return torch.cumsum(x, dim=-1)
-    return ops.cumsum(x, axis=-1)
-
-
 def _safe_div(a: Any, b: Any) -> Any:
     return a / ops.where(ops.equal(b, 0.0), ops.ones_like(b), b)
 
@@ -295,7 +286,7 @@ def _safe_div(a: Any, b: Any) -> Any:
 def auroc_from_counts(pos: Any, neg: Any) -> Any:
     """`(K, G)` ascending group masses -> `(K,)` ROC-AUC, ties counting 1/2; NaN if undefined."""
     p, n = ops.sum(pos, axis=-1), ops.sum(neg, axis=-1)
-    below = _cumsum(neg) - neg
+    below = _backend.cumsum(neg) - neg
     value = _safe_div(ops.sum(pos * (below + 0.5 * neg), axis=-1), p * n)
     defined = ops.logical_and(p > 0, n > 0)
     return ops.where(defined, value, ops.cast(float("nan"), value.dtype))
@@ -303,8 +294,8 @@ def auroc_from_counts(pos: Any, neg: Any) -> Any:
 
 def average_precision_from_counts(pos: Any, neg: Any) -> Any:
     """`(K, G)` ascending group masses -> `(K,)` average precision; 0.0 without positives."""
-    tp = ops.flip(_cumsum(ops.flip(pos, axis=-1)), axis=-1)  # mass at or above
-    fp = ops.flip(_cumsum(ops.flip(neg, axis=-1)), axis=-1)
+    tp = ops.flip(_backend.cumsum(ops.flip(pos, axis=-1)), axis=-1)  # mass at or above
+    fp = ops.flip(_backend.cumsum(ops.flip(neg, axis=-1)), axis=-1)
     precision = ops.where(pos > 0, _safe_div(tp, tp + fp), ops.zeros_like(tp))
     p = ops.sum(pos, axis=-1)
     return ops.where(p > 0, _safe_div(ops.sum(pos * precision, axis=-1), p), ops.zeros_like(p))

@@ -1,4 +1,4 @@
-"""Counts -> results, exactly as scikit-learn defines them, with `keras.ops` only.
+"""Counts -> results as scikit-learn defines them, with `_ops.ops` (keras.ops, or NumPy on host).
 
 Conventions (those of scikit-learn's `precision_recall_fscore_support` and friends):
 
@@ -18,9 +18,9 @@ from __future__ import annotations
 import math
 from typing import Any, Literal
 
-from keras import ops
-
+from epochmetrics import _backend
 from epochmetrics._inputs import Average, TaskSpec
+from epochmetrics._ops import ops
 from epochmetrics.functional.stat_scores import Counts
 
 __all__ = [
@@ -236,7 +236,7 @@ def cohen_kappa(spec: TaskSpec, counts: Counts, *, weights: KappaWeights = None)
         else:
             observed = _divide(counts.abs_err, total, 0.0)
             # sum_j |i - j| p_j for every i, with prefix sums: O(C).
-            cp, ckp = ops.cumsum(p), ops.cumsum(k * p)
+            cp, ckp = _backend.cumsum(p), _backend.cumsum(k * p)
             dist = 2.0 * (k * cp - ckp) + ops.sum(k * p) - k * ops.sum(p)
             expected = ops.sum(t * dist)
     same = ops.logical_and(_one_class(counts.true), _one_class(counts.pred))

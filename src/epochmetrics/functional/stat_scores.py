@@ -18,10 +18,9 @@ from __future__ import annotations
 
 from typing import Any, NamedTuple
 
-from keras import ops
-
 from epochmetrics import _backend
 from epochmetrics._inputs import TaskSpec, format_inputs
+from epochmetrics._ops import ops
 
 __all__ = [
     "Counts",

@@ -5,10 +5,11 @@ from __future__ import annotations
 from typing import Any, NamedTuple
 
 import keras
-from keras import ops
+import numpy as np
 
 from epochmetrics import _backend
 from epochmetrics._inputs import TaskSpec, check_class_names, class_labels, make_spec
+from epochmetrics._ops import host_ops, ops
 
 
 class SumStateMetric(keras.metrics.Metric):
@@ -22,6 +23,8 @@ class SumStateMetric(keras.metrics.Metric):
     """
 
     _direction = "up"
+    # Whether `_compute` uses only `epochmetrics._ops.ops`, so it can run on NumPy (eager torch).
+    _host_result = False
 
     def __init__(
         self,
@@ -124,6 +127,12 @@ class SumStateMetric(keras.metrics.Metric):
 
     def result(self) -> Any:
         parts = [*_backend.read_parts(self._hi), *_backend.read_parts(self._lo)]
+        if self._host_result and _backend.is_concrete(parts[0]) and _backend.is_torch():
+            # Eager torch: NumPy on the host instead of ~100 dispatched ops (see `_ops`).
+            host = [np.asarray(ops.convert_to_numpy(part)) for part in parts]
+            with host_ops():
+                value = self._result(host)
+            return _backend.to_torch(value, parts[0])
         with _backend.float64_scope(parts[0]):
             if len(parts) == 2 and _backend.is_concrete(parts[0]):
                 # A metric read again (every epoch end, every evaluation) gets a compiled result:

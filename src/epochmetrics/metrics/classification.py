@@ -70,6 +70,7 @@ def _doc(cls: type) -> type:
 class _StatScores(SumStateMetric):
     """Shared shell: O(C) per-class sums."""
 
+    _host_result = True
     _default_name = ""
     _tasks: tuple[str, ...] = ("binary", "multiclass", "multilabel")
     _ordinal = False

@@ -7,9 +7,9 @@ from typing import Any, cast
 
 import keras
 import numpy as np
-from keras import ops
 
 from epochmetrics._inputs import Average, Task, check_zero_division
+from epochmetrics._ops import ops
 from epochmetrics.functional import reductions
 from epochmetrics.functional.reductions import Normalize
 from epochmetrics.functional.stat_scores import confusion_matrix_size, confusion_matrix_update
@@ -54,6 +54,8 @@ class ConfusionMatrix(SumStateMetric):
         >>> m.matrix().astype(int).tolist()
         [[1, 0, 0], [0, 0, 1], [0, 1, 1]]
     """
+
+    _host_result = True
 
     def __init__(
         self,

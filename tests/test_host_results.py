@@ -1,0 +1,163 @@
+"""Results computed on the host (NumPy; eager reads on torch) equal the `keras.ops` results."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import keras
+import numpy as np
+import pytest
+from helpers import BACKEND
+from keras import ops
+
+import epochmetrics as em
+from epochmetrics import _backend
+from epochmetrics._ops import host_ops
+
+C = 4
+REPORT_ITEMS = [
+    "precision",
+    "recall",
+    "f1",
+    "specificity",
+    "jaccard",
+    "support",
+    "accuracy",
+    "balanced_accuracy",
+    "mcc",
+    "kappa",
+]
+
+CASES = {
+    "precision-none": lambda: em.Precision("multiclass", num_classes=C, average=None),
+    "recall-weighted-nan": lambda: em.Recall(
+        "multiclass", num_classes=C, average="weighted", zero_division=math.nan
+    ),
+    "f1-binary": lambda: em.F1Score("binary"),
+    "fbeta-multilabel-micro": lambda: em.FBetaScore(
+        "multilabel", num_classes=C, beta=0.5, average="micro"
+    ),
+    "jaccard-multilabel-none-1": lambda: em.JaccardIndex(
+        "multilabel", num_classes=C, average=None, zero_division=1
+    ),
+    "specificity-macro": lambda: em.Specificity("multiclass", num_classes=C),
+    "accuracy-multilabel": lambda: em.Accuracy("multilabel", num_classes=C),
+    "balanced-accuracy": lambda: em.BalancedAccuracy("multiclass", num_classes=C),
+    "mcc-binary": lambda: em.MatthewsCorrCoef("binary"),
+    "kappa-linear": lambda: em.CohenKappa("multiclass", num_classes=C, weights="linear"),
+    "kappa-quadratic": lambda: em.CohenKappa("multiclass", num_classes=C, weights="quadratic"),
+    "confusion-true": lambda: em.ConfusionMatrix("multiclass", num_classes=C, normalize="true"),
+    "confusion-all": lambda: em.ConfusionMatrix("multiclass", num_classes=C, normalize="all"),
+    "confusion-multilabel": lambda: em.ConfusionMatrix("multilabel", num_classes=C),
+    "report-multiclass": lambda: em.ClassificationReport(
+        "multiclass",
+        num_classes=C,
+        include=REPORT_ITEMS,
+        averages=["micro", "macro", "weighted"],
+    ),
+    "report-multilabel": lambda: em.ClassificationReport("multilabel", num_classes=C),
+}
+
+
+def _feed(metric: Any, kind: str, rng: np.random.Generator) -> None:
+    n = 37
+    if kind == "empty":
+        return
+    if metric.task == "multilabel":
+        t = (rng.random((n, C)) < 0.4).astype(np.int32)
+        p = rng.random((n, C)).astype(np.float32)
+        if kind == "one-class":
+            t[:] = 0
+            p[:] = 0.1
+    elif metric.task == "binary":
+        t = rng.integers(0, 2, n)
+        p = rng.random(n).astype(np.float32)
+        if kind == "one-class":
+            t[:] = 1
+            p[:] = 0.9
+    else:
+        t = rng.integers(0, C, n)
+        p = rng.random((n, C)).astype(np.float32)
+        if kind == "one-class":
+            t[:] = 2
+            p[:, 2] += 1.0
+    metric.update_state(t, p, rng.integers(0, 3, n).astype(np.float32))
+
+
+def _values(result: Any) -> dict[str, np.ndarray]:
+    items = result.items() if isinstance(result, dict) else [("", result)]
+    return {k: np.asarray(ops.convert_to_numpy(v), np.float64) for k, v in items}
+
+
+@pytest.mark.parametrize("kind", ["random", "one-class", "empty", "invalid"])
+@pytest.mark.parametrize("name", list(CASES))
+def test_host_result_equals_keras_ops_result(name: str, kind: str) -> None:
+    metric = CASES[name]()
+    assert metric._host_result
+    _feed(metric, kind, np.random.default_rng(len(name)))
+    if kind == "invalid":  # what a compiled step records for out-of-range labels
+        hi = np.asarray(ops.convert_to_numpy(metric._hi.value)).copy()
+        hi[-1] = 1.0
+        metric._hi.assign(hi)
+    parts = [ops.convert_to_tensor(metric._hi.value), ops.convert_to_tensor(metric._lo.value)]
+    with _backend.float64_scope(parts[0]):
+        expected = _values(metric._result(parts))
+    with host_ops():
+        host = _values(metric._result([np.asarray(ops.convert_to_numpy(p)) for p in parts]))
+    assert sorted(host) == sorted(expected)
+    for key, value in expected.items():
+        assert host[key].shape == value.shape, key
+        np.testing.assert_allclose(
+            host[key], value, rtol=0, atol=1e-12, equal_nan=True, err_msg=key
+        )
+    if kind == "invalid":
+        assert all(np.isnan(v).all() for v in host.values())
+
+
+@pytest.mark.skipif(BACKEND != "torch", reason="host results are used on the torch backend")
+def test_torch_result_is_float64_torch_tensors_from_the_host(monkeypatch: Any) -> None:
+    import torch
+
+    import epochmetrics.metrics._base as base
+
+    entered = []
+    real = base.host_ops
+
+    def spy() -> Any:
+        entered.append(1)
+        return real()
+
+    monkeypatch.setattr(base, "host_ops", spy)
+    report = em.ClassificationReport("multiclass", num_classes=C)
+    matrix = em.ConfusionMatrix("multiclass", num_classes=C)
+    rng = np.random.default_rng(0)
+    for metric in (report, matrix):
+        _feed(metric, "random", rng)
+    values = report.result()
+    assert isinstance(values, dict) and values
+    assert all(isinstance(v, torch.Tensor) and v.dtype == torch.float64 for v in values.values())
+    assert all(v.shape == () for v in values.values())
+    cm = matrix.result()
+    assert isinstance(cm, torch.Tensor) and cm.shape == (C, C) and cm.dtype == torch.float64
+    assert len(entered) == 2
+    # Ranking metrics keep the keras.ops path.
+    auroc = em.AUROC("binary")
+    auroc.update_state(np.array([0, 1, 1]), np.array([0.2, 0.7, 0.4], np.float32))
+    assert float(auroc.result()) == pytest.approx(1.0)
+    assert len(entered) == 2
+
+
+def test_host_namespace_names_a_missing_op() -> None:
+    with host_ops(), pytest.raises(AttributeError, match=r"no NumPy version of ops\.nonexistent"):
+        from epochmetrics._ops import ops as proxy
+
+        proxy.nonexistent  # noqa: B018
+
+
+def test_host_ops_is_restored_after_an_error() -> None:
+    from epochmetrics._ops import ops as proxy
+
+    with pytest.raises(RuntimeError), host_ops():
+        raise RuntimeError
+    assert proxy.namespace is keras.ops
