@@ -7,6 +7,7 @@ line prefixed with `RESULT ` that `run.py` collects. Import this module before a
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import statistics
@@ -16,6 +17,7 @@ from collections.abc import Callable
 from typing import Any
 
 RESULT_PREFIX = "RESULT "
+FEATURES, HIDDEN, CLASSES = 64, 128, 10
 
 
 def pin_threads(threads: int) -> None:
@@ -93,3 +95,42 @@ def log(message: str) -> None:
     """Progress, on stderr so that it never mixes with the result line."""
     sys.stderr.write(message + "\n")
     sys.stderr.flush()
+
+
+def model_section(doc: str | None, samples: int, argv: list[str] | None) -> tuple[Any, Any, Any]:
+    """Arguments, thread pinning and data of the model sections (fit, evaluator).
+
+    Returns `(args, x, y)`: `samples` random feature rows and integer labels, seeded.
+    """
+    parser = argparse.ArgumentParser(description=doc)
+    parser.add_argument("--samples", type=int, default=samples)
+    parser.add_argument("--batch-size", type=int, default=256)
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--threads", type=int, default=1)
+    args = parser.parse_args(argv)
+    pin_threads(args.threads)
+
+    import keras
+    import numpy as np
+
+    if keras.backend.backend() == "torch":
+        pin_torch_threads(args.threads)
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(args.samples, FEATURES)).astype("float32")
+    y = rng.integers(0, CLASSES, args.samples).astype("int32")
+    return args, x, y
+
+
+def mlp(activation: str | None = None) -> Any:
+    """The benchmarks' small MLP (FEATURES -> HIDDEN -> HIDDEN -> CLASSES), seeded weights."""
+    import keras
+
+    keras.utils.set_random_seed(0)
+    return keras.Sequential(
+        [
+            keras.Input((FEATURES,)),
+            keras.layers.Dense(HIDDEN, activation="relu"),
+            keras.layers.Dense(HIDDEN, activation="relu"),
+            keras.layers.Dense(CLASSES, activation=activation),
+        ]
+    )

@@ -13,47 +13,24 @@ arg-maxed predictions, values pushed into `logs`. The evaluator computes the sam
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from _common import compare, emit, log, pin_threads, pin_torch_threads
-
-FEATURES, CLASSES = 64, 10
+from _common import CLASSES, compare, emit, log, mlp, model_section
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--samples", type=int, default=10_000)
-    parser.add_argument("--batch-size", type=int, default=256)
-    parser.add_argument("--repeats", type=int, default=5)
-    parser.add_argument("--threads", type=int, default=1)
-    args = parser.parse_args(argv)
-    pin_threads(args.threads)
+    args, x, y = model_section(__doc__, 10_000, argv)
 
     import keras
-    import numpy as np
     from sklearn.metrics import classification_report, matthews_corrcoef
 
     import epochmetrics as em
 
     backend = keras.backend.backend()
-    if backend == "torch":
-        pin_torch_threads(args.threads)
-    rng = np.random.default_rng(0)
-    x = rng.normal(size=(args.samples, FEATURES)).astype("float32")
-    y = rng.integers(0, CLASSES, args.samples).astype("int32")
-    keras.utils.set_random_seed(0)
-    model = keras.Sequential(
-        [
-            keras.Input((FEATURES,)),
-            keras.layers.Dense(128, activation="relu"),
-            keras.layers.Dense(128, activation="relu"),
-            keras.layers.Dense(CLASSES, activation="softmax"),
-        ]
-    )
+    model = mlp("softmax")
     batch_size = args.batch_size
 
     class SeedCallback(keras.callbacks.Callback):

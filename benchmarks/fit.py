@@ -12,7 +12,6 @@ calls in rotating order, from `on_epoch_begin` to `on_epoch_end`.
 
 from __future__ import annotations
 
-import argparse
 import os
 import statistics
 import sys
@@ -20,42 +19,20 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from _common import emit, log, pin_threads, pin_torch_threads
-
-FEATURES, CLASSES, HIDDEN = 64, 10, 128
+from _common import CLASSES, emit, log, mlp, model_section
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--samples", type=int, default=32768)
-    parser.add_argument("--batch-size", type=int, default=256)
-    parser.add_argument("--repeats", type=int, default=5)
-    parser.add_argument("--threads", type=int, default=1)
-    args = parser.parse_args(argv)
-    pin_threads(args.threads)
+    args, x, y = model_section(__doc__, 32768, argv)
 
     import keras
-    import numpy as np
 
     import epochmetrics as em
 
     backend = keras.backend.backend()
-    if backend == "torch":
-        pin_torch_threads(args.threads)
-    rng = np.random.default_rng(0)
-    x = rng.normal(size=(args.samples, FEATURES)).astype("float32")
-    y = rng.integers(0, CLASSES, args.samples).astype("int32")
 
     def build(metrics: list[object]) -> keras.Model:
-        keras.utils.set_random_seed(0)
-        model = keras.Sequential(
-            [
-                keras.Input((FEATURES,)),
-                keras.layers.Dense(HIDDEN, activation="relu"),
-                keras.layers.Dense(HIDDEN, activation="relu"),
-                keras.layers.Dense(CLASSES),
-            ]
-        )
+        model = mlp()
         model.compile(
             keras.optimizers.SGD(0.01),
             keras.losses.SparseCategoricalCrossentropy(from_logits=True),
