@@ -30,6 +30,19 @@ settings.register_profile(
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 ATOL = 1e-6
+# Every value a multiclass ClassificationReport can include.
+REPORT_ITEMS = (
+    "precision",
+    "recall",
+    "f1",
+    "specificity",
+    "jaccard",
+    "support",
+    "accuracy",
+    "balanced_accuracy",
+    "mcc",
+    "kappa",
+)
 BACKEND = keras.backend.backend()
 
 

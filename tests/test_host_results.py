@@ -8,7 +8,7 @@ from typing import Any
 import keras
 import numpy as np
 import pytest
-from helpers import BACKEND
+from helpers import BACKEND, REPORT_ITEMS
 from keras import ops
 
 import epochmetrics as em
@@ -16,18 +16,6 @@ from epochmetrics import _backend
 from epochmetrics._ops import host_ops
 
 C = 4
-REPORT_ITEMS = [
-    "precision",
-    "recall",
-    "f1",
-    "specificity",
-    "jaccard",
-    "support",
-    "accuracy",
-    "balanced_accuracy",
-    "mcc",
-    "kappa",
-]
 
 CASES = {
     "precision-none": lambda: em.Precision("multiclass", num_classes=C, average=None),

@@ -10,6 +10,7 @@ from __future__ import annotations
 import keras
 import numpy as np
 import pytest
+from helpers import REPORT_ITEMS
 
 import epochmetrics as em
 
@@ -32,20 +33,7 @@ MULTICLASS = [
     (em.ClassificationReport, {}, lambda c: 3 * c + 1),
     (
         em.ClassificationReport,
-        {
-            "include": [
-                "precision",
-                "recall",
-                "f1",
-                "specificity",
-                "jaccard",
-                "support",
-                "accuracy",
-                "balanced_accuracy",
-                "mcc",
-                "kappa",
-            ]
-        },
+        {"include": REPORT_ITEMS},
         lambda c: 3 * c + 1,
     ),
     (em.ConfusionMatrix, {}, lambda c: c * c + 1),

@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from helpers import assert_close, partition, stream
+from helpers import REPORT_ITEMS, assert_close, partition, stream
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -19,18 +19,7 @@ def report() -> em.ClassificationReport:
     return em.ClassificationReport(
         "multiclass",
         num_classes=C,
-        include=[
-            "precision",
-            "recall",
-            "f1",
-            "specificity",
-            "jaccard",
-            "support",
-            "accuracy",
-            "balanced_accuracy",
-            "mcc",
-            "kappa",
-        ],
+        include=REPORT_ITEMS,
         averages=["micro", "macro", "weighted"],
     )
 
