@@ -176,19 +176,31 @@ def _is_int(x: Any) -> bool:
     return "int" in str(x.dtype) or "bool" in str(x.dtype)
 
 
-def _shape_error(spec: TaskSpec, y_true: Any, y_pred: Any) -> ValueError:
+def shape_error(
+    spec: TaskSpec,
+    y_true: Any,
+    y_pred: Any,
+    *,
+    pred: str = "y_pred",
+    n: str = "batch",
+    scores: str | None = None,
+) -> ValueError:
+    """The error for input shapes that do not fit `spec.task`. `pred` and `n` name the
+    predictions and the sample axis; `scores` replaces the description of multiclass
+    predictions (default: scores or labels)."""
     c = spec.num_classes
+    multiclass_pred = f"scores or ({n},) labels" if scores is None else scores
     expected = {
-        "binary": "y_true and y_pred of shape (batch,) or (batch, 1)",
+        "binary": f"y_true and {pred} of shape ({n},) or ({n}, 1)",
         "multiclass": (
-            f"y_true of shape (batch,) or (batch, 1) integer labels or (batch, num_classes={c}) "
-            f"one-hot, and y_pred of shape (batch, num_classes={c}) scores or (batch,) labels"
+            f"y_true of shape ({n},) or ({n}, 1) integer labels or ({n}, num_classes={c}) "
+            f"one-hot, and {pred} of shape ({n}, num_classes={c}) {multiclass_pred}"
         ),
-        "multilabel": f"y_true and y_pred of shape (batch, num_classes={c})",
+        "multilabel": f"y_true and {pred} of shape ({n}, num_classes={c})",
     }[spec.task]
     return ValueError(
         f"task={spec.task!r} expects {expected}. "
-        f"Received: y_true.shape={_shape(y_true)}, y_pred.shape={_shape(y_pred)}."
+        f"Received: y_true.shape={_shape(y_true)}, {pred}.shape={_shape(y_pred)}."
     )
 
 
@@ -289,24 +301,50 @@ def _raise_invalid(spec: TaskSpec, which: str, raw: Any, bad: Any) -> None:
     )
 
 
-def format_inputs(spec: TaskSpec, y_true: Any, y_pred: Any, sample_weight: Any = None) -> Labels:
-    """Normalise one batch to hard labels, weights and an invalid count (see module docstring)."""
+def batch_tensors(
+    spec: TaskSpec, y_true: Any, y_pred: Any, sample_weight: Any
+) -> tuple[Any, Any, Any]:
+    """The batch as tensors, with matching batch sizes (else a ValueError)."""
     y_true = ops.convert_to_tensor(y_true)
     y_pred = ops.convert_to_tensor(y_pred)
     if sample_weight is not None:
         sample_weight = ops.convert_to_tensor(sample_weight)
     _check_batch(spec, y_true, y_pred, sample_weight)
+    return y_true, y_pred, sample_weight
+
+
+def mask_ignored(spec: TaskSpec, y_true: Any, t_bad: Any) -> tuple[Any, Any]:
+    """`(ignored, t_bad)`: the targets equal to `ignore_index` (None when there are none to
+    look for) and `t_bad` without them. ignore_index applies to label values: sparse and
+    multilabel targets, not one-hot rows."""
+    if spec.ignore_index is None or not (spec.task == "multilabel" or _is_vector(_shape(y_true))):
+        return None, t_bad
+    raw = y_true if spec.task == "multilabel" else _flat(y_true)
+    ignored = ops.equal(ops.cast(raw, "float32"), float(spec.ignore_index))
+    return ignored, ops.logical_and(t_bad, ops.logical_not(ignored))
+
+
+def flat_weights(sample_weight: Any, n: Any) -> Any:
+    """`sample_weight` as a `(B,)` float32 tensor; ones when None."""
+    if sample_weight is None:
+        return ops.ones((n,), dtype="float32")
+    return _flat(ops.cast(sample_weight, "float32"))
+
+
+def format_inputs(spec: TaskSpec, y_true: Any, y_pred: Any, sample_weight: Any = None) -> Labels:
+    """Normalise one batch to hard labels, weights and an invalid count (see module docstring)."""
+    y_true, y_pred, sample_weight = batch_tensors(spec, y_true, y_pred, sample_weight)
     st, sp = _shape(y_true), _shape(y_pred)
     c = spec.num_classes
 
     if spec.task == "multilabel":
         if len(st) != 2 or len(sp) != 2 or st[1] != c or sp[1] != c:
-            raise _shape_error(spec, y_true, y_pred)
+            raise shape_error(spec, y_true, y_pred)
         t_raw, t_bad = _threshold_true(y_true)
         p, p_bad = _threshold(spec, y_pred)
     elif spec.task == "binary":
         if not (_is_vector(st) and _is_vector(sp)):
-            raise _shape_error(spec, y_true, y_pred)
+            raise shape_error(spec, y_true, y_pred)
         t_raw, t_bad = _threshold_true(_flat(y_true))
         p, p_bad = _threshold(spec, _flat(y_pred))
     else:
@@ -317,22 +355,16 @@ def format_inputs(spec: TaskSpec, y_true: Any, y_pred: Any, sample_weight: Any =
             # An all-zero (or all-negative) one-hot row names no class.
             t_bad = ops.logical_not(ops.max(y_true, axis=-1) > 0)
         else:
-            raise _shape_error(spec, y_true, y_pred)
+            raise shape_error(spec, y_true, y_pred)
         if _is_vector(sp):
             p, p_bad = _sparse_labels(_flat(y_pred), c)
         elif len(sp) == 2 and sp[1] == c:
             # argmax of a row holding NaN is meaningless: such rows are invalid.
             p, p_bad = _backend.argmax_with_nan(y_pred)
         else:
-            raise _shape_error(spec, y_true, y_pred)
+            raise shape_error(spec, y_true, y_pred)
 
-    ignored = None
-    # ignore_index applies to label values: sparse targets and multilabel targets, not one-hot rows.
-    if spec.ignore_index is not None and (spec.task == "multilabel" or _is_vector(st)):
-        raw = y_true if spec.task == "multilabel" else _flat(y_true)
-        ignored = ops.equal(ops.cast(raw, "float32"), float(spec.ignore_index))
-        t_bad = ops.logical_and(t_bad, ops.logical_not(ignored))
-
+    ignored, t_bad = mask_ignored(spec, y_true, t_bad)
     bad = ops.logical_or(t_bad, p_bad)
     # One scalar read per eager batch; the details are gathered only when something is wrong.
     if _backend.is_concrete(bad) and bool(ops.any(bad)):
@@ -345,12 +377,7 @@ def format_inputs(spec: TaskSpec, y_true: Any, y_pred: Any, sample_weight: Any =
         keep = ops.logical_and(keep, ops.logical_not(ignored))
     t = ops.where(keep, t_raw, 0)
     p = ops.where(keep, p, 0)
-    n = ops.shape(t)[0]
-    sw = (
-        ops.ones((n,), dtype="float32")
-        if sample_weight is None
-        else _flat(ops.cast(sample_weight, "float32"))
-    )
+    sw = flat_weights(sample_weight, ops.shape(t)[0])
     if spec.task == "multilabel":
         sample_ok = ops.cast(ops.logical_not(ops.any(bad, axis=-1)), "float32")
         weight = ops.cast(keep, "float32") * ops.expand_dims(sw, -1)

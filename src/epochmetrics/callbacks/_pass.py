@@ -112,7 +112,6 @@ class PassResult:
     scalars: dict[str, float]
     matrices: dict[str, tuple[np.ndarray, Any]]  # key -> (matrix, class names or None)
     origins: dict[str, Entry]  # key -> the entry that produced it
-    batches: int
 
 
 # Metrics whose state is a sum give the same result for any partition of the data, so their
@@ -183,7 +182,6 @@ def run_pass(
     scalars: dict[str, float] = {}
     matrices: dict[str, tuple[np.ndarray, Any]] = {}
     origins: dict[str, Entry] = {}
-    batches = 0
     if streamed or whole:
         names = list(getattr(model, "output_names", None) or [])
         for e in streamed:
@@ -221,8 +219,7 @@ def run_pass(
                 gathered[0].append(y)
                 gathered[1].append(pred)
                 gathered[2].append(sw)
-        batches = index + 1
-        if batches == 0:
+        if index < 0:
             raise ValueError("`data` yielded no batches: there is nothing to evaluate.")
         chunk.flush(chunked, index, where)
         for e in streamed:
@@ -237,7 +234,7 @@ def run_pass(
     for e in entries:
         if e.kind == "model":
             _collect(e, partial(e.obj, model), scalars, matrices, origins, where, " on the model")
-    return PassResult(scalars, matrices, origins, batches)
+    return PassResult(scalars, matrices, origins)
 
 
 def _stream_result(e: Entry) -> Any:

@@ -22,10 +22,11 @@ class EpochEvaluator(keras.callbacks.Callback):
     """Computes metrics on held-out data at epoch end and puts them into the Keras logs.
 
     Each evaluation runs the model once over `data`, batch by batch (`model.predict_on_batch`),
-    whatever the number of metrics: streamed metrics (every epochmetrics metric, any
-    `keras.metrics.Metric`) are updated as the batches arrive (epochmetrics metrics, whose
-    states are sums, in bounded chunks of batches); the true and predicted arrays are gathered
-    only when a callable or an `evaluate_arrays` metric needs them whole. The values go
+    whatever the number of metrics: streamed metrics (epochmetrics metrics other than the
+    ranking ones, any `keras.metrics.Metric`) are updated as the batches arrive (epochmetrics
+    metrics, whose states are sums, in bounded chunks of batches); the true and predicted
+    arrays are gathered only when a callable or an `evaluate_arrays` metric (the ranking
+    metrics: exact, no capacity) needs them whole. The values go
     into the epoch's `logs` under `prefix + key`, so EarlyStopping, ReduceLROnPlateau,
     ModelCheckpoint, History, CSVLogger, TensorBoard and the progress bar all see them.
 
@@ -294,10 +295,7 @@ class EpochEvaluator(keras.callbacks.Callback):
         if self._callback_list is None:
             return
         others = [cb for cb in self._callback_list.callbacks if cb is not self]
-        sources = {}
-        for key in directions:
-            entry = self._origins.get(key)
-            sources[key] = entry.label if entry is not None else "a callable"
+        sources = {key: self._origins[key].label for key in directions}
         _keras.configure_monitors(
             others, directions, every_n_epochs=self.every_n_epochs, sources=sources
         )

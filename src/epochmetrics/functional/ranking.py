@@ -1,7 +1,8 @@
 """Exact ranking metrics on the host: ROC-AUC, average precision and their curves.
 
-Pure NumPy in float64, for whole arrays (an epoch's predictions): the epoch-end evaluator, the
-plots and `evaluate_arrays` of the ranking metrics use these. Results equal scikit-learn's
+Pure NumPy (sums and results in float64; float32 scores are sorted as float32), for whole
+arrays (an epoch's predictions): the epoch-end evaluator, the plots and `evaluate_arrays` of
+the ranking metrics use these. Results equal scikit-learn's
 `roc_auc_score`, `average_precision_score`, `roc_curve` and `precision_recall_curve`, tied
 scores included, for every task and average.
 
@@ -31,7 +32,7 @@ from typing import Any, Literal, NamedTuple
 import keras
 import numpy as np
 
-from epochmetrics._inputs import TaskSpec, check_average, make_spec
+from epochmetrics._inputs import TaskSpec, check_average, make_spec, shape_error
 
 __all__ = [
     "UndefinedMetricWarning",
@@ -55,7 +56,7 @@ class UndefinedMetricWarning(UserWarning):
 
 
 class Columns(NamedTuple):
-    """Validated inputs as K binary problems (binary: K = 1): float64 scores, bool targets."""
+    """Validated inputs as K binary problems (binary: K = 1): float32/64 scores, bool targets."""
 
     scores: np.ndarray  # (n, K)
     targets: np.ndarray  # (n, K) bool
@@ -94,8 +95,9 @@ def roc_auc(
         ignore_index: Label value whose samples (multilabel: elements) are left out.
 
     Returns:
-        A Python float, or with `average=None` a float64 array of shape `(C,)`. NaN, with an
-        `UndefinedMetricWarning`, for classes whose `y_true` holds a single class.
+        A Python float, or with `average=None` a float64 array of shape `(C,)` (a float when
+        C = 1). NaN, with an `UndefinedMetricWarning`, for classes whose `y_true` holds a
+        single class.
 
     Raises:
         ValueError: on invalid arguments, shapes, labels or non-finite scores.
@@ -142,8 +144,9 @@ def average_precision(
         ignore_index: Label value whose samples (multilabel: elements) are left out.
 
     Returns:
-        A Python float, or with `average=None` a float64 array of shape `(C,)`. A class
-        without positives scores 0.0, with an `UndefinedMetricWarning` (scikit-learn's value).
+        A Python float, or with `average=None` a float64 array of shape `(C,)` (a float when
+        C = 1). A class without positives scores 0.0, with an `UndefinedMetricWarning`
+        (scikit-learn's value).
 
     Raises:
         ValueError: on invalid arguments, shapes, labels or non-finite scores.
@@ -284,22 +287,6 @@ def _is_vector(a: np.ndarray) -> bool:
     return a.ndim == 1 or (a.ndim == 2 and a.shape[1] == 1)
 
 
-def _shape_error(spec: TaskSpec, y_true: np.ndarray, y_score: np.ndarray) -> ValueError:
-    c = spec.num_classes
-    expected = {
-        "binary": "y_true and y_score of shape (n,) or (n, 1)",
-        "multiclass": (
-            f"y_true of shape (n,) integer labels or (n, num_classes={c}) one-hot, and y_score "
-            f"of shape (n, num_classes={c}) scores"
-        ),
-        "multilabel": f"y_true and y_score of shape (n, num_classes={c})",
-    }[spec.task]
-    return ValueError(
-        f"task={spec.task!r} expects {expected}. "
-        f"Received: y_true.shape={y_true.shape}, y_score.shape={y_score.shape}."
-    )
-
-
 def _bad_values(spec: TaskSpec, what: str, values: np.ndarray) -> ValueError:
     found = np.unique(values)
     shown = ", ".join(str(v.item()) for v in found[:5]) + (", ..." if found.size > 5 else "")
@@ -319,13 +306,13 @@ def prepare(spec: TaskSpec, y_true: Any, y_score: Any, sample_weight: Any = None
     c = spec.num_classes
     if spec.task == "binary":
         if not (_is_vector(yt) and _is_vector(ys)):
-            raise _shape_error(spec, yt, ys)
+            raise shape_error(spec, yt, ys, pred="y_score", n="n", scores="scores")
         yt, ys = yt.reshape(-1, 1), ys.reshape(-1, 1)
     elif spec.task == "multilabel":
         if yt.ndim != 2 or ys.ndim != 2 or yt.shape[1] != c or ys.shape[1] != c:
-            raise _shape_error(spec, yt, ys)
+            raise shape_error(spec, yt, ys, pred="y_score", n="n", scores="scores")
     elif ys.ndim != 2 or ys.shape[1] != c or not (_is_vector(yt) or yt.shape[1:] == (c,)):
-        raise _shape_error(spec, yt, ys)
+        raise shape_error(spec, yt, ys, pred="y_score", n="n", scores="scores")
     if yt.shape[0] != n:
         raise ValueError(
             "y_true and y_score must have the same number of samples. "

@@ -35,13 +35,17 @@ from keras import ops
 from epochmetrics import _backend
 from epochmetrics._inputs import (
     TaskSpec,
-    _check_batch,
+    _flat,
     _is_int,
     _is_vector,
     _raise_invalid,
     _shape,
     _sparse_labels,
     _threshold_true,
+    batch_tensors,
+    flat_weights,
+    mask_ignored,
+    shape_error,
 )
 
 __all__ = [
@@ -57,6 +61,8 @@ __all__ = [
     "score_bins",
     "split_targets",
 ]
+
+_SCORES = "float scores (ranking needs scores, not predicted labels)"
 
 # Octaves of q from 2**-126 (float32's smallest normal) to 2**-2, plus the denormals below;
 # octaves of d from 2**-30 to 2**-2. Smaller d (|logit| < 4e-9) shares the central bin.
@@ -107,11 +113,7 @@ def ranking_inputs(
     spec: TaskSpec, y_true: Any, y_pred: Any, sample_weight: Any = None
 ) -> RankInputs:
     """Validate one batch of labels and scores (eagerly: raise; compiled: count as invalid)."""
-    y_true = ops.convert_to_tensor(y_true)
-    y_pred = ops.convert_to_tensor(y_pred)
-    if sample_weight is not None:
-        sample_weight = ops.convert_to_tensor(sample_weight)
-    _check_batch(spec, y_true, y_pred, sample_weight)
+    y_true, y_pred, sample_weight = batch_tensors(spec, y_true, y_pred, sample_weight)
     st, sp = _shape(y_true), _shape(y_pred)
     c = spec.num_classes
     if spec.task == "multiclass":
@@ -121,9 +123,9 @@ def ranking_inputs(
             or _is_int(y_pred)
             or not (_is_vector(st) or (len(st) == 2 and st[1] == c))
         ):
-            raise _score_shape_error(spec, y_true, y_pred)
+            raise shape_error(spec, y_true, y_pred, scores=_SCORES)
         if _is_vector(st):
-            t, t_bad = _sparse_labels(ops.reshape(y_true, (-1,)), c)
+            t, t_bad = _sparse_labels(_flat(y_true), c)
         else:
             t = ops.cast(ops.argmax(y_true, axis=-1), "int32")
             t_bad = ops.logical_not(ops.max(y_true, axis=-1) > 0)
@@ -137,10 +139,10 @@ def ranking_inputs(
     else:
         if spec.task == "binary":
             if not (_is_vector(st) and _is_vector(sp)):
-                raise _score_shape_error(spec, y_true, y_pred)
-            y_true, y_pred = ops.reshape(y_true, (-1,)), ops.reshape(y_pred, (-1,))
+                raise shape_error(spec, y_true, y_pred, scores=_SCORES)
+            y_true, y_pred = _flat(y_true), _flat(y_pred)
         elif len(st) != 2 or len(sp) != 2 or st[1] != c or sp[1] != c:
-            raise _score_shape_error(spec, y_true, y_pred)
+            raise shape_error(spec, y_true, y_pred, scores=_SCORES)
         t, t_bad = _threshold_true(y_true)
         scores = ops.cast(y_pred, "float32")
         if spec.from_logits:
@@ -148,19 +150,14 @@ def ranking_inputs(
         else:
             p_bad = ops.logical_not(ops.logical_and(scores >= 0.0, scores <= 1.0))
 
-    ignored = None
-    if spec.ignore_index is not None and (spec.task == "multilabel" or _is_vector(st)):
-        raw = ops.reshape(y_true, (-1,)) if spec.task == "multiclass" else y_true
-        ignored = ops.equal(ops.cast(raw, "float32"), float(spec.ignore_index))
-        t_bad = ops.logical_and(t_bad, ops.logical_not(ignored))
-
-    if _backend.is_concrete(t_bad):
+    ignored, t_bad = mask_ignored(spec, y_true, t_bad)
+    bad = ops.logical_or(t_bad, p_bad)
+    # One scalar read per eager batch; the details are gathered only when something is wrong.
+    if _backend.is_concrete(bad) and bool(ops.any(bad)):
         if bool(ops.any(t_bad)):
             _raise_invalid(spec, "y_true", y_true, t_bad)
-        if bool(ops.any(p_bad)):
-            _score_error(spec, y_pred, p_bad)
+        _score_error(spec, y_pred, p_bad)
 
-    bad = ops.logical_or(t_bad, p_bad)
     keep = (
         ops.logical_not(bad) if ignored is None else ops.logical_not(ops.logical_or(bad, ignored))
     )
@@ -171,30 +168,8 @@ def ranking_inputs(
         labels = ops.reshape(labels, (-1, 1))
         if spec.task == "binary":
             scores = ops.reshape(scores, (-1, 1))
-    n = ops.shape(scores)[0]
-    sw = (
-        ops.ones((n,), dtype="float32")
-        if sample_weight is None
-        else ops.reshape(ops.cast(sample_weight, "float32"), (-1,))
-    )
+    sw = flat_weights(sample_weight, ops.shape(scores)[0])
     return RankInputs(scores, labels, sw, ops.sum(ops.cast(bad, "float32")))
-
-
-def _score_shape_error(spec: TaskSpec, y_true: Any, y_pred: Any) -> ValueError:
-    c = spec.num_classes
-    expected = {
-        "binary": "y_true and y_pred of shape (batch,) or (batch, 1)",
-        "multiclass": (
-            f"y_true of shape (batch,) or (batch, 1) integer labels or (batch, num_classes={c}) "
-            f"one-hot, and y_pred of shape (batch, num_classes={c}) float scores (ranking needs "
-            "scores, not predicted labels)"
-        ),
-        "multilabel": f"y_true and y_pred of shape (batch, num_classes={c})",
-    }[spec.task]
-    return ValueError(
-        f"task={spec.task!r} expects {expected}. "
-        f"Received: y_true.shape={_shape(y_true)}, y_pred.shape={_shape(y_pred)}."
-    )
 
 
 def split_targets(spec: TaskSpec, labels: Any, weights: Any) -> tuple[Any, Any]:
@@ -302,8 +277,8 @@ def average_precision_from_counts(pos: Any, neg: Any) -> Any:
 
 
 def average_values(values: Any, support: Any, average: str | None) -> Any:
-    """Average per-class values like scikit-learn ('micro' is computed upstream)."""
-    if average is None or average == "micro":
+    """Average per-class values like scikit-learn ('micro' pools the counts upstream)."""
+    if average is None:
         return values
     if average == "weighted":
         total = ops.sum(support)
