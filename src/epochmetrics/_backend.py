@@ -88,12 +88,9 @@ def is_torch() -> bool:
 
 
 def to_torch(value: Any, like: Any) -> Any:
-    """A host result (NumPy array, or dict of them) as torch tensors on `like`'s device."""
+    """A host result (NumPy array) as a torch tensor on `like`'s device."""
     import torch
 
-    if isinstance(value, dict):
-        stacked = to_torch(np.stack([np.asarray(v) for v in value.values()]), like)
-        return dict(zip(value, stacked.unbind(), strict=True))
     return torch.from_numpy(np.array(value)).to(like.device)
 
 

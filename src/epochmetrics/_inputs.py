@@ -100,13 +100,11 @@ def make_spec(
     )
 
 
-def check_average(average: Any, task: str, *, allow_none: bool = True) -> Average:
+def check_average(average: Any, task: str) -> Average:
     """Validate `average` for `task`; binary accepts 'binary' (the positive class) too."""
-    allowed: list[Any] = ["micro", "macro", "weighted"]
+    allowed: list[Any] = ["micro", "macro", "weighted", None]
     if task == "binary":
         allowed.insert(0, "binary")
-    if allow_none:
-        allowed.append(None)
     if average not in allowed:
         names = ", ".join(repr(a) for a in allowed[:-1]) + f" or {allowed[-1]!r}"
         raise ValueError(
@@ -232,8 +230,7 @@ def _check_batch(spec: TaskSpec, y_true: Any, y_pred: Any, sample_weight: Any) -
 def _threshold(spec: TaskSpec, scores: Any) -> tuple[Any, Any]:
     """Probabilities or logits -> (0/1 labels, invalid mask)."""
     if _is_int(scores):
-        labels = ops.cast(scores, "int32")
-        return labels, ops.logical_and(ops.not_equal(labels, 0), ops.not_equal(labels, 1))
+        return _threshold_true(scores)
     scores = ops.cast(scores, "float32")
     if spec.from_logits:
         # sigmoid(x) > t  <=>  x > logit(t): no exp, and no saturation of sigmoid near 0 or 1.

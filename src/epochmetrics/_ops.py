@@ -24,21 +24,16 @@ __all__ = ["host_ops", "on_host", "ops"]
 class _NumpyOps:
     """The `keras.ops` functions the result code uses, with the same signatures, on NumPy."""
 
-    abs = staticmethod(np.abs)
-    any = staticmethod(np.any)
     arange = staticmethod(np.arange)
     argmax = staticmethod(np.argmax)
     concatenate = staticmethod(np.concatenate)
     cumsum = staticmethod(np.cumsum)
     equal = staticmethod(np.equal)
-    expand_dims = staticmethod(np.expand_dims)
     isnan = staticmethod(np.isnan)
     logical_and = staticmethod(np.logical_and)
     logical_not = staticmethod(np.logical_not)
     logical_or = staticmethod(np.logical_or)
     max = staticmethod(np.max)
-    maximum = staticmethod(np.maximum)
-    minimum = staticmethod(np.minimum)
     ones_like = staticmethod(np.ones_like)
     reshape = staticmethod(np.reshape)
     sqrt = staticmethod(np.sqrt)
@@ -50,14 +45,6 @@ class _NumpyOps:
     @staticmethod
     def cast(x: Any, dtype: Any) -> np.ndarray:
         return np.asarray(x).astype(dtype)
-
-    @staticmethod
-    def convert_to_tensor(x: Any, dtype: Any = None) -> np.ndarray:
-        return np.asarray(x, dtype)
-
-    @staticmethod
-    def convert_to_numpy(x: Any) -> np.ndarray:
-        return np.asarray(x)
 
     @staticmethod
     def unstack(x: Any, axis: int = 0) -> list[np.ndarray]:

@@ -21,7 +21,7 @@ from typing import Any, Literal
 from epochmetrics import _backend
 from epochmetrics._inputs import Average, TaskSpec
 from epochmetrics._ops import ops
-from epochmetrics.functional.stat_scores import Counts
+from epochmetrics.functional.stat_scores import Counts, unpack_stat_scores
 
 __all__ = [
     "Ratio",
@@ -255,7 +255,7 @@ def confusion_matrix(spec: TaskSpec, state: Any, *, normalize: Normalize = None)
     """
     c = spec.num_classes
     if spec.task == "multilabel":
-        tp, pred, true, tn = state[:c], state[c : 2 * c], state[2 * c : 3 * c], state[3 * c : 4 * c]
+        tp, pred, true, tn = unpack_stat_scores(spec, state)[:4]
         fp, fn = pred - tp, true - tp
         cm = ops.reshape(ops.stack([tn, fp, fn, tp], axis=-1), (c, 2, 2))
         axes = {"true": -1, "pred": -2, "all": (-2, -1)}

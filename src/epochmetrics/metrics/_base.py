@@ -131,7 +131,12 @@ class SumStateMetric(keras.metrics.Metric):
             # Eager torch: NumPy on the host instead of ~100 dispatched ops (see `_ops`).
             host = [np.asarray(ops.convert_to_numpy(part)) for part in parts]
             with host_ops():
-                value = self._result(host)
+                value = self._masked(host)
+            if isinstance(value, Keyed):  # one tensor, split on the device: one copy for all keys
+                keys = value.keys
+                return dict(
+                    zip(keys, _backend.to_torch(value.values, parts[0]).unbind(), strict=True)
+                )
             return _backend.to_torch(value, parts[0])
         with _backend.float64_scope(parts[0]):
             if len(parts) == 2 and _backend.is_concrete(parts[0]):
@@ -156,6 +161,14 @@ class SumStateMetric(keras.metrics.Metric):
         return self._result_fn
 
     def _result(self, parts: list[Any]) -> Any:
+        value = self._masked(parts)
+        if isinstance(value, Keyed):
+            # One mask and one split for all keys: Keras reads results every step.
+            return dict(zip(value.keys, ops.unstack(value.values), strict=True))
+        return value
+
+    def _masked(self, parts: list[Any]) -> Any:
+        """`_compute` of the summed parts, NaN where the state counted invalid labels."""
         dtype = _backend.result_dtype()
         # Several parts only for replicas kept apart (tf.distribute); summed in `dtype`.
         state = ops.cast(parts[0], dtype)
@@ -165,8 +178,7 @@ class SumStateMetric(keras.metrics.Metric):
         # Invalid labels seen inside a compiled step: every result is NaN, never a wrong number.
         invalid = state[-1] > 0  # every layout keeps the invalid count last
         if isinstance(value, Keyed):
-            # One mask and one split for all keys: Keras reads results every step.
-            return dict(zip(value.keys, ops.unstack(_poison(value.values, invalid)), strict=True))
+            return Keyed(_poison(value.values, invalid), value.keys)
         return _poison(value, invalid)
 
     def get_config(self) -> dict[str, Any]:

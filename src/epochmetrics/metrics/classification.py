@@ -44,15 +44,20 @@ COMMON_ARGS = """task: "binary", "multiclass" or "multilabel". Required: never g
             positive when its probability is strictly greater.
         from_logits: Whether binary/multilabel `y_pred` holds logits rather than probabilities.
         ignore_index: Label value whose samples (multilabel: elements) are skipped.
-        class_names: Names used in per-class log keys instead of class indices.
         name: Base name of the log keys.
         dtype: Keras dtype policy of the metric (the state is always float32 pairs)."""
 
-AVERAGE_ARGS = """average: "micro", "macro", "weighted", None (one scalar log key per class,
+CLASS_NAMES_ARG = "class_names: Names used in per-class log keys instead of class indices."
+
+AVERAGE_ARGS = (
+    CLASS_NAMES_ARG
+    + """
+        average: "micro", "macro", "weighted", None (one scalar log key per class,
             `<name>_<class>`), or for binary "binary" (the positive class). Defaults to "binary"
             for binary and "macro" otherwise. "macro" averages over the classes present in the
             epoch, as scikit-learn's default `labels=None` does.
         zero_division: Value of a ratio whose denominator is 0: 0.0, 1.0 or nan."""
+)
 
 INPUTS = """Inputs to `update_state(y_true, y_pred, sample_weight=None)`: binary `(B,)` or `(B, 1)`
     labels and probabilities/logits (or 0/1 integer predictions); multiclass `y_true` as integer

@@ -14,7 +14,7 @@ from epochmetrics.functional import reductions
 from epochmetrics.functional.reductions import Normalize
 from epochmetrics.functional.stat_scores import confusion_matrix_size, confusion_matrix_update
 from epochmetrics.metrics._base import Keyed, SumStateMetric
-from epochmetrics.metrics.classification import COMMON_ARGS, INPUTS, _StatScores
+from epochmetrics.metrics.classification import CLASS_NAMES_ARG, COMMON_ARGS, INPUTS, _StatScores
 
 __all__ = ["ClassificationReport", "ConfusionMatrix"]
 
@@ -40,6 +40,7 @@ class ConfusionMatrix(SumStateMetric):
     Args:
         normalize: None (counts), "true" (rows sum to 1), "pred" (columns sum to 1) or "all".
         {COMMON_ARGS}
+        {CLASS_NAMES_ARG}
 
     Returns:
         A `(C, C)` tensor (binary: `(2, 2)`; multilabel: `(L, 2, 2)`).
@@ -140,6 +141,7 @@ class ClassificationReport(_StatScores):
         per_class: Whether to emit the per-class keys.
         zero_division: Value of a ratio whose denominator is 0: 0.0, 1.0 or nan.
         {COMMON_ARGS}
+        {CLASS_NAMES_ARG}
 
     Returns:
         A dict of scalar tensors.
