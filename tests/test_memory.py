@@ -29,6 +29,7 @@ MULTICLASS = [
     (em.BalancedAccuracy, {}, lambda c: 3 * c + 1),
     (em.MatthewsCorrCoef, {}, lambda c: 3 * c + 1),
     (em.CohenKappa, {}, lambda c: 3 * c + 1),
+    (em.CohenKappa, {"weights": "linear"}, lambda c: 3 * c + 3),
     (em.CohenKappa, {"weights": "quadratic"}, lambda c: 3 * c + 3),
     (em.ClassificationReport, {}, lambda c: 3 * c + 1),
     (
@@ -138,3 +139,10 @@ def test_every_exported_metric_has_a_documented_size():
         f"{missing} have no state-size test: add a row to tests/test_memory.py and to "
         "docs/state_sizes.md."
     )
+
+
+def test_report_items_cover_everything_a_report_can_include():
+    """The "every value" row above stays complete when the report learns a new value."""
+    from epochmetrics.metrics import confusion
+
+    assert set(REPORT_ITEMS) == {*confusion._PER_CLASS, *confusion._SCALARS}

@@ -38,7 +38,7 @@ def namespace() -> dict[str, object]:
     }
 
 
-@pytest.mark.parametrize("index", range(3))
+@pytest.mark.parametrize("index", range(len(blocks())))
 def test_readme_python_blocks_run(
     index: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -60,3 +60,5 @@ def test_readme_has_the_two_quickstart_commands() -> None:
         line.split("#")[0].strip() for line in quick.splitlines() if line.startswith("make ")
     ]
     assert commands == ["make demo", "make test"]
+    # Usage, evaluator and plotting examples: each runs in test_readme_python_blocks_run.
+    assert len(blocks()) >= 3
