@@ -149,3 +149,15 @@ def test_host_ops_is_restored_after_an_error() -> None:
     with pytest.raises(RuntimeError), host_ops():
         raise RuntimeError
     assert proxy.namespace is keras.ops
+
+
+def test_eager_results_are_float64_on_every_backend() -> None:
+    """JAX without x64 included: an eager read (epoch logs, evaluate, user code) is float64."""
+    rng = np.random.default_rng(3)
+    for metric in (em.F1Score("multiclass", num_classes=C), em.ClassificationReport("binary")):
+        _feed(metric, "random", rng)
+        for _ in range(2):  # a first (eager) and a second (compiled on JAX/TF) read
+            result = metric.result()
+            items = list(result.values()) if isinstance(result, dict) else [result]
+            assert items
+            assert all(keras.backend.standardize_dtype(v.dtype) == "float64" for v in items)
