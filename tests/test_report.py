@@ -149,6 +149,8 @@ def test_evaluation_json_alone_and_per_class_from_matrix(tmp_path):
          "'best_epoch' must be a int"),
         ({"history.csv": "epoch,loss\n0,1\n", "run.json": '{"confusion_matrix": [[1, 2]]}'},
          ValueError, "not square"),
+        ({"history.csv": "epoch,loss\n0,1\n", "run.json": '{"confusion_matrix": [[1, -2], [0, 1]]}'},
+         ValueError, r"run.json: A confusion matrix holds finite, non-negative counts"),
         ({"history.csv": "epoch,loss\n0,1\n", "evaluation.json": '{"loss": [1]}'}, ValueError,
          "not an EpochEvaluator history"),
     ],

@@ -4,7 +4,7 @@ Trains a small MLP on an imbalanced split of scikit-learn's bundled digits data 
 with per-class and macro F1 in `metrics=`, EarlyStopping and ModelCheckpoint on `val_f1_macro`
 and a CSVLogger, then prints the per-class table of the best model on the validation data,
 checked against scikit-learn. Writes into the run directory: history.csv, best.keras,
-evaluation.json (when the evaluator is available), run.json, curves.png,
+evaluation.json, run.json, curves.png,
 confusion_matrix.png and report.html.
 """
 
@@ -15,6 +15,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from epochmetrics._run import TABLE_METRICS
 
 # Fraction of each digit kept: digits 5-9 become minority classes.
 KEEP = (1.0, 1.0, 1.0, 1.0, 1.0, 0.35, 0.25, 0.18, 0.12, 0.08)
@@ -92,9 +94,7 @@ def run(out: str | Path, epochs: int = 30, seed: int = 0) -> int:
         ),
         keras.callbacks.CSVLogger(str(out / "history.csv")),
     ]
-    evaluator = _evaluator(x_va, y_va, out)
-    if evaluator is not None:
-        callbacks.append(evaluator)
+    callbacks.append(_evaluator(x_va, y_va, out))
     history = model.fit(
         x_tr,
         y_tr,
@@ -135,9 +135,7 @@ def run(out: str | Path, epochs: int = 30, seed: int = 0) -> int:
         "monitor": MONITOR,
         "best_epoch": best_epoch,
         "class_names": CLASS_NAMES,
-        "per_class": {
-            k: [float(v) for v in table[k]] for k in ("precision", "recall", "f1", "support")
-        },
+        "per_class": {k: [float(v) for v in table[k]] for k in TABLE_METRICS},
         "confusion_matrix": matrix.tolist(),
     }
     (out / "run.json").write_text(json.dumps(info, indent=2))
@@ -161,7 +159,7 @@ def per_class_table(
     import epochmetrics as em
 
     report = em.ClassificationReport(
-        "multiclass", num_classes=10, include=["precision", "recall", "f1", "support"], averages=[]
+        "multiclass", num_classes=10, include=list(TABLE_METRICS), averages=[]
     )
     cm = em.ConfusionMatrix("multiclass", num_classes=10)
     scores = model.predict(x, batch_size=64, verbose=0)
@@ -169,15 +167,11 @@ def per_class_table(
         report.update_state(y[start : start + 64], scores[start : start + 64])
         cm.update_state(y[start : start + 64], scores[start : start + 64])
     result = {k: float(v) for k, v in report.result().items()}
-    table = {
-        m: np.array([result[f"{m}_{c}"] for c in CLASS_NAMES])
-        for m in ("precision", "recall", "f1", "support")
-    }
+    table = {m: np.array([result[f"{m}_{c}"] for c in CLASS_NAMES]) for m in TABLE_METRICS}
     pred = scores.argmax(axis=1)
     expected = precision_recall_fscore_support(y, pred, labels=range(10), zero_division=0.0)
     worst = max(
-        float(np.max(np.abs(table[m] - e)))
-        for m, e in zip(("precision", "recall", "f1", "support"), expected, strict=True)
+        float(np.max(np.abs(table[m] - e))) for m, e in zip(TABLE_METRICS, expected, strict=True)
     )
     worst = max(
         worst, float(np.max(np.abs(cm.matrix() - confusion_matrix(y, pred, labels=range(10)))))
@@ -188,7 +182,7 @@ def per_class_table(
 def format_table(table: dict[str, np.ndarray]) -> str:
     lines = [f"{'class':>5}  {'precision':>9}  {'recall':>6}  {'f1':>6}  {'support':>7}"]
     for i, name in enumerate(CLASS_NAMES):
-        p, r, f, s = (table[m][i] for m in ("precision", "recall", "f1", "support"))
+        p, r, f, s = (table[m][i] for m in TABLE_METRICS)
         lines.append(f"{name:>5}  {p:9.4f}  {r:6.4f}  {f:6.4f}  {int(s):7d}")
     macro = {m: float(np.mean(table[m])) for m in ("precision", "recall", "f1")}
     lines.append(
@@ -199,14 +193,10 @@ def format_table(table: dict[str, np.ndarray]) -> str:
 
 
 def _evaluator(x_va: np.ndarray, y_va: np.ndarray, out: Path) -> Any:
-    """An EpochEvaluator recording the validation confusion matrix per epoch, if available."""
-    try:
-        from epochmetrics.callbacks import EpochEvaluator
-    except ImportError:
-        return None
+    """An EpochEvaluator recording the validation confusion matrix per epoch."""
     import epochmetrics as em
 
-    return EpochEvaluator(
+    return em.EpochEvaluator(
         (x_va, y_va),
         [em.ConfusionMatrix("multiclass", num_classes=10, class_names=CLASS_NAMES)],
         history_path=str(out / "evaluation.json"),
@@ -214,10 +204,8 @@ def _evaluator(x_va: np.ndarray, y_va: np.ndarray, out: Path) -> Any:
 
 
 def _write_report(out: Path) -> None:
-    try:
-        from epochmetrics import report
-    except ImportError:  # pragma: no cover
-        return
+    from epochmetrics import report
+
     try:
         path = report.write_report(out, save_figures=True)
     except ImportError as e:

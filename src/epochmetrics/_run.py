@@ -12,6 +12,7 @@ import numpy as np
 
 from epochmetrics import _history
 from epochmetrics._history import History
+from epochmetrics._plot_confusion import _as_matrix
 
 __all__ = ["Run", "load_run"]
 
@@ -190,6 +191,10 @@ def _matrix(values: Any, run: Run, source: str) -> np.ndarray:
         raise ValueError(f"{run.run_dir / source}: the confusion matrix is not numeric") from None
     if m.ndim != 2 or m.shape[0] != m.shape[1]:
         raise ValueError(f"{run.run_dir / source}: the confusion matrix is not square ({m.shape})")
+    try:
+        _as_matrix(m)  # the plot's own checks (finite, non-negative), named by file here
+    except ValueError as e:
+        raise ValueError(f"{run.run_dir / source}: {e}") from None
     if run.class_names is not None and len(run.class_names) != m.shape[0]:
         raise ValueError(
             f"{run.run_dir / source}: the confusion matrix has {m.shape[0]} classes, "

@@ -29,10 +29,7 @@ def _fail(command: str, message: str) -> int:
 
 
 def _plot(args: argparse.Namespace) -> int:
-    try:
-        from epochmetrics import plot
-    except ImportError as e:  # pragma: no cover - the package itself always imports
-        return _fail("plot", str(e))
+    from epochmetrics import plot
 
     source = Path(args.history)
     out = Path(args.out) if args.out else source.with_suffix(".png")

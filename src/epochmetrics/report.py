@@ -29,13 +29,12 @@ if TYPE_CHECKING:
 __all__ = ["Run", "load_run", "render_figures", "write_figures", "write_report"]
 
 Progress = Callable[[str], None]
-CURVES_PNG = "curves.png"
-CONFUSION_PNG = "confusion_matrix.png"
 DPI = 110
 
 
 def render_figures(run: Run) -> dict[str, Figure]:
-    """The run's figures: "curves" (always) and "confusion_matrix" (when the run has one)."""
+    """The run's figures: "curves" (always) and "confusion_matrix" (when the run has one);
+    each is saved as `<name>.png`."""
     figures = {"curves": plot.plot_history(run.history, class_names=run.class_names)}
     if run.confusion is not None:
         figures["confusion_matrix"] = plot.plot_confusion_matrix(
@@ -67,7 +66,7 @@ def write_figures(run_dir: str | Path, out_dir: str | Path | None = None) -> lis
     target.mkdir(parents=True, exist_ok=True)
     written = []
     for name, fig in render_figures(run).items():
-        path = target / (CURVES_PNG if name == "curves" else CONFUSION_PNG)
+        path = target / f"{name}.png"
         fig.savefig(path, dpi=DPI)
         written.append(path)
     return written
@@ -121,12 +120,11 @@ def write_report(
     say("drawing curves" + (" and confusion matrix" if run.confusion is not None else ""))
     figures = render_figures(run)
     images = {name: _png(fig) for name, fig in figures.items()}
-    if save_figures:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        for name, data in images.items():
-            (path.parent / (CURVES_PNG if name == "curves" else CONFUSION_PNG)).write_bytes(data)
-    say(f"writing {path}")
     path.parent.mkdir(parents=True, exist_ok=True)
+    if save_figures:
+        for name, data in images.items():
+            (path.parent / f"{name}.png").write_bytes(data)
+    say(f"writing {path}")
     path.write_text(render_html(run, images), encoding="utf-8")
     return path
 
