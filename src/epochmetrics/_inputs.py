@@ -162,7 +162,7 @@ class Labels(NamedTuple):
     y_true: Any  # int32
     y_pred: Any  # int32
     weight: Any  # float32, 0 where ignored or invalid; multilabel (B, L)
-    sample_weight: Any  # float32 (B,), 0 where the whole sample is invalid
+    sample_weight: Any  # float32 (B,), 0 where the whole sample is invalid (multilabel only)
     invalid: Any  # float32 scalar: number of invalid samples (elements for multilabel)
 
 
@@ -374,14 +374,15 @@ def format_inputs(spec: TaskSpec, y_true: Any, y_pred: Any, sample_weight: Any =
         keep = ops.logical_and(keep, ops.logical_not(ignored))
     t = ops.where(keep, t_raw, 0)
     p = ops.where(keep, p, 0)
-    sw = flat_weights(sample_weight, ops.shape(t)[0])
     if spec.task == "multilabel":
+        sw = flat_weights(sample_weight, ops.shape(t)[0])
         sample_ok = ops.cast(ops.logical_not(ops.any(bad, axis=-1)), "float32")
         weight = ops.cast(keep, "float32") * ops.expand_dims(sw, -1)
         sw = sw * sample_ok
-    else:
+    else:  # per-sample weights live in `weight`; no ones tensor for an unweighted batch
+        sw = None if sample_weight is None else flat_weights(sample_weight, None)
         weight = ops.cast(keep, "float32")
-        weight = weight if sample_weight is None else weight * sw
+        weight = weight if sw is None else weight * sw
     invalid = ops.sum(ops.cast(bad, "float32"))
     return Labels(t, p, weight, sw, invalid)
 

@@ -110,7 +110,11 @@ def ratios(
     terms = [_ratio_terms(kind, counts, beta) for kind in kinds]
     num, den = ops.stack([t[0] for t in terms]), ops.stack([t[1] for t in terms])
     values = _divide(num, den, zero_division)
-    micro = _divide(ops.sum(num, axis=-1), ops.sum(den, axis=-1), zero_division)
+    micro = (
+        _divide(ops.sum(num, axis=-1), ops.sum(den, axis=-1), zero_division)
+        if "micro" in averages
+        else None
+    )
     return values, [_average(spec, values, micro, counts, avg) for avg in averages]
 
 
