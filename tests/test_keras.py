@@ -286,6 +286,21 @@ def test_invalid_labels_inside_compiled_step_give_nan() -> None:
     assert math.isnan(result["f1_macro"]) and math.isnan(result["mcc"])
 
 
+def test_a_nan_epoch_is_never_an_improvement() -> None:
+    """What the README promises for epochs poisoned by invalid labels: EarlyStopping keeps its
+    best value and counts the NaN epoch as one without improvement."""
+    stop = keras.callbacks.EarlyStopping(monitor="val_f1", mode="max", patience=2)
+    model = frozen_model(C)
+    model.stop_training = False  # as fit sets it
+    stop.set_model(model)
+    stop.on_train_begin()
+    stop.on_epoch_end(0, {"val_f1": 0.5})
+    stop.on_epoch_end(1, {"val_f1": math.nan})
+    assert stop.best == 0.5 and stop.wait == 1 and not model.stop_training
+    stop.on_epoch_end(2, {"val_f1": math.nan})
+    assert stop.best == 0.5 and model.stop_training
+
+
 @pytest.mark.parametrize("task", ["binary", "multiclass", "multilabel"])
 def test_every_metric_inside_compiled_evaluate(task: str) -> None:
     """Each metric class in one compiled test step, uneven batches, against scikit-learn."""
