@@ -171,9 +171,9 @@ with strategy.scope():
 
 def set_local():
     rid = tf.distribute.get_replica_context().replica_id_in_sync_group
-    big = tf.constant([2.0**24 + 2, 0, 0, 3, 0])
-    small = tf.constant([1.0, 0, 0, 2.0**24 + 2, 0])
-    cm._hi.assign(tf.where(tf.equal(rid, 0), big, small))
+    big = tf.constant([2.0**24 + 2, 3.0])
+    small = tf.constant([1.0, 2.0**24 + 2])
+    cm.update_state(tf.constant([0, 1]), tf.constant([0, 1]), tf.where(tf.equal(rid, 0), big, small))
 
 
 strategy.run(set_local)
@@ -260,12 +260,10 @@ def flat(logs):
 
 out = {"reduced": flat(model.get_metrics_result())}
 
-# Counts past 2**24 (and a pair with a non-zero `lo`) on both ranks.
+# Counts past 2**24 (and a pair with a non-zero `lo`: 2**30 + 3) on both ranks.
 cm = em.ConfusionMatrix("binary")
-hi = [2.0**30, 0, 0, 2.0**24 + 2, 0] if rank == 0 else [2.0**24 + 2, 0, 0, 1, 0]
-lo = [3.0, 0, 0, 0, 0] if rank == 0 else [1.0, 0, 0, 0, 0]
-cm._hi.assign(np.array(hi, "float32"))
-cm._lo.assign(np.array(lo, "float32"))
+weights = [2.0**30 + 3, 2.0**24 + 2] if rank == 0 else [2.0**24 + 3, 1.0]
+cm.update_state(np.array([0, 1]), np.array([0, 1]), np.array(weights))
 em.all_reduce_metrics([cm])
 out["matrix"] = cm.matrix().tolist()
 if rank == 0:

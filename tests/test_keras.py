@@ -281,7 +281,16 @@ def test_invalid_labels_inside_compiled_step_give_nan() -> None:
         ):
             model.evaluate(xs, ys, verbose=0)
         return
-    result = model.evaluate(xs, ys, return_dict=True, verbose=0)
+    with pytest.warns(RuntimeWarning, match="is NaN: a compiled step received") as caught:
+        result = model.evaluate(xs, ys, return_dict=True, verbose=0)
+    # One warning per metric, naming it, the kind of input and the count.
+    messages = sorted(str(w.message) for w in caught if issubclass(w.category, RuntimeWarning))
+    assert len(messages) == 2
+    assert messages[0].startswith(
+        "ClassificationReport 'classification_report' is NaN: a compiled step received 1 y_true "
+        "labels outside [0, num_classes=4)"
+    )
+    assert messages[1].startswith("F1Score 'f1' is NaN: a compiled step received 1 y_true")
     assert math.isnan(result["f1"])
     assert math.isnan(result["f1_macro"]) and math.isnan(result["mcc"])
 

@@ -9,51 +9,111 @@ import keras
 import numpy as np
 from keras import ops
 
-from epochmetrics import _ops
-from epochmetrics._ops import on_host
-
 __all__ = [
-    "accumulate",
     "argmax_with_nan",
     "bucket_batch",
     "compile_eager",
     "cumsum",
+    "from_host",
     "is_concrete",
     "is_torch",
     "read_parts",
-    "result_dtype",
     "scatter_add",
-    "to_torch",
+    "to_host",
+    "eager_x64",
+    "float64_available",
+    "traced_result_dtype",
+    "wide_float",
 ]
 
 
-def result_dtype() -> str:
-    """Float dtype for turning counts into results.
-
-    float64 wherever the backend has it, so counts up to 2**48 convert exactly. JAX runs in
-    32-bit unless x64 is enabled (globally, or by `float64_scope`); inside compiled JAX steps
-    we use float32 and formulas that stay reasonably conditioned in float32.
-    """
-    if keras.backend.backend() == "jax" and not on_host():
+def float64_available() -> bool:
+    """Whether float64 tensors exist here: always on TensorFlow and torch; on JAX only with x64
+    (enabled globally, or by `eager_x64` around an eager call). Inside a compiled step of
+    32-bit JAX they do not: sums there use int32 counts and a float32 pair (see `_sums`)."""
+    if keras.backend.backend() == "jax":
         import jax
 
-        return "float64" if jax.config.read("jax_enable_x64") else "float32"
-    return "float64"
+        return bool(jax.config.read("jax_enable_x64"))
+    return True
 
 
-def float64_scope(state: Any) -> contextlib.AbstractContextManager[Any]:
-    """Where float64 is missing (JAX without x64) but `state` is concrete, switch x64 on locally.
+def eager_x64() -> contextlib.AbstractContextManager[Any]:
+    """Around an eager call (never inside a traced step): float64 on JAX too.
 
-    Keras computes the epoch's logs (History, callbacks, `evaluate`) from concrete metric
-    state after the compiled steps, so those values get float64 even on 32-bit JAX; only the
-    per-batch progress-bar values computed inside the compiled step stay float32.
+    An eager update then sums the caller's weights in float64 (a 64-bit integer or float64
+    weight would be rounded to 32 bits on the way into JAX otherwise). Only whole calls go in
+    this scope: switching x64 inside a trace mixes 32- and 64-bit versions of JAX's own
+    compiled helpers (an `argmax` traced both ways fails to lower).
     """
-    if keras.backend.backend() == "jax" and is_concrete(state):
+    if keras.backend.backend() == "jax":
         import jax
 
         if not jax.config.read("jax_enable_x64"):
             return jax.enable_x64(True)
     return contextlib.nullcontext()
+
+
+def wide_float() -> str:
+    """The dtype for weighted sums: float64 where it exists (see `float64_available`)."""
+    return "float64" if float64_available() else "float32"
+
+
+def traced_result_dtype() -> str:
+    """Dtype of results computed inside a compiled step (see `float64_available`)."""
+    return wide_float()
+
+
+def to_host(x: Any) -> np.ndarray:
+    """A concrete tensor (any backend) or array as a NumPy array, without a copy where possible.
+
+    float16 and bfloat16 become float32 (exact): NumPy has no arithmetic for bfloat16, and
+    torch cannot hand bfloat16 to NumPy at all.
+    """
+    if isinstance(x, np.ndarray):
+        array = x
+    elif type(x).__module__.startswith("torch"):
+        import torch
+
+        t = x.detach()
+        if t.dtype in (torch.bfloat16, torch.float16):
+            t = t.float()
+        # `.numpy()` rather than `np.asarray`: torch's `__array__` predates NumPy 2's `copy`
+        # keyword and warns on every call.
+        array = t.cpu().numpy()
+    else:
+        array = np.asarray(keras.ops.convert_to_numpy(x) if keras.ops.is_tensor(x) else x)
+    if array.dtype.kind == "V" or array.dtype == np.float16:  # ml_dtypes' bfloat16 is kind "V"
+        array = array.astype(np.float32)
+    return array
+
+
+def from_host(values: np.ndarray, keys: tuple[str, ...] | None = None) -> Any:
+    """A host (NumPy float64) result as backend tensors: one tensor, or one scalar per key.
+
+    Splitting a (K,) vector costs one transfer and a cheap unstack (a slice per key would
+    compile per index on JAX: ~65 ms a key). Values stay float64 on every backend.
+    """
+    backend = keras.backend.backend()
+    values = np.asarray(values, dtype=np.float64)
+    if backend == "jax":
+        import jax
+
+        with jax.enable_x64(True):
+            tensor = jax.device_put(values)
+            parts = list(tensor) if keys is not None else None
+    elif backend == "torch":
+        import torch
+
+        tensor = torch.from_numpy(values)
+        parts = list(tensor.unbind()) if keys is not None else None
+    else:
+        tensor = keras.ops.convert_to_tensor(values)
+        parts = list(keras.ops.unstack(tensor)) if keys is not None else None
+    if keys is None:
+        return tensor
+    assert parts is not None
+    return dict(zip(keys, parts, strict=True))
 
 
 def is_concrete(x: Any) -> bool:
@@ -76,22 +136,15 @@ def is_concrete(x: Any) -> bool:
 
 def cumsum(x: Any, axis: int = -1) -> Any:
     """`ops.cumsum` that keeps float64 (Keras 3.15's torch cumsum returns float32 for it)."""
-    if keras.backend.backend() == "torch" and not on_host():
+    if keras.backend.backend() == "torch":
         import torch
 
         return torch.cumsum(x, dim=axis)
-    return _ops.ops.cumsum(x, axis=axis)
+    return ops.cumsum(x, axis=axis)
 
 
 def is_torch() -> bool:
     return keras.backend.backend() == "torch"
-
-
-def to_torch(value: Any, like: Any) -> Any:
-    """A host result (NumPy array) as a torch tensor on `like`'s device."""
-    import torch
-
-    return torch.from_numpy(np.array(value)).to(like.device)
 
 
 def read_parts(variable: Any) -> list[Any]:
@@ -176,20 +229,24 @@ def bucket_batch(y_true: Any, y_pred: Any, sample_weight: Any) -> tuple[Any, Any
     ):
         return y_true, y_pred, sample_weight
     y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
+    if y_true.ndim == 0 or y_pred.ndim == 0:
+        return y_true, y_pred, sample_weight  # let the shape check report it
     n = len(y_true)
     size = max(8, 1 << max(n - 1, 0).bit_length())
     if n == 0 or size == n or len(y_pred) != n:
         return y_true, y_pred, sample_weight
-    weight = (
-        np.ones(n, np.float32) if sample_weight is None else np.asarray(sample_weight, np.float32)
-    )
-    if weight.shape[0] != n:
-        return y_true, y_pred, sample_weight  # let the shape check report it
+    try:
+        weight = np.broadcast_to(
+            np.ones(n) if sample_weight is None else np.asarray(sample_weight, np.float64),
+            (n,) if np.ndim(sample_weight) < 2 else (n, *np.shape(sample_weight)[1:]),
+        )
+    except (ValueError, TypeError):
+        return y_true, y_pred, sample_weight  # let the checks report it
 
     def pad(a: np.ndarray) -> np.ndarray:
         return np.concatenate([a, np.repeat(a[:1], size - n, axis=0)])
 
-    zeros = np.zeros((size - n, *weight.shape[1:]), np.float32)
+    zeros = np.zeros((size - n, *weight.shape[1:]))
     return pad(y_true), pad(y_pred), np.concatenate([weight, zeros])
 
 
@@ -227,26 +284,3 @@ def scatter_add(values: Any, indices: Any, length: int) -> Any:
         out = torch.zeros(length, dtype=values.dtype, device=values.device)
         return out.index_add_(0, indices.to(torch.int64), values)
     return ops.segment_sum(values, indices, num_segments=length)
-
-
-def _two_sum(a: Any, b: Any) -> tuple[Any, Any]:
-    # Knuth's TwoSum: s + err == a + b exactly, for any float32 a and b, with no branch.
-    s = a + b
-    bb = s - a
-    err = (a - (s - bb)) + (b - bb)
-    return s, err
-
-
-def accumulate(hi: Any, lo: Any, x: Any) -> tuple[Any, Any]:
-    """Add `x` to the compensated float32 sum `hi + lo` and return the new `(hi, lo)`.
-
-    The pair carries about 48 significant bits: integer counts stay exact up to 2**48 per cell
-    (a plain float32 counter stops at 2**24), and weighted sums do not drift over an epoch.
-    Every operation is elementwise, so it runs inside XLA, tf.function and torch unchanged.
-    """
-    s, err = _two_sum(hi, x)
-    lo = lo + err
-    # Renormalise so |lo| stays below one unit in the last place of hi.
-    hi2 = s + lo
-    lo2 = lo - (hi2 - s)
-    return hi2, lo2

@@ -156,14 +156,18 @@ def class_labels(spec: TaskSpec, class_names: tuple[str, ...] | None) -> tuple[s
     )
 
 
+# Kinds of invalid input, counted in this order in the last cells of every state.
+INVALID_KINDS = ("y_true", "y_pred", "sample_weight")
+
+
 class Labels(NamedTuple):
     """One batch as hard labels. Binary/multiclass: `(B,)`; multilabel: `(B, L)`."""
 
-    y_true: Any  # int32
-    y_pred: Any  # int32
-    weight: Any  # float32, 0 where ignored or invalid; multilabel (B, L)
-    sample_weight: Any  # float32 (B,), 0 where the whole sample is invalid (multilabel only)
-    invalid: Any  # float32 scalar: number of invalid samples (elements for multilabel)
+    y_true: Any  # int32, 0 where not counted
+    y_pred: Any  # int32, 0 where not counted
+    weight: Any  # what each element counts: int32 0/1 without sample_weight, else wide floats
+    sample_weight: Any  # (B,) like `weight` or None; multilabel: 0 where a label is bad
+    invalid: Any  # int32 (3,): invalid y_true values, y_pred values, sample weights
 
 
 def _shape(x: Any) -> tuple[int | None, ...]:
@@ -212,6 +216,13 @@ def _flat(x: Any) -> Any:
 
 
 def _check_batch(spec: TaskSpec, y_true: Any, y_pred: Any, sample_weight: Any) -> None:
+    for name, x in (("y_true", y_true), ("y_pred", y_pred)):
+        if len(x.shape) == 0:
+            raise ValueError(
+                f"{name} must have a batch axis: task={spec.task!r} expects arrays of shape "
+                f"(batch, ...), even for one sample. Received: {name}.shape=(), a scalar; "
+                "wrap it as [value]."
+            )
     bt, bp = _shape(y_true)[0], _shape(y_pred)[0]
     if bt is not None and bp is not None and bt != bp:
         raise ValueError(
@@ -222,9 +233,42 @@ def _check_batch(spec: TaskSpec, y_true: Any, y_pred: Any, sample_weight: Any) -
         sw = _shape(sample_weight)
         if not _is_vector(sw) or (sw[0] is not None and bt is not None and sw[0] != bt):
             raise ValueError(
-                "`sample_weight` must have shape (batch,) or (batch, 1) matching y_true. "
-                f"Received: sample_weight.shape={sw}, y_true.shape={_shape(y_true)}."
+                "`sample_weight` must be a scalar or have shape (batch,) or (batch, 1) matching "
+                f"y_true. Received: sample_weight.shape={sw}, y_true.shape={_shape(y_true)}."
             )
+
+
+def _host_array(name: str, x: Any) -> Any:
+    """Host input (lists, NumPy) as an array of numbers, with a TypeError for anything else.
+
+    Tensors pass unchanged: their dtype is checked by `_check_dtype`.
+    """
+    if x is None:
+        raise TypeError(f"{name} must be an array of numbers. Received: {name}=None.")
+    if hasattr(x, "shape") and hasattr(x, "dtype") and not isinstance(x, np.ndarray):
+        return x
+    try:
+        array = np.asarray(x)
+    except (TypeError, ValueError) as err:
+        raise TypeError(f"{name} must be an array of numbers. Received: {err}") from None
+    if array.dtype.kind not in "biuf":
+        raise TypeError(
+            f"{name} must hold numbers (integer, bool or float). Received dtype {array.dtype}"
+            + (" (strings: map class names to indices first)." if array.dtype.kind in "US" else ".")
+        )
+    if name == "sample_weight":
+        # Weights in float64 before they become tensors: on 32-bit JAX a float64 or 64-bit
+        # integer array would be rounded to 32 bits here, and torch has few uint64 ops.
+        return array.astype(np.float64)
+    return array
+
+
+def _check_dtype(name: str, x: Any) -> None:
+    dtype = str(x.dtype)
+    if not any(k in dtype for k in ("int", "float", "bool")):
+        raise TypeError(
+            f"{name} must hold numbers (integer, bool or float). Received dtype {dtype}."
+        )
 
 
 def _threshold(spec: TaskSpec, scores: Any) -> tuple[Any, Any]:
@@ -301,12 +345,25 @@ def _raise_invalid(spec: TaskSpec, which: str, raw: Any, bad: Any) -> None:
 def batch_tensors(
     spec: TaskSpec, y_true: Any, y_pred: Any, sample_weight: Any
 ) -> tuple[Any, Any, Any]:
-    """The batch as tensors, with matching batch sizes (else a ValueError)."""
-    y_true = ops.convert_to_tensor(y_true)
-    y_pred = ops.convert_to_tensor(y_pred)
+    """The batch as tensors, with matching batch sizes (else a ValueError).
+
+    A scalar `sample_weight` weighs every sample alike; weights come back as `(B,)` in
+    `_backend.wide_float()` (float64 wherever it exists).
+    """
+    y_true = ops.convert_to_tensor(_host_array("y_true", y_true))
+    y_pred = ops.convert_to_tensor(_host_array("y_pred", y_pred))
+    for name, x in (("y_true", y_true), ("y_pred", y_pred)):
+        _check_dtype(name, x)
     if sample_weight is not None:
-        sample_weight = ops.convert_to_tensor(sample_weight)
+        sample_weight = ops.convert_to_tensor(_host_array("sample_weight", sample_weight))
+        _check_dtype("sample_weight", sample_weight)
     _check_batch(spec, y_true, y_pred, sample_weight)
+    if sample_weight is not None:
+        wide = _backend.wide_float()
+        sample_weight = ops.cast(sample_weight, wide)
+        if len(sample_weight.shape) == 0:
+            sample_weight = ops.ones(ops.shape(y_true)[:1], dtype=wide) * sample_weight
+        sample_weight = _flat(sample_weight)
     return y_true, y_pred, sample_weight
 
 
@@ -321,15 +378,34 @@ def mask_ignored(spec: TaskSpec, y_true: Any, t_bad: Any) -> tuple[Any, Any]:
     return ignored, ops.logical_and(t_bad, ops.logical_not(ignored))
 
 
-def flat_weights(sample_weight: Any, n: Any) -> Any:
-    """`sample_weight` as a `(B,)` float32 tensor; ones when None."""
+def weight_errors(sample_weight: Any) -> Any:
+    """`(B,)` mask of weights that cannot count: NaN or infinite (None without weights)."""
     if sample_weight is None:
-        return ops.ones((n,), dtype="float32")
-    return _flat(ops.cast(sample_weight, "float32"))
+        return None
+    return ops.logical_not(ops.isfinite(sample_weight))
+
+
+def raise_bad_weights(sample_weight: Any, w_bad: Any) -> None:
+    """Eager path: name the first non-finite weight."""
+    mask = np.asarray(ops.convert_to_numpy(w_bad), dtype=bool)
+    values = np.asarray(ops.convert_to_numpy(sample_weight))
+    first = int(np.flatnonzero(mask)[0])
+    raise ValueError(
+        "`sample_weight` must be finite. Received "
+        f"{int(mask.sum())} NaN or infinite weight(s), the first at index {first} "
+        f"(value {values[first]!r})."
+    )
+
+
+def invalid_counts(t_bad: Any, p_bad: Any, w_bad: Any) -> Any:
+    """int32 `(3,)`: how many y_true values, y_pred values and weights were invalid."""
+    parts = [ops.sum(ops.cast(b, "int32")) for b in (t_bad, p_bad)]
+    parts.append(ops.zeros((), "int32") if w_bad is None else ops.sum(ops.cast(w_bad, "int32")))
+    return ops.cast(ops.stack(parts), "int32")
 
 
 def format_inputs(spec: TaskSpec, y_true: Any, y_pred: Any, sample_weight: Any = None) -> Labels:
-    """Normalise one batch to hard labels, weights and an invalid count (see module docstring)."""
+    """Normalise one batch to hard labels, weights and invalid counts (see module docstring)."""
     y_true, y_pred, sample_weight = batch_tensors(spec, y_true, y_pred, sample_weight)
     st, sp = _shape(y_true), _shape(y_pred)
     c = spec.num_classes
@@ -348,9 +424,7 @@ def format_inputs(spec: TaskSpec, y_true: Any, y_pred: Any, sample_weight: Any =
         if _is_vector(st):
             t_raw, t_bad = _sparse_labels(_flat(y_true), c)
         elif len(st) == 2 and st[1] == c:
-            t_raw = ops.cast(ops.argmax(y_true, axis=-1), "int32")
-            # An all-zero (or all-negative) one-hot row names no class.
-            t_bad = ops.logical_not(ops.max(y_true, axis=-1) > 0)
+            t_raw, t_bad = one_hot_labels(y_true)
         else:
             raise shape_error(spec, y_true, y_pred)
         if _is_vector(sp):
@@ -362,29 +436,48 @@ def format_inputs(spec: TaskSpec, y_true: Any, y_pred: Any, sample_weight: Any =
             raise shape_error(spec, y_true, y_pred)
 
     ignored, t_bad = mask_ignored(spec, y_true, t_bad)
+    w_bad = weight_errors(sample_weight)
     bad = ops.logical_or(t_bad, p_bad)
+    row_bad = ops.any(bad, axis=-1) if spec.task == "multilabel" else bad
+    if w_bad is not None:
+        row_bad = ops.logical_or(row_bad, w_bad)
     # One scalar read per eager batch; the details are gathered only when something is wrong.
-    if _backend.is_concrete(bad) and bool(ops.any(bad)):
+    if _backend.is_concrete(row_bad) and bool(ops.any(row_bad)):
         if bool(ops.any(t_bad)):
             _raise_invalid(spec, "y_true", y_true, t_bad)
-        _raise_invalid(spec, "y_pred", y_pred, p_bad)
+        if bool(ops.any(p_bad)):
+            _raise_invalid(spec, "y_pred", y_pred, p_bad)
+        raise_bad_weights(sample_weight, w_bad)
 
     keep = ops.logical_not(bad)
     if ignored is not None:
         keep = ops.logical_and(keep, ops.logical_not(ignored))
     t = ops.where(keep, t_raw, 0)
     p = ops.where(keep, p, 0)
+    invalid = invalid_counts(t_bad, p_bad, w_bad)
+    sw = None
+    if sample_weight is not None:
+        # A non-finite weight must not reach a sum (0 * inf is NaN): its sample counts 0.
+        sw = ops.where(w_bad, 0.0, sample_weight)
     if spec.task == "multilabel":
-        sw = flat_weights(sample_weight, ops.shape(t)[0])
-        sample_ok = ops.cast(ops.logical_not(ops.any(bad, axis=-1)), "float32")
-        weight = ops.cast(keep, "float32") * ops.expand_dims(sw, -1)
-        sw = sw * sample_ok
-    else:  # per-sample weights live in `weight`; no ones tensor for an unweighted batch
-        sw = None if sample_weight is None else flat_weights(sample_weight, None)
-        weight = ops.cast(keep, "float32")
-        weight = weight if sw is None else weight * sw
-    invalid = ops.sum(ops.cast(bad, "float32"))
-    return Labels(t, p, weight, sw, invalid)
+        keep = ops.logical_and(keep, ops.expand_dims(ops.logical_not(row_bad), -1))
+        sample_ok = ops.logical_not(row_bad)
+        if sw is None:
+            return Labels(t, p, ops.cast(keep, "int32"), ops.cast(sample_ok, "int32"), invalid)
+        weight = ops.cast(keep, sw.dtype) * ops.expand_dims(sw, -1)
+        return Labels(t, p, weight, sw * ops.cast(sample_ok, sw.dtype), invalid)
+    if sw is None:  # no (B,) ones tensor for an unweighted batch: counts are 0/1
+        return Labels(t, p, ops.cast(keep, "int32"), None, invalid)
+    keep = ops.logical_and(keep, ops.logical_not(row_bad))
+    return Labels(t, p, ops.cast(keep, sw.dtype) * sw, sw, invalid)
+
+
+def one_hot_labels(y_true: Any) -> tuple[Any, Any]:
+    """One-hot (or soft) `(B, C)` targets -> (int32 class of the largest entry, rows naming no
+    class). Soft targets (label smoothing, mixup) count as their largest class."""
+    y = ops.cast(y_true, "float32")  # bool one-hot included
+    # An all-zero (or all-negative) row names no class; NaN fails the comparison too.
+    return ops.cast(ops.argmax(y, axis=-1), "int32"), ops.logical_not(ops.max(y, axis=-1) > 0)
 
 
 def _threshold_true(y: Any) -> tuple[Any, Any]:

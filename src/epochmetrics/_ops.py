@@ -1,24 +1,23 @@
-"""`ops`: `keras.ops`, or NumPy while a result is computed on the host.
+"""The two array namespaces results are computed in: `keras_ops` and `numpy_ops`.
 
 Results are a few hundred element-wise operations on a vector of O(C) sums. Inside compiled
-steps, and for compiled eager reads on JAX and TensorFlow, they run as `keras.ops`. Eager torch
-pays 15-100 us of Keras dispatch per op (about 5 ms for a 10-class report, at every training
-step, since torch's `fit` reads every metric's result each step), while NumPy on the same
-float64 sums takes well under a millisecond. The result modules import `ops` from here;
-`host_ops()` switches it to NumPy for the current thread.
+steps they run as `keras.ops` (`keras_ops`). Eager reads (the epoch's logs, `evaluate`, a
+user's `result()`) run in NumPy on the host (`numpy_ops`): eager Keras ops pay 15-100 us of
+dispatch each on torch and compile per shape on JAX (a 1,000-class per-class result took over
+a minute there), while NumPy on the same float64 sums takes well under a millisecond. Both
+namespaces have the `keras.ops` signatures; result code receives one of them as `xp`.
 """
 
 from __future__ import annotations
 
-import contextlib
-import threading
-from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
 from keras import ops as _keras_ops
 
-__all__ = ["host_ops", "on_host", "ops"]
+from epochmetrics import _backend
+
+__all__ = ["keras_ops", "numpy_ops"]
 
 
 class _NumpyOps:
@@ -29,11 +28,13 @@ class _NumpyOps:
     concatenate = staticmethod(np.concatenate)
     cumsum = staticmethod(np.cumsum)
     equal = staticmethod(np.equal)
+    flip = staticmethod(np.flip)
     isnan = staticmethod(np.isnan)
     logical_and = staticmethod(np.logical_and)
     logical_not = staticmethod(np.logical_not)
     logical_or = staticmethod(np.logical_or)
     max = staticmethod(np.max)
+    mean = staticmethod(np.mean)
     ones_like = staticmethod(np.ones_like)
     reshape = staticmethod(np.reshape)
     sqrt = staticmethod(np.sqrt)
@@ -54,30 +55,14 @@ class _NumpyOps:
         raise AttributeError(f"epochmetrics' host results have no NumPy version of ops.{name}")
 
 
-class _Ops(threading.local):
-    namespace: Any = _keras_ops
+class _KerasOps:
+    """`keras.ops`, with the one function whose dtype differs by backend routed to `_backend`."""
+
+    cumsum = staticmethod(_backend.cumsum)
 
     def __getattr__(self, name: str) -> Any:
-        return getattr(self.namespace, name)
+        return getattr(_keras_ops, name)
 
 
-ops: Any = _Ops()
-_NUMPY = _NumpyOps()
-
-
-def on_host() -> bool:
-    """Whether `ops` is NumPy here (results on the host are always float64)."""
-    return ops.namespace is _NUMPY
-
-
-@contextlib.contextmanager
-def host_ops() -> Iterator[None]:
-    """Within the block (this thread), `ops` is NumPy; 0/0 and x/0 give NaN/inf silently, as
-    they do in the backends."""
-    saved = ops.namespace
-    ops.namespace = _NUMPY
-    try:
-        with np.errstate(all="ignore"):
-            yield
-    finally:
-        ops.namespace = saved
+numpy_ops: Any = _NumpyOps()
+keras_ops: Any = _KerasOps()

@@ -43,9 +43,12 @@ from epochmetrics._inputs import (
     _sparse_labels,
     _threshold_true,
     batch_tensors,
-    flat_weights,
+    invalid_counts,
     mask_ignored,
+    one_hot_labels,
+    raise_bad_weights,
     shape_error,
+    weight_errors,
 )
 
 __all__ = [
@@ -90,8 +93,8 @@ class RankInputs(NamedTuple):
 
     scores: Any  # (B, K) float32: probabilities, or logits for binary/multilabel with from_logits
     labels: Any  # (B, T) float32: 0/1 (multiclass: the class), -1 where not counted
-    sample_weight: Any  # (B,) float32
-    invalid: Any  # float32 scalar: number of invalid samples (multilabel: elements)
+    sample_weight: Any  # (B,) wide floats (see `_backend.wide_float`), 0 where not finite
+    invalid: Any  # int32 (3,): invalid y_true values, y_pred values, sample weights
 
 
 def _score_error(spec: TaskSpec, y_pred: Any, bad: Any) -> None:
@@ -127,8 +130,7 @@ def ranking_inputs(
         if _is_vector(st):
             t, t_bad = _sparse_labels(_flat(y_true), c)
         else:
-            t = ops.cast(ops.argmax(y_true, axis=-1), "int32")
-            t_bad = ops.logical_not(ops.max(y_true, axis=-1) > 0)
+            t, t_bad = one_hot_labels(y_true)
         scores = ops.cast(y_pred, "float32")
         if spec.from_logits:
             scores = ops.softmax(scores, axis=-1)
@@ -151,16 +153,22 @@ def ranking_inputs(
             p_bad = ops.logical_not(ops.logical_and(scores >= 0.0, scores <= 1.0))
 
     ignored, t_bad = mask_ignored(spec, y_true, t_bad)
+    w_bad = weight_errors(sample_weight)
     bad = ops.logical_or(t_bad, p_bad)
+    row_bad = ops.any(bad, axis=-1) if spec.task == "multilabel" else bad
+    if w_bad is not None:
+        row_bad = ops.logical_or(row_bad, w_bad)
     # One scalar read per eager batch; the details are gathered only when something is wrong.
-    if _backend.is_concrete(bad) and bool(ops.any(bad)):
+    if _backend.is_concrete(row_bad) and bool(ops.any(row_bad)):
         if bool(ops.any(t_bad)):
             _raise_invalid(spec, "y_true", y_true, t_bad)
-        _score_error(spec, y_pred, p_bad)
+        if bool(ops.any(p_bad)):
+            _score_error(spec, y_pred, p_bad)
+        raise_bad_weights(sample_weight, w_bad)
 
-    keep = (
-        ops.logical_not(bad) if ignored is None else ops.logical_not(ops.logical_or(bad, ignored))
-    )
+    keep = ops.logical_not(bad if w_bad is None else ops.logical_or(bad, _rows(spec, w_bad)))
+    if ignored is not None:
+        keep = ops.logical_and(keep, ops.logical_not(ignored))
     labels = ops.where(keep, ops.cast(t, "float32"), -1.0)
     bad_scores = ops.expand_dims(p_bad, -1) if spec.task == "multiclass" else p_bad
     scores = ops.where(bad_scores, 0.0, scores)  # no NaN reaches a sort or a bin
@@ -168,21 +176,29 @@ def ranking_inputs(
         labels = ops.reshape(labels, (-1, 1))
         if spec.task == "binary":
             scores = ops.reshape(scores, (-1, 1))
-    sw = flat_weights(sample_weight, ops.shape(scores)[0])
-    return RankInputs(scores, labels, sw, ops.sum(ops.cast(bad, "float32")))
+    if sample_weight is None:
+        sw = ops.ones(ops.shape(scores)[:1], dtype=_backend.wide_float())
+    else:
+        sw = ops.where(w_bad, 0.0, sample_weight)
+    return RankInputs(scores, labels, sw, invalid_counts(t_bad, p_bad, w_bad))
+
+
+def _rows(spec: TaskSpec, row_mask: Any) -> Any:
+    """A `(B,)` mask shaped like the per-element masks of `spec.task` (multilabel: `(B, 1)`)."""
+    return ops.expand_dims(row_mask, -1) if spec.task == "multilabel" else row_mask
 
 
 def split_targets(spec: TaskSpec, labels: Any, weights: Any) -> tuple[Any, Any]:
-    """`(B, T)` labels and `(B,)` weights -> positive and negative weights, each `(B, K)`."""
-    w = ops.expand_dims(ops.cast(weights, "float32"), -1)
+    """`(B, T)` labels and `(B,)` weights -> positive and negative weights, each `(B, K)`,
+    in the weights' dtype."""
+    dtype = keras.backend.standardize_dtype(weights.dtype)
+    w = ops.expand_dims(weights, -1)
     if spec.task == "multiclass":
         classes = ops.cast(ops.arange(spec.num_classes), "float32")
-        hot = ops.cast(ops.equal(labels, ops.expand_dims(classes, 0)), "float32")  # (B, C)
-        counted = ops.cast(labels >= 0.0, "float32") * w  # (B, 1)
+        hot = ops.cast(ops.equal(labels, ops.expand_dims(classes, 0)), dtype)  # (B, C)
+        counted = ops.cast(labels >= 0.0, dtype) * w  # (B, 1)
         return hot * counted, (1.0 - hot) * counted
-    return ops.cast(ops.equal(labels, 1.0), "float32") * w, ops.cast(
-        ops.equal(labels, 0.0), "float32"
-    ) * w
+    return ops.cast(ops.equal(labels, 1.0), dtype) * w, ops.cast(ops.equal(labels, 0.0), dtype) * w
 
 
 def score_bins(scores: Any, *, logits: bool, bins_per_octave: int) -> Any:
@@ -254,36 +270,36 @@ def group_counts(scores: Any, pos_w: Any, neg_w: Any, dtype: str) -> tuple[Any, 
     return ops.reshape(pos, (k, n)), ops.reshape(neg, (k, n))
 
 
-def _safe_div(a: Any, b: Any) -> Any:
-    return a / ops.where(ops.equal(b, 0.0), ops.ones_like(b), b)
+def _safe_div(xp: Any, a: Any, b: Any) -> Any:
+    return a / xp.where(xp.equal(b, 0.0), xp.ones_like(b), b)
 
 
-def auroc_from_counts(pos: Any, neg: Any) -> Any:
+def auroc_from_counts(xp: Any, pos: Any, neg: Any) -> Any:
     """`(K, G)` ascending group masses -> `(K,)` ROC-AUC, ties counting 1/2; NaN if undefined."""
-    p, n = ops.sum(pos, axis=-1), ops.sum(neg, axis=-1)
-    below = _backend.cumsum(neg) - neg
-    value = _safe_div(ops.sum(pos * (below + 0.5 * neg), axis=-1), p * n)
-    defined = ops.logical_and(p > 0, n > 0)
-    return ops.where(defined, value, ops.cast(float("nan"), value.dtype))
+    p, n = xp.sum(pos, axis=-1), xp.sum(neg, axis=-1)
+    below = xp.cumsum(neg, axis=-1) - neg
+    value = _safe_div(xp, xp.sum(pos * (below + 0.5 * neg), axis=-1), p * n)
+    defined = xp.logical_and(p > 0, n > 0)
+    return xp.where(defined, value, xp.cast(float("nan"), value.dtype))
 
 
-def average_precision_from_counts(pos: Any, neg: Any) -> Any:
+def average_precision_from_counts(xp: Any, pos: Any, neg: Any) -> Any:
     """`(K, G)` ascending group masses -> `(K,)` average precision; 0.0 without positives."""
-    tp = ops.flip(_backend.cumsum(ops.flip(pos, axis=-1)), axis=-1)  # mass at or above
-    fp = ops.flip(_backend.cumsum(ops.flip(neg, axis=-1)), axis=-1)
-    precision = ops.where(pos > 0, _safe_div(tp, tp + fp), ops.zeros_like(tp))
-    p = ops.sum(pos, axis=-1)
-    return ops.where(p > 0, _safe_div(ops.sum(pos * precision, axis=-1), p), ops.zeros_like(p))
+    tp = xp.flip(xp.cumsum(xp.flip(pos, axis=-1), axis=-1), axis=-1)  # mass at or above
+    fp = xp.flip(xp.cumsum(xp.flip(neg, axis=-1), axis=-1), axis=-1)
+    precision = xp.where(pos > 0, _safe_div(xp, tp, tp + fp), xp.zeros_like(tp))
+    p = xp.sum(pos, axis=-1)
+    return xp.where(p > 0, _safe_div(xp, xp.sum(pos * precision, axis=-1), p), xp.zeros_like(p))
 
 
-def average_values(values: Any, support: Any, average: str | None) -> Any:
+def average_values(xp: Any, values: Any, support: Any, average: str | None) -> Any:
     """Average per-class values like scikit-learn ('micro' pools the counts upstream)."""
     if average is None:
         return values
     if average == "weighted":
-        total = ops.sum(support)
-        kept = ops.where(ops.equal(support, 0.0), ops.zeros_like(values), values)
-        return ops.where(
-            ops.equal(total, 0.0), ops.zeros_like(total), _safe_div(ops.sum(kept * support), total)
+        total = xp.sum(support)
+        kept = xp.where(xp.equal(support, 0.0), xp.zeros_like(values), values)
+        return xp.where(
+            xp.equal(total, 0.0), xp.zeros_like(total), _safe_div(xp, xp.sum(kept * support), total)
         )
-    return ops.mean(values)
+    return xp.mean(values)

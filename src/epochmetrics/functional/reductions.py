@@ -1,4 +1,7 @@
-"""Counts -> results as scikit-learn defines them, with `_ops.ops` (keras.ops, or NumPy on host).
+"""Counts -> results as scikit-learn defines them, in any array namespace `xp`.
+
+`xp` is `keras.ops` (inside compiled steps) or `epochmetrics._xp.numpy_ops` (eager reads, on
+the host); every function takes it explicitly and uses nothing else.
 
 Conventions (those of scikit-learn's `precision_recall_fscore_support` and friends):
 
@@ -18,9 +21,7 @@ from __future__ import annotations
 import math
 from typing import Any, Literal
 
-from epochmetrics import _backend
 from epochmetrics._inputs import Average, TaskSpec
-from epochmetrics._ops import ops
 from epochmetrics.functional.stat_scores import Counts, unpack_stat_scores
 
 __all__ = [
@@ -41,14 +42,16 @@ __all__ = [
 NAN = float("nan")
 
 
-def _divide(num: Any, den: Any, zero_division: float) -> Any:
-    zero = ops.equal(den, 0)
-    return ops.where(
-        zero, ops.cast(zero_division, num.dtype), num / ops.where(zero, ops.ones_like(den), den)
+def _divide(xp: Any, num: Any, den: Any, zero_division: float) -> Any:
+    zero = xp.equal(den, 0)
+    return xp.where(
+        zero, xp.cast(zero_division, num.dtype), num / xp.where(zero, xp.ones_like(den), den)
     )
 
 
-def _average(spec: TaskSpec, values: Any, micro: Any, counts: Counts, average: Average) -> Any:
+def _average(
+    xp: Any, spec: TaskSpec, values: Any, micro: Any, counts: Counts, average: Average
+) -> Any:
     """Average per-class `values` (..., C) over the last axis; `micro` (...) is used as is."""
     if average is None:
         return values
@@ -57,20 +60,20 @@ def _average(spec: TaskSpec, values: Any, micro: Any, counts: Counts, average: A
     if average == "micro":
         return micro
     if spec.task == "multilabel":
-        present = ops.ones_like(counts.true, dtype="bool")
+        present = xp.ones_like(counts.true, dtype="bool")
     else:
         present = (counts.true + counts.pred) > 0
-    mask = ops.logical_and(present, ops.logical_not(ops.isnan(values)))
-    zeros = ops.zeros_like(values)
-    kept = ops.where(mask, values, zeros)
+    mask = xp.logical_and(present, xp.logical_not(xp.isnan(values)))
+    zeros = xp.zeros_like(values)
+    kept = xp.where(mask, values, zeros)
     unweighted = _divide(
-        ops.sum(kept, axis=-1), ops.sum(ops.cast(mask, values.dtype), axis=-1), NAN
+        xp, xp.sum(kept, axis=-1), xp.sum(xp.cast(mask, values.dtype), axis=-1), NAN
     )
     if average == "macro":
         return unweighted
-    weights = ops.where(mask, counts.true, zeros)
-    total = ops.sum(weights, axis=-1)
-    return ops.where(total > 0, _divide(ops.sum(kept * weights, axis=-1), total, NAN), unweighted)
+    weights = xp.where(mask, counts.true, zeros)
+    total = xp.sum(weights, axis=-1)
+    return xp.where(total > 0, _divide(xp, xp.sum(kept * weights, axis=-1), total, NAN), unweighted)
 
 
 Ratio = Literal["precision", "recall", "f1", "fbeta", "specificity", "jaccard"]
@@ -95,6 +98,7 @@ def _ratio_terms(kind: str, counts: Counts, beta: float) -> tuple[Any, Any]:
 
 
 def ratios(
+    xp: Any,
     spec: TaskSpec,
     counts: Counts,
     kinds: list[str],
@@ -105,20 +109,24 @@ def ratios(
 ) -> tuple[Any, list[Any]]:
     """Several ratios at once: ((M, C) per-class values, [one (M,) or (M, C) per average]).
 
-    One stacked division for all M ratios, one average per entry of `averages`.
+    One stacked division for all M ratios, one average per entry of `averages`; `(None, [])`
+    when `kinds` is empty.
     """
+    if not kinds:
+        return None, []
     terms = [_ratio_terms(kind, counts, beta) for kind in kinds]
-    num, den = ops.stack([t[0] for t in terms]), ops.stack([t[1] for t in terms])
-    values = _divide(num, den, zero_division)
+    num, den = xp.stack([t[0] for t in terms]), xp.stack([t[1] for t in terms])
+    values = _divide(xp, num, den, zero_division)
     micro = (
-        _divide(ops.sum(num, axis=-1), ops.sum(den, axis=-1), zero_division)
+        _divide(xp, xp.sum(num, axis=-1), xp.sum(den, axis=-1), zero_division)
         if "micro" in averages
         else None
     )
-    return values, [_average(spec, values, micro, counts, avg) for avg in averages]
+    return values, [_average(xp, spec, values, micro, counts, avg) for avg in averages]
 
 
 def _one(
+    xp: Any,
     kind: str,
     spec: TaskSpec,
     counts: Counts,
@@ -126,22 +134,27 @@ def _one(
     zero_division: float,
     beta: float = 1.0,
 ) -> Any:
-    return ratios(spec, counts, [kind], [average], zero_division=zero_division, beta=beta)[1][0][0]
+    return ratios(xp, spec, counts, [kind], [average], zero_division=zero_division, beta=beta)[1][
+        0
+    ][0]
 
 
 def precision(
-    spec: TaskSpec, counts: Counts, *, average: Average, zero_division: float = 0.0
+    xp: Any, spec: TaskSpec, counts: Counts, *, average: Average, zero_division: float = 0.0
 ) -> Any:
     """tp / (tp + fp)."""
-    return _one("precision", spec, counts, average, zero_division)
+    return _one(xp, "precision", spec, counts, average, zero_division)
 
 
-def recall(spec: TaskSpec, counts: Counts, *, average: Average, zero_division: float = 0.0) -> Any:
+def recall(
+    xp: Any, spec: TaskSpec, counts: Counts, *, average: Average, zero_division: float = 0.0
+) -> Any:
     """tp / (tp + fn)."""
-    return _one("recall", spec, counts, average, zero_division)
+    return _one(xp, "recall", spec, counts, average, zero_division)
 
 
 def f_beta_score(
+    xp: Any,
     spec: TaskSpec,
     counts: Counts,
     *,
@@ -150,75 +163,73 @@ def f_beta_score(
     zero_division: float = 0.0,
 ) -> Any:
     """(1 + b^2) tp / ((1 + b^2) tp + b^2 fn + fp), from counts, as scikit-learn >= 1.3."""
-    return _one("fbeta", spec, counts, average, zero_division, beta)
+    return _one(xp, "fbeta", spec, counts, average, zero_division, beta)
 
 
 def specificity(
-    spec: TaskSpec, counts: Counts, *, average: Average, zero_division: float = 0.0
+    xp: Any, spec: TaskSpec, counts: Counts, *, average: Average, zero_division: float = 0.0
 ) -> Any:
     """tn / (tn + fp), the recall of the negatives of each class."""
-    return _one("specificity", spec, counts, average, zero_division)
+    return _one(xp, "specificity", spec, counts, average, zero_division)
 
 
 def jaccard_index(
-    spec: TaskSpec, counts: Counts, *, average: Average, zero_division: float = 0.0
+    xp: Any, spec: TaskSpec, counts: Counts, *, average: Average, zero_division: float = 0.0
 ) -> Any:
     """tp / (tp + fp + fn), scikit-learn's `jaccard_score`."""
-    return _one("jaccard", spec, counts, average, zero_division)
+    return _one(xp, "jaccard", spec, counts, average, zero_division)
 
 
-def accuracy(spec: TaskSpec, counts: Counts) -> Any:
+def accuracy(xp: Any, spec: TaskSpec, counts: Counts) -> Any:
     """Fraction of samples predicted right; multilabel: every label right (subset accuracy)."""
     if spec.task == "multilabel":
-        return _divide(counts.exact, counts.samples, NAN)
-    return _divide(ops.sum(counts.tp), ops.sum(counts.true), NAN)
+        return _divide(xp, counts.exact, counts.samples, NAN)
+    return _divide(xp, xp.sum(counts.tp), xp.sum(counts.true), NAN)
 
 
-def balanced_accuracy(spec: TaskSpec, counts: Counts) -> Any:
+def balanced_accuracy(xp: Any, spec: TaskSpec, counts: Counts) -> Any:
     """Mean recall over the classes that occur in y_true."""
     present = counts.true > 0
-    recalls = _divide(counts.tp, counts.true, 0.0)
-    n = ops.sum(ops.cast(present, recalls.dtype))
-    return _divide(ops.sum(ops.where(present, recalls, ops.zeros_like(recalls))), n, NAN)
+    recalls = _divide(xp, counts.tp, counts.true, 0.0)
+    n = xp.sum(xp.cast(present, recalls.dtype))
+    return _divide(xp, xp.sum(xp.where(present, recalls, xp.zeros_like(recalls))), n, NAN)
 
 
-def _fractions(counts: Counts) -> tuple[Any, Any, Any]:
+def _fractions(xp: Any, counts: Counts) -> tuple[Any, Any, Any]:
     """(t / T, p / P, T): class shares of y_true and y_pred, each over its own total."""
-    big_t, big_p = ops.sum(counts.true), ops.sum(counts.pred)
-    return _divide(counts.true, big_t, 0.0), _divide(counts.pred, big_p, 0.0), big_t
+    big_t, big_p = xp.sum(counts.true), xp.sum(counts.pred)
+    return _divide(xp, counts.true, big_t, 0.0), _divide(xp, counts.pred, big_p, 0.0), big_t
 
 
-def _one_class(x: Any) -> Any:
+def _one_class(xp: Any, x: Any) -> Any:
     """True when a single class holds all of `x` (or `x` is empty).
 
     Decided on the counts, not on a float difference: `1 - sum(share^2)` of a one-class side is
     0 in exact arithmetic but not reliably in floating point (XLA turns `x / T` into
     `x * (1 / T)`).
     """
-    return ops.max(x) >= ops.sum(x)
+    return xp.max(x) >= xp.sum(x)
 
 
-def matthews_corrcoef(spec: TaskSpec, counts: Counts) -> Any:
+def matthews_corrcoef(xp: Any, spec: TaskSpec, counts: Counts) -> Any:
     """Multiclass MCC from O(C) counts; 0 when undefined (one class holds all of y_true or of
     y_pred), as scikit-learn.
 
     With T samples, c of them right, and class shares t, p of y_true and y_pred:
     (c / T - t . p) / sqrt((1 - p . p)(1 - t . t)).
     """
-    t, p, total = _fractions(counts)
-    cov_tp = _divide(ops.sum(counts.tp), total, 0.0) - ops.sum(t * p)
-    den = (1.0 - ops.sum(p * p)) * (1.0 - ops.sum(t * t))
-    ok = ops.logical_not(ops.logical_or(_one_class(counts.true), _one_class(counts.pred)))
-    ok = ops.logical_and(ok, den > 0)
-    return ops.where(
-        ok, cov_tp / ops.sqrt(ops.where(ok, den, ops.ones_like(den))), ops.zeros_like(den)
-    )
+    t, p, total = _fractions(xp, counts)
+    cov_tp = _divide(xp, xp.sum(counts.tp), total, 0.0) - xp.sum(t * p)
+    den = (1.0 - xp.sum(p * p)) * (1.0 - xp.sum(t * t))
+    ok = xp.logical_not(xp.logical_or(_one_class(xp, counts.true), _one_class(xp, counts.pred)))
+    ok = xp.logical_and(ok, den > 0)
+    return xp.where(ok, cov_tp / xp.sqrt(xp.where(ok, den, xp.ones_like(den))), xp.zeros_like(den))
 
 
 KappaWeights = Literal["linear", "quadratic"] | None
 
 
-def cohen_kappa(spec: TaskSpec, counts: Counts, *, weights: KappaWeights = None) -> Any:
+def cohen_kappa(xp: Any, spec: TaskSpec, counts: Counts, *, weights: KappaWeights = None) -> Any:
     """Cohen's kappa, 1 - observed / expected disagreement; NaN when undefined, as scikit-learn.
 
     Undefined when the expected disagreement is 0: y_true and y_pred all of one same class.
@@ -226,47 +237,45 @@ def cohen_kappa(spec: TaskSpec, counts: Counts, *, weights: KappaWeights = None)
     state stays O(C): with t, p the class shares of y_true and y_pred,
     sum_ij w(i, j) t_i p_j, where w is 1[i != j], |i - j| or (i - j)^2.
     """
-    t, p, total = _fractions(counts)
+    t, p, total = _fractions(xp, counts)
     if weights is None:
-        observed = 1.0 - _divide(ops.sum(counts.tp), total, 0.0)
-        expected = 1.0 - ops.sum(t * p)
+        observed = 1.0 - _divide(xp, xp.sum(counts.tp), total, 0.0)
+        expected = 1.0 - xp.sum(t * p)
     else:
-        k = ops.cast(ops.arange(spec.num_classes), t.dtype)
+        k = xp.cast(xp.arange(spec.num_classes), t.dtype)
         if weights == "quadratic":
-            observed = _divide(counts.sq_err, total, 0.0)
-            expected = (
-                ops.sum(t * k * k) + ops.sum(p * k * k) - 2.0 * ops.sum(t * k) * ops.sum(p * k)
-            )
+            observed = _divide(xp, counts.sq_err, total, 0.0)
+            expected = xp.sum(t * k * k) + xp.sum(p * k * k) - 2.0 * xp.sum(t * k) * xp.sum(p * k)
         else:
-            observed = _divide(counts.abs_err, total, 0.0)
+            observed = _divide(xp, counts.abs_err, total, 0.0)
             # sum_j |i - j| p_j for every i, with prefix sums: O(C).
-            cp, ckp = _backend.cumsum(p), _backend.cumsum(k * p)
-            dist = 2.0 * (k * cp - ckp) + ops.sum(k * p) - k * ops.sum(p)
-            expected = ops.sum(t * dist)
-    same = ops.logical_and(_one_class(counts.true), _one_class(counts.pred))
-    same = ops.logical_and(same, ops.argmax(counts.true) == ops.argmax(counts.pred))
-    undefined = ops.logical_or(same, total <= 0)
-    return ops.where(undefined, ops.cast(NAN, t.dtype), 1.0 - _divide(observed, expected, NAN))
+            cp, ckp = xp.cumsum(p, axis=-1), xp.cumsum(k * p, axis=-1)
+            dist = 2.0 * (k * cp - ckp) + xp.sum(k * p) - k * xp.sum(p)
+            expected = xp.sum(t * dist)
+    same = xp.logical_and(_one_class(xp, counts.true), _one_class(xp, counts.pred))
+    same = xp.logical_and(same, xp.argmax(counts.true) == xp.argmax(counts.pred))
+    undefined = xp.logical_or(same, total <= 0)
+    return xp.where(undefined, xp.cast(NAN, t.dtype), 1.0 - _divide(xp, observed, expected, NAN))
 
 
 Normalize = Literal["true", "pred", "all"] | None
 
 
-def confusion_matrix(spec: TaskSpec, state: Any, *, normalize: Normalize = None) -> Any:
+def confusion_matrix(xp: Any, spec: TaskSpec, state: Any, *, normalize: Normalize = None) -> Any:
     """(C, C) matrix, rows = true class, from the flattened state; normalised as scikit-learn.
 
     Multilabel: (L, 2, 2) matrices `[[tn, fp], [fn, tp]]`, as `multilabel_confusion_matrix`.
     """
     c = spec.num_classes
     if spec.task == "multilabel":
-        tp, pred, true, tn = unpack_stat_scores(spec, state)[:4]
+        tp, pred, true, tn = unpack_stat_scores(xp, spec, state)[:4]
         fp, fn = pred - tp, true - tp
-        cm = ops.reshape(ops.stack([tn, fp, fn, tp], axis=-1), (c, 2, 2))
+        cm = xp.reshape(xp.stack([tn, fp, fn, tp], axis=-1), (c, 2, 2))
         axes = {"true": -1, "pred": -2, "all": (-2, -1)}
     else:
-        cm = ops.reshape(state[: c * c], (c, c))
+        cm = xp.reshape(state[: c * c], (c, c))
         axes = {"true": 1, "pred": 0, "all": (0, 1)}
     if normalize is None:
         return cm
     # scikit-learn turns the 0/0 of an empty row or column into 0.
-    return _divide(cm, ops.sum(cm, axis=axes[normalize], keepdims=True), 0.0)
+    return _divide(xp, cm, xp.sum(cm, axis=axes[normalize], keepdims=True), 0.0)

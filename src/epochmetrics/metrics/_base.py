@@ -2,29 +2,47 @@
 
 from __future__ import annotations
 
+import warnings
+from collections.abc import Iterable
 from typing import Any, NamedTuple
 
 import keras
 import numpy as np
+from keras import ops
 
 from epochmetrics import _backend
-from epochmetrics._inputs import TaskSpec, check_class_names, class_labels, make_spec
-from epochmetrics._ops import host_ops, ops
+from epochmetrics._inputs import (
+    INVALID_KINDS,
+    TaskSpec,
+    check_class_names,
+    class_labels,
+    make_spec,
+)
+from epochmetrics._ops import keras_ops, numpy_ops
+from epochmetrics.metrics import _sums
+from epochmetrics.metrics._log_keys import KerasName, keras_name
+
+# A metric whose state passes this size gets a warning at construction.
+LARGE_STATE_BYTES = 100 * 2**20
 
 
 class SumStateMetric(keras.metrics.Metric):
     """A metric whose state is a vector of sums over batches.
 
-    Subclasses set `_state_size` and implement `_batch_state` (one batch -> float32 vector) and
-    `_compute` (summed state in the result dtype -> result). The sum is a compensated float32
-    pair `(hi, lo)` (see `_backend.accumulate`): exact for integer counts up to 2**48 per cell on
-    every backend, with no drift for weighted sums. Sums make `merge_state` associative with the
+    Subclasses set `_state_size` and implement `_batch_state` (one batch -> float64 vector of
+    sums whose last `len(INVALID_KINDS)` cells count invalid inputs) and `_compute(state, xp)`
+    (summed float64 state -> result, in the array namespace `xp`). The sum is kept as a
+    float32 pair (see `_sums`): exact for integer counts up to 2**48 per cell on every
+    backend, with no drift for weighted sums. Sums make `merge_state` associative with the
     empty state as identity, and let data-parallel strategies combine replicas by addition.
+
+    Results are computed in float64: inside compiled steps with `keras.ops`; for eager reads
+    (epoch logs, `evaluate`, your own `result()` calls) in NumPy on the host.
     """
 
     _direction = "up"
-    # Whether `_compute` uses only `epochmetrics._ops.ops`, so it can run on NumPy (eager torch).
-    _host_result = False
+    # What to use instead when the state is large (completes the construction warning).
+    _cheaper = ""
 
     def __init__(
         self,
@@ -41,9 +59,10 @@ class SumStateMetric(keras.metrics.Metric):
         super().__init__(name=name, dtype=dtype)
         self._spec: TaskSpec = make_spec(task, num_classes, threshold, from_logits, ignore_index)
         self.class_names = check_class_names(class_names, self._spec)
-        self._eager_reads = 0
-        self._result_fn: Any = None
+        self._keras_name: KerasName | None = None
+        self._warned_invalid = False
         size = self._state_size()
+        self._warn_if_large(self._state_bytes(size))
         self._hi = self.add_variable(
             shape=(size,), initializer="zeros", dtype="float32", name="sums"
         )
@@ -58,8 +77,16 @@ class SumStateMetric(keras.metrics.Metric):
     def _batch_state(self, y_true: Any, y_pred: Any, sample_weight: Any) -> Any:
         raise NotImplementedError
 
-    def _compute(self, state: Any) -> Any:
+    def _compute(self, state: Any, xp: Any) -> Any:
         raise NotImplementedError
+
+    def _result_keys(self) -> tuple[str, ...] | None:
+        """The keys of a dict result (None for a scalar or matrix result)."""
+        return None
+
+    def _state_bytes(self, size: int) -> int:
+        """Bytes of state: the float32 pair of `size` sums (subclasses add other buffers)."""
+        return 8 * size
 
     # --- public API ------------------------------------------------------------------------
     @property
@@ -73,21 +100,29 @@ class SumStateMetric(keras.metrics.Metric):
     def update_state(self, y_true: Any, y_pred: Any, sample_weight: Any = None) -> None:
         """Add one batch. Inputs as described in the class docstring."""
         concrete = all(_backend.is_concrete(x) for x in (y_true, y_pred, self._hi.value))
-        compiled: Any = self._compiled_update() if concrete else False
+        if not concrete:  # inside a compiled step
+            batch = self._batch_state(y_true, y_pred, sample_weight)
+            hi, lo = _sums.add(self._hi.value, self._lo.value, batch)
+        else:
+            with _backend.eager_x64():
+                hi, lo = self._eager_update(y_true, y_pred, sample_weight)
+        self._hi.assign(hi)
+        self._lo.assign(lo)
+
+    def _eager_update(self, y_true: Any, y_pred: Any, sample_weight: Any) -> tuple[Any, Any]:
+        compiled: Any = self._compiled_update()
         if compiled:
             args = _backend.bucket_batch(y_true, y_pred, sample_weight)
             try:
                 hi, lo, invalid = compiled(self._hi.value, self._lo.value, *args)
-                compiled = not bool(invalid > 0)
+                if not bool(ops.any(invalid > 0)):
+                    return hi, lo
             except Exception:  # bad shapes surface as backend errors inside the compiled graph
-                compiled = False
-        if not compiled:
-            # The uncompiled update on the caller's own arrays: it raises the ValueError that
-            # names a bad input (not a padded or traced version of it).
-            batch = self._batch_state(y_true, y_pred, sample_weight)
-            hi, lo = _backend.accumulate(self._hi.value, self._lo.value, batch)
-        self._hi.assign(hi)
-        self._lo.assign(lo)
+                pass
+        # The uncompiled update on the caller's own arrays: it raises the ValueError that
+        # names a bad input (not a padded or traced version of it).
+        batch = self._batch_state(y_true, y_pred, sample_weight)
+        return _sums.add(self._hi.value, self._lo.value, batch)
 
     def _compiled_update(self) -> Any:
         """The batch update compiled for eager calls outside `fit` (False on torch).
@@ -102,7 +137,7 @@ class SumStateMetric(keras.metrics.Metric):
 
             def update(hi: Any, lo: Any, y_true: Any, y_pred: Any, sample_weight: Any) -> Any:
                 batch = self._batch_state(y_true, y_pred, sample_weight)
-                return (*_backend.accumulate(hi, lo, batch), batch[-1])
+                return (*_sums.add(hi, lo, batch), batch[-len(INVALID_KINDS) :])
 
             _COMPILED[key] = _backend.compile_eager(update)
         return _COMPILED[key]
@@ -110,76 +145,29 @@ class SumStateMetric(keras.metrics.Metric):
     def reset_state(self) -> None:
         self._hi.assign(ops.zeros_like(self._hi.value))
         self._lo.assign(ops.zeros_like(self._lo.value))
+        self._warned_invalid = False
 
-    def merge_state(self, other: SumStateMetric) -> None:
-        """Add the state of `other` (same class and configuration) to this one."""
-        if type(other) is not type(self) or other._state_signature() != self._state_signature():
-            raise ValueError(
-                f"merge_state needs a {type(self).__name__} with the same task and classes. "
-                f"Received a {type(other).__name__} with {other._state_signature()}, "
-                f"this one has {self._state_signature()}."
-            )
-        hi, lo = self._hi.value, self._lo.value
-        for part in (*_backend.read_parts(other._hi), *_backend.read_parts(other._lo)):
-            hi, lo = _backend.accumulate(hi, lo, part)
+    def merge_state(self, other: Any) -> None:
+        """Add the state of `other` (a metric of the same class and settings, or a list of
+        them) to this one."""
+        for metric in _metric_list(other):
+            self._check_mergeable(metric)
+            self._add_state_of(metric)
+
+    def _add_state_of(self, other: SumStateMetric) -> None:
+        """Add `other`'s summed state to this one's (on the host: merges are eager)."""
+        parts = [*_backend.read_parts(self._hi), *_backend.read_parts(self._lo)]
+        parts += [*_backend.read_parts(other._hi), *_backend.read_parts(other._lo)]
+        hi, lo = _sums.host_split(_sums.host_total(parts))
         self._hi.assign(hi)
         self._lo.assign(lo)
 
     def result(self) -> Any:
         parts = [*_backend.read_parts(self._hi), *_backend.read_parts(self._lo)]
-        if self._host_result and _backend.is_concrete(parts[0]) and _backend.is_torch():
-            # Eager torch: NumPy on the host instead of ~100 dispatched ops (see `_ops`).
-            host = [np.asarray(ops.convert_to_numpy(part)) for part in parts]
-            with host_ops():
-                value = self._masked(host)
-            if isinstance(value, Keyed):  # one tensor, split on the device: one copy for all keys
-                keys = value.keys
-                return dict(
-                    zip(keys, _backend.to_torch(value.values, parts[0]).unbind(), strict=True)
-                )
-            return _backend.to_torch(value, parts[0])
-        with _backend.float64_scope(parts[0]):
-            if len(parts) == 2 and _backend.is_concrete(parts[0]):
-                # A metric read again (every epoch end, every evaluation) gets a compiled result:
-                # eager JAX/TF pay per op (~60 ms for a 10-class report on JAX), a compiled
-                # call well under 1 ms. A first read stays eager: compiling costs ~1 s.
-                self._eager_reads += 1
-                again = self._eager_reads > 1 and self._result_reads_sums_only()
-                compiled: Any = self._compiled_result() if again else False
-                if compiled:
-                    return compiled(*parts)
-            return self._result(parts)
-
-    def _result_reads_sums_only(self) -> bool:
-        """Whether `_compute` reads nothing but the summed state (a compiled result may not
-        capture other variables: they would be frozen at their first value)."""
-        return True
-
-    def _compiled_result(self) -> Any:
-        if self._result_fn is None:
-            self._result_fn = _backend.compile_eager(lambda hi, lo: self._result([hi, lo]))
-        return self._result_fn
-
-    def _result(self, parts: list[Any]) -> Any:
-        value = self._masked(parts)
-        if isinstance(value, Keyed):
-            # One mask and one split for all keys: Keras reads results every step.
-            return dict(zip(value.keys, ops.unstack(value.values), strict=True))
-        return value
-
-    def _masked(self, parts: list[Any]) -> Any:
-        """`_compute` of the summed parts, NaN where the state counted invalid labels."""
-        dtype = _backend.result_dtype()
-        # Several parts only for replicas kept apart (tf.distribute); summed in `dtype`.
-        state = ops.cast(parts[0], dtype)
-        for part in parts[1:]:
-            state = state + ops.cast(part, dtype)
-        value = self._compute(state)
-        # Invalid labels seen inside a compiled step: every result is NaN, never a wrong number.
-        invalid = state[-1] > 0  # every layout keeps the invalid count last
-        if isinstance(value, Keyed):
-            return Keyed(_poison(value.values, invalid), value.keys)
-        return _poison(value, invalid)
+        self._note_keras_name()
+        if _backend.is_concrete(parts[0]):
+            return self._host_result(parts)
+        return self._traced_result(parts)
 
     def get_config(self) -> dict[str, Any]:
         spec = self._spec
@@ -198,17 +186,141 @@ class SumStateMetric(keras.metrics.Metric):
     def from_config(cls, config: dict[str, Any]) -> SumStateMetric:
         return cls(**config)
 
+    # --- results ---------------------------------------------------------------------------
+    def _host_result(self, parts: list[Any]) -> Any:
+        """An eager read: NumPy on the host, float64, keys in class order."""
+        state = _sums.host_total(parts)
+        with np.errstate(all="ignore"):
+            value = self._compute(state, numpy_ops)
+        invalid = state[-len(INVALID_KINDS) :]
+        if np.any(invalid > 0):
+            self._warn_invalid(invalid)
+            value = _poison(numpy_ops, value, True)
+        if isinstance(value, Keyed):
+            return _backend.from_host(value.values, value.keys)
+        return _backend.from_host(value)
+
+    def _traced_result(self, parts: list[Any]) -> Any:
+        """A read inside a compiled step: `keras.ops`, in float64 (float32 on 32-bit JAX)."""
+        state = _sums.traced_total(parts, _backend.traced_result_dtype())
+        value = self._compute(state, keras_ops)
+        # Invalid inputs counted in a compiled step: every result is NaN, never a wrong number
+        # (the next eager read warns with the counts).
+        value = _poison(keras_ops, value, ops.any(state[-len(INVALID_KINDS) :] > 0))
+        if isinstance(value, Keyed):
+            return dict(zip(value.keys, ops.unstack(value.values), strict=True))
+        return value
+
+    def _warn_invalid(self, counts: np.ndarray) -> None:
+        """Once per epoch: say why the result is NaN, with the counts of each kind."""
+        if self._warned_invalid:
+            return
+        self._warned_invalid = True
+        what = {
+            "y_true": self._invalid_true_text(),
+            "y_pred": self._invalid_pred_text(),
+            "sample_weight": "NaN or infinite sample weights",
+        }
+        found = [
+            f"{int(n)} {what[kind]}" for kind, n in zip(INVALID_KINDS, counts, strict=True) if n > 0
+        ]
+        hint = ""
+        if counts[1] > 0 and not self._spec.from_logits and self._spec.task != "multiclass":
+            hint = " If y_pred holds logits, pass from_logits=True."
+        warnings.warn(
+            f"{type(self).__name__} {self.name!r} is NaN: a compiled step received "
+            f"{'; '.join(found)}.{hint} Called eagerly, update_state raises with the values.",
+            RuntimeWarning,
+            stacklevel=3,
+        )
+
+    def _invalid_true_text(self) -> str:
+        spec = self._spec
+        if spec.task == "multiclass":
+            return (
+                f"y_true labels outside [0, num_classes={spec.num_classes}) or one-hot rows "
+                "naming no class"
+            )
+        return "y_true values other than 0 and 1"
+
+    def _invalid_pred_text(self) -> str:
+        spec = self._spec
+        if spec.task == "multiclass":
+            return f"y_pred rows holding NaN or labels outside [0, num_classes={spec.num_classes})"
+        if spec.from_logits:
+            return "NaN y_pred logits"
+        return "y_pred values outside [0, 1] (or NaN)"
+
     # --- helpers ---------------------------------------------------------------------------
-    def _state_signature(self) -> tuple[Any, ...]:
-        return (self._spec.task, self._spec.num_classes, int(self._hi.shape[0]))
+    def _warn_if_large(self, nbytes: int) -> None:
+        if nbytes <= LARGE_STATE_BYTES:
+            return
+        warnings.warn(
+            f"{type(self).__name__} {self.name!r} keeps {nbytes / 2**20:,.0f} MB of state "
+            f"(x2 during an update).{' ' + self._cheaper if self._cheaper else ''}",
+            UserWarning,
+            stacklevel=4,
+        )
+
+    def _merge_settings(self) -> dict[str, Any]:
+        """The settings two metrics must share to merge, by name."""
+        return {
+            "class": type(self).__name__,
+            "task": self._spec.task,
+            "num_classes": self._spec.num_classes,
+            "state size": int(self._hi.shape[0]),
+        }
+
+    def _check_mergeable(self, other: Any) -> None:
+        if not isinstance(other, SumStateMetric):
+            raise TypeError(
+                f"merge_state takes an epochmetrics metric or a list of them. Received: "
+                f"{type(other).__name__}."
+            )
+        mine, theirs = self._merge_settings(), other._merge_settings()
+        if mine != theirs:
+            differ = [k for k in dict.fromkeys([*mine, *theirs]) if mine.get(k) != theirs.get(k)]
+            if len(differ) > 1 and "state size" in differ:  # a consequence, not a cause
+                differ.remove("state size")
+            diff = "; ".join(
+                f"{k}: {mine.get(k)!r} here, {theirs.get(k)!r} in the other" for k in differ
+            )
+            raise ValueError(
+                f"merge_state needs a {type(self).__name__} with the same settings. They "
+                f"differ in {diff}."
+            )
 
     def _labels(self) -> tuple[str, ...]:
         return class_labels(self._spec, self.class_names)
 
-    def _per_class(self, values: Any, prefix: str | None = None) -> Keyed:
-        """A (C,) vector as scalar log keys `<prefix>_<class>` (prefix: the metric's name)."""
-        prefix = self.name if prefix is None else prefix
-        return Keyed(values, tuple(f"{prefix}_{label}" for label in self._labels()))
+    def _note_keras_name(self) -> None:
+        found = keras_name(self)
+        if found is not None:
+            self._keras_name = found
+
+    def _key_stem(self) -> str:
+        """The name this metric's keys start with: Keras' name for it when compiled (with the
+        output prefix), else its own `name`."""
+        if self._keras_name is None:
+            return self.name
+        prefix, name = self._keras_name
+        return prefix + name
+
+    def _log_keys(self, keras_name: KerasName) -> tuple[str, ...] | None:
+        """The keys this metric's result would have under `keras_name` (for collision checks)."""
+        saved, self._keras_name = self._keras_name, keras_name
+        try:
+            return self._result_keys()
+        finally:
+            self._keras_name = saved
+
+    def _per_class_keys(self, stem: str | None = None) -> tuple[str, ...]:
+        stem = self._key_stem() if stem is None else stem
+        return tuple(f"{stem}_{label}" for label in self._labels())
+
+    def _per_class(self, values: Any) -> Keyed:
+        """A (C,) vector as scalar log keys `<name>_<class>`."""
+        return Keyed(values, self._per_class_keys())
 
 
 class Keyed(NamedTuple):
@@ -221,5 +333,17 @@ class Keyed(NamedTuple):
 _COMPILED: dict[tuple[Any, ...], Any] = {}
 
 
-def _poison(value: Any, invalid: Any) -> Any:
-    return ops.where(invalid, ops.cast(float("nan"), value.dtype), value)
+def _metric_list(other: Any) -> list[Any]:
+    if isinstance(other, keras.metrics.Metric):
+        return [other]
+    if isinstance(other, Iterable) and not isinstance(other, (str, bytes)):
+        return list(other)
+    raise TypeError(
+        f"merge_state takes a metric or a list of metrics. Received: {type(other).__name__}."
+    )
+
+
+def _poison(xp: Any, value: Any, invalid: Any) -> Any:
+    if isinstance(value, Keyed):
+        return Keyed(_poison(xp, value.values, invalid), value.keys)
+    return xp.where(invalid, xp.cast(float("nan"), value.dtype), value)

@@ -7,6 +7,7 @@ counts per class) and turns them into results with `functional.reductions`.
 from __future__ import annotations
 
 import math
+import types
 from collections.abc import Callable
 from typing import Any, Literal
 
@@ -69,13 +70,39 @@ def _doc(cls: type) -> type:
     cls.__doc__ = (cls.__doc__ or "").format(
         common=COMMON_ARGS, average=AVERAGE_ARGS, inputs=INPUTS
     )
+    return own_init(cls)
+
+
+def own_init(cls: type) -> type:
+    """Give a public class that inherits `__init__` its own copy of it, named after the class.
+
+    The signature stays the inherited one (explicit keywords for `help()` and IDEs), and
+    Python's argument errors name the class the user called (`Accuracy.__init__() got an
+    unexpected keyword argument ...`) instead of a private base class.
+    """
+    if "__init__" in vars(cls):
+        return cls
+    base = cls.__init__
+    qualname = f"{cls.__qualname__}.__init__"
+    init = types.FunctionType(
+        base.__code__.replace(co_qualname=qualname),
+        base.__globals__,
+        base.__name__,
+        base.__defaults__,
+        base.__closure__,
+    )
+    init.__kwdefaults__ = base.__kwdefaults__
+    init.__annotations__ = base.__annotations__
+    init.__doc__ = base.__doc__
+    init.__qualname__ = qualname
+    init.__module__ = cls.__module__
+    cls.__init__ = init  # type: ignore[misc]
     return cls
 
 
 class _StatScores(SumStateMetric):
     """Shared shell: O(C) per-class sums."""
 
-    _host_result = True
     _default_name = ""
     _tasks: tuple[str, ...] = ("binary", "multiclass", "multilabel")
     _ordinal = False
@@ -94,8 +121,8 @@ class _StatScores(SumStateMetric):
     def _batch_state(self, y_true: Any, y_pred: Any, sample_weight: Any) -> Any:
         return stat_scores_update(self._spec, y_true, y_pred, sample_weight, ordinal=self._ordinal)
 
-    def _counts(self, state: Any) -> Counts:
-        return unpack_stat_scores(self._spec, state, ordinal=self._ordinal)
+    def _counts(self, state: Any, xp: Any) -> Counts:
+        return unpack_stat_scores(xp, self._spec, state, ordinal=self._ordinal)
 
 
 class _Averaged(_StatScores):
@@ -130,10 +157,11 @@ class _Averaged(_StatScores):
         self.average = check_average(default_average(task) if average == "auto" else average, task)
         self.zero_division = check_zero_division(zero_division)
 
-    def _compute(self, state: Any) -> Any:
+    def _compute(self, state: Any, xp: Any) -> Any:
         value = type(self)._reduce(
+            xp,
             self._spec,
-            self._counts(state),
+            self._counts(state, xp),
             average=self.average,
             zero_division=self.zero_division,
             **self._extra(),
@@ -142,6 +170,9 @@ class _Averaged(_StatScores):
 
     def _extra(self) -> dict[str, Any]:
         return {}
+
+    def _result_keys(self) -> tuple[str, ...] | None:
+        return self._per_class_keys() if self.average is None else None
 
     def get_config(self) -> dict[str, Any]:
         return {
@@ -244,7 +275,21 @@ class FBetaScore(_Averaged):
     _default_name = "fbeta"
     _reduce = reductions.f_beta_score
 
-    def __init__(self, task: Task, *, beta: float = 1.0, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        task: Task,
+        *,
+        beta: float = 1.0,
+        num_classes: int | None = None,
+        average: Average | Literal["auto"] = "auto",
+        threshold: float = 0.5,
+        from_logits: bool = False,
+        zero_division: float = 0.0,
+        ignore_index: int | None = None,
+        class_names: Any = None,
+        name: str | None = None,
+        dtype: Any = None,
+    ) -> None:
         if (
             isinstance(beta, bool)
             or not isinstance(beta, (int, float))
@@ -253,7 +298,18 @@ class FBetaScore(_Averaged):
         ):
             raise ValueError(f"`beta` must be a positive number. Received: beta={beta!r}.")
         self.beta = float(beta)
-        super().__init__(task, **kwargs)
+        super().__init__(
+            task,
+            num_classes=num_classes,
+            average=average,
+            threshold=threshold,
+            from_logits=from_logits,
+            zero_division=zero_division,
+            ignore_index=ignore_index,
+            class_names=class_names,
+            name=name,
+            dtype=dtype,
+        )
 
     def _extra(self) -> dict[str, Any]:
         return {"beta": self.beta}
@@ -294,8 +350,33 @@ class F1Score(FBetaScore):
 
     _default_name = "f1"
 
-    def __init__(self, task: Task, **kwargs: Any) -> None:
-        super().__init__(task, beta=1.0, **kwargs)
+    def __init__(
+        self,
+        task: Task,
+        *,
+        num_classes: int | None = None,
+        average: Average | Literal["auto"] = "auto",
+        threshold: float = 0.5,
+        from_logits: bool = False,
+        zero_division: float = 0.0,
+        ignore_index: int | None = None,
+        class_names: Any = None,
+        name: str | None = None,
+        dtype: Any = None,
+    ) -> None:
+        super().__init__(
+            task,
+            beta=1.0,
+            num_classes=num_classes,
+            average=average,
+            threshold=threshold,
+            from_logits=from_logits,
+            zero_division=zero_division,
+            ignore_index=ignore_index,
+            class_names=class_names,
+            name=name,
+            dtype=dtype,
+        )
 
     def get_config(self) -> dict[str, Any]:
         config = super().get_config()
@@ -422,8 +503,8 @@ class Accuracy(_Scalar):
 
     _default_name = "accuracy"
 
-    def _compute(self, state: Any) -> Any:
-        return reductions.accuracy(self._spec, self._counts(state))
+    def _compute(self, state: Any, xp: Any) -> Any:
+        return reductions.accuracy(xp, self._spec, self._counts(state, xp))
 
 
 @_register
@@ -453,8 +534,8 @@ class BalancedAccuracy(_Scalar):
     _default_name = "balanced_accuracy"
     _tasks = ("binary", "multiclass")
 
-    def _compute(self, state: Any) -> Any:
-        return reductions.balanced_accuracy(self._spec, self._counts(state))
+    def _compute(self, state: Any, xp: Any) -> Any:
+        return reductions.balanced_accuracy(xp, self._spec, self._counts(state, xp))
 
 
 @_register
@@ -487,8 +568,8 @@ class MatthewsCorrCoef(_Scalar):
     _default_name = "mcc"
     _tasks = ("binary", "multiclass")
 
-    def _compute(self, state: Any) -> Any:
-        return reductions.matthews_corrcoef(self._spec, self._counts(state))
+    def _compute(self, state: Any, xp: Any) -> Any:
+        return reductions.matthews_corrcoef(xp, self._spec, self._counts(state, xp))
 
 
 @_register
@@ -524,17 +605,36 @@ class CohenKappa(_Scalar):
     _default_name = "kappa"
     _tasks = ("binary", "multiclass")
 
-    def __init__(self, task: Task, *, weights: KappaWeights = None, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        task: Task,
+        *,
+        weights: KappaWeights = None,
+        num_classes: int | None = None,
+        threshold: float = 0.5,
+        from_logits: bool = False,
+        ignore_index: int | None = None,
+        name: str | None = None,
+        dtype: Any = None,
+    ) -> None:
         if weights not in (None, "linear", "quadratic"):
             raise ValueError(
                 f"`weights` must be None, 'linear' or 'quadratic'. Received: weights={weights!r}."
             )
         self.weights = weights
         self._ordinal = weights is not None
-        super().__init__(task, **kwargs)
+        super().__init__(
+            task,
+            num_classes=num_classes,
+            threshold=threshold,
+            from_logits=from_logits,
+            ignore_index=ignore_index,
+            name=name,
+            dtype=dtype,
+        )
 
-    def _compute(self, state: Any) -> Any:
-        return reductions.cohen_kappa(self._spec, self._counts(state), weights=self.weights)
+    def _compute(self, state: Any, xp: Any) -> Any:
+        return reductions.cohen_kappa(xp, self._spec, self._counts(state, xp), weights=self.weights)
 
     def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "weights": self.weights}

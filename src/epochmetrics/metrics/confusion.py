@@ -8,8 +8,8 @@ from typing import Any, cast
 import keras
 import numpy as np
 
+from epochmetrics import _backend
 from epochmetrics._inputs import Average, Task, check_zero_division
-from epochmetrics._ops import ops
 from epochmetrics.functional import reductions
 from epochmetrics.functional.reductions import Normalize
 from epochmetrics.functional.stat_scores import confusion_matrix_size, confusion_matrix_update
@@ -56,7 +56,10 @@ class ConfusionMatrix(SumStateMetric):
         [[1, 0, 0], [0, 0, 1], [0, 1, 1]]
     """
 
-    _host_result = True
+    _cheaper = (
+        "For per-class scores use the O(C) metrics (F1Score(average=None), "
+        "ClassificationReport), or record the matrix of the classes you need."
+    )
 
     def __init__(
         self,
@@ -94,12 +97,12 @@ class ConfusionMatrix(SumStateMetric):
     def _batch_state(self, y_true: Any, y_pred: Any, sample_weight: Any) -> Any:
         return confusion_matrix_update(self._spec, y_true, y_pred, sample_weight)
 
-    def _compute(self, state: Any) -> Any:
-        return reductions.confusion_matrix(self._spec, state, normalize=self.normalize)
+    def _compute(self, state: Any, xp: Any) -> Any:
+        return reductions.confusion_matrix(xp, self._spec, state, normalize=self.normalize)
 
     def matrix(self) -> np.ndarray:
         """The current matrix as a float64 NumPy array."""
-        return np.asarray(keras.ops.convert_to_numpy(self.result()), dtype=np.float64)
+        return _backend.to_host(self.result()).astype(np.float64)
 
     def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "normalize": self.normalize}
@@ -215,36 +218,55 @@ class ClassificationReport(_StatScores):
         self.zero_division = check_zero_division(zero_division)
 
     def _prefix(self) -> str:
-        return "" if self.name == self._default_name else f"{self.name}_"
+        """`<output>_` on multi-output models, then `<name>_` unless the name is the default
+        (Keras' name for the metric, after its renaming of repeats, when compiled)."""
+        output, name = self._keras_name or ("", self.name)
+        return output + ("" if name == self._default_name else f"{name}_")
 
-    def _compute(self, state: Any) -> Keyed:
-        spec, counts, prefix = self._spec, self._counts(state), self._prefix()
+    def _items(self) -> list[tuple[str, str]]:
+        """`(item, average or class label or "")` for every key, in key order."""
         labels = self._labels()
+        out: list[tuple[str, str]] = []
+        for item in self.include:
+            if item in _PER_CLASS and self.per_class:
+                out += [(item, label) for label in labels]
+            if item in _RATIOS:
+                out += [(item, avg) for avg in self.averages]
+            elif item in _SCALARS:
+                out.append((item, ""))
+        return out
+
+    def _result_keys(self) -> tuple[str, ...]:
+        prefix = self._prefix()
+        return tuple(
+            f"{prefix}{item}_{sub}" if sub else f"{prefix}{item}" for item, sub in self._items()
+        )
+
+    def _compute(self, state: Any, xp: Any) -> Keyed:
+        spec, counts = self._spec, self._counts(state, xp)
         kinds = [item for item in self.include if item in _RATIOS]
         averages = [cast(Average, avg) for avg in self.averages]
         values, avgs = reductions.ratios(
-            spec, counts, kinds, averages, zero_division=self.zero_division
+            xp, spec, counts, kinds, averages, zero_division=self.zero_division
         )
-        by_average = ops.stack(avgs, axis=-1) if averages else None  # (M, A)
+        by_average = xp.stack(avgs, axis=-1) if averages and kinds else None  # (M, A)
         pieces: list[Any] = []
-        keys: list[str] = []
         for item in self.include:
             if item in _RATIOS:
                 m = kinds.index(item)
                 if self.per_class:
                     pieces.append(values[m])
-                    keys += [f"{prefix}{item}_{label}" for label in labels]
                 if by_average is not None:
                     pieces.append(by_average[m])
-                    keys += [f"{prefix}{item}_{avg}" for avg in self.averages]
             elif item == "support" and self.per_class:
                 pieces.append(counts.true)
-                keys += [f"{prefix}support_{label}" for label in labels]
             elif item in _SCALARS:
-                pieces.append(ops.reshape(_SCALARS[item](spec, counts), (1,)))
-                keys.append(f"{prefix}{item}")
-        dtype = values.dtype
-        return Keyed(ops.concatenate([ops.cast(p, dtype) for p in pieces]), tuple(keys))
+                pieces.append(xp.reshape(_SCALARS[item](xp, spec, counts), (1,)))
+        keys = self._result_keys()
+        if not pieces:
+            return Keyed(xp.cast(counts.tp[:0], "float64"), keys)
+        dtype = counts.tp.dtype
+        return Keyed(xp.concatenate([xp.cast(p, dtype) for p in pieces]), keys)
 
     def get_config(self) -> dict[str, Any]:
         return {

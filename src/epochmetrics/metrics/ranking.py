@@ -18,10 +18,12 @@ import numpy as np
 from keras import ops
 
 from epochmetrics import _backend
-from epochmetrics._inputs import Task
+from epochmetrics._inputs import INVALID_KINDS, Task
+from epochmetrics._ops import numpy_ops
 from epochmetrics.functional import ranking, ranking_ops
 from epochmetrics.functional.ranking import RankingAverage, check_ranking_average
-from epochmetrics.metrics._base import SumStateMetric
+from epochmetrics.metrics import _sums
+from epochmetrics.metrics._base import SumStateMetric, _metric_list
 
 __all__ = ["AUROC", "AveragePrecision"]
 
@@ -102,6 +104,10 @@ class _Ranking(SumStateMetric):
     """Shared shell of AUROC and AveragePrecision."""
 
     _default_name = ""
+    _cheaper = (
+        "Lower `bins_per_octave` (8: 39 KB per class), or compute it at epoch end with "
+        "EpochEvaluator, which is exact and keeps no state."
+    )
     _host: Callable[..., Any]
     _from_counts: Callable[[Any, Any], Any]
 
@@ -157,10 +163,20 @@ class _Ranking(SumStateMetric):
             )
 
     # --- SumStateMetric hooks ----------------------------------------------------------------
+    def _state_bytes(self, size: int) -> int:
+        if not self.exact:
+            return 8 * size
+        assert self.capacity is not None
+        labels = self._spec.num_classes if self._spec.task == "multilabel" else 1
+        return 8 * size + 4 * (self.capacity + 1) * (self._k + labels + 1)
+
+    @property
+    def _k(self) -> int:
+        return ranking_ops.num_columns(self._spec)
+
     def _state_size(self) -> int:
-        self._k = ranking_ops.num_columns(self._spec)
-        # Exact: [dropped samples, invalid]; binned: [neg hist | pos hist | invalid].
-        return 2 if self.exact else 2 * self._k * self._num_bins + 1
+        # Exact: [dropped samples | invalid (3)]; binned: [neg hist | pos hist | invalid (3)].
+        return (1 if self.exact else 2 * self._k * self._num_bins) + len(INVALID_KINDS)
 
     def _batch_state(self, y_true: Any, y_pred: Any, sample_weight: Any) -> Any:
         x = ranking_ops.ranking_inputs(self._spec, y_true, y_pred, sample_weight)
@@ -168,29 +184,62 @@ class _Ranking(SumStateMetric):
         logits = self._spec.from_logits and self.task != "multiclass"
         bins = ranking_ops.score_bins(x.scores, logits=logits, bins_per_octave=self.bins_per_octave)
         hist = ranking_ops.histogram(bins, pos_w, neg_w, self._num_bins, self._k)
-        return ops.concatenate([hist, ops.reshape(x.invalid, (1,))])
+        return ops.concatenate([hist, ops.cast(x.invalid, hist.dtype)])
 
-    def _compute(self, state: Any) -> Any:
-        if self.exact:
-            pos, neg, support = self._exact_counts(state.dtype)
+    def _result_keys(self) -> tuple[str, ...] | None:
+        return self._per_class_keys() if self.average is None and self._k > 1 else None
+
+    def _compute(self, state: Any, xp: Any) -> Any:
+        if self.exact and xp is numpy_ops:
+            value: Any = self._exact_on_host()
         else:
-            size = self._k * self._num_bins
-            neg = ops.reshape(state[:size], (self._k, self._num_bins))
-            pos = ops.reshape(state[size : 2 * size], (self._k, self._num_bins))
-            support = ops.sum(pos, axis=-1)
-            if self.average == "micro" and self._k > 1:
-                # Bins are the same for every class, so pooling is a sum of histograms.
-                pos, neg = ops.sum(pos, axis=0, keepdims=True), ops.sum(neg, axis=0, keepdims=True)
-        values = type(self)._from_counts(pos, neg)
-        if self._k == 1 or self.average == "micro":
-            value = values[0]
-        else:
-            value = ranking_ops.average_values(values, support, self.average)
+            if self.exact:
+                pos, neg, support = self._exact_counts()
+            else:
+                size = self._k * self._num_bins
+                neg = xp.reshape(state[:size], (self._k, self._num_bins))
+                pos = xp.reshape(state[size : 2 * size], (self._k, self._num_bins))
+                support = xp.sum(pos, axis=-1)
+                if self.average == "micro" and self._k > 1:
+                    # Bins are the same for every class, so pooling is a sum of histograms.
+                    pos = xp.sum(pos, axis=0, keepdims=True)
+                    neg = xp.sum(neg, axis=0, keepdims=True)
+            values = type(self)._from_counts(xp, pos, neg)
+            if self._k == 1 or self.average == "micro":
+                value = values[0]
+            else:
+                value = ranking_ops.average_values(xp, values, support, self.average)
         if self.exact:
-            value = ops.where(state[0] > 0, ops.cast(float("nan"), value.dtype), value)
+            value = xp.where(state[0] > 0, xp.cast(float("nan"), value.dtype), value)
         if self.average is None and self._k > 1:
             return self._per_class(value)
         return value
+
+    def _exact_on_host(self) -> Any:
+        """Exact mode, eager read: the stored samples through the host (NumPy) functions."""
+        count = int(_backend.to_host(self._buf_count.value))
+        scores = _backend.to_host(self._buf_scores.value)[:count]
+        labels = _backend.to_host(self._buf_labels.value)[:count]
+        weights = _backend.to_host(self._buf_weights.value)[:count]
+        spec = self._spec
+        if spec.task == "binary":
+            labels, scores = labels[:, 0], scores[:, 0]
+        elif spec.task == "multiclass":
+            labels = labels[:, 0]  # stored scores are probabilities (softmax of logits)
+        with warnings.catch_warnings():
+            # Undefined classes give scikit-learn's value, as the compiled result does.
+            warnings.simplefilter("ignore", ranking.UndefinedMetricWarning)
+            value = type(self)._host(
+                labels,
+                scores,
+                task=spec.task,
+                num_classes=None if spec.task == "binary" else spec.num_classes,
+                average=self.average,
+                sample_weight=weights,
+                from_logits=spec.from_logits and spec.task != "multiclass",
+                ignore_index=-1,  # elements stored but not counted (multilabel ignore_index)
+            )
+        return np.asarray(value, dtype=np.float64)
 
     # --- exact mode ----------------------------------------------------------------------------
     def update_state(self, y_true: Any, y_pred: Any, sample_weight: Any = None) -> None:
@@ -204,9 +253,6 @@ class _Ranking(SumStateMetric):
             ops.any(x.labels >= 0.0, axis=-1), ops.not_equal(x.sample_weight, 0.0)
         )
         self._append(x.scores, x.labels, x.sample_weight, keep, x.invalid)
-
-    def _result_reads_sums_only(self) -> bool:
-        return not self.exact  # exact mode reads its score buffers too
 
     def result(self) -> Any:
         value = super().result()
@@ -232,21 +278,23 @@ class _Ranking(SumStateMetric):
         )
         total = count + ops.sum(k)
         self._buf_count.assign(ops.minimum(total, cap))
-        dropped = ops.cast(ops.maximum(total - cap, 0), "float32")
-        extra = ops.stack([dropped, ops.cast(invalid, "float32")])
-        hi, lo = _backend.accumulate(self._hi.value, self._lo.value, extra)
+        dropped = ops.cast(ops.maximum(total - cap, 0), "int32")
+        extra = ops.concatenate([ops.reshape(dropped, (1,)), ops.cast(invalid, "int32")])
+        hi, lo = _sums.add(self._hi.value, self._lo.value, extra)
         self._hi.assign(hi)
         self._lo.assign(lo)
 
-    def _exact_counts(self, dtype: str) -> tuple[Any, Any, Any]:
+    def _exact_counts(self) -> tuple[Any, Any, Any]:
+        """Exact mode inside a compiled step: group masses of the stored scores."""
         assert self.capacity is not None
+        dtype = _backend.wide_float()
         count = _read(self._buf_count)
-        stored = ops.cast(ops.arange(self.capacity + 1) < count, "float32")
-        weights = _read(self._buf_weights) * stored
+        stored = ops.cast(ops.arange(self.capacity + 1) < count, dtype)
+        weights = ops.cast(_read(self._buf_weights), dtype) * stored
         scores = _read(self._buf_scores)
         labels = _read(self._buf_labels)
         pos_w, neg_w = ranking_ops.split_targets(self._spec, labels, weights)
-        support = ops.sum(ops.cast(pos_w, dtype), axis=0)
+        support = ops.sum(pos_w, axis=0)
         if self.average == "micro" and self._k > 1:
             scores, pos_w, neg_w = (ops.reshape(a, (-1, 1)) for a in (scores, pos_w, neg_w))
         pos, neg = ranking_ops.group_counts(scores, pos_w, neg_w, dtype)
@@ -281,43 +329,33 @@ class _Ranking(SumStateMetric):
             for v in (self._buf_scores, self._buf_labels, self._buf_weights, self._buf_count):
                 v.assign(ops.zeros_like(v.value))
 
-    def merge_state(self, other: SumStateMetric) -> None:
+    def merge_state(self, other: Any) -> None:
         """Binned: add `other`'s histograms. Exact: append `other`'s stored samples.
 
-        Appending past `capacity` drops samples (the result becomes NaN), as in `update_state`.
+        `other` is a metric of the same class and settings, or a list of them. Appending past
+        `capacity` drops samples (the result becomes NaN), as in `update_state`.
         """
         if not self.exact:
             super().merge_state(other)
             return
-        if (
-            type(other) is not type(self)
-            or not getattr(other, "exact", False)
-            or other._state_signature()[:2] != self._state_signature()[:2]
-        ):
-            raise ValueError(
-                f"merge_state needs a {type(self).__name__} with exact=True and the same task "
-                f"and classes. Received a {type(other).__name__} with "
-                f"exact={getattr(other, 'exact', None)} and {other._state_signature()[:2]}, this "
-                f"one has {self._state_signature()[:2]}."
+        for metric in _metric_list(other):
+            self._check_mergeable(metric)
+            assert metric.capacity is not None
+            stored = ops.arange(metric.capacity + 1) < _read(metric._buf_count)
+            self._append(
+                _read(metric._buf_scores),
+                _read(metric._buf_labels),
+                _read(metric._buf_weights),
+                stored,
+                ops.zeros((len(INVALID_KINDS),), "int32"),
             )
-        assert isinstance(other, _Ranking) and other.capacity is not None
-        stored = ops.arange(other.capacity + 1) < _read(other._buf_count)
-        self._append(
-            _read(other._buf_scores),
-            _read(other._buf_labels),
-            _read(other._buf_weights),
-            stored,
-            0.0,
-        )
-        hi, lo = _backend.accumulate(
-            self._hi.value, self._lo.value, ops.convert_to_tensor(other._hi.value)
-        )
-        hi, lo = _backend.accumulate(hi, lo, ops.convert_to_tensor(other._lo.value))
-        self._hi.assign(hi)
-        self._lo.assign(lo)
+            self._add_state_of(metric)  # the other's dropped and invalid counts carry over
 
-    def _state_signature(self) -> tuple[Any, ...]:
-        return (self._spec.task, self._spec.num_classes, int(self._hi.shape[0]), self.exact)
+    def _merge_settings(self) -> dict[str, Any]:
+        settings = {**super()._merge_settings(), "exact": self.exact}
+        if not self.exact:
+            settings["bins_per_octave"] = self.bins_per_octave
+        return settings
 
     # --- host --------------------------------------------------------------------------------
     def evaluate_arrays(self, y_true: Any, y_pred: Any, sample_weight: Any = None) -> Any:

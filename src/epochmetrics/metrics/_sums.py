@@ -1,0 +1,80 @@
+"""The state of every sum metric: a float32 pair `(hi, lo)` holding about 48 significant bits.
+
+Why a pair: float32 stops counting at 2**24; JAX without x64 has no float64 variables; and
+data-parallel strategies add variables replica by replica. Integer counts stay exact up to
+2**48 per cell and weighted sums do not drift. Only this module knows how the pair is made.
+
+A batch's sums arrive as int32 counts (unweighted batches: exact to 2**31 per cell) or as
+weighted sums in float64 (float32 inside compiled steps of 32-bit JAX, the one place without
+float64). Where float64 exists the pair is added to in float64 and split back; in 32-bit JAX
+steps with float32 error-free transformations (TwoSum), an int32 count first split exactly
+into two float32 halves.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import keras
+import numpy as np
+from keras import ops
+
+from epochmetrics import _backend
+
+__all__ = ["add", "host_split", "host_total", "split", "traced_total"]
+
+
+def split(total: Any) -> tuple[Any, Any]:
+    """float64 `total` -> `(hi, lo)` float32 with `hi + lo == total` to about 48 bits.
+
+    `hi` is `total` rounded to float32; the remainder is exact in float64 and, for integer
+    totals below 2**48, an integer below 2**24, so exact in float32 too.
+    """
+    hi = ops.cast(total, "float32")
+    return hi, ops.cast(total - ops.cast(hi, "float64"), "float32")
+
+
+def add(hi: Any, lo: Any, batch: Any) -> tuple[Any, Any]:
+    """The pair `(hi, lo)` plus one batch's sums (int32 counts or float weighted sums)."""
+    if _backend.float64_available():
+        return split(ops.cast(hi, "float64") + ops.cast(lo, "float64") + ops.cast(batch, "float64"))
+    if "int" in keras.backend.standardize_dtype(batch.dtype):
+        # Two float32-exact halves of each int32 count: at most 20 and 12 significant bits.
+        low = ops.bitwise_and(batch, 0xFFF)
+        hi, lo = _accumulate(hi, lo, ops.cast(batch - low, "float32"))
+        return _accumulate(hi, lo, ops.cast(low, "float32"))
+    return _accumulate(hi, lo, ops.cast(batch, "float32"))
+
+
+def _accumulate(hi: Any, lo: Any, x: Any) -> tuple[Any, Any]:
+    """Add float32 `x` to the pair with Knuth's TwoSum: `s + err == hi + x` exactly."""
+    s = hi + x
+    bb = s - hi
+    err = (hi - (s - bb)) + (x - bb)
+    lo = lo + err
+    # Renormalise so |lo| stays below one unit in the last place of hi.
+    hi2 = s + lo
+    return hi2, lo - (hi2 - s)
+
+
+def traced_total(parts: list[Any], dtype: str) -> Any:
+    """Sum of state parts (hi, lo, and one pair per replica where TF keeps replicas apart) as
+    tensors in `dtype`."""
+    total = ops.cast(parts[0], dtype)
+    for part in parts[1:]:
+        total = total + ops.cast(part, dtype)
+    return total
+
+
+def host_total(parts: list[Any]) -> np.ndarray:
+    """float64 sum of concrete state parts, as a NumPy array on the host."""
+    total = np.zeros(np.shape(parts[0]), dtype=np.float64)
+    for part in parts:
+        total += _backend.to_host(part)
+    return total
+
+
+def host_split(total: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """NumPy version of `split`, for states combined on the host."""
+    hi = total.astype(np.float32)
+    return hi, (total - hi.astype(np.float64)).astype(np.float32)
