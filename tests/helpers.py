@@ -84,3 +84,39 @@ def stream(
     for a, b in batches:
         metric.update_state(y_true[a:b], y_pred[a:b], None if w is None else w[a:b])
     return metric.result()
+
+
+# --- the metric registry: every exported metric class, the tasks it takes ----------------------
+ALL_TASKS = ("binary", "multiclass", "multilabel")
+METRIC_TASKS: dict[str, tuple[str, ...]] = {
+    "AUROC": ALL_TASKS,
+    "Accuracy": ALL_TASKS,
+    "AveragePrecision": ALL_TASKS,
+    "BalancedAccuracy": ("binary", "multiclass"),
+    "ClassificationReport": ALL_TASKS,
+    "CohenKappa": ("binary", "multiclass"),
+    "ConfusionMatrix": ALL_TASKS,
+    "F1Score": ALL_TASKS,
+    "FBetaScore": ALL_TASKS,
+    "JaccardIndex": ALL_TASKS,
+    "MatthewsCorrCoef": ("binary", "multiclass"),
+    "Precision": ALL_TASKS,
+    "Recall": ALL_TASKS,
+    "Specificity": ALL_TASKS,
+}
+# Metrics that rank scores rather than threshold them.
+RANKING = ("AUROC", "AveragePrecision")
+
+
+def make_metric(name: str, task: str, num_classes: int = 3, **kwargs: Any) -> Any:
+    """An instance of the exported metric `name` for `task` (num_classes unused for binary)."""
+    import epochmetrics as em
+
+    if task != "binary":
+        kwargs["num_classes"] = num_classes
+    return getattr(em, name)(task, **kwargs)
+
+
+def metric_cases(tasks: Sequence[str] = ALL_TASKS) -> list[tuple[str, str]]:
+    """`(class name, task)` for every registered metric and supported task: test parameters."""
+    return [(n, t) for n, ts in METRIC_TASKS.items() for t in ts if t in tasks]

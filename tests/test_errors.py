@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import inspect
 import math
 from typing import Any
 
 import numpy as np
 import pytest
+from helpers import METRIC_TASKS, assert_close
 
 import epochmetrics as em
 
@@ -93,6 +95,38 @@ BAD_ARGUMENTS = [
         {**MC, "class_names": ["a", "macro", "c"]},
         "`class_names` may not contain",
     ),
+    (
+        em.F1Score,
+        {**MC, "threshold": 0.3},
+        r"`threshold` applies to binary and multilabel probabilities; task='multiclass' predicts "
+        r"the class with the largest score, with no threshold\. .* Received: threshold=0\.3",
+    ),
+    (em.AUROC, {"task": "binary", "capacity": 10}, "pass exact=True with it"),
+]
+
+
+UNKNOWN_ARGUMENTS = [
+    # Every public class has its own explicit signature: errors name the class called.
+    (
+        em.Accuracy,
+        {"task": "binary", "top_k": 2},
+        r"Accuracy\.__init__\(\) got an unexpected keyword argument 'top_k'",
+    ),
+    (
+        em.F1Score,
+        {"task": "binary", "beta": 2.0},
+        r"F1Score\.__init__\(\) got an unexpected keyword argument 'beta'",
+    ),
+    (
+        em.MatthewsCorrCoef,
+        {"task": "binary", "average": "macro"},
+        r"MatthewsCorrCoef\.__init__\(\) got an unexpected",
+    ),
+    (
+        em.AUROC,
+        {"task": "binary", "threshold": 0.5},
+        r"AUROC\.__init__\(\) got an unexpected keyword argument 'threshold'",
+    ),
 ]
 
 
@@ -100,6 +134,19 @@ BAD_ARGUMENTS = [
 def test_bad_arguments(cls: Any, kwargs: dict[str, Any], message: str) -> None:
     with pytest.raises(ValueError, match=message):
         cls(**kwargs)
+
+
+@pytest.mark.parametrize(("cls", "kwargs", "message"), UNKNOWN_ARGUMENTS)
+def test_unknown_arguments_name_the_class(cls: Any, kwargs: dict[str, Any], message: str) -> None:
+    with pytest.raises(TypeError, match=message):
+        cls(**kwargs)
+
+
+@pytest.mark.parametrize("name", sorted(METRIC_TASKS))
+def test_every_public_class_has_an_explicit_signature(name: str) -> None:
+    params = inspect.signature(getattr(em, name)).parameters.values()
+    assert not any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params), name
+    assert getattr(em, name).__init__.__qualname__ == f"{name}.__init__"
 
 
 f32 = np.float32
@@ -213,18 +260,101 @@ BAD_INPUTS = [
         None,
         r"task='multilabel' expects y_true values to be 0 or 1. Received 1 invalid value\(s\): 5",
     ),
+    (
+        {"task": "binary"},
+        1,
+        0.7,
+        None,
+        r"y_true must have a batch axis: task='binary' expects arrays of shape \(batch, \.\.\.\), "
+        r"even for one sample\. Received: y_true\.shape=\(\), a scalar; wrap it as \[value\]",
+    ),
+    (MC, np.array([1]), np.array(0.3), None, r"y_pred must have a batch axis"),
+    (
+        MC,
+        np.array([0, 1]),
+        np.zeros((2, 3), f32),
+        np.array([1.0, np.nan]),
+        r"`sample_weight` must be finite\. Received 1 NaN or infinite weight\(s\), the first at "
+        r"index 1 \(value nan\)",
+    ),
+    (
+        {"task": "multilabel", "num_classes": 2},
+        np.zeros((3, 2)),
+        np.zeros((3, 2), f32),
+        np.array([1.0, 1.0, -np.inf]),
+        r"`sample_weight` must be finite\. .* the first at index 2 \(value -inf\)",
+    ),
+    (
+        MC,
+        np.array(["cat", "dog"]),
+        np.zeros((2, 3), f32),
+        None,
+        TypeError,
+        r"y_true must hold numbers \(integer, bool or float\)\. Received dtype <U3 \(strings: map "
+        r"class names to indices first\)",
+    ),
+    (
+        MC,
+        None,
+        np.zeros((2, 3), f32),
+        None,
+        TypeError,
+        r"y_true must be an array of numbers\. Received: y_true=None",
+    ),
+    (
+        MC,
+        np.array([0, 1]),
+        None,
+        None,
+        TypeError,
+        r"y_pred must be an array of numbers\. Received: y_pred=None",
+    ),
+    (
+        MC,
+        np.array([0, 1]),
+        np.zeros((2, 3), f32),
+        np.array(["a", "b"]),
+        TypeError,
+        r"sample_weight must hold numbers",
+    ),
 ]
 
 
-@pytest.mark.parametrize(("kwargs", "y_true", "y_pred", "sample_weight", "message"), BAD_INPUTS)
+def _with_error_type(case: tuple[Any, ...]) -> tuple[Any, ...]:
+    return case if len(case) == 6 else (*case[:4], ValueError, case[4])
+
+
+@pytest.mark.parametrize("cls", [em.F1Score, em.AUROC])
+@pytest.mark.parametrize(
+    ("kwargs", "y_true", "y_pred", "sample_weight", "error", "message"),
+    [_with_error_type(c) for c in BAD_INPUTS],
+)
 def test_bad_inputs(
-    kwargs: dict[str, Any], y_true: Any, y_pred: Any, sample_weight: Any, message: str
+    cls: Any,
+    kwargs: dict[str, Any],
+    y_true: Any,
+    y_pred: Any,
+    sample_weight: Any,
+    error: type[Exception],
+    message: str,
 ) -> None:
-    metric = em.F1Score(**kwargs)
-    with pytest.raises(ValueError, match=message):
+    """The same errors from the count and the ranking metrics (their inputs coincide here)."""
+    if cls is em.AUROC and any(
+        part in message
+        for part in (
+            "labels to be integers",
+            "y_pred values to be probabilities",
+            "scores or \\(batch,\\) labels",
+            "NaN scores",
+        )
+    ):
+        pytest.skip("ranking metrics take scores only (their own messages: test_ranking_metrics)")
+    metric = cls(**kwargs)
+    before = metric.result()
+    with pytest.raises(error, match=message):
         metric.update_state(y_true, y_pred, sample_weight)
     # A rejected batch leaves the state untouched.
-    assert float(np.sum(np.abs(np.asarray(metric._hi.value)))) == 0.0
+    assert_close(metric.result(), before)
 
 
 def test_merge_state_rejects_other_configurations() -> None:

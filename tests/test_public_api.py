@@ -38,3 +38,15 @@ def test_metrics_are_registered_keras_metrics_with_direction() -> None:
         assert cls._direction == "up"
         assert keras.saving.get_registered_name(cls) == f"epochmetrics>{name}"
         assert cls.__doc__ and "Examples:" in cls.__doc__, name
+
+
+def test_the_test_registry_covers_every_exported_metric() -> None:
+    """Cross-cutting tests iterate `helpers.METRIC_TASKS`: it must list every metric class."""
+    from helpers import METRIC_TASKS
+
+    exported = {
+        n
+        for n in em.__all__
+        if isinstance(getattr(em, n), type) and issubclass(getattr(em, n), keras.metrics.Metric)
+    }
+    assert set(METRIC_TASKS) == exported

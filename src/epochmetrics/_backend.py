@@ -233,7 +233,8 @@ def bucket_batch(y_true: Any, y_pred: Any, sample_weight: Any) -> tuple[Any, Any
         return y_true, y_pred, sample_weight  # let the shape check report it
     n = len(y_true)
     size = max(8, 1 << max(n - 1, 0).bit_length())
-    if n == 0 or size == n or len(y_pred) != n:
+    # Past a million rows a compile per shape costs less than padding (and its memory).
+    if n == 0 or size == n or len(y_pred) != n or n > 2**20:
         return y_true, y_pred, sample_weight
     try:
         weight = np.broadcast_to(

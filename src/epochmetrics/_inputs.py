@@ -81,6 +81,12 @@ def make_spec(
         raise ValueError(
             f"`threshold` must be in the open interval (0, 1). Received: threshold={threshold!r}."
         )
+    if task == "multiclass" and float(threshold) != 0.5:
+        raise ValueError(
+            "`threshold` applies to binary and multilabel probabilities; task='multiclass' "
+            "predicts the class with the largest score, with no threshold. Leave it unset "
+            f"(or use task='multilabel' for independent labels). Received: threshold={threshold!r}."
+        )
     if not isinstance(from_logits, (bool, np.bool_)):
         raise ValueError(
             f"`from_logits` must be True or False. Received: from_logits={from_logits!r}."
@@ -231,7 +237,7 @@ def _check_batch(spec: TaskSpec, y_true: Any, y_pred: Any, sample_weight: Any) -
         )
     if sample_weight is not None:
         sw = _shape(sample_weight)
-        if not _is_vector(sw) or (sw[0] is not None and bt is not None and sw[0] != bt):
+        if sw and (not _is_vector(sw) or (sw[0] is not None and bt is not None and sw[0] != bt)):
             raise ValueError(
                 "`sample_weight` must be a scalar or have shape (batch,) or (batch, 1) matching "
                 f"y_true. Received: sample_weight.shape={sw}, y_true.shape={_shape(y_true)}."
@@ -393,7 +399,7 @@ def raise_bad_weights(sample_weight: Any, w_bad: Any) -> None:
     raise ValueError(
         "`sample_weight` must be finite. Received "
         f"{int(mask.sum())} NaN or infinite weight(s), the first at index {first} "
-        f"(value {values[first]!r})."
+        f"(value {float(values[first])})."
     )
 
 
@@ -476,8 +482,9 @@ def one_hot_labels(y_true: Any) -> tuple[Any, Any]:
     """One-hot (or soft) `(B, C)` targets -> (int32 class of the largest entry, rows naming no
     class). Soft targets (label smoothing, mixup) count as their largest class."""
     y = ops.cast(y_true, "float32")  # bool one-hot included
-    # An all-zero (or all-negative) row names no class; NaN fails the comparison too.
-    return ops.cast(ops.argmax(y, axis=-1), "int32"), ops.logical_not(ops.max(y, axis=-1) > 0)
+    # An all-zero (or all-negative) row names no class; a NaN makes the largest undefined.
+    bad = ops.logical_or(ops.logical_not(ops.any(y > 0, axis=-1)), ops.any(ops.isnan(y), axis=-1))
+    return ops.cast(ops.argmax(y, axis=-1), "int32"), bad
 
 
 def _threshold_true(y: Any) -> tuple[Any, Any]:

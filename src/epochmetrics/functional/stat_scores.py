@@ -65,9 +65,9 @@ def stat_scores_update(
         tw, pw = t * w, p * w
         # tn is summed directly rather than derived from a count: no cancellation.
         tn = (1 - t) * (1 - p) * w
-        counted = ops.cast(w > 0, dtype)
-        row_counted = ops.max(counted, axis=-1)  # (B,) 1 if any label of the sample counts
-        wrong = ops.max(ops.abs(t - p) * counted, axis=-1)
+        counted = w > 0
+        row_counted = ops.cast(ops.any(counted, axis=-1), dtype)  # any label of the sample counts
+        wrong = ops.any(ops.logical_and(ops.not_equal(t, p), counted), axis=-1)
         sw = x.sample_weight * row_counted
         return ops.concatenate(
             [
@@ -75,7 +75,9 @@ def stat_scores_update(
                 _sum0(pw, dtype),
                 _sum0(tw, dtype),
                 _sum0(tn, dtype),
-                ops.reshape(ops.cast(ops.sum(sw * (1 - wrong)), dtype), (1,)),
+                ops.reshape(
+                    ops.cast(ops.sum(sw * ops.cast(ops.logical_not(wrong), dtype)), dtype), (1,)
+                ),
                 ops.reshape(ops.cast(ops.sum(sw), dtype), (1,)),
                 ops.cast(x.invalid, dtype),
             ]

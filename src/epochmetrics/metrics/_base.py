@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import types
 import warnings
 from collections.abc import Iterable
 from typing import Any, NamedTuple
@@ -321,6 +322,33 @@ class SumStateMetric(keras.metrics.Metric):
     def _per_class(self, values: Any) -> Keyed:
         """A (C,) vector as scalar log keys `<name>_<class>`."""
         return Keyed(values, self._per_class_keys())
+
+
+def own_init(cls: type) -> type:
+    """Give a public class that inherits `__init__` its own copy of it, named after the class.
+
+    The signature stays the inherited one (explicit keywords for `help()` and IDEs), and
+    Python's argument errors name the class the user called (`Accuracy.__init__() got an
+    unexpected keyword argument ...`) instead of a private base class.
+    """
+    if "__init__" in vars(cls):
+        return cls
+    base = cls.__init__
+    qualname = f"{cls.__qualname__}.__init__"
+    init = types.FunctionType(
+        base.__code__.replace(co_qualname=qualname),
+        base.__globals__,
+        base.__name__,
+        base.__defaults__,
+        base.__closure__,
+    )
+    init.__kwdefaults__ = base.__kwdefaults__
+    init.__annotations__ = base.__annotations__
+    init.__doc__ = base.__doc__
+    init.__qualname__ = qualname
+    init.__module__ = cls.__module__
+    cls.__init__ = init  # type: ignore[misc]
+    return cls
 
 
 class Keyed(NamedTuple):

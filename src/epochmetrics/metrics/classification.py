@@ -7,7 +7,6 @@ counts per class) and turns them into results with `functional.reductions`.
 from __future__ import annotations
 
 import math
-import types
 from collections.abc import Callable
 from typing import Any, Literal
 
@@ -22,7 +21,7 @@ from epochmetrics.functional.stat_scores import (
     stat_scores_update,
     unpack_stat_scores,
 )
-from epochmetrics.metrics._base import SumStateMetric
+from epochmetrics.metrics._base import SumStateMetric, own_init
 
 __all__ = [
     "Accuracy",
@@ -71,33 +70,6 @@ def _doc(cls: type) -> type:
         common=COMMON_ARGS, average=AVERAGE_ARGS, inputs=INPUTS
     )
     return own_init(cls)
-
-
-def own_init(cls: type) -> type:
-    """Give a public class that inherits `__init__` its own copy of it, named after the class.
-
-    The signature stays the inherited one (explicit keywords for `help()` and IDEs), and
-    Python's argument errors name the class the user called (`Accuracy.__init__() got an
-    unexpected keyword argument ...`) instead of a private base class.
-    """
-    if "__init__" in vars(cls):
-        return cls
-    base = cls.__init__
-    qualname = f"{cls.__qualname__}.__init__"
-    init = types.FunctionType(
-        base.__code__.replace(co_qualname=qualname),
-        base.__globals__,
-        base.__name__,
-        base.__defaults__,
-        base.__closure__,
-    )
-    init.__kwdefaults__ = base.__kwdefaults__
-    init.__annotations__ = base.__annotations__
-    init.__doc__ = base.__doc__
-    init.__qualname__ = qualname
-    init.__module__ = cls.__module__
-    cls.__init__ = init  # type: ignore[misc]
-    return cls
 
 
 class _StatScores(SumStateMetric):

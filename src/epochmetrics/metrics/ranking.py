@@ -23,7 +23,7 @@ from epochmetrics._ops import numpy_ops
 from epochmetrics.functional import ranking, ranking_ops
 from epochmetrics.functional.ranking import RankingAverage, check_ranking_average
 from epochmetrics.metrics import _sums
-from epochmetrics.metrics._base import SumStateMetric, _metric_list
+from epochmetrics.metrics._base import SumStateMetric, _metric_list, own_init
 
 __all__ = ["AUROC", "AveragePrecision"]
 
@@ -481,6 +481,7 @@ def _check_not_distributed(cls: str) -> None:
 
 def _doc(summary: str, formula: str, bound: str, examples: str) -> Callable[[type], type]:
     def wrap(cls: type) -> type:
+        own_init(cls)
         cls.__doc__ = DOC.format(
             summary=summary,
             formula=formula,
