@@ -415,3 +415,52 @@ def test_merge_state_takes_a_list() -> None:
     whole = em.F1Score("multiclass", num_classes=C)
     whole.merge_state(parts)
     assert_close(whole.result(), sk(skm.f1_score, y, p.argmax(1), average="macro"))
+
+
+# --- per-step keys ---------------------------------------------------------------------------
+@pytest.mark.parametrize("per_step", ["all", "averages", "none"])
+def test_per_step_keys_leave_the_epoch_logs_complete(per_step: str) -> None:
+    """History and evaluate get every key whatever `per_step`; only step logs get fewer."""
+    rng = np.random.default_rng(15)
+    x = rng.random((64, C)).astype(np.float32)
+    y = rng.integers(0, C, 64)
+
+    def run(step: str) -> tuple[dict[str, Any], dict[str, Any], list[str]]:
+        model = _frozen(C)
+        metrics = [
+            em.ClassificationReport("multiclass", num_classes=C, per_step=step),
+            em.F1Score("multiclass", num_classes=C, average=None, name="f", per_step=step),
+        ]
+        _compile(model, "sparse_categorical_crossentropy", metrics)
+        seen: list[str] = []
+        record = keras.callbacks.LambdaCallback(
+            on_train_batch_end=lambda batch, logs: seen.extend(logs)
+        )
+        history = model.fit(
+            x, y, validation_data=(x, y), batch_size=16, epochs=2, verbose=0, callbacks=[record]
+        ).history
+        return history, model.evaluate(x, y, return_dict=True, verbose=0), sorted(set(seen))
+
+    history, evaluated, step_keys = run(per_step)
+    reference, _, all_keys = run("all")
+    assert history.keys() == reference.keys()
+    for key, values in reference.items():
+        # The loss is Keras' own float32 running mean: equal up to rounding between runs.
+        assert_close(history[key], values, atol=1e-6 if "loss" in key else 0, what=key)
+    assert len(evaluated) == 1 + 4 * C + 3 * 2 + 2 + C  # loss, report, per-class f
+    per_class = {f"f_{k}" for k in range(C)} | {f"recall_{k}" for k in range(C)}
+    averaged = {"f1_macro", "recall_weighted", "accuracy", "mcc"}
+    if per_step == "all":
+        assert per_class | averaged <= set(step_keys)
+    elif per_step == "averages":
+        assert averaged <= set(step_keys) and not per_class & set(step_keys)
+    else:
+        assert not (per_class | averaged) & set(step_keys)
+    assert "loss" in step_keys
+
+
+def test_per_step_is_validated_and_saved() -> None:
+    with pytest.raises(ValueError, match="`per_step` must be 'all', 'averages' or 'none'"):
+        em.F1Score("binary", per_step="some")
+    metric = em.AUROC("multiclass", num_classes=C, average=None, per_step="none")
+    assert em.AUROC.from_config(metric.get_config()).per_step == "none"

@@ -115,8 +115,9 @@ def test_host_namespace_names_a_missing_op() -> None:
         numpy_ops.nonexistent  # noqa: B018
 
 
-def test_eager_results_are_float64_tensors_of_the_backend() -> None:
-    """JAX without x64 included: an eager read (epoch logs, evaluate, user code) is float64."""
+def test_eager_results_are_float64_values_of_the_backend() -> None:
+    """An eager read (epoch logs, evaluate, user code) is float64: tensors on TensorFlow and
+    torch, NumPy values on JAX (without x64 too)."""
     rng = np.random.default_rng(3)
     metrics = (
         em.F1Score("multiclass", num_classes=C),
@@ -131,4 +132,7 @@ def test_eager_results_are_float64_tensors_of_the_backend() -> None:
             items = list(result.values()) if isinstance(result, dict) else [result]
             assert items
             assert all(keras.backend.standardize_dtype(v.dtype) == "float64" for v in items)
-            assert all(keras.ops.is_tensor(v) for v in items)
+            if keras.backend.backend() == "jax":
+                assert all(isinstance(v, (np.floating, np.ndarray)) for v in items)
+            else:
+                assert all(keras.ops.is_tensor(v) for v in items)

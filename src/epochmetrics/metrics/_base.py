@@ -5,7 +5,7 @@ from __future__ import annotations
 import types
 import warnings
 from collections.abc import Iterable
-from typing import Any, NamedTuple
+from typing import Any, Literal, NamedTuple
 
 import keras
 import numpy as np
@@ -21,10 +21,26 @@ from epochmetrics._inputs import (
 )
 from epochmetrics._ops import keras_ops, numpy_ops
 from epochmetrics.metrics import _sums
-from epochmetrics.metrics._log_keys import KerasName, keras_name
+from epochmetrics.metrics._log_keys import KerasName, keras_read
 
 # A metric whose state passes this size gets a warning at construction.
 LARGE_STATE_BYTES = 100 * 2**20
+
+PerStep = Literal["all", "averages", "none"]
+PER_STEP_ARG = """per_step: Which keys a train or test step returns when the result has several:
+            "averages" (default: averaged and single-value keys, no per-class keys), "all" or
+            "none". The epoch's logs (History, CSVLogger, callbacks' `on_epoch_end`,
+            `evaluate`) always hold every key; only per-batch logs (the progress bar during an
+            epoch, batch-level callbacks, `train_on_batch`) see fewer. Per-class keys cost
+            each step ~10-30 us apiece in Keras' own log handling."""
+
+
+def check_per_step(per_step: Any) -> PerStep:
+    if per_step not in ("all", "averages", "none"):
+        raise ValueError(
+            f"`per_step` must be 'all', 'averages' or 'none'. Received: per_step={per_step!r}."
+        )
+    return per_step  # type: ignore[no-any-return]
 
 
 class SumStateMetric(keras.metrics.Metric):
@@ -61,7 +77,10 @@ class SumStateMetric(keras.metrics.Metric):
         self._spec: TaskSpec = make_spec(task, num_classes, threshold, from_logits, ignore_index)
         self.class_names = check_class_names(class_names, self._spec)
         self._keras_name: KerasName | None = None
+        self._keys: tuple[KerasName | None, tuple[str, ...] | None] | None = None
+        self._step_cache: tuple[Any, np.ndarray] | None = None
         self._warned_invalid = False
+        self.per_step: PerStep = "all"
         size = self._state_size()
         self._warn_if_large(self._state_bytes(size))
         self._hi = self.add_variable(
@@ -164,11 +183,14 @@ class SumStateMetric(keras.metrics.Metric):
         self._lo.assign(lo)
 
     def result(self) -> Any:
+        read = keras_read(self)  # first: it looks at our caller's frame
+        if read.name is not None:
+            self._keras_name = read.name  # kept for later reads: one set of keys per metric
         parts = [*_backend.read_parts(self._hi), *_backend.read_parts(self._lo)]
-        self._note_keras_name()
+        keep = self._step_index() if read.in_step else None
         if _backend.is_concrete(parts[0]):
-            return self._host_result(parts)
-        return self._traced_result(parts)
+            return self._host_result(parts, keep)
+        return self._traced_result(parts, keep)
 
     def get_config(self) -> dict[str, Any]:
         spec = self._spec
@@ -188,7 +210,7 @@ class SumStateMetric(keras.metrics.Metric):
         return cls(**config)
 
     # --- results ---------------------------------------------------------------------------
-    def _host_result(self, parts: list[Any]) -> Any:
+    def _host_result(self, parts: list[Any], keep: np.ndarray | None = None) -> Any:
         """An eager read: NumPy on the host, float64, keys in class order."""
         state = _sums.host_total(parts)
         with np.errstate(all="ignore"):
@@ -198,10 +220,11 @@ class SumStateMetric(keras.metrics.Metric):
             self._warn_invalid(invalid)
             value = _poison(numpy_ops, value, True)
         if isinstance(value, Keyed):
+            value = _select(value, keep)
             return _backend.from_host(value.values, value.keys)
         return _backend.from_host(value)
 
-    def _traced_result(self, parts: list[Any]) -> Any:
+    def _traced_result(self, parts: list[Any], keep: np.ndarray | None = None) -> Any:
         """A read inside a compiled step: `keras.ops`, in float64 (float32 on 32-bit JAX)."""
         state = _sums.traced_total(parts, _backend.traced_result_dtype())
         value = self._compute(state, keras_ops)
@@ -209,8 +232,28 @@ class SumStateMetric(keras.metrics.Metric):
         # (the next eager read warns with the counts).
         value = _poison(keras_ops, value, ops.any(state[-len(INVALID_KINDS) :] > 0))
         if isinstance(value, Keyed):
+            value = _select(value, keep)
             return dict(zip(value.keys, ops.unstack(value.values), strict=True))
         return value
+
+    def _step_index(self) -> np.ndarray | None:
+        """Positions of the keys a train/test step returns, by `per_step` (None: all)."""
+        keys = self._keys_now()
+        if self.per_step == "all" or keys is None:
+            return None
+        cached = self._step_cache
+        if cached is None or cached[0] != (self._keras_name, self.per_step):
+            keep = set() if self.per_step == "none" else set(self._averaged_keys())
+            index = [i for i, key in enumerate(keys) if key in keep]
+            cached = self._step_cache = (
+                (self._keras_name, self.per_step),
+                np.asarray(index, np.int32),
+            )
+        return cached[1]
+
+    def _averaged_keys(self) -> tuple[str, ...]:
+        """Keys that are not per class (a dict result of per-class keys has none)."""
+        return ()
 
     def _warn_invalid(self, counts: np.ndarray) -> None:
         """Once per epoch: say why the result is NaN, with the counts of each kind."""
@@ -294,11 +337,6 @@ class SumStateMetric(keras.metrics.Metric):
     def _labels(self) -> tuple[str, ...]:
         return class_labels(self._spec, self.class_names)
 
-    def _note_keras_name(self) -> None:
-        found = keras_name(self)
-        if found is not None:
-            self._keras_name = found
-
     def _key_stem(self) -> str:
         """The name this metric's keys start with: Keras' name for it when compiled (with the
         output prefix), else its own `name`."""
@@ -306,6 +344,13 @@ class SumStateMetric(keras.metrics.Metric):
             return self.name
         prefix, name = self._keras_name
         return prefix + name
+
+    def _keys_now(self) -> tuple[str, ...] | None:
+        """`_result_keys()` under the current name, built once per name: Keras reads results
+        every step, and a 1,000-class report has 4,008 keys."""
+        if self._keys is None or self._keys[0] != self._keras_name:
+            self._keys = (self._keras_name, self._result_keys())
+        return self._keys[1]
 
     def _log_keys(self, keras_name: KerasName) -> tuple[str, ...] | None:
         """The keys this metric's result would have under `keras_name` (for collision checks)."""
@@ -321,7 +366,9 @@ class SumStateMetric(keras.metrics.Metric):
 
     def _per_class(self, values: Any) -> Keyed:
         """A (C,) vector as scalar log keys `<name>_<class>`."""
-        return Keyed(values, self._per_class_keys())
+        keys = self._keys_now()
+        assert keys is not None
+        return Keyed(values, keys)
 
 
 def own_init(cls: type) -> type:
@@ -369,6 +416,14 @@ def _metric_list(other: Any) -> list[Any]:
     raise TypeError(
         f"merge_state takes a metric or a list of metrics. Received: {type(other).__name__}."
     )
+
+
+def _select(value: Keyed, index: np.ndarray | None) -> Keyed:
+    """The keys at `index` (all when None)."""
+    if index is None or len(index) == len(value.keys):
+        return value
+    take = np.take if isinstance(value.values, np.ndarray) else ops.take
+    return Keyed(take(value.values, index), tuple(value.keys[i] for i in index))
 
 
 def _poison(xp: Any, value: Any, invalid: Any) -> Any:

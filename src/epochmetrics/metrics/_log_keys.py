@@ -1,4 +1,4 @@
-"""The name Keras logs a compiled metric under, so that per-class keys carry it.
+"""How Keras' compiled metrics read ours: the name they log it under, and whether inside a step.
 
 Keras logs a metric of `compile(metrics=...)` under `<output>_<name>` on multi-output models,
 and renames repeats `<name>_1`, `<name>_2` (`CompileMetrics.result`). A dict result is
@@ -11,42 +11,72 @@ it gives every metric (its own algorithm, checked against Keras by a canary test
 our keys from that name. The names are computed once per compiled set of metrics, with a
 check that no two log keys collide: a collision is a ValueError at the first step that names
 both metrics, never an overwrite.
+
+A read from inside a train or test step comes through `Trainer.compute_metrics` (the step's
+logs, for the progress bar and batch-level callbacks); the epoch's logs, `evaluate` and
+`get_metrics_result()` read the metrics afresh without it. Metrics with many keys return
+fewer inside steps (`per_step=`), so the per-step cost does not grow with the classes.
 """
 
 from __future__ import annotations
 
 import sys
 import weakref
-from typing import Any
+from typing import Any, NamedTuple
 
 from keras.src.trainers.compile_utils import CompileMetrics
+from keras.src.trainers.trainer import Trainer
 
-__all__ = ["KerasName", "keras_name"]
+__all__ = ["KerasName", "KerasRead", "keras_read"]
 
 KerasName = tuple[str, str]  # (output prefix such as "digit_" or "", name after renaming)
 
 _RESULT_CODE = CompileMetrics.result.__code__
-# Frames between CompileMetrics.result and this lookup: result() -> _keras_name() -> here.
+_STEP_CODE = Trainer.compute_metrics.__code__
+# Frames from the caller of `keras_read` up to CompileMetrics.result (1: result() calls us),
+# then up to Trainer.compute_metrics (CompileMetrics.result <- get_metrics_result <- it);
+# a few more allow for wrappers.
 _MAX_FRAMES = 4
 _NAMES: weakref.WeakKeyDictionary[Any, dict[int, KerasName]] = weakref.WeakKeyDictionary()
 
 
-def keras_name(metric: Any) -> KerasName | None:
-    """`(output prefix, name)` when Keras' compiled metrics are reading `metric` now, else None."""
+class KerasRead(NamedTuple):
+    """Who is reading a metric's result: Keras' compiled metrics (with the name they log it
+    under) or someone else (None), and whether from inside a train/test step."""
+
+    name: KerasName | None
+    in_step: bool
+
+
+_NOT_KERAS = KerasRead(None, False)
+
+
+def keras_read(metric: Any) -> KerasRead:
+    """How the caller of `metric.result()` reads it (see the module docstring)."""
     frame = sys._getframe(2)
     for _ in range(_MAX_FRAMES):
         if frame is None:
-            return None
+            return _NOT_KERAS
         if frame.f_code is _RESULT_CODE:
             owner = frame.f_locals.get("self")
             if not isinstance(owner, CompileMetrics):
-                return None
+                return _NOT_KERAS
             names = _NAMES.get(owner)
             if names is None:
                 names = _NAMES[owner] = _assign(owner)
-            return names.get(id(metric))
+            return KerasRead(names.get(id(metric)), _in_step(frame))
         frame = frame.f_back
-    return None
+    return _NOT_KERAS
+
+
+def _in_step(frame: Any) -> bool:
+    for _ in range(_MAX_FRAMES):
+        frame = frame.f_back
+        if frame is None:
+            return False
+        if frame.f_code is _STEP_CODE:
+            return True
+    return False
 
 
 def _compiled_names(owner: Any) -> list[tuple[Any, str, str]]:

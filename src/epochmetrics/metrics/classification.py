@@ -21,7 +21,13 @@ from epochmetrics.functional.stat_scores import (
     stat_scores_update,
     unpack_stat_scores,
 )
-from epochmetrics.metrics._base import SumStateMetric, own_init
+from epochmetrics.metrics._base import (
+    PER_STEP_ARG,
+    PerStep,
+    SumStateMetric,
+    check_per_step,
+    own_init,
+)
 
 __all__ = [
     "Accuracy",
@@ -56,7 +62,9 @@ AVERAGE_ARGS = (
             `<name>_<class>`), or for binary "binary" (the positive class). Defaults to "binary"
             for binary and "macro" otherwise. "macro" averages over the classes present in the
             epoch, as scikit-learn's default `labels=None` does.
-        zero_division: Value of a ratio whose denominator is 0: 0.0, 1.0 or nan."""
+        zero_division: Value of a ratio whose denominator is 0: 0.0, 1.0 or nan.
+        """
+    + PER_STEP_ARG
 )
 
 INPUTS = """Inputs to `update_state(y_true, y_pred, sample_weight=None)`: binary `(B,)` or `(B, 1)`
@@ -113,6 +121,7 @@ class _Averaged(_StatScores):
         zero_division: float = 0.0,
         ignore_index: int | None = None,
         class_names: Any = None,
+        per_step: PerStep = "averages",
         name: str | None = None,
         dtype: Any = None,
     ) -> None:
@@ -128,6 +137,7 @@ class _Averaged(_StatScores):
         )
         self.average = check_average(default_average(task) if average == "auto" else average, task)
         self.zero_division = check_zero_division(zero_division)
+        self.per_step = check_per_step(per_step)
 
     def _compute(self, state: Any, xp: Any) -> Any:
         value = type(self)._reduce(
@@ -151,6 +161,7 @@ class _Averaged(_StatScores):
             **super().get_config(),
             "average": self.average,
             "zero_division": self.zero_division,
+            "per_step": self.per_step,
         }
 
 
@@ -259,6 +270,7 @@ class FBetaScore(_Averaged):
         zero_division: float = 0.0,
         ignore_index: int | None = None,
         class_names: Any = None,
+        per_step: PerStep = "averages",
         name: str | None = None,
         dtype: Any = None,
     ) -> None:
@@ -279,6 +291,7 @@ class FBetaScore(_Averaged):
             zero_division=zero_division,
             ignore_index=ignore_index,
             class_names=class_names,
+            per_step=per_step,
             name=name,
             dtype=dtype,
         )
@@ -333,6 +346,7 @@ class F1Score(FBetaScore):
         zero_division: float = 0.0,
         ignore_index: int | None = None,
         class_names: Any = None,
+        per_step: PerStep = "averages",
         name: str | None = None,
         dtype: Any = None,
     ) -> None:
@@ -346,6 +360,7 @@ class F1Score(FBetaScore):
             zero_division=zero_division,
             ignore_index=ignore_index,
             class_names=class_names,
+            per_step=per_step,
             name=name,
             dtype=dtype,
         )

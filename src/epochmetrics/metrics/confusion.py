@@ -13,7 +13,7 @@ from epochmetrics._inputs import Average, Task, check_zero_division
 from epochmetrics.functional import reductions
 from epochmetrics.functional.reductions import Normalize
 from epochmetrics.functional.stat_scores import confusion_matrix_size, confusion_matrix_update
-from epochmetrics.metrics._base import Keyed, SumStateMetric
+from epochmetrics.metrics._base import PER_STEP_ARG, Keyed, PerStep, SumStateMetric, check_per_step
 from epochmetrics.metrics.classification import CLASS_NAMES_ARG, COMMON_ARGS, INPUTS, _StatScores
 
 __all__ = ["ClassificationReport", "ConfusionMatrix"]
@@ -143,6 +143,7 @@ class ClassificationReport(_StatScores):
             Defaults to ("macro", "weighted"), and adds "micro" for multilabel.
         per_class: Whether to emit the per-class keys.
         zero_division: Value of a ratio whose denominator is 0: 0.0, 1.0 or nan.
+        {PER_STEP_ARG}
         {COMMON_ARGS}
         {CLASS_NAMES_ARG}
 
@@ -175,6 +176,7 @@ class ClassificationReport(_StatScores):
         zero_division: float = 0.0,
         ignore_index: int | None = None,
         class_names: Any = None,
+        per_step: PerStep = "averages",
         name: str | None = None,
         dtype: Any = None,
     ) -> None:
@@ -188,6 +190,7 @@ class ClassificationReport(_StatScores):
             name=name,
             dtype=dtype,
         )
+        self.per_step = check_per_step(per_step)
         if include is None:
             include = ("precision", "recall", "f1", "support", "accuracy")
             include += () if task == "multilabel" else ("mcc",)
@@ -242,6 +245,14 @@ class ClassificationReport(_StatScores):
             f"{prefix}{item}_{sub}" if sub else f"{prefix}{item}" for item, sub in self._items()
         )
 
+    def _averaged_keys(self) -> tuple[str, ...]:
+        per_class = set(self._labels()) - set(self.averages)
+        return tuple(
+            key
+            for key, (_, sub) in zip(self._result_keys(), self._items(), strict=True)
+            if sub not in per_class
+        )
+
     def _compute(self, state: Any, xp: Any) -> Keyed:
         spec, counts = self._spec, self._counts(state, xp)
         kinds = [item for item in self.include if item in _RATIOS]
@@ -262,7 +273,8 @@ class ClassificationReport(_StatScores):
                 pieces.append(counts.true)
             elif item in _SCALARS:
                 pieces.append(xp.reshape(_SCALARS[item](xp, spec, counts), (1,)))
-        keys = self._result_keys()
+        keys = self._keys_now()
+        assert keys is not None
         if not pieces:
             return Keyed(xp.cast(counts.tp[:0], "float64"), keys)
         dtype = counts.tp.dtype
@@ -275,4 +287,5 @@ class ClassificationReport(_StatScores):
             "averages": list(self.averages),
             "per_class": self.per_class,
             "zero_division": self.zero_division,
+            "per_step": self.per_step,
         }

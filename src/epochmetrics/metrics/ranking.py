@@ -23,7 +23,14 @@ from epochmetrics._ops import numpy_ops
 from epochmetrics.functional import ranking, ranking_ops
 from epochmetrics.functional.ranking import RankingAverage, check_ranking_average
 from epochmetrics.metrics import _sums
-from epochmetrics.metrics._base import SumStateMetric, _metric_list, own_init
+from epochmetrics.metrics._base import (
+    PER_STEP_ARG,
+    PerStep,
+    SumStateMetric,
+    _metric_list,
+    check_per_step,
+    own_init,
+)
 
 __all__ = ["AUROC", "AveragePrecision"]
 
@@ -79,6 +86,7 @@ DOC = """{summary}
         exact: Keep the scores in a buffer and compute the exact value (needs `capacity`).
         capacity: Buffer size in samples for `exact=True`: at least the samples per epoch.
         bins_per_octave: Binned-mode resolution, a power of two from 1 to 1024.
+        {per_step}
         name: Base name of the log keys.
         dtype: Keras dtype policy of the metric (the state is always float32).
 
@@ -123,6 +131,7 @@ class _Ranking(SumStateMetric):
         exact: bool = False,
         capacity: int | None = None,
         bins_per_octave: int = 64,
+        per_step: PerStep = "averages",
         name: str | None = None,
         dtype: Any = None,
     ) -> None:
@@ -144,6 +153,7 @@ class _Ranking(SumStateMetric):
             dtype=dtype,
         )
         self.average = check_ranking_average(average, self._spec.task)
+        self.per_step = check_per_step(per_step)
         if self.exact:
             _check_not_distributed(cls)
             assert self.capacity is not None
@@ -414,6 +424,7 @@ class _Ranking(SumStateMetric):
             "exact": self.exact,
             "capacity": self.capacity,
             "bins_per_octave": self.bins_per_octave,
+            "per_step": self.per_step,
         }
 
 
@@ -488,6 +499,7 @@ def _doc(summary: str, formula: str, bound: str, examples: str) -> Callable[[typ
             bound=bound,
             inputs=INPUTS,
             name=cls._default_name,  # type: ignore[attr-defined]
+            per_step=PER_STEP_ARG,
             examples=examples,
         )
         return cls
