@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import keras
+import pytest
 
 import epochmetrics as em
 
@@ -38,3 +39,26 @@ def test_metrics_are_registered_keras_metrics_with_direction() -> None:
         assert cls._direction == "up"
         assert keras.saving.get_registered_name(cls) == f"epochmetrics>{name}"
         assert cls.__doc__ and "Examples:" in cls.__doc__, name
+
+
+def test_names_resolve_lazily_and_consistently() -> None:
+    import epochmetrics.functional.ranking
+    import epochmetrics.metrics
+
+    assert em.F1Score is epochmetrics.metrics.F1Score
+    assert em.UndefinedMetricWarning is epochmetrics.functional.ranking.UndefinedMetricWarning
+    assert em.load_history is em.callbacks.load_history
+    assert em.functional.ranking.roc_auc([0, 1], [0.2, 0.8]) == 1.0  # subpackages as attributes
+    assert set(em.__all__) <= set(dir(em))
+    assert {"callbacks", "functional", "metrics", "plot", "report"} <= set(dir(em))
+    namespace: dict[str, object] = {}
+    exec("from epochmetrics import *", namespace)
+    assert set(em.__all__) <= set(namespace)
+
+
+def test_unknown_names_raise_attribute_error() -> None:
+    with pytest.raises(AttributeError, match="module 'epochmetrics' has no attribute 'F2Score'"):
+        em.F2Score  # noqa: B018
+    with pytest.raises(ImportError):
+        exec("from epochmetrics import F2Score", {})
+    assert not hasattr(em, "select_backend")  # helpers stay private
