@@ -162,3 +162,14 @@ def test_without_the_package_the_model_does_not_load(saved_model):
         "    print('F1Score' in str(e))\n"
     )
     assert _python(code).stdout.strip().splitlines()[-1] == "True"
+
+
+@pytest.mark.slow
+def test_python_m_epochmetrics_demo_in_a_fresh_interpreter(tmp_path):
+    """The demo imports Keras inside the command and loads best.keras without custom_objects."""
+    pytest.importorskip("sklearn")
+    pytest.importorskip("matplotlib")
+    out = tmp_path / "demo"
+    done = _python("", "-m", "epochmetrics", args=("demo", "--out", str(out), "--epochs", "1"))
+    assert "checked against scikit-learn: largest difference 0.0e+00" in done.stdout
+    assert (out / "best.keras").is_file() and (out / "report.html").is_file()
