@@ -88,7 +88,7 @@ def _temp_name(path: str) -> str:
     return os.path.join(directory, f".{name}.{secrets.token_hex(4)}.tmp")
 
 
-def _create_new(path: str) -> Any:
+def _create_new(path: str) -> IO[str]:
     # Exclusive creation ("x"): never truncates someone else's file; honours the umask.
     return open(path, "x", encoding="utf-8")
 
@@ -155,10 +155,14 @@ def check_history_path(path: Any) -> str | None:
     if not os.path.isdir(existing):
         raise _bad_path(path, f"cannot be created: {existing!r} is a file, not a directory")
     if not os.access(existing, os.W_OK | os.X_OK):
-        what = "is not writable" if existing == parent else "cannot be created in it"
-        raise _bad_path(
-            path, f"cannot be written: the directory {existing!r} {what} (permission denied)"
-        )
+        if existing == parent:
+            problem = f"cannot be written: its directory {parent!r} is not writable"
+        else:
+            problem = (
+                f"cannot be written: its directory {parent!r} does not exist and cannot be "
+                f"created, as {existing!r} is not writable"
+            )
+        raise _bad_path(path, problem)
     return text
 
 
