@@ -442,7 +442,7 @@ def test_per_step_keys_leave_the_epoch_logs_complete(per_step: str) -> None:
         return history, model.evaluate(x, y, return_dict=True, verbose=0), sorted(set(seen))
 
     history, evaluated, step_keys = run(per_step)
-    reference, _, all_keys = run("all")
+    reference, _, _ = run("all")
     assert history.keys() == reference.keys()
     for key, values in reference.items():
         # The loss is Keras' own float32 running mean: equal up to rounding between runs.

@@ -89,6 +89,23 @@ def test_accepts_tensors_and_ax():
     assert texts(ax) == ["1", "0", "0", "0", "0", "1", "0", "1", "1"]
 
 
+@pytest.mark.parametrize("framework", ["torch", "tensorflow", "jax"])
+def test_accepts_bfloat16_tensors_of_any_framework(framework):
+    """A bfloat16 matrix (mixed precision) from any installed framework, whatever the backend."""
+    cm = np.array([[3, 1], [0, 2]], dtype="float32")
+    if framework == "torch":
+        torch = pytest.importorskip("torch")
+        tensor = torch.tensor(cm, dtype=torch.bfloat16)
+    elif framework == "tensorflow":
+        tf = pytest.importorskip("tensorflow")
+        tensor = tf.cast(tf.constant(cm), tf.bfloat16)
+    else:
+        jnp = pytest.importorskip("jax.numpy")
+        tensor = jnp.asarray(cm, dtype=jnp.bfloat16)
+    ax = em.plot_confusion_matrix(tensor).axes[0]
+    assert texts(ax) == ["3", "1", "0", "2"]
+
+
 @pytest.mark.parametrize(
     ("kwargs", "error"),
     [

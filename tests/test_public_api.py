@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import keras
+import pytest
 
 import epochmetrics as em
 
@@ -50,3 +51,26 @@ def test_the_test_registry_covers_every_exported_metric() -> None:
         if isinstance(getattr(em, n), type) and issubclass(getattr(em, n), keras.metrics.Metric)
     }
     assert set(METRIC_TASKS) == exported
+
+
+def test_names_resolve_lazily_and_consistently() -> None:
+    import epochmetrics.functional.ranking
+    import epochmetrics.metrics
+
+    assert em.F1Score is epochmetrics.metrics.F1Score
+    assert em.UndefinedMetricWarning is epochmetrics.functional.ranking.UndefinedMetricWarning
+    assert em.load_history is em.callbacks.load_history
+    assert em.functional.ranking.roc_auc([0, 1], [0.2, 0.8]) == 1.0  # subpackages as attributes
+    assert set(em.__all__) <= set(dir(em))
+    assert {"callbacks", "functional", "metrics", "plot", "report"} <= set(dir(em))
+    namespace: dict[str, object] = {}
+    exec("from epochmetrics import *", namespace)
+    assert set(em.__all__) <= set(namespace)
+
+
+def test_unknown_names_raise_attribute_error() -> None:
+    with pytest.raises(AttributeError, match="module 'epochmetrics' has no attribute 'F2Score'"):
+        em.F2Score  # noqa: B018
+    with pytest.raises(ImportError):
+        exec("from epochmetrics import F2Score", {})
+    assert not hasattr(em, "select_backend")  # helpers stay private

@@ -1,40 +1,55 @@
 """epochmetrics: exact streaming classification metrics for Keras 3.
 
 Importing the package registers every metric with Keras, so a model compiled with them loads
-with `keras.models.load_model(path)` and no `custom_objects`.
+with `keras.models.load_model(path)` and no `custom_objects`, whether Keras is imported before
+or after the package.
+
+The package itself does not import Keras: its names are imported on first use (`em.F1Score`
+imports Keras and the backend; `em.plot_history` only matplotlib), so the `epochmetrics`
+command, plots and reports start without a backend. The metrics are registered with Keras as
+soon as Keras is imported (see `epochmetrics._registration`).
 
 When `KERAS_BACKEND` is unset and Keras' configured backend is not installed, importing the
 package first picks an installed backend (jax, tensorflow, then torch).
 """
 
-from epochmetrics._select_backend import select_backend
+import importlib as _importlib
+import typing as _typing
 
-select_backend()
+from epochmetrics import _registration, _select_backend
 
-# ruff: noqa: E402  (the backend must be chosen before Keras is imported)
-
-from epochmetrics.callbacks import EpochEvaluator, load_history
-from epochmetrics.distributed import all_reduce_metrics
-from epochmetrics.functional.ranking import UndefinedMetricWarning
-from epochmetrics.metrics import (
-    AUROC,
-    Accuracy,
-    AveragePrecision,
-    BalancedAccuracy,
-    ClassificationReport,
-    CohenKappa,
-    ConfusionMatrix,
-    F1Score,
-    FBetaScore,
-    JaccardIndex,
-    MatthewsCorrCoef,
-    Precision,
-    Recall,
-    Specificity,
-)
-from epochmetrics.plot import plot_confusion_matrix, plot_history
+# The backend must be chosen before anything imports Keras.
+_select_backend.select_backend()
+_registration.install()
 
 __version__ = "0.1.0"
+
+# Public name -> the module that defines it, imported on first access (PEP 562).
+_EXPORTS = {
+    "AUROC": "epochmetrics.metrics",
+    "Accuracy": "epochmetrics.metrics",
+    "AveragePrecision": "epochmetrics.metrics",
+    "BalancedAccuracy": "epochmetrics.metrics",
+    "ClassificationReport": "epochmetrics.metrics",
+    "CohenKappa": "epochmetrics.metrics",
+    "ConfusionMatrix": "epochmetrics.metrics",
+    "EpochEvaluator": "epochmetrics.callbacks",
+    "F1Score": "epochmetrics.metrics",
+    "FBetaScore": "epochmetrics.metrics",
+    "JaccardIndex": "epochmetrics.metrics",
+    "MatthewsCorrCoef": "epochmetrics.metrics",
+    "Precision": "epochmetrics.metrics",
+    "Recall": "epochmetrics.metrics",
+    "Specificity": "epochmetrics.metrics",
+    "UndefinedMetricWarning": "epochmetrics.functional.ranking",
+    "all_reduce_metrics": "epochmetrics.distributed",
+    "load_history": "epochmetrics.callbacks._record",
+    "plot_confusion_matrix": "epochmetrics.plot",
+    "plot_history": "epochmetrics.plot",
+}
+
+# Subpackages reachable as attributes (`em.functional.ranking`), imported on first access too.
+_SUBMODULES = ("callbacks", "distributed", "functional", "metrics", "plot", "report")
 
 __all__ = [
     "AUROC",
@@ -59,3 +74,50 @@ __all__ = [
     "plot_confusion_matrix",
     "plot_history",
 ]
+
+
+def __getattr__(name: str) -> _typing.Any:
+    module = _EXPORTS.get(name)
+    if module is not None:
+        value = getattr(_importlib.import_module(module), name)
+    elif name in _SUBMODULES:
+        value = _importlib.import_module(f"{__name__}.{name}")
+    else:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    globals()[name] = value  # later lookups skip __getattr__
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__, *_SUBMODULES})
+
+
+if _typing.TYPE_CHECKING:  # what type checkers and IDEs see; never executed
+    # Subpackages: the redundant aliases mark them as re-exported.
+    from epochmetrics import callbacks as callbacks
+    from epochmetrics import distributed as distributed
+    from epochmetrics import functional as functional
+    from epochmetrics import metrics as metrics
+    from epochmetrics import plot as plot
+    from epochmetrics import report as report
+    from epochmetrics.callbacks import EpochEvaluator
+    from epochmetrics.callbacks._record import load_history
+    from epochmetrics.distributed import all_reduce_metrics
+    from epochmetrics.functional.ranking import UndefinedMetricWarning
+    from epochmetrics.metrics import (
+        AUROC,
+        Accuracy,
+        AveragePrecision,
+        BalancedAccuracy,
+        ClassificationReport,
+        CohenKappa,
+        ConfusionMatrix,
+        F1Score,
+        FBetaScore,
+        JaccardIndex,
+        MatthewsCorrCoef,
+        Precision,
+        Recall,
+        Specificity,
+    )
+    from epochmetrics.plot import plot_confusion_matrix, plot_history

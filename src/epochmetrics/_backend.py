@@ -9,6 +9,8 @@ import keras
 import numpy as np
 from keras import ops
 
+from epochmetrics import _host
+
 __all__ = [
     "argmax_with_nan",
     "bucket_batch",
@@ -65,27 +67,9 @@ def traced_result_dtype() -> str:
 
 
 def to_host(x: Any) -> np.ndarray:
-    """A concrete tensor (any backend) or array as a NumPy array, without a copy where possible.
-
-    float16 and bfloat16 become float32 (exact): NumPy has no arithmetic for bfloat16, and
-    torch cannot hand bfloat16 to NumPy at all.
-    """
-    if isinstance(x, np.ndarray):
-        array = x
-    elif type(x).__module__.startswith("torch"):
-        import torch
-
-        t = x.detach()
-        if t.dtype in (torch.bfloat16, torch.float16):
-            t = t.float()
-        # `.numpy()` rather than `np.asarray`: torch's `__array__` predates NumPy 2's `copy`
-        # keyword and warns on every call.
-        array = t.cpu().numpy()
-    else:
-        array = np.asarray(keras.ops.convert_to_numpy(x) if keras.ops.is_tensor(x) else x)
-    if array.dtype.kind == "V" or array.dtype == np.float16:  # ml_dtypes' bfloat16 is kind "V"
-        array = array.astype(np.float32)
-    return array
+    """A concrete tensor (any backend) or array as a NumPy array; floats narrower than 32 bits
+    become float32 (exact). See `_host.to_numpy`."""
+    return _host.to_numpy(x)
 
 
 def from_host(values: np.ndarray, keys: tuple[str, ...] | None = None) -> Any:

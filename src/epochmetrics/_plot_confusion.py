@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
+from epochmetrics._host import to_numpy
 from epochmetrics._mpl import new_figure
 
 if TYPE_CHECKING:
@@ -36,12 +37,8 @@ class ConfusedPair:
 
 
 def _as_matrix(cm: Any) -> np.ndarray:
-    try:
-        m = np.asarray(cm, dtype=np.float64)
-    except (TypeError, ValueError, RuntimeError):
-        import keras
-
-        m = np.asarray(keras.ops.convert_to_numpy(cm), dtype=np.float64)
+    # Tensors of any framework (bfloat16 included) without importing one.
+    m = np.asarray(to_numpy(cm), dtype=np.float64)
     if m.ndim == 3 and m.shape[1:] == (2, 2):
         raise ValueError(
             f"Expected a (C, C) confusion matrix. Received shape {m.shape}: multilabel "

@@ -5,10 +5,37 @@
 - `ModelEvaluator(fn)`: marks `fn(model) -> float | dict` as a metric that runs its own inference.
 - `load_history(path)`: read back a history saved by `EpochEvaluator.save_history`.
 - `EvaluationError`: raised when a metric fails; names the metric, the epoch and the shapes.
+
+Names are imported on first use, so `load_history` (plain JSON) does not import Keras.
 """
 
-from epochmetrics.callbacks._metrics import EvaluationError, ModelEvaluator
-from epochmetrics.callbacks._record import load_history
-from epochmetrics.callbacks.evaluator import EpochEvaluator
+import importlib as _importlib
+import typing as _typing
+
+_EXPORTS = {
+    "EpochEvaluator": "epochmetrics.callbacks.evaluator",
+    "EvaluationError": "epochmetrics.callbacks._metrics",
+    "ModelEvaluator": "epochmetrics.callbacks._metrics",
+    "load_history": "epochmetrics.callbacks._record",
+}
 
 __all__ = ["EpochEvaluator", "EvaluationError", "ModelEvaluator", "load_history"]
+
+
+def __getattr__(name: str) -> _typing.Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(_importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})
+
+
+if _typing.TYPE_CHECKING:
+    from epochmetrics.callbacks._metrics import EvaluationError, ModelEvaluator
+    from epochmetrics.callbacks._record import load_history
+    from epochmetrics.callbacks.evaluator import EpochEvaluator

@@ -14,16 +14,20 @@ Accepted forms, tried in this order:
 - any other iterable of batches (a torch `DataLoader`, a list of tuples): `iter()` per pass.
 
 Batches are `(x, y)` or `(x, y, sample_weight)` tuples (or lists, as torch collates them);
-tensors of any framework are turned into NumPy arrays.
+tensors of any framework are turned into NumPy arrays. Targets and weights in float16 or
+bfloat16 become float32 (exact); inputs `x` keep their dtype.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
+from functools import partial
 from typing import Any
 
 import keras
 import numpy as np
+
+from epochmetrics import _host
 
 __all__ = ["Batch", "BatchSource"]
 
@@ -37,24 +41,19 @@ _FORMS = (
 )
 
 
-def to_numpy(value: Any) -> Any:
-    """One leaf (array, tensor of any framework, list of numbers) as a NumPy array."""
-    if value is None or isinstance(value, np.ndarray):
-        return value
-    module = type(value).__module__
-    if module.startswith("torch"):
-        return value.detach().cpu().numpy()
-    if module.startswith("tensorflow") and hasattr(value, "numpy"):
-        return value.numpy()
-    if keras.ops.is_tensor(value):
-        return keras.ops.convert_to_numpy(value)
-    return np.asarray(value)
+def to_numpy(value: Any, *, widen_floats: bool = True) -> Any:
+    """One leaf (array, tensor of any framework, list of numbers) as a NumPy array.
+
+    Floats narrower than 32 bits (float16, bfloat16: mixed-precision outputs) become float32,
+    exactly, unless `widen_floats=False` (model inputs are passed on as given).
+    """
+    return _host.to_numpy(value, widen_floats=widen_floats)
 
 
-def _tree_to_numpy(value: Any) -> Any:
+def _tree_to_numpy(value: Any, *, widen_floats: bool = True) -> Any:
     if value is None:
         return None
-    return keras.tree.map_structure(to_numpy, value)
+    return keras.tree.map_structure(partial(to_numpy, widen_floats=widen_floats), value)
 
 
 def _length(x: Any) -> int:
@@ -120,7 +119,7 @@ class BatchSource:
                     f"Received a tuple of length {len(data)}."
                 )
             x, y, sw = (*data, None) if len(data) == 2 else data
-            x, y, sw = _tree_to_numpy(x), _tree_to_numpy(y), _tree_to_numpy(sw)
+            x, y, sw = _tree_to_numpy(x, widen_floats=False), _tree_to_numpy(y), _tree_to_numpy(sw)
             n = _length(x)
             for label, part in (("y", y), ("sample_weight", sw)):
                 if part is not None and _length(part) != n:
@@ -225,7 +224,7 @@ class BatchSource:
                 + (f" of length {len(element)}." if isinstance(element, (tuple, list)) else ".")
             )
         x, y, sw = keras.utils.unpack_x_y_sample_weight(tuple(element))
-        return _tree_to_numpy(x), _tree_to_numpy(y), _tree_to_numpy(sw)
+        return _tree_to_numpy(x, widen_floats=False), _tree_to_numpy(y), _tree_to_numpy(sw)
 
 
 def _num_batches(data: Any) -> int | None:

@@ -14,15 +14,24 @@ values are written as `null` and read back as NaN.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
-from collections.abc import Mapping
-from typing import Any
+import secrets
+from collections.abc import Callable, Mapping
+from typing import IO, Any
 
 import numpy as np
 
-__all__ = ["FORMAT", "HistoryRecord", "load_history"]
+__all__ = [
+    "FORMAT",
+    "HistoryRecord",
+    "check_history_path",
+    "load_history",
+    "prepare_history_path",
+    "write_atomic",
+]
 
 FORMAT = "epochmetrics.history/1"
 
@@ -69,10 +78,117 @@ class HistoryRecord:
         directory = os.path.dirname(os.fspath(path))
         if directory:
             os.makedirs(directory, exist_ok=True)
-        tmp = f"{os.fspath(path)}.tmp"
-        with open(tmp, "w", encoding="utf-8") as f:
-            json.dump(payload, f, allow_nan=False)
-        os.replace(tmp, path)  # a reader never sees a half-written file
+        write_atomic(path, lambda f: json.dump(payload, f, allow_nan=False))
+
+
+# --- writing the file ----------------------------------------------------------------------------
+def _temp_name(path: str) -> str:
+    """A fresh name next to `path`: same directory (so `os.replace` is atomic), hidden."""
+    directory, name = os.path.split(path)
+    return os.path.join(directory, f".{name}.{secrets.token_hex(4)}.tmp")
+
+
+def _create_new(path: str) -> IO[str]:
+    # Exclusive creation ("x"): never truncates someone else's file; honours the umask.
+    return open(path, "x", encoding="utf-8")
+
+
+def write_atomic(path: str | os.PathLike[str], write: Callable[[IO[str]], Any]) -> None:
+    """Call `write(f)` on a temporary file in the directory of `path`, then move it there.
+
+    A reader never sees a half-written file, and the temporary file is removed on any failure
+    (full disk, an exception in `write`, an interrupt), so none is left behind.
+    """
+    target = os.fspath(path)
+    tmp = _temp_name(target)
+    f = _create_new(tmp)  # nothing to clean up if this fails
+    try:
+        with f:
+            write(f)
+        os.replace(tmp, target)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.remove(tmp)
+        raise
+
+
+# --- checking `history_path` ---------------------------------------------------------------------
+def _bad_path(path: Any, problem: str) -> ValueError:
+    return ValueError(f"`history_path` {problem}. Received: history_path={path!r}.")
+
+
+def check_history_path(path: Any) -> str | None:
+    """Validate `EpochEvaluator(history_path=...)` without touching the file system.
+
+    The path must name a file (not a directory), and its directory must exist and be
+    writable, or be creatable: its nearest existing ancestor is a writable directory.
+
+    Returns:
+        `os.fspath(path)`, or None for None.
+
+    Raises:
+        TypeError: if `path` is not a str or os.PathLike.
+        ValueError: if it names a directory, or its directory cannot be written or created.
+    """
+    if path is None:
+        return None
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(
+            "`history_path` must be a file path (str or os.PathLike) or None. "
+            f"Received: history_path={path!r} of type {type(path).__name__}."
+        )
+    text = os.fspath(path)
+    if isinstance(text, bytes):
+        text = os.fsdecode(text)
+    if not text:
+        raise _bad_path(path, "must name a file; it is empty")
+    if text.endswith((os.sep, os.altsep or os.sep)) or os.path.isdir(text):
+        raise _bad_path(
+            path,
+            "must name a JSON file, and it names a directory; give a file in it, e.g. "
+            f"{os.path.join(text, 'evaluation.json')!r}",
+        )
+    parent = os.path.dirname(os.path.abspath(text))
+    existing = parent
+    while not os.path.exists(existing):
+        existing = os.path.dirname(existing)
+    if not os.path.isdir(existing):
+        raise _bad_path(path, f"cannot be created: {existing!r} is a file, not a directory")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        if existing == parent:
+            problem = f"cannot be written: its directory {parent!r} is not writable"
+        else:
+            problem = (
+                f"cannot be written: its directory {parent!r} does not exist and cannot be "
+                f"created, as {existing!r} is not writable"
+            )
+        raise _bad_path(path, problem)
+    return text
+
+
+def prepare_history_path(path: Any) -> str | None:
+    """Check `history_path` again at the start of `fit`, create its directory and try a write.
+
+    The trial write creates and removes a temporary file the way `write_atomic` does, so an
+    unwritable location (read-only file system, access rules `os.access` cannot see) fails here,
+    before the first epoch, rather than after it.
+
+    Raises:
+        ValueError: naming `history_path` and the path, when it cannot be written.
+    """
+    text = check_history_path(path)
+    if text is None:
+        return None
+    directory = os.path.dirname(text)
+    tmp = _temp_name(text)
+    try:
+        if directory:
+            os.makedirs(directory, exist_ok=True)
+        _create_new(tmp).close()
+        os.remove(tmp)
+    except OSError as err:
+        raise _bad_path(path, f"cannot be written: {err.strerror or err}") from err
+    return text
 
 
 def _nan_like(matrix: Any) -> Any:

@@ -13,7 +13,7 @@ from epochmetrics.callbacks import _keras
 from epochmetrics.callbacks._data import BatchSource
 from epochmetrics.callbacks._metrics import Entry, build_entries, check_direction
 from epochmetrics.callbacks._pass import Output, run_pass
-from epochmetrics.callbacks._record import HistoryRecord
+from epochmetrics.callbacks._record import HistoryRecord, check_history_path, prepare_history_path
 
 __all__ = ["EpochEvaluator"]
 
@@ -92,10 +92,15 @@ class EpochEvaluator(keras.callbacks.Callback):
             may be the full log key (`"val_map"`), the key without the prefix, or the name of
             the dict entry that produced it.
         history_path: if set, `evaluator.history` is written there as JSON after every
-            evaluation (see `save_history`).
+            evaluation (see `save_history`), through a temporary file in the same directory
+            that is never left behind. Checked at construction, which creates nothing: it must
+            name a file, not a directory, and its directory must be writable or creatable.
+            Checked again at the start of `fit`, which creates the directory if needed and
+            tries a write, so a bad path fails before the first epoch, not after it.
 
     Raises:
-        TypeError, ValueError: on invalid arguments, at construction.
+        TypeError, ValueError: on invalid arguments, at construction (and a `history_path`
+            that cannot be written, again at the start of `fit`).
 
     Examples:
         >>> import numpy as np, keras, epochmetrics as em
@@ -158,6 +163,7 @@ class EpochEvaluator(keras.callbacks.Callback):
             str(k): check_direction(v, f"`directions[{k!r}]`")
             for k, v in (directions or {}).items()
         }
+        check_history_path(history_path)
         self.history_path = history_path
         self._record = HistoryRecord()
         self._held: dict[str, float] = {}
@@ -211,6 +217,7 @@ class EpochEvaluator(keras.callbacks.Callback):
 
     # --- Keras hooks ---------------------------------------------------------------------------
     def on_train_begin(self, logs: dict[str, Any] | None = None) -> None:
+        prepare_history_path(self.history_path)  # fail now, not after the first epoch
         self._record.reset()
         self._held = {}
         self._first_epoch = None

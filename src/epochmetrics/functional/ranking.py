@@ -1,10 +1,11 @@
 """Exact ranking metrics on the host: ROC-AUC, average precision and their curves.
 
-Pure NumPy (sums and results in float64; float32 scores are sorted as float32), for whole
-arrays (an epoch's predictions): the epoch-end evaluator, the plots and `evaluate_arrays` of
-the ranking metrics use these. Results equal scikit-learn's
-`roc_auc_score`, `average_precision_score`, `roc_curve` and `precision_recall_curve`, tied
-scores included, for every task and average.
+Pure NumPy (sums and results in float64; float32 scores are sorted as float32, and so are
+float16 and bfloat16 scores, widened to float32 exactly), for whole arrays (an epoch's
+predictions): the epoch-end evaluator, the plots and `evaluate_arrays` of the ranking metrics
+use these. Inputs may be NumPy arrays (ml_dtypes' bfloat16 included) or tensors of any
+framework. Results equal scikit-learn's `roc_auc_score`, `average_precision_score`, `roc_curve`
+and `precision_recall_curve`, tied scores included, for every task and average.
 
 ROC-AUC is the probability that a positive outranks a negative, ties counting one half:
 
@@ -29,9 +30,9 @@ from __future__ import annotations
 import warnings
 from typing import Any, Literal, NamedTuple
 
-import keras
 import numpy as np
 
+from epochmetrics import _host
 from epochmetrics._inputs import TaskSpec, check_average, make_spec, shape_error
 
 __all__ = [
@@ -276,11 +277,8 @@ def check_ranking_average(average: Any, task: str) -> RankingAverage:
 
 
 def _to_numpy(x: Any) -> np.ndarray:
-    if keras.ops.is_tensor(x):
-        return np.asarray(keras.ops.convert_to_numpy(x))
-    if hasattr(x, "detach"):  # a torch tensor while another Keras backend is active
-        return np.asarray(x.detach().cpu().numpy())
-    return np.asarray(x)
+    """Any array or tensor as NumPy; float16/bfloat16 become float32 (exact, ties kept)."""
+    return np.asarray(_host.to_numpy(x))
 
 
 def _is_vector(a: np.ndarray) -> bool:
@@ -330,7 +328,8 @@ def prepare(spec: TaskSpec, y_true: Any, y_score: Any, sample_weight: Any = None
         if not np.all(np.isfinite(w)):
             raise ValueError("`sample_weight` must be finite. Received NaN or infinite weights.")
 
-    # float32 stays float32 (what models output: sorts twice as fast); other dtypes -> float64.
+    # float32 stays float32 (what models output: sorts twice as fast; float16 and bfloat16 were
+    # widened to it, exactly); other dtypes -> float64.
     scores = ys if ys.dtype in (np.float32, np.float64) else ys.astype(np.float64)
     if not np.all(np.isfinite(scores)):
         bad = int(np.sum(~np.isfinite(scores)))
