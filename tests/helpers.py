@@ -53,6 +53,13 @@ def sk(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         return fn(*args, **kwargs)
 
 
+def host(x: Any) -> np.ndarray:
+    """A result (tensor of any backend) as NumPy, without torch's NumPy-2 DeprecationWarning."""
+    if hasattr(x, "detach"):
+        return np.asarray(x.detach().cpu().numpy())
+    return np.asarray(keras.ops.convert_to_numpy(x))
+
+
 def to_float(x: Any) -> float:
     return float(np.asarray(keras.ops.convert_to_numpy(x)))
 

@@ -464,3 +464,34 @@ def test_per_step_is_validated_and_saved() -> None:
         em.F1Score("binary", per_step="some")
     metric = em.AUROC("multiclass", num_classes=C, average=None, per_step="none")
     assert em.AUROC.from_config(metric.get_config()).per_step == "none"
+
+
+@pytest.mark.skipif(BACKEND != "torch", reason="torch's Tensor.__array__ warns under NumPy 2")
+def test_no_numpy_deprecation_warning_from_our_code_on_torch() -> None:
+    """Keras' own conversions warn (pyproject filters them); ours never convert that way."""
+    import torch
+
+    rng = np.random.default_rng(16)
+    y = torch.as_tensor(rng.integers(0, C, 40))
+    p = torch.as_tensor(rng.random((40, C)).astype(np.float32))
+    w = torch.as_tensor(rng.random(40))
+    metrics = [
+        em.ClassificationReport("multiclass", num_classes=C),
+        em.ConfusionMatrix("multiclass", num_classes=C),
+        em.AUROC("multiclass", num_classes=C),
+        em.AveragePrecision("multiclass", num_classes=C, exact=True, capacity=8),
+    ]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", DeprecationWarning)
+        warnings.filterwarnings("ignore", category=DeprecationWarning, module=r"keras\.")  # theirs
+        warnings.simplefilter("ignore", RuntimeWarning)  # the overflow of capacity=8
+        for m in metrics:
+            m.update_state(y, p, w)
+            m.result()
+            m.merge_state(type(m).from_config(m.get_config()))
+        metrics[1].matrix()
+        metrics[2].error_bound()
+        metrics[2].evaluate_arrays(y, p, w)
+        em.EpochEvaluator([(p, y)], {"f1": em.F1Score("multiclass", num_classes=C)}).evaluate(
+            _frozen(C)
+        )

@@ -8,7 +8,7 @@ from typing import Any
 import keras
 import numpy as np
 import pytest
-from helpers import REPORT_ITEMS
+from helpers import REPORT_ITEMS, host
 from keras import ops
 
 import epochmetrics as em
@@ -75,7 +75,7 @@ def _feed(metric: Any, kind: str, rng: np.random.Generator) -> None:
 
 def _values(result: Any) -> dict[str, np.ndarray]:
     items = result.items() if isinstance(result, dict) else [("", result)]
-    return {k: np.asarray(ops.convert_to_numpy(v), np.float64) for k, v in items}
+    return {k: host(v).astype(np.float64) for k, v in items}
 
 
 @pytest.mark.parametrize("kind", ["random", "one-class", "empty", "invalid"])
@@ -85,7 +85,7 @@ def test_host_result_equals_keras_ops_result(name: str, kind: str) -> None:
     metric = CASES[name]()
     _feed(metric, kind, np.random.default_rng(len(name)))
     if kind == "invalid":  # what a compiled step records for out-of-range labels
-        hi = np.asarray(ops.convert_to_numpy(metric._hi.value)).copy()
+        hi = host(metric._hi.value).copy()
         hi[-3] = 1.0
         metric._hi.assign(hi)
     parts = [ops.convert_to_tensor(metric._hi.value), ops.convert_to_tensor(metric._lo.value)]
@@ -93,17 +93,17 @@ def test_host_result_equals_keras_ops_result(name: str, kind: str) -> None:
     expected = _values(metric._traced_result(parts))
     if kind == "invalid":
         with pytest.warns(RuntimeWarning, match="is NaN: a compiled step received 1 y_true"):
-            host = _values(metric.result())
+            got = _values(metric.result())
     else:
-        host = _values(metric.result())
-    assert list(host) == list(expected)  # same keys, same order
+        got = _values(metric.result())
+    assert list(got) == list(expected)  # same keys, same order
     # In-graph results on 32-bit JAX are computed in float32.
     atol = 1e-5 if _f32_traced() else 1e-12
     for key, value in expected.items():
-        assert host[key].shape == value.shape, key
-        np.testing.assert_allclose(host[key], value, rtol=0, atol=atol, equal_nan=True, err_msg=key)
+        assert got[key].shape == value.shape, key
+        np.testing.assert_allclose(got[key], value, rtol=0, atol=atol, equal_nan=True, err_msg=key)
     if kind == "invalid":
-        assert all(np.isnan(v).all() for v in host.values())
+        assert all(np.isnan(v).all() for v in got.values())
 
 
 def _f32_traced() -> bool:

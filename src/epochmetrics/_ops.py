@@ -35,6 +35,7 @@ class _NumpyOps:
     logical_or = staticmethod(np.logical_or)
     max = staticmethod(np.max)
     mean = staticmethod(np.mean)
+    minimum = staticmethod(np.minimum)
     ones_like = staticmethod(np.ones_like)
     reshape = staticmethod(np.reshape)
     sqrt = staticmethod(np.sqrt)

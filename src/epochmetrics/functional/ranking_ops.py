@@ -55,6 +55,8 @@ __all__ = [
     "RankInputs",
     "auroc_from_counts",
     "average_precision_from_counts",
+    "auroc_error_bound",
+    "average_precision_error_bound",
     "average_values",
     "bin_count",
     "group_counts",
@@ -290,6 +292,38 @@ def average_precision_from_counts(xp: Any, pos: Any, neg: Any) -> Any:
     precision = xp.where(pos > 0, _safe_div(xp, tp, tp + fp), xp.zeros_like(tp))
     p = xp.sum(pos, axis=-1)
     return xp.where(p > 0, _safe_div(xp, xp.sum(pos * precision, axis=-1), p), xp.zeros_like(p))
+
+
+def auroc_error_bound(xp: Any, pos: Any, neg: Any) -> Any:
+    """`(K, G)` binned masses -> `(K,)` bound on |binned - exact| ROC-AUC.
+
+    Only a positive and a negative in the same bin can be misordered, and the binned value
+    counts such a pair 1/2: the error is at most half their share of all pairs,
+    sum_b P_b N_b / (2 P N).
+    """
+    p, n = xp.sum(pos, axis=-1), xp.sum(neg, axis=-1)
+    return _safe_div(xp, xp.sum(pos * neg, axis=-1), 2.0 * p * n)
+
+
+def average_precision_error_bound(xp: Any, pos: Any, neg: Any) -> Any:
+    """`(K, G)` binned masses -> `(K,)` bound on |binned - exact| average precision.
+
+    A positive in bin b has exact precision (A + x) / (A + B + x + y), where A, B are the
+    positive and negative mass in higher bins and x <= P_b, y <= N_b the mass of bin b at or
+    above it; the binned value takes x = P_b, y = N_b. Both partial derivatives are at most
+    1 / (A + B + x), so the two differ by at most min(1, (P_b + N_b) / (A + B)) (0 when the
+    bin holds only positives and nothing is above it). Weighted by the positives' share:
+    sum_b (P_b / P) min(1, (P_b + N_b) / M_b), M_b the mass above bin b.
+    """
+    total = pos + neg
+    above = xp.flip(xp.cumsum(xp.flip(total, axis=-1), axis=-1), axis=-1) - total
+    spread = xp.where(
+        above > 0,
+        xp.minimum(_safe_div(xp, total, above), xp.ones_like(total)),
+        xp.cast(neg > 0, total.dtype),
+    )
+    p = xp.sum(pos, axis=-1)
+    return _safe_div(xp, xp.sum(pos * spread, axis=-1), p)
 
 
 def average_values(xp: Any, values: Any, support: Any, average: str | None) -> Any:

@@ -117,7 +117,8 @@ class _Ranking(SumStateMetric):
         "EpochEvaluator, which is exact and keeps no state."
     )
     _host: Callable[..., Any]
-    _from_counts: Callable[[Any, Any], Any]
+    _from_counts: Callable[..., Any]
+    _bound: Callable[..., Any]
 
     def __init__(
         self,
@@ -225,6 +226,30 @@ class _Ranking(SumStateMetric):
             return self._per_class(value)
         return value
 
+    def error_bound(self) -> Any:
+        """A bound on |result() - exact value| for the data seen so far (0.0 in exact mode).
+
+        Computed from the bins (see the class docstring), averaged like the result: a float,
+        or with `average=None` a dict with the result's keys.
+        """
+        if self.exact:
+            return 0.0
+        state = _sums.host_total([*_backend.read_parts(self._hi), *_backend.read_parts(self._lo)])
+        size = self._k * self._num_bins
+        neg = state[:size].reshape(self._k, self._num_bins)
+        pos = state[size : 2 * size].reshape(self._k, self._num_bins)
+        support = pos.sum(axis=-1)
+        if self.average == "micro" and self._k > 1:
+            pos, neg = pos.sum(axis=0, keepdims=True), neg.sum(axis=0, keepdims=True)
+        with np.errstate(all="ignore"):
+            bounds = type(self)._bound(numpy_ops, pos, neg)
+        if self._k == 1 or self.average == "micro":
+            return float(bounds[0])
+        value = ranking_ops.average_values(numpy_ops, bounds, support, self.average)
+        if self.average is None:
+            return dict(zip(self._per_class_keys(), map(float, value), strict=True))
+        return float(value)
+
     def _exact_on_host(self) -> Any:
         """Exact mode, eager read: the stored samples through the host (NumPy) functions."""
         count = int(_backend.to_host(self._buf_count.value))
@@ -316,10 +341,9 @@ class _Ranking(SumStateMetric):
         Keras reads results every batch on some backends; warning again only when the number
         dropped has doubled keeps that to a few warnings, the last within 2x of the need.
         """
-        dropped = ops.convert_to_tensor(self._hi.value)[0]
-        if not _backend.is_concrete(dropped):
+        if not _backend.is_concrete(self._hi.value):
             return
-        n = float(ops.convert_to_numpy(dropped)) + float(ops.convert_to_numpy(self._lo.value)[0])
+        n = float(_sums.host_total([self._hi.value, self._lo.value])[0])
         if n > 0 and n >= 2 * self._warned_dropped:
             self._warned_dropped = n
             needed = int(self.capacity or 0) + int(n)
@@ -531,6 +555,7 @@ class AUROC(_Ranking):
     _default_name = "auroc"
     _host = staticmethod(ranking.roc_auc)
     _from_counts = staticmethod(ranking_ops.auroc_from_counts)
+    _bound = staticmethod(ranking_ops.auroc_error_bound)
 
 
 @_register
@@ -557,3 +582,4 @@ class AveragePrecision(_Ranking):
     _default_name = "average_precision"
     _host = staticmethod(ranking.average_precision)
     _from_counts = staticmethod(ranking_ops.average_precision_from_counts)
+    _bound = staticmethod(ranking_ops.average_precision_error_bound)
