@@ -64,9 +64,7 @@ def _tp_needed(npig: np.ndarray) -> np.ndarray:
     )
 
 
-def _curve(
-    status: np.ndarray, npig: np.ndarray, need: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
+def _curve(status: np.ndarray, npig: np.ndarray, need: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Interpolated precision (A, T, R) and final recall (A, T) for one class and maxDets."""
     num_areas, num_thr, n = status.shape
     num_rec = need.shape[1]

@@ -162,8 +162,10 @@ def match(
     g_area = gt.area[g_order]
     g_ignore = g_crowd[:, None] | (g_area[:, None] < lo) | (g_area[:, None] > hi)  # (G, A)
     npig = np.stack(
-        [np.bincount(gt.label[g_order][~g_ignore[:, a]], minlength=num_classes) for a in
-         range(num_areas)],
+        [
+            np.bincount(gt.label[g_order][~g_ignore[:, a]], minlength=num_classes)
+            for a in range(num_areas)
+        ],
         axis=1,
     ).astype(np.int64)
 

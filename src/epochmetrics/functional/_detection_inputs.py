@@ -8,6 +8,7 @@ float64: `xywh` boxes pass unchanged, so COCO-format boxes give pycocotools' exa
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -99,7 +100,9 @@ def _array(x: Any, what: str) -> np.ndarray:
             x = x.detach().cpu()
         out = np.asarray(x)
     except Exception as err:  # symbolic or traced tensors, objects that are not arrays
-        raise ValueError(f"{what} must be an array or tensor. Received: {type(x).__name__}.") from err
+        raise ValueError(
+            f"{what} must be an array or tensor. Received: {type(x).__name__}."
+        ) from err
     if not (np.issubdtype(out.dtype, np.number) or out.dtype == np.bool_):
         raise ValueError(f"{what} must hold numbers. Received dtype {out.dtype}.")
     return out
@@ -207,14 +210,17 @@ def format_batch(
             f"y_true and y_pred must hold the same images. Received {n_true} images in y_true "
             f"and {n_pred} in y_pred."
         )
-    score_key = [k for k in ("confidence", "scores") if all(k in p for p in p_parts)]
-    if not score_key:
-        raise ValueError(
-            "y_pred needs detection scores under 'confidence' (keras-hub) or 'scores'. "
-            f"Received keys: {sorted(p_parts[0]) if p_parts else []}."
-        )
+    for i, part in enumerate(p_parts):
+        where = "y_pred" if p_count < 0 else f"y_pred[{i}]"
+        if ("confidence" in part) == ("scores" in part):
+            raise ValueError(
+                f"{where} needs detection scores under one key, 'confidence' (keras-hub) or "
+                f"'scores'. Received keys: {sorted(part)}."
+            )
+        if "confidence" in part:
+            part["scores"] = part.pop("confidence")
     g_img, g = _flatten(t_parts, t_count, "y_true", ("boxes", "labels", "iscrowd", "area"))
-    d_img, d = _flatten(p_parts, p_count, "y_pred", ("boxes", "labels", score_key[0]))
+    d_img, d = _flatten(p_parts, p_count, "y_pred", ("boxes", "labels", "scores"))
     g_label = _labels(g["labels"], "y_true['labels']", num_classes)
     d_label = _labels(d["labels"], "y_pred['labels']", num_classes)
     d_valid = d_label >= 0
@@ -229,10 +235,10 @@ def format_batch(
     g_valid = g_label >= 0
     g_xywh = _boxes(g["boxes"][g_valid], fmt, size, "y_true['boxes']")
     d_xywh = _boxes(d["boxes"][d_valid], fmt, size, "y_pred['boxes']")
-    score = d[score_key[0]][d_valid].astype(np.float64)
+    score = d["scores"][d_valid].astype(np.float64)
     if not np.all(np.isfinite(score)):
         raise ValueError(
-            f"y_pred[{score_key[0]!r}] must be finite. Received {int((~np.isfinite(score)).sum())} "
+            f"y_pred's scores must be finite. Received {int((~np.isfinite(score)).sum())} "
             "non-finite scores (NaN or inf)."
         )
     crowd = np.zeros(g_xywh.shape[0], bool)
@@ -291,7 +297,7 @@ def check_max_detections(max_detections: Any) -> tuple[int, ...]:
         ok = len(values) > 0 and all(
             isinstance(v, (int, np.integer)) and not isinstance(v, bool) and v > 0 for v in values
         )
-        ok = ok and all(b > a for a, b in zip(values, values[1:]))
+        ok = ok and all(b > a for a, b in itertools.pairwise(values))
     except TypeError:
         ok = False
     if not ok:

@@ -22,6 +22,7 @@ Conventions where pycocotools has none, or a trap:
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 from collections.abc import Callable
@@ -125,7 +126,7 @@ def match_all(
         bounds.append(max(bounds[-1] + 1, int(np.searchsorted(d_cut, target, side="right")) - 1))
         bounds[-1] = min(bounds[-1], num_images)
     parts, npig = [], np.zeros((num_classes, 4), np.int64)
-    for a, b in zip(bounds, bounds[1:]):
+    for a, b in itertools.pairwise(bounds):
         g = (gt.image >= a) & (gt.image < b)
         d = (dt.image >= a) & (dt.image < b)
         rec, counts = match(
@@ -302,7 +303,7 @@ def summary_text(result: COCOEvaluation) -> str:
         title, kind = ("Average Precision", "(AP)") if ap else ("Average Recall", "(AR)")
         return line.format(title, kind, iou_str, area, m, -1.0 if math.isnan(value) else value)
 
-    lines = [fmt(*entry[:3], max_dets[-1], entry[3]) for entry in _LINES]
+    lines = [fmt(ap, iou, area, max_dets[-1], key) for ap, iou, area, key in _LINES]
     lines += [fmt(False, None, "all", m, f"mar_{m}") for m in max_dets]
     lines += [fmt(False, None, a, max_dets[-1], f"mar_{a}") for a in AREA_LABELS[1:]]
     return "\n".join(lines)
