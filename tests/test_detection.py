@@ -106,6 +106,14 @@ def make_coco(seed: int, n_images: int = 40):
             if rng.random() < 0.4:  # IoU exactly 0.5, 0.75, 0.55 (sub-boxes)
                 for frac in (0.5, 0.75, 0.5625):
                     det(image, cat, [box[0], box[1], w, h * frac], rng.integers(60, 64) / 64)
+        if n % 3 == 0:  # equal IoU with two ground truths: the later one is taken, which
+            # decides what the next detection can match (IoU 1.0, or 0.67 with the other)
+            cat, (x0, y0) = int(rng.choice(gt_cats)), _q(rng.uniform(0, 300, 2))
+            ann(image, cat, [x0, y0, 10, 10])
+            ann(image, cat, [x0 + 2, y0, 10, 10])
+            first = [x0 + 2, y0, 10, 10] if n % 2 else [x0, y0, 10, 10]
+            det(image, cat, [x0 + 1, y0, 10, 10], 0.75)
+            det(image, cat, first, 0.5)
         for _ in range(rng.integers(0, 3)):  # random false positives, 32x32 and 96x96 too
             side = rng.choice([32.0, 96.0, float(_q(rng.uniform(2, 120)))])
             det(

@@ -70,9 +70,9 @@ def _curve(status: np.ndarray, npig: np.ndarray, need: np.ndarray) -> tuple[np.n
     num_rec = need.shape[1]
     if n == 0:
         return np.zeros((num_areas, num_thr, num_rec)), np.zeros((num_areas, num_thr))
-    tp_int = np.cumsum(status == TP, axis=2)
-    tp = tp_int.astype(np.float64)
-    fp = np.cumsum(status == FP, axis=2).astype(np.float64)
+    # Counts cumulated directly in float64: exact integers, as pycocotools' int cumsum cast.
+    tp = np.cumsum(status == TP, axis=2, dtype=np.float64)
+    fp = np.cumsum(status == FP, axis=2, dtype=np.float64)
     rc_last = tp[:, :, -1] / npig[:, None]
     pr = tp / (fp + tp + _EPS)
     envelope = np.maximum.accumulate(pr[:, :, ::-1], axis=2)[:, :, ::-1]
@@ -80,7 +80,7 @@ def _curve(status: np.ndarray, npig: np.ndarray, need: np.ndarray) -> tuple[np.n
     # along a row, so offsetting row r by r * (n + 2) keeps the flat array sorted.
     rows = np.arange(num_areas * num_thr).reshape(num_areas, num_thr)
     offset = rows * (n + 2)
-    flat = (tp_int + offset[:, :, None]).reshape(-1)
+    flat = (tp + offset[:, :, None]).reshape(-1)
     queries = need[:, None, :] + offset[:, :, None]  # (A, T, R)
     idx = np.searchsorted(flat, queries.reshape(-1), side="left").reshape(queries.shape)
     idx = idx - (rows * n)[:, :, None]

@@ -76,19 +76,21 @@ def _field(items: list[Any], key: str, what: str, dtype: Any, optional: Any = No
 
 
 def _bboxes(items: list[Any], what: str) -> np.ndarray:
-    boxes = _field(items, "bbox", what, object) if items else np.zeros((0, 4))
     try:
-        out = np.array(boxes.tolist(), dtype=np.float64).reshape(len(items), 4)
-        ok = out.shape == (len(items), 4)
-    except (TypeError, ValueError):
+        out = np.array([it["bbox"] for it in items], dtype=np.float64)
+        ok = out.shape == (len(items), 4) or not items
+    except (KeyError, TypeError, ValueError):
         ok = False
     if not ok:
-        for i, b in enumerate(boxes.tolist()):
+        _field(items, "bbox", what, object)  # names a missing key or a non-dict entry
+        for i, it in enumerate(items):
+            b = it["bbox"]
             if not isinstance(b, (list, tuple)) or len(b) != 4:
                 raise ValueError(
                     f"{what}[{i}]['bbox'] must be [x, y, width, height]. Received: {b!r:.80}."
                 )
         raise ValueError(f"{what}: every 'bbox' must be four numbers.")
+    out = out.reshape(len(items), 4)
     if not np.all(np.isfinite(out)):
         i = int(np.flatnonzero(~np.isfinite(out).all(axis=1))[0])
         raise ValueError(f"{what}[{i}]['bbox'] must be finite. Received: {out[i].tolist()}.")
