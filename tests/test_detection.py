@@ -426,6 +426,8 @@ def test_result_keys_prefix_per_class_and_nan_warning():
     # A copy from the config has the same keys and settings.
     clone = DetectionMAP.from_config(m.get_config())
     assert clone.get_config() == m.get_config()
+    restored = keras.saving.deserialize_keras_object(keras.saving.serialize_keras_object(m))
+    assert isinstance(restored, DetectionMAP) and restored.get_config() == m.get_config()
 
 
 def test_no_detections_is_zero_not_an_error():
@@ -469,3 +471,33 @@ def test_coco_main_summary_json_progress_and_file_errors(tmp_path):
         with pytest.raises(ValueError, match=message) as info:
             coco_main(g, r)
         assert "\n" not in str(info.value)
+
+
+def test_rows_past_num_detections_and_optional_keys_per_image():
+    boxes = np.array([[[0.0, 0, 10, 10], [0, 0, 40, 40], [50, 50, 90, 90]]])
+    y_true = [
+        {"boxes": boxes[0, :2], "labels": np.array([0, 1]), "iscrowd": np.array([0, 1])},
+        {"boxes": boxes[0], "labels": np.array([0, 1, 1]), "area": np.array([5.0, 2e3, 1e4])},
+        {"boxes": np.zeros((0, 4)), "labels": np.zeros(0)},
+    ]
+    y_pred = {
+        "boxes": np.concatenate([boxes, boxes, boxes]),
+        "scores": np.full((3, 3), 0.5),
+        "labels": np.array([[0, 1, 99], [0, 1, 1], [5, 5, 5]]),  # 99 and 5: never read
+        "num_detections": np.array([2, 3, 0]),
+    }
+    ours = detection_map(y_true, y_pred, num_classes=2)
+    clean = [
+        {"boxes": boxes[0, :2], "scores": np.full(2, 0.5), "labels": np.array([0, 1])},
+        {"boxes": boxes[0], "scores": np.full(3, 0.5), "labels": np.array([0, 1, 1])},
+        {"boxes": np.zeros((0, 4)), "scores": np.zeros(0), "labels": np.zeros(0)},
+    ]
+    full_true = [
+        {**y_true[0], "area": np.array([100.0, 1600.0])},
+        {**y_true[1], "iscrowd": np.zeros(3)},
+        y_true[2],
+    ]
+    reference = detection_map(full_true, clean, num_classes=2)
+    np.testing.assert_array_equal(ours.precision, reference.precision)
+    np.testing.assert_array_equal(ours.recall, reference.recall)
+    assert ours.stats["map_medium"] == reference.stats["map_medium"]

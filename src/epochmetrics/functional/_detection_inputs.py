@@ -149,47 +149,53 @@ def _side(y: Any, which: str) -> tuple[list[dict[str, np.ndarray]], int]:
     )
 
 
+# Optional per-box keys and their value when an image's dict lacks them (NaN area: box area).
+_DEFAULTS = {"iscrowd": 0.0, "area": np.nan}
+
+
 def _flatten(
     parts: list[dict[str, np.ndarray]], count: int, which: str, keys: tuple[str, ...]
 ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-    """Per-image or padded arrays -> (image index per row, flat arrays per key)."""
+    """Per-image or padded arrays -> (image index per row, flat arrays per key).
+
+    Keys in `_DEFAULTS` are optional: present in some images only, the others get defaults.
+    """
     padded = count < 0
     rows: dict[str, list[np.ndarray]] = {k: [] for k in keys}
     images: list[np.ndarray] = []
     for i, part in enumerate(parts):
+        where = which if padded else f"{which}[{i}]"
         missing = [k for k in ("boxes", "labels") if k not in part]
         if missing:
-            where = which if padded else f"{which}[{i}]"
             raise ValueError(f"{where} has no {missing[0]!r} key. Received keys: {sorted(part)}.")
-        boxes, lead = part["boxes"], 2 if padded else 1
+        boxes = part["boxes"]
         if not padded and boxes.size == 0:  # an image without boxes: [] or shape (0,)
-            part = {**part, "boxes": boxes.reshape(0, 4)}
-            boxes = part["boxes"]
-        if boxes.ndim != lead + 1 or boxes.shape[-1] != 4:
+            boxes = boxes.reshape(0, 4)
+        if boxes.ndim != (3 if padded else 2) or boxes.shape[-1] != 4:
             want = "(batch, num_boxes, 4)" if padded else "(num_boxes, 4)"
-            where = f"{which}['boxes']" if padded else f"{which}[{i}]['boxes']"
-            raise ValueError(f"{where} must have shape {want}. Received: shape={boxes.shape}.")
-        for k in keys:
+            raise ValueError(
+                f"{where}['boxes'] must have shape {want}. Received: shape={boxes.shape}."
+            )
+        images.append(np.repeat(np.arange(boxes.shape[0]) if padded else i, boxes.shape[-2]))
+        rows["boxes"].append(boxes.reshape(-1, 4))
+        for k in keys[1:]:
             if k not in part:
+                rows[k].append(np.full(boxes.shape[:-1], _DEFAULTS[k]).reshape(-1))
                 continue
             v = part[k]
-            want_shape = boxes.shape if k == "boxes" else boxes.shape[:-1]
-            if k == "num_detections":
-                continue
-            if v.shape != want_shape:
-                where = f"{which}[{k!r}]" if padded else f"{which}[{i}][{k!r}]"
+            if v.shape != boxes.shape[:-1] and not (v.size == 0 == boxes.size):
                 raise ValueError(
-                    f"{where} must have shape {want_shape} to match the boxes. "
+                    f"{where}[{k!r}] must have shape {boxes.shape[:-1]} to match the boxes. "
                     f"Received: shape={v.shape}."
                 )
-        n_img = boxes.shape[0] if padded else 1
-        per = boxes.shape[1] if padded else boxes.shape[0]
-        images.append(np.repeat(np.arange(n_img) + (0 if padded else i), per))
-        for k in keys:
-            if k in part and k != "num_detections":
-                rows[k].append(part[k].reshape(-1, 4) if k == "boxes" else part[k].reshape(-1))
-    flat = {k: np.concatenate(v) for k, v in rows.items() if v}
-    return np.concatenate(images), flat
+            if k == "area":  # NaN stands for "not given" below: reject it from the user
+                used = np.asarray(part["labels"]).reshape(v.shape) >= 0
+                if not np.all(np.isfinite(v[used]) & (v[used] >= 0)):
+                    raise ValueError(
+                        f"{where}['area'] must be finite and >= 0 (rows with label -1 excepted)."
+                    )
+            rows[k].append(v.reshape(-1))
+    return np.concatenate(images), {k: np.concatenate(v) for k, v in rows.items()}
 
 
 def format_batch(
@@ -222,16 +228,18 @@ def format_batch(
     g_img, g = _flatten(t_parts, t_count, "y_true", ("boxes", "labels", "iscrowd", "area"))
     d_img, d = _flatten(p_parts, p_count, "y_pred", ("boxes", "labels", "scores"))
     g_label = _labels(g["labels"], "y_true['labels']", num_classes)
-    d_label = _labels(d["labels"], "y_pred['labels']", num_classes)
-    d_valid = d_label >= 0
-    if p_count < 0 and "num_detections" in p_parts[0]:
+    read = np.ones(d_img.shape[0], dtype=bool)
+    if p_count < 0 and "num_detections" in p_parts[0]:  # rows past it are not read at all
         nd = _labels(p_parts[0]["num_detections"], "y_pred['num_detections']", None)
         per = p_parts[0]["boxes"].shape[1]
         if nd.shape != (n_pred,):
             raise ValueError(
                 f"y_pred['num_detections'] must have shape ({n_pred},). Received: {nd.shape}."
             )
-        d_valid &= np.tile(np.arange(per), n_pred) < np.repeat(nd, per)
+        read = np.tile(np.arange(per), n_pred) < np.repeat(nd, per)
+    d_label = np.full(d_img.shape[0], -1, dtype=np.int64)
+    d_label[read] = _labels(d["labels"][read], "y_pred['labels']", num_classes)
+    d_valid = d_label >= 0
     g_valid = g_label >= 0
     g_xywh = _boxes(g["boxes"][g_valid], fmt, size, "y_true['boxes']")
     d_xywh = _boxes(d["boxes"][d_valid], fmt, size, "y_pred['boxes']")
@@ -241,14 +249,10 @@ def format_batch(
             f"y_pred's scores must be finite. Received {int((~np.isfinite(score)).sum())} "
             "non-finite scores (NaN or inf)."
         )
-    crowd = np.zeros(g_xywh.shape[0], bool)
-    if "iscrowd" in g:
-        crowd = g["iscrowd"][g_valid].astype(bool)
-    area = g_xywh[:, 2] * g_xywh[:, 3]
-    if "area" in g:
-        area = g["area"][g_valid].astype(np.float64)
-        if not np.all(np.isfinite(area) & (area >= 0)):
-            raise ValueError("y_true['area'] must be finite and >= 0 (-1 labels excepted).")
+    crowd = g["iscrowd"][g_valid].astype(bool)
+    given = g["area"][g_valid].astype(np.float64)
+    # COCO's area ranges use the annotation's area (for COCO, the mask's), else the box's.
+    area = np.where(np.isnan(given), g_xywh[:, 2] * g_xywh[:, 3], given)
     gt = GroundTruth(g_img[g_valid], g_label[g_valid], g_xywh, area, crowd)
     dt = Detections(d_img[d_valid], d_label[d_valid], d_xywh, score)
     return gt, dt, int(n_true)
