@@ -254,13 +254,10 @@ def test_keras_hub_retinanet_in_the_evaluator():
         num_classes=C,
         bounding_box_format="xyxy",
         preprocessor=keras_hub.models.RetinaNetObjectDetectorPreprocessor(converter),
-        # Evaluate without a confidence threshold (keras-hub's default 0.5 cuts the PR curve).
-        prediction_decoder=keras_hub.layers.NonMaxSuppression(
-            bounding_box_format="xyxy",
-            from_logits=True,
-            confidence_threshold=0.0,
-            max_detections=50,
-        ),
+    )
+    # Evaluate without a confidence threshold (keras-hub's default 0.5 cuts the PR curve).
+    detector.prediction_decoder = keras_hub.layers.NonMaxSuppression(
+        bounding_box_format="xyxy", from_logits=True, confidence_threshold=0.0, max_detections=50
     )
     fix_keras_hub_predict_on_batch(detector)
     rng = np.random.default_rng(0)
