@@ -45,9 +45,12 @@ def accumulate(
         status = records.status[rows][:, areas, :].transpose(1, 2, 0)  # (A', T, n)
         counts = npig[k, areas].astype(np.float64)
         need = _tp_needed(npig[k, areas])  # (A', R)
-        for m, max_det in enumerate(max_dets):
-            st = status[:, :, rank < max_det]
-            q, rc = _curve(st, counts, need)
+        kept = -1
+        for m in range(num_m - 1, -1, -1):  # largest maxDets first
+            keep = rank < max_dets[m]
+            if int(keep.sum()) != kept:  # else: the same detections as the larger maxDets
+                kept = int(keep.sum())
+                q, rc = _curve(status[:, :, keep], counts, need)
             precision[k, areas, m] = q
             recall[k, areas, m] = rc
     return precision.transpose(3, 4, 0, 1, 2), recall.transpose(3, 0, 1, 2)
