@@ -291,3 +291,43 @@ def test_keras_hub_retinanet_in_the_evaluator():
     ours = np.nan_to_num([logs[f"val_{k}"] for k in keys], nan=-1.0)
     np.testing.assert_array_equal(ours, expected)
     assert logs["val_map_50"] > 0
+
+
+def test_evaluator_data_forms_give_the_same_numbers():
+    """Arrays, a tf.data.Dataset of dicts, and a generator of per-image lists (ragged)."""
+    tf = pytest.importorskip("tensorflow")
+    model = TinyDetector()
+    x, y = _data(20, 4)
+    pred = model.predict_on_batch(x)
+    y["boxes"][:, 0], y["labels"][:, 0] = pred["boxes"][:, 0], pred["labels"][:, 0]
+
+    def ragged():
+        for a in range(0, 20, 6):
+            images = [
+                {
+                    "boxes": y["boxes"][i][y["labels"][i] >= 0],
+                    "labels": y["labels"][i][y["labels"][i] >= 0],
+                }
+                for i in range(a, min(a + 6, 20))
+            ]
+            yield x[a : a + 6], images
+
+    forms = {
+        "arrays": (x, y),
+        "tf.data": tf.data.Dataset.from_tensor_slices((x, y)).batch(6),
+        "generator": ragged,
+    }
+    results = {}
+    for form, data in forms.items():
+        ev = em.EpochEvaluator(
+            data, [DetectionMAP(num_classes=C)], batch_size=6 if form == "arrays" else None
+        )
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UndefinedMetricWarning)
+            results[form] = ev.evaluate(model)
+    assert results["arrays"]["val_map_50"] > 0
+    for form in ("tf.data", "generator"):
+        np.testing.assert_array_equal(
+            list(results[form].values()), list(results["arrays"].values())
+        )
+        assert list(results[form]) == list(results["arrays"])
