@@ -174,7 +174,7 @@ class DetectionMAP(keras.metrics.Metric):
         self.per_class = bool(per_class)
         self._prefix = "" if name == "map" else f"{name}_"
         if self.class_names is not None and per_class:
-            clash = sorted(set(self.class_names) & {k[4:] for k in self._summary_keys()})
+            clash = sorted(set(self.class_names) & {k[4:] for k in SUMMARY_KEYS})
             if clash:
                 raise ValueError(
                     f"`class_names` {clash} would give per-class keys equal to summary keys "
@@ -287,10 +287,6 @@ class DetectionMAP(keras.metrics.Metric):
         return f"<DetectionMAP name={self.name} (a host metric: use it in EpochEvaluator)>"
 
     # --- helpers ---------------------------------------------------------------------------
-    def _summary_keys(self) -> list[str]:
-        recall = [f"mar_{m}" for m in self.max_detections]
-        return [*SUMMARY_KEYS, *recall, "mar_small", "mar_medium", "mar_large"]
-
     def _signature(self) -> tuple[Any, ...]:
         return (self.num_classes, tuple(self._thresholds.tolist()), self.max_detections)
 
