@@ -178,6 +178,10 @@ def run_pass(
     streamed = [e for e in entries if e.kind == "stream"]
     chunked = [e for e in streamed if isinstance(e.obj, SumStateMetric)]
     per_batch = [e for e in streamed if not isinstance(e.obj, SumStateMetric)]
+    # Metrics that declare `_structured_inputs` (DetectionMAP: dicts of boxes, scores and
+    # labels) get the model's whole prediction and target, never one selected output.
+    structured = [e for e in per_batch if getattr(e.obj, "_structured_inputs", False)]
+    per_batch = [e for e in per_batch if not getattr(e.obj, "_structured_inputs", False)]
     whole = [e for e in entries if e.kind in ("arrays", "callable")]
     scalars: dict[str, float] = {}
     matrices: dict[str, tuple[np.ndarray, Any]] = {}
@@ -207,6 +211,11 @@ def run_pass(
             except Exception as err:
                 detail = f" on batch {index} with {_shapes(x=x)}"
                 raise _fail("The model's prediction", where, detail, err) from err
+            whole_pred = keras.tree.map_structure(to_numpy, pred) if structured else None
+            for e in structured:
+                _update(e, y, whole_pred, sw, where, f"batch {index}")
+            if not (per_batch or chunked or whole):
+                continue
             pred = np.asarray(to_numpy(_select(pred, output, names, "model output")))
             y = _select_target(y, output, names)
             for e in per_batch:

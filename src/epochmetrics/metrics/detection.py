@@ -1,0 +1,311 @@
+"""`DetectionMAP`: COCO mAP of an object detector, streamed batch by batch on the host."""
+
+from __future__ import annotations
+
+import math
+import sys
+import types
+import warnings
+from collections.abc import Sequence
+from typing import Any
+
+import keras
+import numpy as np
+
+from epochmetrics import _backend
+from epochmetrics.functional._coco_match import Records, match
+from epochmetrics.functional._detection_inputs import (
+    check_box_format,
+    check_iou_thresholds,
+    check_max_detections,
+    format_batch,
+)
+from epochmetrics.functional.detection import COCOEvaluation, evaluate_records
+from epochmetrics.functional.ranking import UndefinedMetricWarning
+
+__all__ = ["DetectionMAP"]
+
+SUMMARY_KEYS = ("map", "map_50", "map_75", "map_small", "map_medium", "map_large")
+_NUM_AREAS = 4
+
+_HOST_ONLY = (
+    "DetectionMAP is a host metric: it matches boxes in NumPy and keeps per-detection "
+    "records for the whole epoch, so it cannot run inside a Keras train/test step. Remove it "
+    "from `model.compile(metrics=...)` and give it to the evaluator instead: "
+    "`epochmetrics.EpochEvaluator(val_data, {{'coco': DetectionMAP(...)}})`, a callback that "
+    "logs {keys} for EarlyStopping, ReduceLROnPlateau, ModelCheckpoint and CSVLogger."
+)
+
+
+def _in_keras_step() -> bool:
+    """Whether Keras' compiled metrics (`compile(metrics=...)`) are calling us.
+
+    Inside `fit`/`evaluate` JAX and TensorFlow trace the step (symbolic inputs), while torch
+    runs it eagerly with real tensors: the caller's module tells all three apart.
+    """
+    frame: types.FrameType | None = sys._getframe(2)
+    for _ in range(4):
+        if frame is None:
+            return False
+        if frame.f_globals.get("__name__", "").startswith("keras.src.trainers"):
+            return True
+        frame = frame.f_back
+    return False
+
+
+class _State:
+    """Records of the matched detections so far (a plain object: Keras tracks lists)."""
+
+    def __init__(self) -> None:
+        self.parts: list[Records] = []
+        self.offsets: list[int] = []
+        self.npig = np.zeros((0, _NUM_AREAS), np.int64)  # (K, A) non-ignored GT counts
+        self.num_images = 0
+
+    def add(self, records: Records, npig: np.ndarray, num_images: int) -> None:
+        self.parts.append(records)
+        self.offsets.append(self.num_images)
+        k = max(self.npig.shape[0], npig.shape[0])
+        grown = np.zeros((k, _NUM_AREAS), np.int64)
+        grown[: self.npig.shape[0]] += self.npig
+        grown[: npig.shape[0]] += npig
+        self.npig = grown
+        self.num_images += num_images
+
+    def records(self, num_thresholds: int) -> Records:
+        if not self.parts:
+            return Records.empty(_NUM_AREAS, num_thresholds)
+        merged = Records.concat(self.parts, self.offsets)
+        self.parts, self.offsets = [merged], [0]  # concatenate once, not at every result()
+        return merged
+
+
+@keras.saving.register_keras_serializable(package="epochmetrics")
+class DetectionMAP(keras.metrics.Metric):
+    """COCO mean average precision and recall of object detections, exactly as pycocotools.
+
+    The 12 numbers of pycocotools 2.0.11's `COCOeval` (`iouType="bbox"`), bit for bit: AP over
+    IoU thresholds .50:.05:.95 and 101 recall points, AP at IoU .50 and .75, AP per area range
+    (small < 32², medium, large > 96² pixels, from the ground truth's `area`, else its box), and
+    average recall at 1, 10 and 100 detections per image and class, and per area range.
+    Matching is per image, so each batch is matched when it arrives and only per-detection
+    records are kept (image, class, score, TP/FP/ignored per area range and threshold): the
+    memory grows with the detections, not with the images.
+
+    It is a host metric for `EpochEvaluator`, which passes it the model's whole structured
+    prediction. Inside `model.compile(metrics=...)` it raises an error that says so.
+
+    Inputs, per batch (Keras' convention; tensors of any backend or NumPy arrays):
+
+    - `y_true = {"boxes": (B, G, 4), "labels": (B, G)}`, optionally `"iscrowd": (B, G)` and
+      `"area": (B, G)`; label -1 marks padding (as `keras.utils.bounding_boxes` densifies).
+    - `y_pred = {"boxes": (B, D, 4), "confidence"` (keras-hub) or `"scores": (B, D),
+      "labels": (B, D)}`, optionally `"num_detections": (B,)`; label -1 marks padding.
+    - either side may instead be a list of per-image dicts of any length.
+
+    Keys of `result()`: `map, map_50, map_75, map_small, map_medium, map_large, mar_1, mar_10,
+    mar_100, mar_small, mar_medium, mar_large` (`mar_<m>` per `max_detections` value), each
+    prefixed with `name + "_"` when `name` is not "map"; with `per_class=True` also
+    `map_<class name>`, or `map_class_<index>` without `class_names` (a bare `map_50` would
+    read as AP at IoU .50). A value pycocotools reports as -1 (no ground truth in that area
+    range or class) is NaN with an `UndefinedMetricWarning`. Detections of a class without
+    ground truth are not penalised (pycocotools).
+
+    Args:
+        bounding_box_format: Keras' name of the box format: "xyxy", "yxyx", "xywh",
+            "center_xywh", "center_yxhw", or "rel_xyxy", "rel_yxyx", "rel_xywh",
+            "rel_center_xywh" (these need `image_shape`).
+        num_classes: class ids are `0 .. num_classes - 1`; labels outside are an error. None:
+            any non-negative label.
+        class_names: names of the classes for the per-class keys (sets `num_classes`).
+        iou_thresholds: increasing IoU thresholds (None: 0.5, 0.55, ..., 0.95 as pycocotools).
+        max_detections: increasing detections kept per image and class (pycocotools'
+            `maxDets`). AP and the area-range ARs use the largest.
+        per_class: also return AP per class.
+        image_shape: `(height, width)` in pixels, for the `rel_*` formats.
+        name: "map", or a prefix for every key.
+
+    Examples:
+        >>> import numpy as np
+        >>> from epochmetrics.metrics.detection import DetectionMAP
+        >>> m = DetectionMAP(bounding_box_format="xyxy", num_classes=2)
+        >>> y_true = {"boxes": np.array([[[0, 0, 10, 10], [20, 20, 60, 60], [100, 100, 200, 200]]]),
+        ...           "labels": np.array([[0, 1, 1]])}
+        >>> y_pred = {"boxes": np.array([[[0, 0, 10, 10], [20, 20, 60, 50], [100, 100, 200, 200]]]),
+        ...           "confidence": np.array([[0.9, 0.8, 0.7]]), "labels": np.array([[0, 1, 1]])}
+        >>> m.update_state(y_true, y_pred)  # a batch of one image
+        >>> r = m.result()
+        >>> [round(r[k], 4) for k in ("map", "map_50", "map_medium", "mar_1")]
+        [0.8505, 1.0, 0.6, 0.65]
+
+        At every epoch end, driving the usual callbacks::
+
+            ev = em.EpochEvaluator(val_data, {"coco": DetectionMAP(bounding_box_format="xyxy")})
+            stop = keras.callbacks.EarlyStopping(monitor="val_map", patience=5)
+            model.fit(train_data, epochs=50, callbacks=[ev, stop])
+    """
+
+    _direction = "up"
+    # EpochEvaluator passes the model's whole (dict) prediction and target, not one output.
+    _structured_inputs = True
+
+    def __init__(
+        self,
+        *,
+        bounding_box_format: str = "xyxy",
+        num_classes: int | None = None,
+        class_names: Sequence[str] | None = None,
+        iou_thresholds: Sequence[float] | None = None,
+        max_detections: Sequence[int] = (1, 10, 100),
+        per_class: bool = False,
+        image_shape: Sequence[int] | None = None,
+        name: str = "map",
+        dtype: Any = None,
+    ) -> None:
+        super().__init__(name=name, dtype=dtype)
+        self._size = check_box_format(bounding_box_format, image_shape)
+        self.bounding_box_format = bounding_box_format
+        self.image_shape = None if image_shape is None else tuple(image_shape)
+        self._iou_arg = None if iou_thresholds is None else [float(t) for t in iou_thresholds]
+        self._thresholds = check_iou_thresholds(iou_thresholds)
+        self.max_detections = check_max_detections(max_detections)
+        self.class_names = None if class_names is None else tuple(str(c) for c in class_names)
+        self.num_classes = _check_classes(num_classes, self.class_names)
+        self.per_class = bool(per_class)
+        self._prefix = "" if name == "map" else f"{name}_"
+        if self.class_names is not None and per_class:
+            clash = sorted(set(self.class_names) & {k[4:] for k in SUMMARY_KEYS})
+            if clash:
+                raise ValueError(
+                    f"`class_names` {clash} would give per-class keys equal to summary keys "
+                    f"(e.g. 'map_{clash[0]}'). Rename those classes."
+                )
+        self._state = _State()
+
+    # --- Keras metric API ------------------------------------------------------------------
+    def update_state(self, y_true: Any, y_pred: Any, sample_weight: Any = None) -> None:
+        """Match one batch of images and keep its records. Inputs: see the class docstring."""
+        leaves = keras.tree.flatten((y_true, y_pred))
+        if _in_keras_step() or not all(_backend.is_concrete(x) for x in leaves):
+            raise ValueError(_HOST_ONLY.format(keys=f"'val_{self._prefix}map'"))
+        if sample_weight is not None:
+            raise ValueError(
+                "DetectionMAP does not take `sample_weight`: COCO weighs every ground-truth "
+                "box alike. Mark boxes to leave out with `iscrowd` or label -1 instead."
+            )
+        gt, dt, n = format_batch(
+            y_true,
+            y_pred,
+            fmt=self.bounding_box_format,
+            size=self._size,
+            num_classes=self.num_classes,
+        )
+        k = self.num_classes or int(max(gt.label.max(initial=0), dt.label.max(initial=0))) + 1
+        records, npig = match(
+            gt,
+            dt,
+            num_classes=k,
+            iou_thresholds=self._thresholds,
+            max_det=self.max_detections[-1],
+        )
+        self._state.add(records, npig, n)
+
+    def evaluation(self) -> COCOEvaluation:
+        """The full evaluation so far: precision/recall arrays, summary, per-class AP."""
+        k = self.num_classes or self._state.npig.shape[0]
+        records = self._state.records(self._thresholds.shape[0])
+        npig = np.zeros((k, _NUM_AREAS), np.int64)
+        npig[: self._state.npig.shape[0]] = self._state.npig
+        return evaluate_records(
+            records,
+            npig,
+            iou_thresholds=self._thresholds,
+            max_detections=self.max_detections,
+            class_ids=tuple(range(k)),
+        )
+
+    def result(self) -> dict[str, float]:
+        """`{key: float}` (see the class docstring); NaN, with a warning, where undefined."""
+        ev = self.evaluation()
+        out = {self._prefix + k: float(v) for k, v in ev.stats.items()}
+        if self.per_class:
+            for cid, ap in ev.per_class_ap.items():
+                label = self.class_names[cid] if self.class_names else f"class_{cid}"
+                out[f"{self._prefix}map_{label}"] = ap
+        undefined = [k for k, v in out.items() if math.isnan(v)]
+        if undefined:
+            warnings.warn(
+                f"{', '.join(undefined)} undefined (NaN): no ground truth in that area range "
+                f"or class in the {self._state.num_images} images evaluated "
+                "(pycocotools reports -1).",
+                UndefinedMetricWarning,
+                stacklevel=2,
+            )
+        return out
+
+    def reset_state(self) -> None:
+        self._state = _State()
+
+    def merge_state(self, other: DetectionMAP | Sequence[DetectionMAP]) -> None:
+        """Append the images of `other` (a DetectionMAP or a list of them) after this one's.
+
+        The result equals one pass over this metric's batches followed by the others'.
+        """
+        others = [other] if isinstance(other, DetectionMAP) else list(other)
+        for o in others:
+            if not isinstance(o, DetectionMAP) or o._signature() != self._signature():
+                raise ValueError(
+                    "merge_state needs DetectionMAP metrics with the same `num_classes`, "
+                    f"`iou_thresholds` and `max_detections`. This one has {self._signature()}; "
+                    f"received {o._signature() if isinstance(o, DetectionMAP) else type(o)}."
+                )
+        for o in others:
+            if o is self:
+                raise ValueError("merge_state cannot merge a metric with itself.")
+            records = o._state.records(self._thresholds.shape[0])
+            self._state.add(records, o._state.npig, o._state.num_images)
+
+    def get_config(self) -> dict[str, Any]:
+        return {
+            "bounding_box_format": self.bounding_box_format,
+            "num_classes": self.num_classes,
+            "class_names": None if self.class_names is None else list(self.class_names),
+            "iou_thresholds": self._iou_arg,
+            "max_detections": list(self.max_detections),
+            "per_class": self.per_class,
+            "image_shape": None if self.image_shape is None else list(self.image_shape),
+            "name": self.name,
+            "dtype": self.dtype_policy.name if hasattr(self, "dtype_policy") else self.dtype,
+        }
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> DetectionMAP:
+        return cls(**config)
+
+    def __repr__(self) -> str:
+        # Keras quotes the metrics in its own compile errors: point to the evaluator there too.
+        return f"<DetectionMAP name={self.name} (a host metric: use it in EpochEvaluator)>"
+
+    # --- helpers ---------------------------------------------------------------------------
+    def _signature(self) -> tuple[Any, ...]:
+        return (self.num_classes, tuple(self._thresholds.tolist()), self.max_detections)
+
+
+def _check_classes(num_classes: Any, class_names: tuple[str, ...] | None) -> int | None:
+    if num_classes is not None and (
+        isinstance(num_classes, bool)
+        or not isinstance(num_classes, (int, np.integer))
+        or num_classes < 1
+    ):
+        raise ValueError(
+            f"`num_classes` must be a positive integer or None. Received: {num_classes!r}."
+        )
+    if class_names is None:
+        return None if num_classes is None else int(num_classes)
+    if num_classes is not None and num_classes != len(class_names):
+        raise ValueError(
+            f"`class_names` has {len(class_names)} names but num_classes={num_classes}."
+        )
+    if len(set(class_names)) != len(class_names) or not class_names:
+        raise ValueError(f"`class_names` must be distinct names. Received: {list(class_names)}.")
+    return len(class_names)
