@@ -75,9 +75,7 @@ def fit_times(c: int, steps: int, batch: int, rounds: int) -> dict[str, Any]:
         "seconds": seconds,
         "ratios": ratios,
         "ratio": statistics.median(ratios),
-        "first_epoch_extra": {
-            name: s[0] - statistics.median(s[1:]) for name, s in seconds.items()
-        },
+        "first_epoch_extra": {name: s[0] - statistics.median(s[1:]) for name, s in seconds.items()},
     }
 
 

@@ -113,6 +113,8 @@ METRIC_TASKS: dict[str, tuple[str, ...]] = {
 }
 # Metrics that rank scores rather than threshold them.
 RANKING = ("AUROC", "AveragePrecision")
+# Host metrics (for EpochEvaluator, not compile): their own tests (tests/test_detection*.py).
+HOST_METRICS = ("DetectionMAP",)
 
 
 def make_metric(name: str, task: str, num_classes: int = 3, **kwargs: Any) -> Any:

@@ -501,3 +501,26 @@ def test_rows_past_num_detections_and_optional_keys_per_image():
     np.testing.assert_array_equal(ours.precision, reference.precision)
     np.testing.assert_array_equal(ours.recall, reference.recall)
     assert ours.stats["map_medium"] == reference.stats["map_medium"]
+
+
+def test_cli_coco_prints_the_pycocotools_summary(tmp_path, capsys):
+    from epochmetrics.cli import main
+
+    gt, results = make_coco(7)
+    gt_path, res_path = tmp_path / "gt.json", tmp_path / "res.json"
+    gt_path.write_text(json.dumps(gt))
+    res_path.write_text(json.dumps(results))
+    _, text = pycocotools_eval(gt, results)
+    assert main(["coco", str(gt_path), str(res_path)]) == 0
+    out, err = capsys.readouterr()
+    assert out == text.rstrip("\n") + "\n"
+    assert len(out.splitlines()) == 12 and "reading" in err  # progress on stderr
+    assert main(["coco", str(gt_path), str(res_path), "--json", "--quiet"]) == 0
+    out, err = capsys.readouterr()
+    oracle_stats = [float(line.rsplit("=", 1)[1]) for line in text.strip().splitlines()]
+    assert json.loads(out)["stats"]["map"] == pytest.approx(oracle_stats[0], abs=5e-4)
+    assert err == ""
+    assert main(["coco", str(tmp_path / "none.json"), str(res_path), "--quiet"]) == 2
+    _, err = capsys.readouterr()
+    assert err.startswith("epochmetrics coco: error: Cannot read the ground truth file")
+    assert len(err.strip().splitlines()) == 1

@@ -126,8 +126,15 @@ def test_exact_ranking_state_is_the_buffer(cls):
     assert state_bytes(metric) == 2 * 4 * 4 + 4 * rows * (c + c + 1) + 4
 
 
+def test_detection_state_is_host_records_not_variables():
+    """DetectionMAP keeps per-detection records on the host (68 bytes each), no variables."""
+    metric = em.DetectionMAP(num_classes=2)
+    assert state_bytes(metric) == 0 and not metric.variables
+
+
 def test_every_exported_metric_has_a_documented_size():
     covered = {cls.__name__ for cls, *_ in MULTICLASS} | {c.__name__ for c in RANKING} | PENDING
+    covered.add("DetectionMAP")  # test_detection_state_is_host_records_not_variables
     exported = {
         name
         for name in em.__all__

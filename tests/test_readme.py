@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import importlib.util
 import re
+import warnings
 from pathlib import Path
 
 import keras
@@ -47,10 +49,35 @@ def test_readme_python_blocks_run(
     ns = namespace()
     if "model.fit" in code and "model.compile" not in code:
         ns["model"].compile("adam", "sparse_categorical_crossentropy")
+    if "DetectionMAP" in code:  # the example's small detector on its synthetic shapes
+        _detection_namespace(ns)
     if "plot_history" in code:
         ns["history"] = {"loss": [1.0, 0.5], "val_loss": [1.1, 0.7]}
         ns["cm"], ns["class_names"] = np.eye(3) * 5 + 1, ["a", "b", "c"]
-    exec(compile(code, f"README block {index}", "exec"), ns)
+    with warnings.catch_warnings():
+        # No shape of the synthetic detection data is "large": map_large is NaN, with a warning.
+        warnings.simplefilter("ignore", em.UndefinedMetricWarning)
+        exec(compile(code, f"README block {index}", "exec"), ns)
+
+
+def _detection_namespace(ns: dict[str, object]) -> None:
+    path = Path(__file__).resolve().parents[1] / "examples" / "detection_map.py"
+    spec = importlib.util.spec_from_file_location("_readme_detection", path)
+    assert spec is not None and spec.loader is not None
+    example = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(example)
+    x_train, y_train = example.make_images(80, seed=0)
+    x_val, y_val = example.make_images(40, seed=1)
+    detector = example.GridDetector()
+    detector.compile("adam", loss=example.grid_loss)
+    ns.update(
+        detector=detector,
+        x_train=x_train,
+        y_train=example.encode(y_train),
+        x_val=x_val,
+        y_val=y_val,
+        class_names=example.CLASS_NAMES,
+    )
 
 
 def test_readme_has_the_two_quickstart_commands() -> None:

@@ -1,4 +1,4 @@
-"""The `epochmetrics` command: `demo`, `plot`, `report`. Also `python -m epochmetrics`.
+"""The `epochmetrics` command: `demo`, `plot`, `report`, `coco`. Also `python -m epochmetrics`.
 
 Exit codes: 0 success, 1 the work failed, 2 bad usage or unreadable input (one-line message on
 stderr, no traceback).
@@ -78,10 +78,29 @@ def _report(args: argparse.Namespace) -> int:
     return 0
 
 
+def _coco(args: argparse.Namespace) -> int:
+    from epochmetrics.functional import detection
+
+    def progress(message: str) -> None:
+        if not args.quiet:
+            print(f"epochmetrics coco: {message}", file=sys.stderr, flush=True)
+
+    try:
+        text = detection.coco_main(
+            args.ground_truth, args.results, as_json=args.json, progress=progress
+        )
+    except (FileNotFoundError, ValueError) as e:
+        raise UsageError(str(e)) from None
+    print(text)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="epochmetrics",
-        description="Exact epoch-level classification metrics for Keras: demo, plots and reports.",
+        description=(
+            "Exact epoch-level metrics for Keras: demo, plots, reports and COCO evaluation."
+        ),
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
@@ -153,6 +172,23 @@ def build_parser() -> argparse.ArgumentParser:
         help="also write curves.png and confusion_matrix.png next to the report",
     )
     rep.set_defaults(func=_report)
+
+    coco = sub.add_parser(
+        "coco",
+        help="COCO bbox evaluation of a results file, as pycocotools prints it",
+        description=(
+            "Evaluate detections in COCO results format against COCO ground truth, with "
+            "pycocotools 2.0.11's rules (identical precision/recall arrays), and print its "
+            "12-line summary (AP and AR at IoU .50:.95, .50, .75, per area range)."
+        ),
+    )
+    coco.add_argument("ground_truth", metavar="GT.json", help="COCO ground-truth annotations")
+    coco.add_argument("results", metavar="RESULTS.json", help="COCO results (a list of detections)")
+    coco.add_argument(
+        "--json", action="store_true", help="print JSON: the 12 numbers, per-class AP"
+    )
+    coco.add_argument("--quiet", action="store_true", help="no progress messages on stderr")
+    coco.set_defaults(func=_coco)
     return parser
 
 

@@ -13,6 +13,7 @@ from epochmetrics.metrics.classification import (
     Specificity,
 )
 from epochmetrics.metrics.confusion import ClassificationReport, ConfusionMatrix
+from epochmetrics.metrics.detection import DetectionMAP
 from epochmetrics.metrics.ranking import AUROC, AveragePrecision
 
 __all__ = [
@@ -23,6 +24,7 @@ __all__ = [
     "ClassificationReport",
     "CohenKappa",
     "ConfusionMatrix",
+    "DetectionMAP",
     "F1Score",
     "FBetaScore",
     "JaccardIndex",
