@@ -380,7 +380,7 @@ def own_init(cls: type) -> type:
     """
     if "__init__" in vars(cls):
         return cls
-    base = cls.__init__
+    base: Any = next(vars(c)["__init__"] for c in cls.__mro__ if "__init__" in vars(c))
     qualname = f"{cls.__qualname__}.__init__"
     init = types.FunctionType(
         base.__code__.replace(co_qualname=qualname),

@@ -21,6 +21,7 @@ fewer inside steps (`per_step=`), so the per-step cost does not grow with the cl
 from __future__ import annotations
 
 import sys
+import types
 import weakref
 from typing import Any, NamedTuple
 
@@ -53,7 +54,7 @@ _NOT_KERAS = KerasRead(None, False)
 
 def keras_read(metric: Any) -> KerasRead:
     """How the caller of `metric.result()` reads it (see the module docstring)."""
-    frame = sys._getframe(2)
+    frame: types.FrameType | None = sys._getframe(2)
     for _ in range(_MAX_FRAMES):
         if frame is None:
             return _NOT_KERAS
