@@ -7,7 +7,7 @@ import sys
 import pytest
 
 from epochmetrics import cli
-from epochmetrics._synthetic import write_fake_run
+from epochmetrics._files.synthetic import write_fake_run
 
 pytest.importorskip("matplotlib")
 

@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from epochmetrics import _select_backend, cli
+from epochmetrics import cli
+from epochmetrics._backend import select as _select_backend
 
 
 @pytest.mark.slow

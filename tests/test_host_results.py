@@ -12,8 +12,8 @@ from helpers import REPORT_ITEMS, host
 from keras import ops
 
 import epochmetrics as em
-from epochmetrics import _backend
-from epochmetrics._ops import numpy_ops
+from epochmetrics._backend import ops as _backend
+from epochmetrics._backend.xp import numpy_ops
 
 C = 4
 

@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 
 import epochmetrics as em
-from epochmetrics._synthetic import write_fake_run
+from epochmetrics._files.synthetic import write_fake_run
 
 SRC = str(Path(em.__file__).resolve().parents[1])
 FRAMEWORKS = ("keras", "tensorflow", "jax", "torch")

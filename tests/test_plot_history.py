@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 
 import epochmetrics as em
-from epochmetrics import _history
-from epochmetrics._synthetic import write_fake_run
+from epochmetrics._files import history as _history
+from epochmetrics._files.synthetic import write_fake_run
 
 pytest.importorskip("matplotlib")
 

@@ -18,7 +18,7 @@ from sklearn.preprocessing import label_binarize
 
 import epochmetrics as em
 from epochmetrics.functional import ranking as R
-from epochmetrics.functional import ranking_ops
+from epochmetrics.functional import ranking_graph
 
 REFERENCE = {em.AUROC: skm.roc_auc_score, em.AveragePrecision: skm.average_precision_score}
 # JAX without x64 computes results in float32; everything else in float64.
@@ -382,11 +382,11 @@ def test_bins_are_monotone_over_the_whole_float32_axis():
     )
     bins = np.asarray(
         ops.convert_to_numpy(
-            ranking_ops.score_bins(ops.convert_to_tensor(p), logits=False, bins_per_octave=64)
+            ranking_graph.score_bins(ops.convert_to_tensor(p), logits=False, bins_per_octave=64)
         )
     )
     assert np.all(np.diff(bins) >= 0)
-    assert bins.min() >= 0 and bins.max() < ranking_ops.bin_count(64)
+    assert bins.min() >= 0 and bins.max() < ranking_graph.bin_count(64)
     z = np.sort(
         np.concatenate([np.linspace(-100, 100, 2001), [-np.inf, np.inf, 0.0, 1e-9, -1e-9]]).astype(
             "float32"
@@ -394,11 +394,11 @@ def test_bins_are_monotone_over_the_whole_float32_axis():
     )
     bins = np.asarray(
         ops.convert_to_numpy(
-            ranking_ops.score_bins(ops.convert_to_tensor(z), logits=True, bins_per_octave=64)
+            ranking_graph.score_bins(ops.convert_to_tensor(z), logits=True, bins_per_octave=64)
         )
     )
     assert np.all(np.diff(bins) >= 0)
-    assert bins.min() >= 0 and bins.max() < ranking_ops.bin_count(64)
+    assert bins.min() >= 0 and bins.max() < ranking_graph.bin_count(64)
 
 
 # --- shared behaviour ----------------------------------------------------------------------------

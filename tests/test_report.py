@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from epochmetrics import report
-from epochmetrics._synthetic import write_fake_run
+from epochmetrics._files.synthetic import write_fake_run
 
 pytest.importorskip("matplotlib")
 

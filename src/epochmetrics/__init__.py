@@ -7,7 +7,7 @@ or after the package.
 The package itself does not import Keras: its names are imported on first use (`em.F1Score`
 imports Keras and the backend; `em.plot_history` only matplotlib), so the `epochmetrics`
 command, plots and reports start without a backend. The metrics are registered with Keras as
-soon as Keras is imported (see `epochmetrics._registration`).
+soon as Keras is imported (see `epochmetrics._backend.registration`).
 
 When `KERAS_BACKEND` is unset and Keras' configured backend is not installed, importing the
 package first picks an installed backend (jax, tensorflow, then torch).
@@ -16,7 +16,8 @@ package first picks an installed backend (jax, tensorflow, then torch).
 import importlib as _importlib
 import typing as _typing
 
-from epochmetrics import _registration, _select_backend
+from epochmetrics._backend import registration as _registration
+from epochmetrics._backend import select as _select_backend
 
 # The backend must be chosen before anything imports Keras.
 _select_backend.select_backend()

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from epochmetrics import plot
-from epochmetrics._run import Run, load_run
+from epochmetrics._files.run_dir import Run, load_run
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -103,7 +103,7 @@ def write_report(
 
     Examples:
         >>> import tempfile
-        >>> from epochmetrics._synthetic import write_fake_run
+        >>> from epochmetrics._files.synthetic import write_fake_run
         >>> from epochmetrics.report import write_report
         >>> with tempfile.TemporaryDirectory() as tmp:
         ...     run_dir = write_fake_run(tmp, num_classes=3, epochs=4)  # a fake run directory

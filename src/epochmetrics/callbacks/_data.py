@@ -27,7 +27,7 @@ from typing import Any
 import keras
 import numpy as np
 
-from epochmetrics import _host
+from epochmetrics._backend import host as _host
 
 __all__ = ["Batch", "BatchSource"]
 

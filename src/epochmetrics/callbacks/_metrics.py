@@ -21,7 +21,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from epochmetrics._host import to_numpy
+from epochmetrics._backend.host import to_numpy
 
 __all__ = [
     "Entry",

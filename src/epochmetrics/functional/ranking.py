@@ -32,8 +32,8 @@ from typing import Any, Literal, NamedTuple
 
 import numpy as np
 
-from epochmetrics import _host
-from epochmetrics._inputs import TaskSpec, check_average, make_spec, shape_error
+from epochmetrics._backend import host as _host
+from epochmetrics.functional._format import TaskSpec, check_average, make_spec, shape_error
 
 __all__ = [
     "UndefinedMetricWarning",

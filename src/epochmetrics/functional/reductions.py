@@ -21,7 +21,7 @@ from __future__ import annotations
 import math
 from typing import Any, Literal
 
-from epochmetrics._inputs import Average, TaskSpec
+from epochmetrics.functional._format import Average, TaskSpec
 from epochmetrics.functional.stat_scores import Counts, unpack_stat_scores
 
 __all__ = [

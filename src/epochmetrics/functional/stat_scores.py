@@ -24,8 +24,8 @@ from typing import Any, NamedTuple
 import keras
 from keras import ops
 
-from epochmetrics import _backend
-from epochmetrics._inputs import INVALID_KINDS, TaskSpec, format_inputs
+from epochmetrics._backend import ops as _backend
+from epochmetrics.functional._format import INVALID_KINDS, TaskSpec, format_inputs
 
 __all__ = [
     "INVALID",

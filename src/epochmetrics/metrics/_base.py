@@ -11,15 +11,15 @@ import keras
 import numpy as np
 from keras import ops
 
-from epochmetrics import _backend
-from epochmetrics._inputs import (
+from epochmetrics._backend import ops as _backend
+from epochmetrics._backend.xp import keras_ops, numpy_ops
+from epochmetrics.functional._format import (
     INVALID_KINDS,
     TaskSpec,
     check_class_names,
     class_labels,
     make_spec,
 )
-from epochmetrics._ops import keras_ops, numpy_ops
 from epochmetrics.metrics import _sums
 from epochmetrics.metrics._log_keys import KerasName, keras_read
 

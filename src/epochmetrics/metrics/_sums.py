@@ -19,7 +19,7 @@ import keras
 import numpy as np
 from keras import ops
 
-from epochmetrics import _backend
+from epochmetrics._backend import ops as _backend
 
 __all__ = ["add", "host_split", "host_total", "split", "traced_total"]
 

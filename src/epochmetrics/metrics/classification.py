@@ -12,8 +12,14 @@ from typing import Any, Literal
 
 import keras
 
-from epochmetrics._inputs import Average, Task, check_average, check_zero_division, default_average
 from epochmetrics.functional import reductions
+from epochmetrics.functional._format import (
+    Average,
+    Task,
+    check_average,
+    check_zero_division,
+    default_average,
+)
 from epochmetrics.functional.reductions import KappaWeights
 from epochmetrics.functional.stat_scores import (
     Counts,

@@ -8,9 +8,9 @@ from typing import Any, cast
 import keras
 import numpy as np
 
-from epochmetrics import _backend
-from epochmetrics._inputs import Average, Task, check_zero_division
+from epochmetrics._backend import ops as _backend
 from epochmetrics.functional import reductions
+from epochmetrics.functional._format import Average, Task, check_zero_division
 from epochmetrics.functional.reductions import Normalize
 from epochmetrics.functional.stat_scores import confusion_matrix_size, confusion_matrix_update
 from epochmetrics.metrics._base import PER_STEP_ARG, Keyed, PerStep, SumStateMetric, check_per_step

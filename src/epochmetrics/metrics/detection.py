@@ -12,7 +12,7 @@ from typing import Any
 import keras
 import numpy as np
 
-from epochmetrics import _backend
+from epochmetrics._backend import ops as _backend
 from epochmetrics.functional._coco_match import Records, match
 from epochmetrics.functional._detection_inputs import (
     check_box_format,

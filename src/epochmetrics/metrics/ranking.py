@@ -1,7 +1,7 @@
 """ROC-AUC and average precision as Keras metrics: binned (default) or exact with a buffer.
 
 Binned mode keeps, per class, a histogram of positive and negative (weighted) mass over bins of
-the score's float representation (`functional.ranking_ops.score_bins`): fixed memory, sums, so
+the score's float representation (`functional.ranking_graph.score_bins`): fixed memory, sums, so
 it merges and runs under data-parallel strategies like every other metric here. Exact mode keeps
 the scores themselves in a fixed buffer of `capacity` rows inside the compiled step. On whole
 arrays (`evaluate_arrays`, used by the epoch-end evaluator) both are exact, on the host.
@@ -17,10 +17,10 @@ import keras
 import numpy as np
 from keras import ops
 
-from epochmetrics import _backend
-from epochmetrics._inputs import INVALID_KINDS, Task
-from epochmetrics._ops import numpy_ops
-from epochmetrics.functional import ranking, ranking_ops
+from epochmetrics._backend import ops as _backend
+from epochmetrics._backend.xp import numpy_ops
+from epochmetrics.functional import ranking, ranking_graph
+from epochmetrics.functional._format import INVALID_KINDS, Task
 from epochmetrics.functional.ranking import RankingAverage, check_ranking_average
 from epochmetrics.metrics import _sums
 from epochmetrics.metrics._base import (
@@ -142,7 +142,7 @@ class _Ranking(SumStateMetric):
         self.exact = bool(exact)
         self.capacity = _check_capacity(cls, capacity, self.exact)
         self.bins_per_octave = _check_bins(bins_per_octave)
-        self._num_bins = ranking_ops.bin_count(self.bins_per_octave)
+        self._num_bins = ranking_graph.bin_count(self.bins_per_octave)
         self._warned_dropped = 0.0
         super().__init__(
             task,
@@ -183,18 +183,20 @@ class _Ranking(SumStateMetric):
 
     @property
     def _k(self) -> int:
-        return ranking_ops.num_columns(self._spec)
+        return ranking_graph.num_columns(self._spec)
 
     def _state_size(self) -> int:
         # Exact: [dropped samples | invalid (3)]; binned: [neg hist | pos hist | invalid (3)].
         return (1 if self.exact else 2 * self._k * self._num_bins) + len(INVALID_KINDS)
 
     def _batch_state(self, y_true: Any, y_pred: Any, sample_weight: Any) -> Any:
-        x = ranking_ops.ranking_inputs(self._spec, y_true, y_pred, sample_weight)
-        pos_w, neg_w = ranking_ops.split_targets(self._spec, x.labels, x.sample_weight)
+        x = ranking_graph.ranking_inputs(self._spec, y_true, y_pred, sample_weight)
+        pos_w, neg_w = ranking_graph.split_targets(self._spec, x.labels, x.sample_weight)
         logits = self._spec.from_logits and self.task != "multiclass"
-        bins = ranking_ops.score_bins(x.scores, logits=logits, bins_per_octave=self.bins_per_octave)
-        hist = ranking_ops.histogram(bins, pos_w, neg_w, self._num_bins, self._k)
+        bins = ranking_graph.score_bins(
+            x.scores, logits=logits, bins_per_octave=self.bins_per_octave
+        )
+        hist = ranking_graph.histogram(bins, pos_w, neg_w, self._num_bins, self._k)
         return ops.concatenate([hist, ops.cast(x.invalid, hist.dtype)])
 
     def _result_keys(self) -> tuple[str, ...] | None:
@@ -219,7 +221,7 @@ class _Ranking(SumStateMetric):
             if self._k == 1 or self.average == "micro":
                 value = values[0]
             else:
-                value = ranking_ops.average_values(xp, values, support, self.average)
+                value = ranking_graph.average_values(xp, values, support, self.average)
         if self.exact:
             value = xp.where(state[0] > 0, xp.cast(float("nan"), value.dtype), value)
         if self.average is None and self._k > 1:
@@ -245,7 +247,7 @@ class _Ranking(SumStateMetric):
             bounds = type(self)._bound(numpy_ops, pos, neg)
         if self._k == 1 or self.average == "micro":
             return float(bounds[0])
-        value = ranking_ops.average_values(numpy_ops, bounds, support, self.average)
+        value = ranking_graph.average_values(numpy_ops, bounds, support, self.average)
         if self.average is None:
             return dict(zip(self._per_class_keys(), map(float, value), strict=True))
         return float(value)
@@ -282,7 +284,7 @@ class _Ranking(SumStateMetric):
         if not self.exact:
             super().update_state(y_true, y_pred, sample_weight)
             return
-        x = ranking_ops.ranking_inputs(self._spec, y_true, y_pred, sample_weight)
+        x = ranking_graph.ranking_inputs(self._spec, y_true, y_pred, sample_weight)
         # Store only rows that can count: saves capacity for ignored and zero-weight samples.
         keep = ops.logical_and(
             ops.any(x.labels >= 0.0, axis=-1), ops.not_equal(x.sample_weight, 0.0)
@@ -328,11 +330,11 @@ class _Ranking(SumStateMetric):
         weights = ops.cast(_read(self._buf_weights), dtype) * stored
         scores = _read(self._buf_scores)
         labels = _read(self._buf_labels)
-        pos_w, neg_w = ranking_ops.split_targets(self._spec, labels, weights)
+        pos_w, neg_w = ranking_graph.split_targets(self._spec, labels, weights)
         support = ops.sum(pos_w, axis=0)
         if self.average == "micro" and self._k > 1:
             scores, pos_w, neg_w = (ops.reshape(a, (-1, 1)) for a in (scores, pos_w, neg_w))
-        pos, neg = ranking_ops.group_counts(scores, pos_w, neg_w, dtype)
+        pos, neg = ranking_graph.group_counts(scores, pos_w, neg_w, dtype)
         return pos, neg, support
 
     def _warn_overflow(self) -> None:
@@ -554,8 +556,8 @@ def _doc(summary: str, formula: str, bound: str, examples: str) -> Callable[[typ
 class AUROC(_Ranking):
     _default_name = "auroc"
     _host = staticmethod(ranking.roc_auc)
-    _from_counts = staticmethod(ranking_ops.auroc_from_counts)
-    _bound = staticmethod(ranking_ops.auroc_error_bound)
+    _from_counts = staticmethod(ranking_graph.auroc_from_counts)
+    _bound = staticmethod(ranking_graph.auroc_error_bound)
 
 
 @_register
@@ -581,5 +583,5 @@ class AUROC(_Ranking):
 class AveragePrecision(_Ranking):
     _default_name = "average_precision"
     _host = staticmethod(ranking.average_precision)
-    _from_counts = staticmethod(ranking_ops.average_precision_from_counts)
-    _bound = staticmethod(ranking_ops.average_precision_error_bound)
+    _from_counts = staticmethod(ranking_graph.average_precision_from_counts)
+    _bound = staticmethod(ranking_graph.average_precision_error_bound)

@@ -9,7 +9,7 @@ import keras
 import numpy as np
 from keras import ops
 
-from epochmetrics import _host
+from epochmetrics._backend import host as _host
 
 __all__ = [
     "argmax_with_nan",

@@ -18,7 +18,7 @@ from typing import Any, Literal, NamedTuple
 import numpy as np
 from keras import ops
 
-from epochmetrics import _backend
+from epochmetrics._backend import ops as _backend
 
 Task = Literal["binary", "multiclass", "multilabel"]
 Average = Literal["binary", "micro", "macro", "weighted"] | None

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from epochmetrics._run import TABLE_METRICS
+from epochmetrics._files.run_dir import TABLE_METRICS
 
 # Fraction of each digit kept: digits 5-9 become minority classes.
 KEEP = (1.0, 1.0, 1.0, 1.0, 1.0, 0.35, 0.25, 0.18, 0.12, 0.08)

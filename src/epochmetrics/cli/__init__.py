@@ -17,7 +17,7 @@ class UsageError(Exception):
 
 
 def _demo(args: argparse.Namespace) -> int:
-    from epochmetrics import _demo
+    from epochmetrics.cli import demo as _demo
 
     return _demo.run(out=args.out, epochs=args.epochs, seed=args.seed)
 

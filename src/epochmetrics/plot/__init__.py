@@ -13,10 +13,10 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from epochmetrics import _history
-from epochmetrics._history import Panel, Series
-from epochmetrics._mpl import new_figure
-from epochmetrics._plot_confusion import (
+from epochmetrics._files import history as _history
+from epochmetrics._files.history import Panel, Series
+from epochmetrics.plot._mpl import new_figure
+from epochmetrics.plot.confusion import (
     ConfusedPair,
     most_confused,
     plot_confusion_matrix,

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 from keras import ops as _keras_ops
 
-from epochmetrics import _backend
+from epochmetrics._backend import ops as _backend
 
 __all__ = ["keras_ops", "numpy_ops"]
 

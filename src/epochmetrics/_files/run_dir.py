@@ -10,9 +10,9 @@ from typing import Any
 
 import numpy as np
 
-from epochmetrics import _history
-from epochmetrics._history import History
-from epochmetrics._plot_confusion import _as_matrix
+from epochmetrics._files import history as _history
+from epochmetrics._files.history import History
+from epochmetrics.plot.confusion import _as_matrix
 
 __all__ = ["Run", "load_run"]
 

@@ -9,8 +9,8 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
-from epochmetrics._host import to_numpy
-from epochmetrics._mpl import new_figure
+from epochmetrics._backend.host import to_numpy
+from epochmetrics.plot._mpl import new_figure
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes

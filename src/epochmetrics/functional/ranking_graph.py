@@ -32,8 +32,8 @@ from typing import Any, NamedTuple
 import keras
 from keras import ops
 
-from epochmetrics import _backend
-from epochmetrics._inputs import (
+from epochmetrics._backend import ops as _backend
+from epochmetrics.functional._format import (
     TaskSpec,
     _flat,
     _is_int,
