@@ -129,3 +129,16 @@ def make_metric(name: str, task: str, num_classes: int = 3, **kwargs: Any) -> An
 def metric_cases(tasks: Sequence[str] = ALL_TASKS) -> list[tuple[str, str]]:
     """`(class name, task)` for every registered metric and supported task: test parameters."""
     return [(n, t) for n, ts in METRIC_TASKS.items() for t in ts if t in tasks]
+
+
+# --- reading a metric's state through Keras' public `variables` -------------------------------
+def sum_variables(metric: Any) -> tuple[Any, Any]:
+    """The two variables of a sum metric's state (named `sums` and `sums_lo`)."""
+    by_name = {v.name: v for v in metric.variables}
+    return by_name["sums"], by_name["sums_lo"]
+
+
+def summed_state(metric: Any) -> np.ndarray:
+    """The summed state of a metric as exact float64 (the pair added)."""
+    hi, lo = sum_variables(metric)
+    return host(hi.value).astype(np.float64) + host(lo.value).astype(np.float64)

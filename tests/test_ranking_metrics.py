@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import math
 import warnings
-from typing import Any
 
 import keras
 import numpy as np
 import pytest
+from helpers import summed_state
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from keras import ops
@@ -25,11 +25,6 @@ REFERENCE = {em.AUROC: skm.roc_auc_score, em.AveragePrecision: skm.average_preci
 EXACT_TOL = 1e-6
 # Few distinct shapes: eager JAX compiles every op once per input shape (seconds each).
 CAPACITY = 512
-
-
-def summed_state(metric: Any) -> np.ndarray:
-    """The metric's summed state, hi + lo of the compensated pair, in float64."""
-    return np.asarray(metric._hi.value, np.float64) + np.asarray(metric._lo.value, np.float64)
 
 
 def _sk(cls, *args, **kwargs):
@@ -263,10 +258,7 @@ def _bunched(n=20_000, seed=0):
 
 def _bound(metric):
     """The documented bound: half the share of positive/negative pairs that share a bin."""
-    state = summed_state(metric)
-    size = metric._num_bins
-    neg, pos = state[:size], state[size : 2 * size]
-    return float(np.sum(pos * neg) / (2.0 * pos.sum() * neg.sum()))
+    return metric.error_bound()
 
 
 def test_binned_auroc_on_tied_scores_within_1e_4():

@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from helpers import REPORT_ITEMS, assert_close, partition, stream
+from helpers import REPORT_ITEMS, assert_close, partition, stream, summed_state
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -115,7 +115,7 @@ def test_merge_is_associative_with_empty_identity(d: Any, cut1: int, cut2: int) 
 
 def exact_state(metric: Any) -> np.ndarray:
     """The summed state as exact float64 (hi + lo)."""
-    return np.asarray(metric._hi.value, np.float64) + np.asarray(metric._lo.value, np.float64)
+    return summed_state(metric)
 
 
 @pytest.mark.slow

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 from typing import Any
 
 import keras
@@ -13,17 +12,16 @@ from epochmetrics._backend import host as _host
 
 __all__ = [
     "argmax_with_nan",
-    "bucket_batch",
-    "compile_eager",
     "cumsum",
     "from_host",
     "is_concrete",
-    "is_torch",
     "read_parts",
     "scatter_add",
     "to_host",
-    "eager_x64",
     "float64_available",
+    "float_bits",
+    "read",
+    "replica_count",
     "traced_result_dtype",
     "wide_float",
 ]
@@ -38,22 +36,6 @@ def float64_available() -> bool:
 
         return bool(jax.config.read("jax_enable_x64"))
     return True
-
-
-def eager_x64() -> contextlib.AbstractContextManager[Any]:
-    """Around an eager call (never inside a traced step): float64 on JAX too.
-
-    An eager update then sums the caller's weights in float64 (a 64-bit integer or float64
-    weight would be rounded to 32 bits on the way into JAX otherwise). Only whole calls go in
-    this scope: switching x64 inside a trace mixes 32- and 64-bit versions of JAX's own
-    compiled helpers (an `argmax` traced both ways fails to lower).
-    """
-    if keras.backend.backend() == "jax":
-        import jax
-
-        if not jax.config.read("jax_enable_x64"):
-            return jax.enable_x64(True)
-    return contextlib.nullcontext()
 
 
 def wide_float() -> str:
@@ -126,8 +108,39 @@ def cumsum(x: Any, axis: int = -1) -> Any:
     return ops.cumsum(x, axis=axis)
 
 
-def is_torch() -> bool:
-    return keras.backend.backend() == "torch"
+def read(variable: Any) -> Any:
+    """A variable's current value as a tensor (TensorFlow ops such as take_along_axis need one)."""
+    if keras.backend.backend() == "tensorflow":
+        import tensorflow as tf
+
+        return tf.convert_to_tensor(variable.value)
+    return ops.convert_to_tensor(variable.value)
+
+
+def replica_count() -> int:
+    """How many replicas a data-parallel distribution splits each batch over (1 without one):
+    tf.distribute's replicas in sync, or the devices of keras.distribution's mesh on JAX."""
+    backend = keras.backend.backend()
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        if tf.distribute.has_strategy():
+            return int(tf.distribute.get_strategy().num_replicas_in_sync)
+    elif backend == "jax":
+        mesh = getattr(keras.distribution.distribution(), "device_mesh", None)
+        if mesh is not None:
+            return int(np.size(mesh.devices))
+    return 1
+
+
+def float_bits(x: Any) -> Any:
+    """The int32 bit pattern of float32 `x` (monotone in x for x >= 0)."""
+    if keras.backend.backend() == "tensorflow":
+        import tensorflow as tf
+
+        # keras.ops.view checks shapes with Python bools, which fails on a symbolic batch size.
+        return tf.bitcast(x, tf.int32)
+    return ops.view(x, "int32")
 
 
 def read_parts(variable: Any) -> list[Any]:
@@ -151,87 +164,6 @@ def read_parts(variable: Any) -> list[Any]:
                 for v in value.distribute_strategy.experimental_local_results(value)
             ]
     return [ops.convert_to_tensor(value)]
-
-
-def compile_eager(fn: Any, *, fixed: int = 2) -> Any:
-    """`fn` compiled for repeated eager calls (jax.jit or tf.function); False on torch.
-
-    The first `fixed` arguments (the state) keep their shapes; the others (the batch) may change
-    size along their first axis. On TensorFlow one function is traced per input structure with
-    that axis left open (as `fit` traces it), so a new batch size does not retrace. On JAX,
-    `bucket_batch` keeps the number of shapes small. torch's eager dispatch is already cheap.
-    """
-    backend = keras.backend.backend()
-    if backend == "jax":
-        import jax
-
-        return jax.jit(fn)
-    if backend != "tensorflow":
-        return False
-    import tensorflow as tf
-
-    traced: dict[Any, Any] = {}
-
-    def call(*args: Any) -> Any:
-        present = tuple(a is not None for a in args)
-        tensors = [tf.convert_to_tensor(a) for a in args if a is not None]
-        key = (
-            present,
-            tuple(
-                (t.dtype, tuple(t.shape)) if i < fixed else (t.dtype, tuple(t.shape[1:]))
-                for i, t in enumerate(tensors)
-            ),
-        )
-        if key not in traced:
-            signature = [
-                tf.TensorSpec(
-                    t.shape if i < fixed or t.shape.rank == 0 else [None, *t.shape[1:]], t.dtype
-                )
-                for i, t in enumerate(tensors)
-            ]
-
-            def inner(*given: Any) -> Any:
-                it = iter(given)
-                return fn(*(next(it) if p else None for p in present))
-
-            traced[key] = tf.function(inner, input_signature=signature)
-        return traced[key](*tensors)
-
-    return call
-
-
-def bucket_batch(y_true: Any, y_pred: Any, sample_weight: Any) -> tuple[Any, Any, Any]:
-    """On JAX, pad host (NumPy) batches to a power-of-two length with zero-weight rows.
-
-    A compiled JAX function is specialised to its input shapes; without buckets every new batch
-    size would compile again. Zero weight removes a sample exactly, and the padding repeats the
-    first row so it holds valid labels whenever that row does. Device arrays pass unchanged.
-    """
-    if keras.backend.backend() != "jax" or not all(
-        isinstance(a, (np.ndarray, list, tuple)) for a in (y_true, y_pred)
-    ):
-        return y_true, y_pred, sample_weight
-    y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
-    if y_true.ndim == 0 or y_pred.ndim == 0:
-        return y_true, y_pred, sample_weight  # let the shape check report it
-    n = len(y_true)
-    size = max(8, 1 << max(n - 1, 0).bit_length())
-    # Past a million rows a compile per shape costs less than padding (and its memory).
-    if n == 0 or size == n or len(y_pred) != n or n > 2**20:
-        return y_true, y_pred, sample_weight
-    try:
-        weight = np.broadcast_to(
-            np.ones(n) if sample_weight is None else np.asarray(sample_weight, np.float64),
-            (n,) if np.ndim(sample_weight) < 2 else (n, *np.shape(sample_weight)[1:]),
-        )
-    except (ValueError, TypeError):
-        return y_true, y_pred, sample_weight  # let the checks report it
-
-    def pad(a: np.ndarray) -> np.ndarray:
-        return np.concatenate([a, np.repeat(a[:1], size - n, axis=0)])
-
-    zeros = np.zeros((size - n, *weight.shape[1:]))
-    return pad(y_true), pad(y_pred), np.concatenate([weight, zeros])
 
 
 def argmax_with_nan(scores: Any) -> tuple[Any, Any]:

@@ -27,47 +27,33 @@ which keep full relative precision where p = sigmoid(z) would round to 0, 1/2 or
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple
+import functools
+from typing import Any
 
 import keras
 from keras import ops
 
 from epochmetrics._backend import ops as _backend
-from epochmetrics.functional._format import (
-    TaskSpec,
-    _flat,
-    _is_int,
-    _is_vector,
-    _raise_invalid,
-    _shape,
-    _sparse_labels,
-    _threshold_true,
-    batch_tensors,
-    invalid_counts,
-    mask_ignored,
-    one_hot_labels,
-    raise_bad_weights,
-    shape_error,
-    weight_errors,
-)
+from epochmetrics.functional._args import TaskSpec
+from epochmetrics.functional._format import format_batch, split_targets
+from epochmetrics.functional._layout import Layout
 
 __all__ = [
-    "RankInputs",
-    "auroc_from_counts",
-    "average_precision_from_counts",
     "auroc_error_bound",
+    "auroc_from_counts",
     "average_precision_error_bound",
+    "average_precision_from_counts",
     "average_values",
     "bin_count",
+    "binned_layout",
+    "binned_update",
+    "buffer_rows",
+    "stored_targets",
     "group_counts",
     "histogram",
     "num_columns",
-    "ranking_inputs",
     "score_bins",
-    "split_targets",
 ]
-
-_SCORES = "float scores (ranking needs scores, not predicted labels)"
 
 # Octaves of q from 2**-126 (float32's smallest normal) to 2**-2, plus the denormals below;
 # octaves of d from 2**-30 to 2**-2. Smaller d (|logit| < 4e-9) shares the central bin.
@@ -90,117 +76,55 @@ def bin_count(bins_per_octave: int) -> int:
     return 2 * _side_bins(int(bins_per_octave).bit_length() - 1)
 
 
-class RankInputs(NamedTuple):
-    """One batch for ranking. K = `num_columns(spec)`; T = 1, or L for multilabel."""
-
-    scores: Any  # (B, K) float32: probabilities, or logits for binary/multilabel with from_logits
-    labels: Any  # (B, T) float32: 0/1 (multiclass: the class), -1 where not counted
-    sample_weight: Any  # (B,) wide floats (see `_backend.wide_float`), 0 where not finite
-    invalid: Any  # int32 (3,): invalid y_true values, y_pred values, sample weights
+@functools.cache
+def binned_layout(spec: TaskSpec, bins_per_octave: int) -> Layout:
+    """Binned state: per class, the negative then the positive mass of each score bin."""
+    size = num_columns(spec) * bin_count(bins_per_octave)
+    return Layout(neg=size, pos=size)
 
 
-def _score_error(spec: TaskSpec, y_pred: Any, bad: Any) -> None:
-    """Eager path: name the invalid scores. Binary and multilabel share `_inputs`' message."""
-    if spec.task != "multiclass":
-        _raise_invalid(spec, "y_pred", y_pred, bad)
-    import numpy as np
-
-    rows = np.asarray(ops.convert_to_numpy(bad), dtype=bool)
-    allowed = "logits (not NaN)" if spec.from_logits else "probabilities in [0, 1]"
-    hint = "" if spec.from_logits else " If y_pred holds logits, pass from_logits=True."
-    raise ValueError(
-        f"task='multiclass' expects y_pred rows of {allowed}. Received {int(rows.sum())} "
-        f"row(s) with invalid values.{hint}"
+def binned_update(
+    spec: TaskSpec, bins_per_octave: int, y_true: Any, y_pred: Any, sample_weight: Any = None
+) -> Any:
+    """One batch's histogram, laid out as `binned_layout(spec, bins_per_octave)`."""
+    x = format_batch(spec, y_true, y_pred, sample_weight, scores=True)
+    pos_w, neg_w = split_targets(spec, x.y_true, x.weight)
+    logits = spec.from_logits and spec.task != "multiclass"
+    bins = score_bins(x.y_pred, logits=logits, bins_per_octave=bins_per_octave)
+    k, num_bins = num_columns(spec), bin_count(bins_per_octave)
+    hist = histogram(bins, pos_w, neg_w, num_bins, k)
+    size = k * num_bins
+    return binned_layout(spec, bins_per_octave).pack(
+        keras.backend.standardize_dtype(hist.dtype),
+        neg=hist[:size],
+        pos=hist[size:],
+        invalid=x.invalid,
     )
 
 
-def ranking_inputs(
-    spec: TaskSpec, y_true: Any, y_pred: Any, sample_weight: Any = None
-) -> RankInputs:
-    """Validate one batch of labels and scores (eagerly: raise; compiled: count as invalid)."""
-    y_true, y_pred, sample_weight = batch_tensors(spec, y_true, y_pred, sample_weight)
-    st, sp = _shape(y_true), _shape(y_pred)
-    c = spec.num_classes
-    if spec.task == "multiclass":
-        if (
-            len(sp) != 2
-            or sp[1] != c
-            or _is_int(y_pred)
-            or not (_is_vector(st) or (len(st) == 2 and st[1] == c))
-        ):
-            raise shape_error(spec, y_true, y_pred, scores=_SCORES)
-        if _is_vector(st):
-            t, t_bad = _sparse_labels(_flat(y_true), c)
-        else:
-            t, t_bad = one_hot_labels(y_true)
-        scores = ops.cast(y_pred, "float32")
-        if spec.from_logits:
-            scores = ops.softmax(scores, axis=-1)
-            p_bad = ops.any(ops.isnan(scores), axis=-1)
-        else:
-            in_range = ops.logical_and(scores >= 0.0, scores <= 1.0)  # False for NaN
-            p_bad = ops.logical_not(ops.all(in_range, axis=-1))
-    else:
-        if spec.task == "binary":
-            if not (_is_vector(st) and _is_vector(sp)):
-                raise shape_error(spec, y_true, y_pred, scores=_SCORES)
-            y_true, y_pred = _flat(y_true), _flat(y_pred)
-        elif len(st) != 2 or len(sp) != 2 or st[1] != c or sp[1] != c:
-            raise shape_error(spec, y_true, y_pred, scores=_SCORES)
-        t, t_bad = _threshold_true(y_true)
-        scores = ops.cast(y_pred, "float32")
-        if spec.from_logits:
-            p_bad = ops.isnan(scores)
-        else:
-            p_bad = ops.logical_not(ops.logical_and(scores >= 0.0, scores <= 1.0))
-
-    ignored, t_bad = mask_ignored(spec, y_true, t_bad)
-    w_bad = weight_errors(sample_weight)
-    bad = ops.logical_or(t_bad, p_bad)
-    row_bad = ops.any(bad, axis=-1) if spec.task == "multilabel" else bad
-    if w_bad is not None:
-        row_bad = ops.logical_or(row_bad, w_bad)
-    # One scalar read per eager batch; the details are gathered only when something is wrong.
-    if _backend.is_concrete(row_bad) and bool(ops.any(row_bad)):
-        if bool(ops.any(t_bad)):
-            _raise_invalid(spec, "y_true", y_true, t_bad)
-        if bool(ops.any(p_bad)):
-            _score_error(spec, y_pred, p_bad)
-        raise_bad_weights(sample_weight, w_bad)
-
-    keep = ops.logical_not(bad if w_bad is None else ops.logical_or(bad, _rows(spec, w_bad)))
-    if ignored is not None:
-        keep = ops.logical_and(keep, ops.logical_not(ignored))
-    labels = ops.where(keep, ops.cast(t, "float32"), -1.0)
-    bad_scores = ops.expand_dims(p_bad, -1) if spec.task == "multiclass" else p_bad
-    scores = ops.where(bad_scores, 0.0, scores)  # no NaN reaches a sort or a bin
+def buffer_rows(spec: TaskSpec, y_true: Any, y_pred: Any, sample_weight: Any = None) -> Any:
+    """Exact mode: one batch as rows to store, `(scores (N, K), labels (N, T), weights (N,),
+    keep (N,), invalid (3,))`. Labels are -1 where not counted; only rows that count are kept
+    (ignored and zero-weight samples use no capacity)."""
+    x = format_batch(spec, y_true, y_pred, sample_weight, scores=True)
+    counted = x.weight > 0
+    labels = ops.where(counted, ops.cast(x.y_true, "float32"), -1.0)
     if spec.task != "multilabel":
-        labels = ops.reshape(labels, (-1, 1))
-        if spec.task == "binary":
-            scores = ops.reshape(scores, (-1, 1))
-    if sample_weight is None:
-        sw = ops.ones(ops.shape(scores)[:1], dtype=_backend.wide_float())
-    else:
-        sw = ops.where(w_bad, 0.0, sample_weight)
-    return RankInputs(scores, labels, sw, invalid_counts(t_bad, p_bad, w_bad))
+        labels = ops.expand_dims(labels, -1)
+    keep = ops.logical_and(ops.any(labels >= 0.0, axis=-1), ops.not_equal(x.sample_weight, 0.0))
+    return x.y_pred, labels, x.sample_weight, keep, x.invalid
 
 
-def _rows(spec: TaskSpec, row_mask: Any) -> Any:
-    """A `(B,)` mask shaped like the per-element masks of `spec.task` (multilabel: `(B, 1)`)."""
-    return ops.expand_dims(row_mask, -1) if spec.task == "multilabel" else row_mask
-
-
-def split_targets(spec: TaskSpec, labels: Any, weights: Any) -> tuple[Any, Any]:
-    """`(B, T)` labels and `(B,)` weights -> positive and negative weights, each `(B, K)`,
-    in the weights' dtype."""
-    dtype = keras.backend.standardize_dtype(weights.dtype)
-    w = ops.expand_dims(weights, -1)
-    if spec.task == "multiclass":
-        classes = ops.cast(ops.arange(spec.num_classes), "float32")
-        hot = ops.cast(ops.equal(labels, ops.expand_dims(classes, 0)), dtype)  # (B, C)
-        counted = ops.cast(labels >= 0.0, dtype) * w  # (B, 1)
-        return hot * counted, (1.0 - hot) * counted
-    return ops.cast(ops.equal(labels, 1.0), dtype) * w, ops.cast(ops.equal(labels, 0.0), dtype) * w
+def stored_targets(spec: TaskSpec, labels: Any, weights: Any) -> tuple[Any, Any]:
+    """Stored `(labels (N, T) with -1 = not counted, row weights (N,))` -> `split_targets`'
+    positive and negative weights `(N, K)`."""
+    counted = labels >= 0.0
+    t = ops.cast(ops.where(counted, labels, 0.0), "int32")
+    w = ops.where(counted, ops.expand_dims(weights, -1), ops.zeros_like(labels))
+    w = ops.cast(w, keras.backend.standardize_dtype(weights.dtype))
+    if spec.task != "multilabel":
+        t, w = t[:, 0], w[:, 0]
+    return split_targets(spec, t, w)
 
 
 def score_bins(scores: Any, *, logits: bool, bins_per_octave: int) -> Any:

@@ -21,8 +21,12 @@ from __future__ import annotations
 import math
 from typing import Any, Literal
 
-from epochmetrics.functional._format import Average, TaskSpec
-from epochmetrics.functional.stat_scores import Counts, unpack_stat_scores
+from epochmetrics.functional._args import Average, TaskSpec
+from epochmetrics.functional.stat_scores import (
+    Counts,
+    confusion_matrix_layout,
+    unpack_stat_scores,
+)
 
 __all__ = [
     "Ratio",
@@ -60,9 +64,9 @@ def _average(
     if average == "micro":
         return micro
     if spec.task == "multilabel":
-        present = xp.ones_like(counts.true, dtype="bool")
+        present = xp.ones_like(counts.support, dtype="bool")
     else:
-        present = (counts.true + counts.pred) > 0
+        present = (counts.support + counts.predicted) > 0
     mask = xp.logical_and(present, xp.logical_not(xp.isnan(values)))
     zeros = xp.zeros_like(values)
     kept = xp.where(mask, values, zeros)
@@ -71,7 +75,7 @@ def _average(
     )
     if average == "macro":
         return unweighted
-    weights = xp.where(mask, counts.true, zeros)
+    weights = xp.where(mask, counts.support, zeros)
     total = xp.sum(weights, axis=-1)
     return xp.where(total > 0, _divide(xp, xp.sum(kept * weights, axis=-1), total, NAN), unweighted)
 
@@ -81,7 +85,7 @@ Ratio = Literal["precision", "recall", "f1", "fbeta", "specificity", "jaccard"]
 
 def _ratio_terms(kind: str, counts: Counts, beta: float) -> tuple[Any, Any]:
     """Per-class (numerator, denominator) of a ratio; its micro value divides their sums."""
-    tp, pred, true = counts.tp, counts.pred, counts.true
+    tp, pred, true = counts.tp, counts.predicted, counts.support
     if kind == "precision":
         return tp, pred
     if kind == "recall" or (kind in ("f1", "fbeta") and math.isinf(beta)):
@@ -184,21 +188,21 @@ def accuracy(xp: Any, spec: TaskSpec, counts: Counts) -> Any:
     """Fraction of samples predicted right; multilabel: every label right (subset accuracy)."""
     if spec.task == "multilabel":
         return _divide(xp, counts.exact, counts.samples, NAN)
-    return _divide(xp, xp.sum(counts.tp), xp.sum(counts.true), NAN)
+    return _divide(xp, xp.sum(counts.tp), xp.sum(counts.support), NAN)
 
 
 def balanced_accuracy(xp: Any, spec: TaskSpec, counts: Counts) -> Any:
     """Mean recall over the classes that occur in y_true."""
-    present = counts.true > 0
-    recalls = _divide(xp, counts.tp, counts.true, 0.0)
+    present = counts.support > 0
+    recalls = _divide(xp, counts.tp, counts.support, 0.0)
     n = xp.sum(xp.cast(present, recalls.dtype))
     return _divide(xp, xp.sum(xp.where(present, recalls, xp.zeros_like(recalls))), n, NAN)
 
 
 def _fractions(xp: Any, counts: Counts) -> tuple[Any, Any, Any]:
     """(t / T, p / P, T): class shares of y_true and y_pred, each over its own total."""
-    big_t, big_p = xp.sum(counts.true), xp.sum(counts.pred)
-    return _divide(xp, counts.true, big_t, 0.0), _divide(xp, counts.pred, big_p, 0.0), big_t
+    big_t, big_p = xp.sum(counts.support), xp.sum(counts.predicted)
+    return _divide(xp, counts.support, big_t, 0.0), _divide(xp, counts.predicted, big_p, 0.0), big_t
 
 
 def _one_class(xp: Any, x: Any) -> Any:
@@ -220,10 +224,14 @@ def matthews_corrcoef(xp: Any, spec: TaskSpec, counts: Counts) -> Any:
     up to 2**26 per class, so rare events keep their sign and digits (ratios of counts would
     cancel: an MCC of -1.4e-5 lost 7 digits).
     """
-    s, c = xp.sum(counts.true), xp.sum(counts.tp)
-    cov_tp = c * s - xp.sum(counts.true * counts.pred)
-    den = (s * s - xp.sum(counts.pred * counts.pred)) * (s * s - xp.sum(counts.true * counts.true))
-    ok = xp.logical_not(xp.logical_or(_one_class(xp, counts.true), _one_class(xp, counts.pred)))
+    s, c = xp.sum(counts.support), xp.sum(counts.tp)
+    cov_tp = c * s - xp.sum(counts.support * counts.predicted)
+    den = (s * s - xp.sum(counts.predicted * counts.predicted)) * (
+        s * s - xp.sum(counts.support * counts.support)
+    )
+    ok = xp.logical_not(
+        xp.logical_or(_one_class(xp, counts.support), _one_class(xp, counts.predicted))
+    )
     ok = xp.logical_and(ok, den > 0)
     return xp.where(ok, cov_tp / xp.sqrt(xp.where(ok, den, xp.ones_like(den))), xp.zeros_like(den))
 
@@ -254,8 +262,8 @@ def cohen_kappa(xp: Any, spec: TaskSpec, counts: Counts, *, weights: KappaWeight
             cp, ckp = xp.cumsum(p, axis=-1), xp.cumsum(k * p, axis=-1)
             dist = 2.0 * (k * cp - ckp) + xp.sum(k * p) - k * xp.sum(p)
             expected = xp.sum(t * dist)
-    same = xp.logical_and(_one_class(xp, counts.true), _one_class(xp, counts.pred))
-    same = xp.logical_and(same, xp.argmax(counts.true) == xp.argmax(counts.pred))
+    same = xp.logical_and(_one_class(xp, counts.support), _one_class(xp, counts.predicted))
+    same = xp.logical_and(same, xp.argmax(counts.support) == xp.argmax(counts.predicted))
     undefined = xp.logical_or(same, total <= 0)
     return xp.where(undefined, xp.cast(NAN, t.dtype), 1.0 - _divide(xp, observed, expected, NAN))
 
@@ -275,7 +283,7 @@ def confusion_matrix(xp: Any, spec: TaskSpec, state: Any, *, normalize: Normaliz
         cm = xp.reshape(xp.stack([tn, fp, fn, tp], axis=-1), (c, 2, 2))
         axes = {"true": -1, "pred": -2, "all": (-2, -1)}
     else:
-        cm = xp.reshape(state[: c * c], (c, c))
+        cm = xp.reshape(confusion_matrix_layout(spec).unpack(state)["matrix"], (c, c))
         axes = {"true": 1, "pred": 0, "all": (0, 1)}
     if normalize is None:
         return cm

@@ -12,14 +12,16 @@ import numpy as np
 from keras import ops
 
 from epochmetrics._backend import ops as _backend
+from epochmetrics._backend import runtime
 from epochmetrics._backend.xp import keras_ops, numpy_ops
-from epochmetrics.functional._format import (
+from epochmetrics.functional._args import (
     INVALID_KINDS,
     TaskSpec,
     check_class_names,
     class_labels,
     make_spec,
 )
+from epochmetrics.functional._layout import Layout
 from epochmetrics.metrics import _sums
 from epochmetrics.metrics._log_keys import KerasName, keras_read
 
@@ -46,11 +48,12 @@ def check_per_step(per_step: Any) -> PerStep:
 class SumStateMetric(keras.metrics.Metric):
     """A metric whose state is a vector of sums over batches.
 
-    Subclasses set `_state_size` and implement `_batch_state` (one batch -> float64 vector of
-    sums whose last `len(INVALID_KINDS)` cells count invalid inputs) and `_compute(state, xp)`
-    (summed float64 state -> result, in the array namespace `xp`). The sum is kept as a
-    float32 pair (see `_sums`): exact for integer counts up to 2**48 per cell on every
-    backend, with no drift for weighted sums. Sums make `merge_state` associative with the
+    Subclasses implement `_layout` (the named segments of the state), `_step` (the pure batch
+    function that gives one batch's sums in that layout, with its static arguments: it runs
+    inside compiled steps, and compiled by `_backend.runtime` for eager calls), and
+    `_compute(state, xp)` (summed state -> result, in the array namespace `xp`). The sum is
+    kept as a float32 pair (see `_sums`): exact for integer counts up to 2**48 per cell on
+    every backend, with no drift for weighted sums. Sums make `merge_state` associative with the
     empty state as identity, and let data-parallel strategies combine replicas by addition.
 
     Results are computed in float64: inside compiled steps with `keras.ops`; for eager reads
@@ -81,7 +84,7 @@ class SumStateMetric(keras.metrics.Metric):
         self._step_cache: tuple[Any, np.ndarray] | None = None
         self._warned_invalid = False
         self.per_step: PerStep = "all"
-        size = self._state_size()
+        size = self._layout().size
         self._warn_if_large(self._state_bytes(size))
         self._hi = self.add_variable(
             shape=(size,), initializer="zeros", dtype="float32", name="sums"
@@ -91,10 +94,12 @@ class SumStateMetric(keras.metrics.Metric):
         )
 
     # --- subclass hooks -------------------------------------------------------------------
-    def _state_size(self) -> int:
+    def _layout(self) -> Layout:
+        """The named segments of the state vector."""
         raise NotImplementedError
 
-    def _batch_state(self, y_true: Any, y_pred: Any, sample_weight: Any) -> Any:
+    def _step(self) -> _sums.Step:
+        """The pure batch function and its static arguments (a task spec, options)."""
         raise NotImplementedError
 
     def _compute(self, state: Any, xp: Any) -> Any:
@@ -119,48 +124,19 @@ class SumStateMetric(keras.metrics.Metric):
 
     def update_state(self, y_true: Any, y_pred: Any, sample_weight: Any = None) -> None:
         """Add one batch. Inputs as described in the class docstring."""
-        concrete = all(_backend.is_concrete(x) for x in (y_true, y_pred, self._hi.value))
-        if not concrete:  # inside a compiled step
-            batch = self._batch_state(y_true, y_pred, sample_weight)
-            hi, lo = _sums.add(self._hi.value, self._lo.value, batch)
+        step, state = self._step(), (self._hi.value, self._lo.value)
+        if not all(_backend.is_concrete(x) for x in (y_true, y_pred, state[0])):
+            hi, lo, _ = _sums.update(step, *state, y_true, y_pred, sample_weight)  # in a step
         else:
-            with _backend.eager_x64():
-                hi, lo = self._eager_update(y_true, y_pred, sample_weight)
+            with runtime.eager_x64():
+                out = runtime.eager_update(_sums.update, step, state, y_true, y_pred, sample_weight)
+                if out is None or bool(ops.any(out[2] > 0)):
+                    # The uncompiled update on the caller's own arrays: it raises the ValueError
+                    # that names a bad input (not a padded or traced version of it).
+                    out = _sums.update(step, *state, y_true, y_pred, sample_weight)
+            hi, lo, _ = out
         self._hi.assign(hi)
         self._lo.assign(lo)
-
-    def _eager_update(self, y_true: Any, y_pred: Any, sample_weight: Any) -> tuple[Any, Any]:
-        compiled: Any = self._compiled_update()
-        if compiled:
-            args = _backend.bucket_batch(y_true, y_pred, sample_weight)
-            try:
-                hi, lo, invalid = compiled(self._hi.value, self._lo.value, *args)
-                if not bool(ops.any(invalid > 0)):
-                    return hi, lo
-            except Exception:  # bad shapes surface as backend errors inside the compiled graph
-                pass
-        # The uncompiled update on the caller's own arrays: it raises the ValueError that
-        # names a bad input (not a padded or traced version of it).
-        batch = self._batch_state(y_true, y_pred, sample_weight)
-        return _sums.add(self._hi.value, self._lo.value, batch)
-
-    def _compiled_update(self) -> Any:
-        """The batch update compiled for eager calls outside `fit` (False on torch).
-
-        Eager JAX compiles every primitive for every new input shape (about a second per shape)
-        and eager TensorFlow pays ~15 ms of op dispatch per update; a compiled update costs a
-        fraction of a millisecond. It depends only on the batch function and the task, so
-        metrics with the same task share it. Inside `fit` the caller's compilation is used.
-        """
-        key = (type(self)._batch_state, self._spec, self._state_size())
-        if key not in _COMPILED:
-
-            def update(hi: Any, lo: Any, y_true: Any, y_pred: Any, sample_weight: Any) -> Any:
-                batch = self._batch_state(y_true, y_pred, sample_weight)
-                return (*_sums.add(hi, lo, batch), batch[-len(INVALID_KINDS) :])
-
-            _COMPILED[key] = _backend.compile_eager(update)
-        return _COMPILED[key]
 
     def reset_state(self) -> None:
         self._hi.assign(ops.zeros_like(self._hi.value))
@@ -176,9 +152,8 @@ class SumStateMetric(keras.metrics.Metric):
 
     def _add_state_of(self, other: SumStateMetric) -> None:
         """Add `other`'s summed state to this one's (on the host: merges are eager)."""
-        parts = [*_backend.read_parts(self._hi), *_backend.read_parts(self._lo)]
-        parts += [*_backend.read_parts(other._hi), *_backend.read_parts(other._lo)]
-        hi, lo = _sums.host_split(_sums.host_total(parts))
+        total = _sums.read_total(self._hi, self._lo) + _sums.read_total(other._hi, other._lo)
+        hi, lo = _sums.host_split(total)
         self._hi.assign(hi)
         self._lo.assign(lo)
 
@@ -215,7 +190,7 @@ class SumStateMetric(keras.metrics.Metric):
         state = _sums.host_total(parts)
         with np.errstate(all="ignore"):
             value = self._compute(state, numpy_ops)
-        invalid = state[-len(INVALID_KINDS) :]
+        invalid = self._layout().unpack(state)["invalid"]
         if np.any(invalid > 0):
             self._warn_invalid(invalid)
             value = _poison(numpy_ops, value, True)
@@ -230,7 +205,8 @@ class SumStateMetric(keras.metrics.Metric):
         value = self._compute(state, keras_ops)
         # Invalid inputs counted in a compiled step: every result is NaN, never a wrong number
         # (the next eager read warns with the counts).
-        value = _poison(keras_ops, value, ops.any(state[-len(INVALID_KINDS) :] > 0))
+        invalid = self._layout().unpack(state)["invalid"]
+        value = _poison(keras_ops, value, ops.any(invalid > 0))
         if isinstance(value, Keyed):
             value = _select(value, keep)
             return dict(zip(value.keys, ops.unstack(value.values), strict=True))
@@ -312,7 +288,7 @@ class SumStateMetric(keras.metrics.Metric):
             "class": type(self).__name__,
             "task": self._spec.task,
             "num_classes": self._spec.num_classes,
-            "state size": int(self._hi.shape[0]),
+            "state layout": self._layout(),
         }
 
     def _check_mergeable(self, other: Any) -> None:
@@ -324,8 +300,8 @@ class SumStateMetric(keras.metrics.Metric):
         mine, theirs = self._merge_settings(), other._merge_settings()
         if mine != theirs:
             differ = [k for k in dict.fromkeys([*mine, *theirs]) if mine.get(k) != theirs.get(k)]
-            if len(differ) > 1 and "state size" in differ:  # a consequence, not a cause
-                differ.remove("state size")
+            if len(differ) > 1 and "state layout" in differ:  # a consequence, not a cause
+                differ.remove("state layout")
             diff = "; ".join(
                 f"{k}: {mine.get(k)!r} here, {theirs.get(k)!r} in the other" for k in differ
             )
@@ -403,9 +379,6 @@ class Keyed(NamedTuple):
 
     values: Any
     keys: tuple[str, ...]
-
-
-_COMPILED: dict[tuple[Any, ...], Any] = {}
 
 
 def _metric_list(other: Any) -> list[Any]:

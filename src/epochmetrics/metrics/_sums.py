@@ -13,15 +13,40 @@ into two float32 halves.
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, NamedTuple
 
 import keras
 import numpy as np
 from keras import ops
 
 from epochmetrics._backend import ops as _backend
+from epochmetrics.functional._args import INVALID_KINDS
 
-__all__ = ["add", "host_split", "host_total", "split", "traced_total"]
+__all__ = [
+    "Step",
+    "add",
+    "host_split",
+    "host_total",
+    "read_total",
+    "split",
+    "traced_total",
+    "update",
+]
+
+
+class Step(NamedTuple):
+    """A batch function and its static arguments: `fn(*args, y_true, y_pred, sample_weight)`
+    returns one batch's sums. Hashable, so compiled updates are shared by equal steps."""
+
+    fn: Callable[..., Any]
+    args: tuple[Any, ...]
+
+
+def update(step: Step, hi: Any, lo: Any, y_true: Any, y_pred: Any, sample_weight: Any) -> Any:
+    """The pair plus one batch: `(hi, lo, the batch's invalid counts)`. A pure function."""
+    batch = step.fn(*step.args, y_true, y_pred, sample_weight)
+    return (*add(hi, lo, batch), batch[-len(INVALID_KINDS) :])
 
 
 def split(total: Any) -> tuple[Any, Any]:
@@ -72,6 +97,11 @@ def host_total(parts: list[Any]) -> np.ndarray:
     for part in parts:
         total += _backend.to_host(part)
     return total
+
+
+def read_total(hi: Any, lo: Any) -> np.ndarray:
+    """The summed state of a pair of variables, float64 on the host (replicas added)."""
+    return host_total([*_backend.read_parts(hi), *_backend.read_parts(lo)])
 
 
 def host_split(total: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

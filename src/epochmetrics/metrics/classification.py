@@ -13,17 +13,18 @@ from typing import Any, Literal
 import keras
 
 from epochmetrics.functional import reductions
-from epochmetrics.functional._format import (
+from epochmetrics.functional._args import (
     Average,
     Task,
     check_average,
     check_zero_division,
     default_average,
 )
+from epochmetrics.functional._layout import Layout
 from epochmetrics.functional.reductions import KappaWeights
 from epochmetrics.functional.stat_scores import (
     Counts,
-    stat_scores_size,
+    stat_scores_layout,
     stat_scores_update,
     unpack_stat_scores,
 )
@@ -34,6 +35,7 @@ from epochmetrics.metrics._base import (
     check_per_step,
     own_init,
 )
+from epochmetrics.metrics._sums import Step
 
 __all__ = [
     "Accuracy",
@@ -101,11 +103,11 @@ class _StatScores(SumStateMetric):
             )
         super().__init__(task, name=name or self._default_name, **kwargs)
 
-    def _state_size(self) -> int:
-        return stat_scores_size(self._spec, ordinal=self._ordinal)
+    def _layout(self) -> Layout:
+        return stat_scores_layout(self._spec, self._ordinal)
 
-    def _batch_state(self, y_true: Any, y_pred: Any, sample_weight: Any) -> Any:
-        return stat_scores_update(self._spec, y_true, y_pred, sample_weight, ordinal=self._ordinal)
+    def _step(self) -> Step:
+        return Step(stat_scores_update, (self._spec, self._ordinal))
 
     def _counts(self, state: Any, xp: Any) -> Counts:
         return unpack_stat_scores(xp, self._spec, state, ordinal=self._ordinal)

@@ -10,10 +10,12 @@ import numpy as np
 
 from epochmetrics._backend import ops as _backend
 from epochmetrics.functional import reductions
-from epochmetrics.functional._format import Average, Task, check_zero_division
+from epochmetrics.functional._args import Average, Task, check_zero_division
+from epochmetrics.functional._layout import Layout
 from epochmetrics.functional.reductions import Normalize
-from epochmetrics.functional.stat_scores import confusion_matrix_size, confusion_matrix_update
+from epochmetrics.functional.stat_scores import confusion_matrix_layout, confusion_matrix_update
 from epochmetrics.metrics._base import PER_STEP_ARG, Keyed, PerStep, SumStateMetric, check_per_step
+from epochmetrics.metrics._sums import Step
 from epochmetrics.metrics.classification import CLASS_NAMES_ARG, COMMON_ARGS, INPUTS, _StatScores
 
 __all__ = ["ClassificationReport", "ConfusionMatrix"]
@@ -91,11 +93,11 @@ class ConfusionMatrix(SumStateMetric):
             dtype=dtype,
         )
 
-    def _state_size(self) -> int:
-        return confusion_matrix_size(self._spec)
+    def _layout(self) -> Layout:
+        return confusion_matrix_layout(self._spec)
 
-    def _batch_state(self, y_true: Any, y_pred: Any, sample_weight: Any) -> Any:
-        return confusion_matrix_update(self._spec, y_true, y_pred, sample_weight)
+    def _step(self) -> Step:
+        return Step(confusion_matrix_update, (self._spec,))
 
     def _compute(self, state: Any, xp: Any) -> Any:
         return reductions.confusion_matrix(xp, self._spec, state, normalize=self.normalize)
@@ -270,7 +272,7 @@ class ClassificationReport(_StatScores):
                 if by_average is not None:
                     pieces.append(by_average[m])
             elif item == "support" and self.per_class:
-                pieces.append(counts.true)
+                pieces.append(counts.support)
             elif item in _SCALARS:
                 pieces.append(xp.reshape(_SCALARS[item](xp, spec, counts), (1,)))
         keys = self._keys_now()

@@ -9,7 +9,6 @@ arrays (`evaluate_arrays`, used by the epoch-end evaluator) both are exact, on t
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Callable
 from typing import Any
 
@@ -20,7 +19,9 @@ from keras import ops
 from epochmetrics._backend import ops as _backend
 from epochmetrics._backend.xp import numpy_ops
 from epochmetrics.functional import ranking, ranking_graph
-from epochmetrics.functional._format import INVALID_KINDS, Task
+from epochmetrics.functional._args import Task, check_bool, check_int, make_spec
+from epochmetrics.functional._layout import Layout
+from epochmetrics.functional._ranking_kernels import reduce_columns
 from epochmetrics.functional.ranking import RankingAverage, check_ranking_average
 from epochmetrics.metrics import _sums
 from epochmetrics.metrics._base import (
@@ -31,6 +32,8 @@ from epochmetrics.metrics._base import (
     check_per_step,
     own_init,
 )
+from epochmetrics.metrics._ranking_state import BinnedState, BufferState
+from epochmetrics.metrics._sums import Step
 
 __all__ = ["AUROC", "AveragePrecision"]
 
@@ -109,13 +112,14 @@ INPUTS = """Inputs to `update_state(y_true, y_pred, sample_weight=None)`: binary
 
 
 class _Ranking(SumStateMetric):
-    """Shared shell of AUROC and AveragePrecision."""
+    """Shared shell of AUROC and AveragePrecision: a metric over one of two states."""
 
     _default_name = ""
     _cheaper = (
         "Lower `bins_per_octave` (8: 39 KB per class), or compute it at epoch end with "
         "EpochEvaluator, which is exact and keeps no state."
     )
+    _kind: str
     _host: Callable[..., Any]
     _from_counts: Callable[..., Any]
     _bound: Callable[..., Any]
@@ -137,13 +141,13 @@ class _Ranking(SumStateMetric):
         dtype: Any = None,
     ) -> None:
         cls = type(self).__name__
-        if not isinstance(exact, (bool, np.bool_)):
-            raise ValueError(f"`exact` must be True or False. Received: exact={exact!r}.")
-        self.exact = bool(exact)
-        self.capacity = _check_capacity(cls, capacity, self.exact)
+        self.exact = check_bool("exact", exact)
+        self.capacity = BufferState.check(cls, capacity, self.exact)
         self.bins_per_octave = _check_bins(bins_per_octave)
-        self._num_bins = ranking_graph.bin_count(self.bins_per_octave)
-        self._warned_dropped = 0.0
+        spec = make_spec(task, num_classes, 0.5, from_logits, ignore_index)
+        # The sums exist in both modes (binned: the histograms; exact: dropped and invalid
+        # counts); the buffer's own variables are made after them.
+        self._binned = BinnedState(spec, self.bins_per_octave)
         super().__init__(
             task,
             num_classes=num_classes,
@@ -155,76 +159,41 @@ class _Ranking(SumStateMetric):
         )
         self.average = check_ranking_average(average, self._spec.task)
         self.per_step = check_per_step(per_step)
-        if self.exact:
-            _check_not_distributed(cls)
-            assert self.capacity is not None
-            rows, t = self.capacity + 1, self._spec.num_classes if self.task == "multilabel" else 1
-            # Row `capacity` is scratch: samples that do not fit are written there and ignored.
-            self._buf_scores = self.add_variable(
-                shape=(rows, self._k), initializer="zeros", dtype="float32", name="scores"
-            )
-            self._buf_labels = self.add_variable(
-                shape=(rows, t), initializer="zeros", dtype="float32", name="labels"
-            )
-            self._buf_weights = self.add_variable(
-                shape=(rows,), initializer="zeros", dtype="float32", name="weights"
-            )
-            self._buf_count = self.add_variable(
-                shape=(), initializer="zeros", dtype="int32", name="count"
-            )
+        self._buffer = BufferState(self, spec, self.capacity) if self.capacity else None
 
     # --- SumStateMetric hooks ----------------------------------------------------------------
+    def _layout(self) -> Layout:
+        return BufferState.layout if self.exact else self._binned.layout
+
+    def _step(self) -> Step:
+        return self._binned.step  # binned mode: exact mode appends in update_state
+
     def _state_bytes(self, size: int) -> int:
-        if not self.exact:
+        if self.capacity is None:
             return 8 * size
-        assert self.capacity is not None
-        labels = self._spec.num_classes if self._spec.task == "multilabel" else 1
-        return 8 * size + 4 * (self.capacity + 1) * (self._k + labels + 1)
-
-    @property
-    def _k(self) -> int:
-        return ranking_graph.num_columns(self._spec)
-
-    def _state_size(self) -> int:
-        # Exact: [dropped samples | invalid (3)]; binned: [neg hist | pos hist | invalid (3)].
-        return (1 if self.exact else 2 * self._k * self._num_bins) + len(INVALID_KINDS)
-
-    def _batch_state(self, y_true: Any, y_pred: Any, sample_weight: Any) -> Any:
-        x = ranking_graph.ranking_inputs(self._spec, y_true, y_pred, sample_weight)
-        pos_w, neg_w = ranking_graph.split_targets(self._spec, x.labels, x.sample_weight)
-        logits = self._spec.from_logits and self.task != "multiclass"
-        bins = ranking_graph.score_bins(
-            x.scores, logits=logits, bins_per_octave=self.bins_per_octave
-        )
-        hist = ranking_graph.histogram(bins, pos_w, neg_w, self._num_bins, self._k)
-        return ops.concatenate([hist, ops.cast(x.invalid, hist.dtype)])
+        return 8 * size + BufferState.buffer_bytes(self._spec, self.capacity)
 
     def _result_keys(self) -> tuple[str, ...] | None:
-        return self._per_class_keys() if self.average is None and self._k > 1 else None
+        return self._per_class_keys() if self.average is None and self._binned.k > 1 else None
 
     def _compute(self, state: Any, xp: Any) -> Any:
-        if self.exact and xp is numpy_ops:
-            value: Any = self._exact_on_host()
+        pooled = self.average == "micro" and self._binned.k > 1
+        if self._buffer is not None and xp is numpy_ops:
+            value: Any = self._buffer.host_value(type(self)._host, self.average)
         else:
-            if self.exact:
-                pos, neg, support = self._exact_counts()
+            if self._buffer is not None:
+                pos, neg, support = self._buffer.counts(xp, pooled)
             else:
-                size = self._k * self._num_bins
-                neg = xp.reshape(state[:size], (self._k, self._num_bins))
-                pos = xp.reshape(state[size : 2 * size], (self._k, self._num_bins))
-                support = xp.sum(pos, axis=-1)
-                if self.average == "micro" and self._k > 1:
-                    # Bins are the same for every class, so pooling is a sum of histograms.
-                    pos = xp.sum(pos, axis=0, keepdims=True)
-                    neg = xp.sum(neg, axis=0, keepdims=True)
+                pos, neg, support = self._binned.counts(state, xp, pooled)
             values = type(self)._from_counts(xp, pos, neg)
-            if self._k == 1 or self.average == "micro":
+            if self._binned.k == 1 or pooled:
                 value = values[0]
             else:
                 value = ranking_graph.average_values(xp, values, support, self.average)
-        if self.exact:
-            value = xp.where(state[0] > 0, xp.cast(float("nan"), value.dtype), value)
-        if self.average is None and self._k > 1:
+        if self._buffer is not None:
+            dropped = self._layout().unpack(state)["dropped"][0]
+            value = xp.where(dropped > 0, xp.cast(float("nan"), value.dtype), value)
+        if self.average is None and self._binned.k > 1:
             return self._per_class(value)
         return value
 
@@ -236,134 +205,48 @@ class _Ranking(SumStateMetric):
         """
         if self.exact:
             return 0.0
-        state = _sums.host_total([*_backend.read_parts(self._hi), *_backend.read_parts(self._lo)])
-        size = self._k * self._num_bins
-        neg = state[:size].reshape(self._k, self._num_bins)
-        pos = state[size : 2 * size].reshape(self._k, self._num_bins)
-        support = pos.sum(axis=-1)
-        if self.average == "micro" and self._k > 1:
-            pos, neg = pos.sum(axis=0, keepdims=True), neg.sum(axis=0, keepdims=True)
+        pooled = self.average == "micro" and self._binned.k > 1
+        state = _sums.read_total(self._hi, self._lo)
+        pos, neg, support = self._binned.counts(state, numpy_ops, pooled)
         with np.errstate(all="ignore"):
             bounds = type(self)._bound(numpy_ops, pos, neg)
-        if self._k == 1 or self.average == "micro":
+        if self._binned.k == 1 or pooled:
             return float(bounds[0])
         value = ranking_graph.average_values(numpy_ops, bounds, support, self.average)
         if self.average is None:
             return dict(zip(self._per_class_keys(), map(float, value), strict=True))
         return float(value)
 
-    def _exact_on_host(self) -> Any:
-        """Exact mode, eager read: the stored samples through the host (NumPy) functions."""
-        count = int(_backend.to_host(self._buf_count.value))
-        scores = _backend.to_host(self._buf_scores.value)[:count]
-        labels = _backend.to_host(self._buf_labels.value)[:count]
-        weights = _backend.to_host(self._buf_weights.value)[:count]
-        spec = self._spec
-        if spec.task == "binary":
-            labels, scores = labels[:, 0], scores[:, 0]
-        elif spec.task == "multiclass":
-            labels = labels[:, 0]  # stored scores are probabilities (softmax of logits)
-        with warnings.catch_warnings():
-            # Undefined classes give scikit-learn's value, as the compiled result does.
-            warnings.simplefilter("ignore", ranking.UndefinedMetricWarning)
-            value = type(self)._host(
-                labels,
-                scores,
-                task=spec.task,
-                num_classes=None if spec.task == "binary" else spec.num_classes,
-                average=self.average,
-                sample_weight=weights,
-                from_logits=spec.from_logits and spec.task != "multiclass",
-                ignore_index=-1,  # elements stored but not counted (multilabel ignore_index)
-            )
-        return np.asarray(value, dtype=np.float64)
-
-    # --- exact mode ----------------------------------------------------------------------------
+    # --- exact mode: a buffer, not a sum --------------------------------------------------------
     def update_state(self, y_true: Any, y_pred: Any, sample_weight: Any = None) -> None:
         """Add one batch (see the class docstring for shapes)."""
-        if not self.exact:
+        if self._buffer is None:
             super().update_state(y_true, y_pred, sample_weight)
             return
-        x = ranking_graph.ranking_inputs(self._spec, y_true, y_pred, sample_weight)
-        # Store only rows that can count: saves capacity for ignored and zero-weight samples.
-        keep = ops.logical_and(
-            ops.any(x.labels >= 0.0, axis=-1), ops.not_equal(x.sample_weight, 0.0)
+        scores, labels, weights, keep, invalid = ranking_graph.buffer_rows(
+            self._spec, y_true, y_pred, sample_weight
         )
-        self._append(x.scores, x.labels, x.sample_weight, keep, x.invalid)
+        self._add_counts(self._buffer.append(scores, labels, weights, keep), invalid)
 
-    def result(self) -> Any:
-        value = super().result()
-        if self.exact:
-            self._warn_overflow()
-        return value
-
-    def _append(self, scores: Any, labels: Any, weights: Any, keep: Any, invalid: Any) -> None:
-        cap = self.capacity
-        assert cap is not None
-        count = _read(self._buf_count)
-        k = ops.cast(keep, "int32")
-        position = count + ops.cumsum(k) - k
-        index = ops.expand_dims(ops.where(ops.logical_and(keep, position < cap), position, cap), -1)
-        self._buf_scores.assign(
-            ops.scatter_update(_read(self._buf_scores), index, ops.cast(scores, "float32"))
-        )
-        self._buf_labels.assign(
-            ops.scatter_update(_read(self._buf_labels), index, ops.cast(labels, "float32"))
-        )
-        self._buf_weights.assign(
-            ops.scatter_update(_read(self._buf_weights), index, ops.cast(weights, "float32"))
-        )
-        total = count + ops.sum(k)
-        self._buf_count.assign(ops.minimum(total, cap))
-        dropped = ops.cast(ops.maximum(total - cap, 0), "int32")
-        extra = ops.concatenate([ops.reshape(dropped, (1,)), ops.cast(invalid, "int32")])
-        hi, lo = _sums.add(self._hi.value, self._lo.value, extra)
+    def _add_counts(self, dropped: Any, invalid: Any) -> None:
+        batch = BufferState.layout.pack("int32", dropped=dropped, invalid=invalid)
+        hi, lo = _sums.add(self._hi.value, self._lo.value, batch)
         self._hi.assign(hi)
         self._lo.assign(lo)
 
-    def _exact_counts(self) -> tuple[Any, Any, Any]:
-        """Exact mode inside a compiled step: group masses of the stored scores."""
-        assert self.capacity is not None
-        dtype = _backend.wide_float()
-        count = _read(self._buf_count)
-        stored = ops.cast(ops.arange(self.capacity + 1) < count, dtype)
-        weights = ops.cast(_read(self._buf_weights), dtype) * stored
-        scores = _read(self._buf_scores)
-        labels = _read(self._buf_labels)
-        pos_w, neg_w = ranking_graph.split_targets(self._spec, labels, weights)
-        support = ops.sum(pos_w, axis=0)
-        if self.average == "micro" and self._k > 1:
-            scores, pos_w, neg_w = (ops.reshape(a, (-1, 1)) for a in (scores, pos_w, neg_w))
-        pos, neg = ranking_graph.group_counts(scores, pos_w, neg_w, dtype)
-        return pos, neg, support
-
-    def _warn_overflow(self) -> None:
-        """Eagerly: say that samples were dropped and what capacity is needed.
-
-        Keras reads results every batch on some backends; warning again only when the number
-        dropped has doubled keeps that to a few warnings, the last within 2x of the need.
-        """
-        if not _backend.is_concrete(self._hi.value):
-            return
-        n = float(_sums.host_total([self._hi.value, self._lo.value])[0])
-        if n > 0 and n >= 2 * self._warned_dropped:
-            self._warned_dropped = n
-            needed = int(self.capacity or 0) + int(n)
-            warnings.warn(
-                f"{type(self).__name__} {self.name!r} (exact=True) received more samples than "
-                f"capacity={self.capacity}: {int(n)} dropped so far, so the result is NaN. Set "
-                f"capacity to at least the number of samples per epoch (>= {needed}), or use "
-                "the binned mode (exact=False).",
-                RuntimeWarning,
-                stacklevel=3,
+    def result(self) -> Any:
+        value = super().result()
+        if self._buffer is not None and _backend.is_concrete(self._hi.value):
+            dropped = float(
+                self._layout().unpack(_sums.read_total(self._hi, self._lo))["dropped"][0]
             )
+            self._buffer.warn_overflow(dropped, f"{type(self).__name__} {self.name!r}")
+        return value
 
     def reset_state(self) -> None:
         super().reset_state()
-        self._warned_dropped = 0.0
-        if self.exact:
-            for v in (self._buf_scores, self._buf_labels, self._buf_weights, self._buf_count):
-                v.assign(ops.zeros_like(v.value))
+        if self._buffer is not None:
+            self._buffer.reset()
 
     def merge_state(self, other: Any) -> None:
         """Binned: add `other`'s histograms. Exact: append `other`'s stored samples.
@@ -371,27 +254,19 @@ class _Ranking(SumStateMetric):
         `other` is a metric of the same class and settings, or a list of them. Appending past
         `capacity` drops samples (the result becomes NaN), as in `update_state`.
         """
-        if not self.exact:
+        if self._buffer is None:
             super().merge_state(other)
             return
         for metric in _metric_list(other):
             self._check_mergeable(metric)
-            assert metric.capacity is not None
-            stored = ops.arange(metric.capacity + 1) < _read(metric._buf_count)
-            self._append(
-                _read(metric._buf_scores),
-                _read(metric._buf_labels),
-                _read(metric._buf_weights),
-                stored,
-                ops.zeros((len(INVALID_KINDS),), "int32"),
-            )
+            scores, labels, weights, stored = metric._buffer.stored()
+            dropped = self._buffer.append(scores, labels, weights, stored)
+            self._add_counts(dropped, ops.zeros((3,), "int32"))
             self._add_state_of(metric)  # the other's dropped and invalid counts carry over
 
     def _merge_settings(self) -> dict[str, Any]:
-        settings = {**super()._merge_settings(), "exact": self.exact}
-        if not self.exact:
-            settings["bins_per_octave"] = self.bins_per_octave
-        return settings
+        store = self._buffer if self._buffer is not None else self._binned
+        return {**super()._merge_settings(), **store.settings()}
 
     # --- host --------------------------------------------------------------------------------
     def evaluate_arrays(self, y_true: Any, y_pred: Any, sample_weight: Any = None) -> Any:
@@ -414,26 +289,8 @@ class _Ranking(SumStateMetric):
             ValueError: on invalid shapes, labels or scores.
         """
         spec = self._spec
-        scores = ranking._to_numpy(y_pred)
-        if scores.dtype.kind == "f" and not spec.from_logits:
-            bad = ~((scores >= 0) & (scores <= 1))
-            if bad.any():
-                shown = ", ".join(str(v) for v in np.unique(scores[bad])[:5])
-                raise ValueError(
-                    f"task={spec.task!r} expects y_pred values to be probabilities in [0, 1]. "
-                    f"Received {int(bad.sum())} invalid value(s): {shown}. If y_pred holds logits, "
-                    "pass from_logits=True."
-                )
-        value = type(self)._host(
-            y_true,
-            scores,
-            task=spec.task,
-            num_classes=None if spec.task == "binary" else spec.num_classes,
-            average=self.average,
-            sample_weight=sample_weight,
-            from_logits=spec.from_logits,
-            ignore_index=spec.ignore_index,
-        )
+        cols = ranking.prepare(spec, y_true, y_pred, sample_weight, probabilities=True)
+        value = reduce_columns(cols, self.average, self._kind)
         if isinstance(value, np.ndarray):
             return {
                 f"{self.name}_{label}": float(v)
@@ -454,66 +311,12 @@ class _Ranking(SumStateMetric):
         }
 
 
-def _read(variable: Any) -> Any:
-    """A variable's current value as a tensor (TensorFlow ops such as take_along_axis need one)."""
-    if keras.backend.backend() == "tensorflow":
-        import tensorflow as tf
-
-        return tf.convert_to_tensor(variable.value)
-    return ops.convert_to_tensor(variable.value)
-
-
-def _is_int(x: Any) -> bool:
-    return isinstance(x, (int, np.integer)) and not isinstance(x, bool)
-
-
-def _check_capacity(cls: str, capacity: Any, exact: bool) -> int | None:
-    if not exact:
-        if capacity is not None:
-            raise ValueError(
-                f"{cls}: `capacity` is the buffer size of exact mode; pass exact=True with it, or "
-                f"leave it unset for the binned mode. Received: capacity={capacity!r}, exact=False."
-            )
-        return None
-    if not _is_int(capacity) or capacity < 1 or capacity >= 2**31 - 1:
-        raise ValueError(
-            f"{cls}(exact=True) needs `capacity`, the number of samples to keep per epoch: an "
-            f"integer from 1 to 2**31 - 2. Received: capacity={capacity!r}."
-        )
-    return int(capacity)
-
-
 def _check_bins(bins_per_octave: Any) -> int:
-    ok = _is_int(bins_per_octave) and 1 <= bins_per_octave <= 1024
-    if not ok or bins_per_octave & (bins_per_octave - 1):
-        raise ValueError(
-            "`bins_per_octave` must be a power of two from 1 to 1024. "
-            f"Received: bins_per_octave={bins_per_octave!r}."
-        )
-    return int(bins_per_octave)
-
-
-def _check_not_distributed(cls: str) -> None:
-    """Exact mode holds a buffer, not sums: refuse what data parallelism would silently break."""
-    replicas = 1
-    backend = keras.backend.backend()
-    if backend == "tensorflow":
-        import tensorflow as tf
-
-        if tf.distribute.has_strategy():
-            replicas = int(tf.distribute.get_strategy().num_replicas_in_sync)
-    elif backend == "jax":
-        dist = keras.distribution.distribution()
-        mesh = getattr(dist, "device_mesh", None)
-        if mesh is not None:
-            replicas = int(np.size(mesh.devices))
-    if replicas > 1:
-        raise ValueError(
-            f"{cls}(exact=True) keeps a buffer of scores, which cannot be combined across the "
-            f"{replicas} replicas of a data-parallel distribution. Use the binned mode "
-            "(exact=False; its sums merge exactly), or compute the exact value at epoch end with "
-            "epochmetrics' EpochEvaluator."
-        )
+    what = "a power of two from 1 to 1024"
+    value = check_int("bins_per_octave", bins_per_octave, minimum=1, maximum=1024, what=what)
+    if value & (value - 1):
+        raise ValueError(f"`bins_per_octave` must be {what}. Received: bins_per_octave={value!r}.")
+    return value
 
 
 def _doc(summary: str, formula: str, bound: str, examples: str) -> Callable[[type], type]:
@@ -555,6 +358,7 @@ def _doc(summary: str, formula: str, bound: str, examples: str) -> Callable[[typ
 )
 class AUROC(_Ranking):
     _default_name = "auroc"
+    _kind = "roc_auc"
     _host = staticmethod(ranking.roc_auc)
     _from_counts = staticmethod(ranking_graph.auroc_from_counts)
     _bound = staticmethod(ranking_graph.auroc_error_bound)
@@ -582,6 +386,7 @@ class AUROC(_Ranking):
 )
 class AveragePrecision(_Ranking):
     _default_name = "average_precision"
+    _kind = "average_precision"
     _host = staticmethod(ranking.average_precision)
     _from_counts = staticmethod(ranking_graph.average_precision_from_counts)
     _bound = staticmethod(ranking_graph.average_precision_error_bound)

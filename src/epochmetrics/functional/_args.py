@@ -1,0 +1,361 @@
+"""Options and messages: validated once, named in one place. Plain Python, no Keras.
+
+- `TaskSpec` / `make_spec`: the task arguments every metric shares.
+- Small checkers (`check_int`, `check_choice`, `check_bool`, `check_float`) for every other
+  option, so that the same kind of mistake gets the same kind of message everywhere:
+  "`name` must be ... Received: name=value."
+- The messages for bad inputs, shared by the in-graph formatter (`_format`) and the host
+  validator (`functional.ranking.prepare`), so both paths say the same thing.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import numpy as np
+
+__all__ = [
+    "INVALID_KINDS",
+    "SCORES",
+    "Average",
+    "Task",
+    "TaskSpec",
+    "UndefinedMetricWarning",
+    "bad_one_hot_error",
+    "bad_scores_error",
+    "bad_values_error",
+    "bad_weights_error",
+    "check_average",
+    "check_bool",
+    "check_choice",
+    "check_class_names",
+    "check_float",
+    "check_int",
+    "check_zero_division",
+    "class_labels",
+    "default_average",
+    "make_spec",
+    "nan_rows_error",
+    "shape_error",
+]
+
+Task = Literal["binary", "multiclass", "multilabel"]
+Average = Literal["binary", "micro", "macro", "weighted"] | None
+TASKS: tuple[str, ...] = ("binary", "multiclass", "multilabel")
+# Kinds of invalid input, counted in this order in the last cells of every state.
+INVALID_KINDS = ("y_true", "y_pred", "sample_weight")
+# How ranking metrics describe the predictions they need.
+SCORES = "float scores (ranking needs scores, not predicted labels)"
+
+
+# --- small checkers ----------------------------------------------------------------------------
+def _is_int(value: Any) -> bool:
+    return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
+
+
+def check_int(
+    name: str,
+    value: Any,
+    *,
+    minimum: int | None = None,
+    maximum: int | None = None,
+    none: bool = False,
+    what: str | None = None,
+    lead: str | None = None,
+) -> Any:
+    """`value` as an int in [minimum, maximum] (or None when `none`), else a ValueError:
+    "`name` must be <what>. Received: name=value." (`lead` replaces "`name` must be")."""
+    if value is None and none:
+        return None
+    ok = _is_int(value) and (minimum is None or value >= minimum)
+    ok = ok and (maximum is None or value <= maximum)
+    if not ok:
+        if what is None:
+            what = "a positive integer" if minimum == 1 and maximum is None else "an integer"
+            if (minimum is not None and minimum != 1) or maximum is not None:
+                what += f" {_interval(minimum, maximum)}"
+        lead = f"`{name}` must be" if lead is None else lead
+        raise ValueError(f"{lead} {what}{' or None' if none else ''}. Received: {name}={value!r}.")
+    return int(value)
+
+
+def _interval(minimum: int | None, maximum: int | None) -> str:
+    if maximum is None:
+        return f">= {minimum}"
+    if minimum is None:
+        return f"<= {maximum}"
+    return f"from {minimum} to {maximum}"
+
+
+def check_float(
+    name: str,
+    value: Any,
+    *,
+    low: float = -math.inf,
+    high: float = math.inf,
+    open_interval: bool = False,
+    nan: bool = False,
+    what: str | None = None,
+) -> float:
+    """`value` as a float in [low, high] (or (low, high) when `open_interval`; NaN too when
+    `nan`)."""
+    ok = isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(
+        value, (bool, np.bool_)
+    )
+    if ok:
+        v = float(value)
+        ok = (nan and math.isnan(v)) or (low < v < high if open_interval else low <= v <= high)
+    if not ok:
+        if what is None:
+            brackets = "()" if open_interval else "[]"
+            what = f"a number in {brackets[0]}{low:g}, {high:g}{brackets[1]}"
+        raise ValueError(f"`{name}` must be {what}. Received: {name}={value!r}.")
+    return float(value)
+
+
+def check_bool(name: str, value: Any) -> bool:
+    if not isinstance(value, (bool, np.bool_)):
+        raise ValueError(f"`{name}` must be True or False. Received: {name}={value!r}.")
+    return bool(value)
+
+
+def check_choice(name: str, value: Any, choices: Sequence[Any], where: str = "") -> Any:
+    """`value` if it is one of `choices`, else a ValueError listing them."""
+    if value not in choices:
+        listed = [repr(c) for c in choices]
+        names = listed[0] if len(listed) == 1 else ", ".join(listed[:-1]) + f" or {listed[-1]}"
+        raise ValueError(f"`{name}` must be {names}{where}. Received: {name}={value!r}.")
+    return value
+
+
+# --- the task arguments --------------------------------------------------------------------------
+@dataclass(frozen=True)
+class TaskSpec:
+    """Validated task arguments. `num_classes` is the number of per-class cells (2 for binary)."""
+
+    task: Task
+    num_classes: int
+    threshold: float = 0.5
+    from_logits: bool = False
+    ignore_index: int | None = None
+
+
+def make_spec(
+    task: Any,
+    num_classes: Any = None,
+    threshold: Any = 0.5,
+    from_logits: Any = False,
+    ignore_index: Any = None,
+) -> TaskSpec:
+    """Validate the common task arguments and return a `TaskSpec`."""
+    if task not in TASKS:
+        raise ValueError(
+            "`task` must be one of 'binary', 'multiclass' or 'multilabel'. "
+            f"Received: task={task!r}."
+        )
+    if task == "binary":
+        if num_classes not in (None, 1, 2):
+            raise ValueError(
+                "task='binary' has two classes; leave `num_classes` unset (or use "
+                f"task='multiclass'). Received: num_classes={num_classes!r}."
+            )
+        num_classes = 2
+    else:
+        if num_classes is None:
+            raise ValueError(
+                f"task={task!r} requires `num_classes`, the number of "
+                f"{'classes' if task == 'multiclass' else 'labels'}. Received: num_classes=None."
+            )
+        minimum = 2 if task == "multiclass" else 1
+        if not _is_int(num_classes):
+            raise ValueError(
+                f"`num_classes` must be an integer >= {minimum}. "
+                f"Received: num_classes={num_classes!r}."
+            )
+        if num_classes < minimum:
+            raise ValueError(
+                f"`num_classes` must be an integer >= {minimum} for task={task!r}. "
+                f"Received: num_classes={num_classes!r}."
+            )
+    check_float("threshold", threshold, what="a float in (0, 1)")
+    check_float(
+        "threshold",
+        threshold,
+        low=0.0,
+        high=1.0,
+        open_interval=True,
+        what="in the open interval (0, 1)",
+    )
+    if task == "multiclass" and float(threshold) != 0.5:
+        raise ValueError(
+            "`threshold` applies to binary and multilabel probabilities; task='multiclass' "
+            "predicts the class with the largest score, with no threshold. Leave it unset "
+            f"(or use task='multilabel' for independent labels). Received: threshold={threshold!r}."
+        )
+    check_bool("from_logits", from_logits)
+    if ignore_index is not None and not _is_int(ignore_index):
+        raise ValueError(
+            f"`ignore_index` must be an integer or None. Received: ignore_index={ignore_index!r}."
+        )
+    return TaskSpec(
+        task=task,
+        num_classes=int(num_classes),
+        threshold=float(threshold),
+        from_logits=bool(from_logits),
+        ignore_index=None if ignore_index is None else int(ignore_index),
+    )
+
+
+def check_average(average: Any, task: str) -> Average:
+    """Validate `average` for `task`; binary accepts 'binary' (the positive class) too."""
+    allowed: list[Any] = ["micro", "macro", "weighted", None]
+    if task == "binary":
+        allowed.insert(0, "binary")
+    names = ", ".join(repr(a) for a in allowed[:-1]) + f" or {allowed[-1]!r}"
+    if average not in allowed:
+        raise ValueError(
+            f"`average` must be one of {names} for task={task!r}. Received: average={average!r}."
+        )
+    return average  # type: ignore[no-any-return]
+
+
+def default_average(task: str) -> Average:
+    return "binary" if task == "binary" else "macro"
+
+
+def check_zero_division(zero_division: Any) -> float:
+    """`zero_division` as scikit-learn: the value of a ratio whose denominator is 0."""
+    what = "0.0, 1.0 or nan"
+    value = check_float("zero_division", zero_division, nan=True, what=what)
+    if not (value in (0.0, 1.0) or math.isnan(value)):
+        raise ValueError(
+            f"`zero_division` must be {what}. Received: zero_division={zero_division!r}."
+        )
+    return value
+
+
+def check_class_names(class_names: Any, spec: TaskSpec) -> tuple[str, ...] | None:
+    if class_names is None:
+        return None
+    if isinstance(class_names, str) or not isinstance(class_names, Sequence):
+        raise ValueError(
+            f"`class_names` must be a list of strings. Received: class_names={class_names!r}."
+        )
+    names = tuple(str(n) for n in class_names)
+    if len(names) != spec.num_classes:
+        raise ValueError(
+            f"`class_names` must have one name per class: expected {spec.num_classes} names for "
+            f"task={spec.task!r}. Received {len(names)}: {list(names)!r}."
+        )
+    if len(set(names)) != len(names):
+        raise ValueError(f"`class_names` must be unique. Received: {list(names)!r}.")
+    return names
+
+
+def class_labels(spec: TaskSpec, class_names: tuple[str, ...] | None) -> tuple[str, ...]:
+    """Names used in per-class log keys: the class names, or the class indices."""
+    return (
+        class_names if class_names is not None else tuple(str(i) for i in range(spec.num_classes))
+    )
+
+
+class UndefinedMetricWarning(UserWarning):
+    """A metric is undefined for the data given (e.g. ROC-AUC with a single class in y_true).
+
+    The metric returns scikit-learn's value for that case (NaN, or 0.0 for average precision
+    without positives) instead of raising, so an epoch never ends in an exception.
+    """
+
+
+# --- messages for bad inputs --------------------------------------------------------------------
+def shape_error(
+    spec: TaskSpec,
+    true_shape: tuple[int | None, ...],
+    pred_shape: tuple[int | None, ...],
+    *,
+    pred: str = "y_pred",
+    n: str = "batch",
+    scores: str | None = None,
+) -> ValueError:
+    """The error for input shapes that do not fit `spec.task`. `pred` and `n` name the
+    predictions and the sample axis; `scores` replaces the description of multiclass
+    predictions (default: scores or labels)."""
+    c = spec.num_classes
+    multiclass_pred = f"scores or ({n},) labels" if scores is None else scores
+    expected = {
+        "binary": f"y_true and {pred} of shape ({n},) or ({n}, 1)",
+        "multiclass": (
+            f"y_true of shape ({n},) or ({n}, 1) integer labels or ({n}, num_classes={c}) "
+            f"one-hot, and {pred} of shape ({n}, num_classes={c}) {multiclass_pred}"
+        ),
+        "multilabel": f"y_true and {pred} of shape ({n}, num_classes={c})",
+    }[spec.task]
+    return ValueError(
+        f"task={spec.task!r} expects {expected}. "
+        f"Received: y_true.shape={true_shape}, {pred}.shape={pred_shape}."
+    )
+
+
+def _shown(values: np.ndarray) -> str:
+    found = np.unique(values)
+    shown = ", ".join(
+        f"{v.item():.7g}" if v.dtype.kind == "f" else str(v.item()) for v in found[:5]
+    )
+    return shown + (", ..." if found.size > 5 else "")
+
+
+def bad_values_error(spec: TaskSpec, which: str, bad: np.ndarray) -> ValueError:
+    """Invalid label values of `which` ("y_true", or "y_pred" labels/probabilities)."""
+    skipped = "" if spec.ignore_index is None else f" (ignore_index={spec.ignore_index} is skipped)"
+    count = f"Received {bad.size} invalid value(s): {_shown(bad)}."
+    if which == "y_true":
+        allowed = (
+            f"integers in [0, num_classes={spec.num_classes}){skipped}"
+            if spec.task == "multiclass"
+            else f"0 or 1{skipped}"
+        )
+        return ValueError(f"task={spec.task!r} expects y_true values to be {allowed}. {count}")
+    if spec.task == "multiclass":
+        return ValueError(
+            "task='multiclass' expects y_pred labels to be integers in "
+            f"[0, num_classes={spec.num_classes}). {count}"
+        )
+    hint = "" if spec.from_logits else " If y_pred holds logits, pass from_logits=True."
+    allowed = (
+        "logits (not NaN)" if spec.from_logits else "probabilities in [0, 1] or 0/1 integer labels"
+    )
+    return ValueError(f"task={spec.task!r} expects y_pred values to be {allowed}. {count}{hint}")
+
+
+def bad_one_hot_error(rows: int) -> ValueError:
+    return ValueError(
+        "task='multiclass' expects one-hot y_true rows with a positive entry. "
+        f"Received {rows} row(s) with none."
+    )
+
+
+def nan_rows_error(rows: int) -> ValueError:
+    return ValueError(
+        f"task='multiclass' received NaN scores in y_pred for {rows} sample(s); their predicted "
+        "class is undefined. Check the model (the loss is probably NaN too)."
+    )
+
+
+def bad_scores_error(spec: TaskSpec, rows: int) -> ValueError:
+    """Multiclass score rows a ranking metric cannot rank (NaN, or outside [0, 1])."""
+    allowed = "logits (not NaN)" if spec.from_logits else "probabilities in [0, 1]"
+    hint = "" if spec.from_logits else " If y_pred holds logits, pass from_logits=True."
+    return ValueError(
+        f"task='multiclass' expects y_pred rows of {allowed}. Received {rows} row(s) with "
+        f"invalid values.{hint}"
+    )
+
+
+def bad_weights_error(count: int, first: int, value: float) -> ValueError:
+    return ValueError(
+        f"`sample_weight` must be finite. Received {count} NaN or infinite weight(s), the first "
+        f"at index {first} (value {value})."
+    )

@@ -1,0 +1,165 @@
+"""The one validator of whole arrays on the host (NumPy), for the ranking functions and metrics.
+
+What the in-graph formatter (`_format`) checks batch by batch, on whole arrays in NumPy, with
+the same messages (`_args`): shapes, labels, finite scores and weights, `ignore_index`.
+"""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from epochmetrics._backend import host as _host
+from epochmetrics.functional._args import (
+    TaskSpec,
+    bad_one_hot_error,
+    bad_scores_error,
+    bad_values_error,
+    shape_error,
+)
+
+__all__ = ["Columns", "column", "prepare", "to_numpy"]
+
+
+class Columns(NamedTuple):
+    """Validated inputs as K binary problems (binary: K = 1): float32/64 scores, bool targets."""
+
+    scores: np.ndarray  # (n, K)
+    targets: np.ndarray  # (n, K) bool
+    weights: np.ndarray | None  # (n, K) float64, or None for all ones
+
+
+def to_numpy(x: Any) -> np.ndarray:
+    """Any array or tensor as NumPy; float16/bfloat16 become float32 (exact, ties kept)."""
+    return np.asarray(_host.to_numpy(x))
+
+
+def _is_vector(a: np.ndarray) -> bool:
+    return a.ndim == 1 or (a.ndim == 2 and a.shape[1] == 1)
+
+
+def prepare(
+    spec: TaskSpec,
+    y_true: Any,
+    y_score: Any,
+    sample_weight: Any = None,
+    *,
+    probabilities: bool = False,
+) -> Columns:
+    """Validate whole arrays and return them as K binary problems (see `Columns`).
+
+    With `probabilities` (a metric's y_pred without `from_logits`), scores outside [0, 1] are
+    an error too, with the message `update_state` gives.
+    """
+    yt, ys = to_numpy(y_true), to_numpy(y_score)
+    if ys.dtype.kind not in "fiub":
+        raise ValueError(f"y_score must hold numbers. Received dtype {ys.dtype}.")
+    n = ys.shape[0] if ys.ndim else 0
+    c = spec.num_classes
+    if spec.task == "binary":
+        if not (_is_vector(yt) and _is_vector(ys)):
+            raise shape_error(spec, yt.shape, ys.shape, pred="y_score", n="n", scores="scores")
+        yt, ys = yt.reshape(-1, 1), ys.reshape(-1, 1)
+    elif spec.task == "multilabel":
+        if yt.ndim != 2 or ys.ndim != 2 or yt.shape[1] != c or ys.shape[1] != c:
+            raise shape_error(spec, yt.shape, ys.shape, pred="y_score", n="n", scores="scores")
+    elif ys.ndim != 2 or ys.shape[1] != c or not (_is_vector(yt) or yt.shape[1:] == (c,)):
+        raise shape_error(spec, yt.shape, ys.shape, pred="y_score", n="n", scores="scores")
+    if yt.shape[0] != n:
+        raise ValueError(
+            "y_true and y_score must have the same number of samples. "
+            f"Received: y_true.shape={yt.shape}, y_score.shape={ys.shape}."
+        )
+    w = None
+    if sample_weight is not None:
+        w = to_numpy(sample_weight).astype(np.float64)
+        if not _is_vector(w) or w.shape[0] != n:
+            raise ValueError(
+                "`sample_weight` must have shape (n,) matching y_true. "
+                f"Received: sample_weight.shape={w.shape}, y_true.shape={yt.shape}."
+            )
+        w = w.reshape(-1)
+        if not np.all(np.isfinite(w)):
+            raise ValueError("`sample_weight` must be finite. Received NaN or infinite weights.")
+
+    # float32 stays float32 (what models output: sorts twice as fast; float16 and bfloat16 were
+    # widened to it, exactly); other dtypes -> float64.
+    scores = ys if ys.dtype in (np.float32, np.float64) else ys.astype(np.float64)
+    if not np.all(np.isfinite(scores)):
+        bad = int(np.sum(~np.isfinite(scores)))
+        raise ValueError(
+            f"y_score must be finite. Received {bad} NaN or infinite value(s); check the model "
+            "(its loss is probably NaN too)."
+        )
+    if probabilities and not spec.from_logits:
+        _check_probabilities(spec, scores)
+    if spec.task == "multiclass":
+        targets, keep = _multiclass_targets(spec, yt)
+        if spec.from_logits:
+            z = scores.astype(np.float64) - scores.max(axis=1, keepdims=True)
+            e = np.exp(z)
+            scores = e / e.sum(axis=1, keepdims=True)
+    else:
+        targets, keep = _binary_targets(spec, yt)
+
+    if spec.task == "multilabel" and spec.ignore_index is not None and not keep.all():
+        # Element-wise removal: weight 0 where the label is ignored.
+        weights = (np.ones((n, 1)) if w is None else w[:, None]) * keep
+        return Columns(scores, targets & keep, weights)
+    if keep.ndim == 1 and not keep.all():
+        scores, targets = scores[keep], targets[keep]
+        w = None if w is None else w[keep]
+    weights = None if w is None else np.broadcast_to(w[:, None], scores.shape)
+    return Columns(scores, targets, weights)
+
+
+def _binary_targets(spec: TaskSpec, yt: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """0/1 labels (any numeric or bool dtype) -> (bool targets, mask of counted entries)."""
+    keep = np.ones(yt.shape, dtype=bool)
+    if spec.ignore_index is not None:
+        keep = yt != spec.ignore_index
+    ok = (yt == 0) | (yt == 1)
+    if not np.all(ok | ~keep):
+        raise bad_values_error(spec, "y_true", yt[~ok & keep])
+    targets = yt == 1
+    if spec.task == "binary":
+        return targets, keep.reshape(-1)
+    return targets, keep
+
+
+def _multiclass_targets(spec: TaskSpec, yt: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Integer labels or one-hot rows -> ((n, C) bool one-hot, (n,) mask of counted samples)."""
+    c = spec.num_classes
+    if not _is_vector(yt):
+        bad = ~(yt.max(axis=1) > 0)
+        if bad.any():
+            raise bad_one_hot_error(int(bad.sum()))
+        labels = yt.argmax(axis=1)
+        keep = np.ones(labels.shape, dtype=bool)
+    else:
+        raw = yt.reshape(-1)
+        keep = np.ones(raw.shape, dtype=bool)
+        if spec.ignore_index is not None:
+            keep = raw != spec.ignore_index
+        ok = (raw == np.floor(raw)) & (raw >= 0) & (raw < c) if raw.dtype.kind == "f" else None
+        if ok is None:
+            ok = (raw >= 0) & (raw < c)
+        if not np.all(ok | ~keep):
+            raise bad_values_error(spec, "y_true", raw[~ok & keep])
+        labels = np.where(keep, raw, 0).astype(np.int64)
+    return labels[:, None] == np.arange(c)[None, :], keep
+
+
+def column(cols: Columns, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    w = None if cols.weights is None else np.ascontiguousarray(cols.weights[:, k])
+    return np.ascontiguousarray(cols.targets[:, k]), np.ascontiguousarray(cols.scores[:, k]), w
+
+
+def _check_probabilities(spec: TaskSpec, scores: np.ndarray) -> None:
+    bad = ~((scores >= 0) & (scores <= 1))
+    if not bad.any():
+        return
+    if spec.task == "multiclass":
+        raise bad_scores_error(spec, int(bad.any(axis=1).sum()))
+    raise bad_values_error(spec, "y_pred", scores[bad])
