@@ -122,7 +122,7 @@ def test_keras_canary_compiled_metric_names() -> None:
     If this fails, Keras changed how it names compiled metrics, and per-class keys would no
     longer follow: update `metrics/_log_keys.py`.
     """
-    from epochmetrics.metrics._log_keys import _compiled_names
+    from epochmetrics.metrics._keras_calls import _compiled_names
 
     model = _frozen_two_heads()
     acc = keras.metrics.MeanSquaredError

@@ -13,6 +13,7 @@ from typing import Any
 
 import keras
 
+from epochmetrics.metrics import _sums
 from epochmetrics.metrics._base import SumStateMetric
 
 __all__ = ["all_reduce_metrics"]
@@ -82,7 +83,7 @@ def all_reduce_metrics(metrics: Any, group: Any = None) -> None:
     plan: list[tuple[str, Any]] = []
     for metric in _leaves(metrics):
         if isinstance(metric, SumStateMetric):
-            pair = (metric._hi, metric._lo)
+            pair = _sums.pair_of(metric)
             others = [v for v in metric.variables if v is not pair[0] and v is not pair[1]]
             if others:
                 raise ValueError(
@@ -120,8 +121,7 @@ def all_reduce_metrics(metrics: Any, group: Any = None) -> None:
     parts = []
     for kind, what in plan:
         if kind == "pair":
-            hi, lo = what
-            parts.append((hi.value.detach().double() + lo.value.detach().double()).reshape(-1))
+            parts.append(_sums.traced_total([v.value for v in what], "float64").reshape(-1))
         else:
             parts.append(what.value.detach().double().reshape(-1))
     sizes = [int(p.numel()) for p in parts]
@@ -133,10 +133,8 @@ def all_reduce_metrics(metrics: Any, group: Any = None) -> None:
         x = buffer[offset : offset + n]
         offset += n
         if kind == "pair":
-            hi_var, lo_var = what
-            hi = x.float()
-            hi_var.assign(hi.reshape(hi_var.shape))
-            lo_var.assign((x - hi.double()).float().reshape(lo_var.shape))
+            for variable, half in zip(what, _sums.split(x), strict=True):
+                variable.assign(half.reshape(variable.shape))
         else:
             x = x / world if kind == "mean" else x
             what.assign(x.to(what.value.dtype).reshape(what.shape))

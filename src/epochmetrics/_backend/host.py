@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["to_numpy", "widen"]
+__all__ = ["is_tf_dataset", "to_numpy", "widen"]
 
 
 def _ml_dtypes_float(dtype: np.dtype) -> bool:
@@ -94,3 +94,8 @@ def to_numpy(value: Any, *, widen_floats: bool = True) -> Any:
             else:
                 value = np.asarray(value)
     return widen(value) if widen_floats else value
+
+
+def is_tf_dataset(value: Any) -> bool:
+    """Whether `value` is a `tf.data.Dataset` (without importing TensorFlow)."""
+    return type(value).__module__.startswith("tensorflow") and hasattr(value, "as_numpy_iterator")

@@ -128,7 +128,7 @@ class BatchSource:
                     )
             self._arrays = (x, y, sw)
             return "arrays"
-        if type(data).__module__.startswith("tensorflow") and hasattr(data, "as_numpy_iterator"):
+        if _host.is_tf_dataset(data):
             if self.steps is None and int(data.cardinality()) == -1:  # tf.data.INFINITE_CARDINALITY
                 raise ValueError(
                     "`data` is an infinite tf.data.Dataset (it repeats): pass `steps=N`, the "

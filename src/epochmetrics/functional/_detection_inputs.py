@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from epochmetrics._backend import host as _host
 from epochmetrics.functional._coco_match import Detections, GroundTruth
 
 __all__ = [
@@ -96,9 +97,7 @@ def to_xywh(boxes: np.ndarray, fmt: str, size: tuple[float, float] | None) -> np
 
 def _array(x: Any, what: str) -> np.ndarray:
     try:
-        if type(x).__module__.startswith("torch"):
-            x = x.detach().cpu()
-        out = np.asarray(x)
+        out = np.asarray(_host.to_numpy(x, widen_floats=False))
     except Exception as err:  # symbolic or traced tensors, objects that are not arrays
         raise ValueError(
             f"{what} must be an array or tensor. Received: {type(x).__name__}."

@@ -142,8 +142,8 @@ def score_bins(scores: Any, *, logits: bool, bins_per_octave: int) -> Any:
         d = 0.5 - q
     shift = 23 - bits
     # max(., 0) also sends -0.0 (sign bit set) to the bin of +0.0.
-    level_q = ops.maximum(ops.right_shift(_float_bits(q), shift), 0)
-    level_d = ops.maximum(ops.right_shift(_float_bits(d), shift), 0)
+    level_q = ops.maximum(ops.right_shift(_backend.float_bits(q), shift), 0)
+    level_d = ops.maximum(ops.right_shift(_backend.float_bits(d), shift), 0)
     n_q = (_Q_OCTAVES << bits) + 1  # q in [0, 1/4]: levels 0 .. 125 << bits
     n_d = _D_OCTAVES << bits
     a_idx = ops.clip(level_d - (_D_FLOOR_EXPONENT << bits), -1, n_d - 1)
@@ -151,16 +151,6 @@ def score_bins(scores: Any, *, logits: bool, bins_per_octave: int) -> Any:
     radial = ops.where(q <= 0.25, ops.minimum(level_q, n_q - 1), n_q + (n_d - 1) - a_idx)
     side = _side_bins(bits)
     return ops.cast(ops.where(upper, 2 * side - 1 - radial, radial), "int32")
-
-
-def _float_bits(x: Any) -> Any:
-    """The int32 bit pattern of float32 `x` (monotone in x for x >= 0)."""
-    if keras.backend.backend() == "tensorflow":
-        import tensorflow as tf
-
-        # keras.ops.view checks shapes with Python bools, which fails on a symbolic batch size.
-        return tf.bitcast(x, tf.int32)
-    return ops.view(x, "int32")
 
 
 def histogram(bins: Any, pos_w: Any, neg_w: Any, num_bins: int, k: int) -> Any:

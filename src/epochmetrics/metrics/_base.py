@@ -23,7 +23,7 @@ from epochmetrics.functional._args import (
 )
 from epochmetrics.functional._layout import Layout
 from epochmetrics.metrics import _sums
-from epochmetrics.metrics._log_keys import KerasName, keras_read
+from epochmetrics.metrics._keras_calls import KerasName, keras_read
 
 # A metric whose state passes this size gets a warning at construction.
 LARGE_STATE_BYTES = 100 * 2**20
@@ -149,6 +149,16 @@ class SumStateMetric(keras.metrics.Metric):
         for metric in _metric_list(other):
             self._check_mergeable(metric)
             self._add_state_of(metric)
+
+    def _state_total(self) -> np.ndarray:
+        """The summed state, float64 on the host (an eager read)."""
+        return _sums.read_total(self._hi, self._lo)
+
+    def _add_sums(self, batch: Any) -> None:
+        """Add one vector of sums (laid out as `_layout()`) to the state."""
+        hi, lo = _sums.add(self._hi.value, self._lo.value, batch)
+        self._hi.assign(hi)
+        self._lo.assign(lo)
 
     def _add_state_of(self, other: SumStateMetric) -> None:
         """Add `other`'s summed state to this one's (on the host: merges are eager)."""

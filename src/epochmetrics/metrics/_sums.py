@@ -28,6 +28,7 @@ __all__ = [
     "add",
     "host_split",
     "host_total",
+    "pair_of",
     "read_total",
     "split",
     "traced_total",
@@ -97,6 +98,11 @@ def host_total(parts: list[Any]) -> np.ndarray:
     for part in parts:
         total += _backend.to_host(part)
     return total
+
+
+def pair_of(metric: Any) -> tuple[Any, Any]:
+    """The two variables `(hi, lo)` that hold a sum metric's state."""
+    return metric._hi, metric._lo
 
 
 def read_total(hi: Any, lo: Any) -> np.ndarray:

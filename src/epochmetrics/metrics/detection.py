@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import math
-import sys
-import types
 import warnings
 from collections.abc import Sequence
 from typing import Any
@@ -22,6 +20,7 @@ from epochmetrics.functional._detection_inputs import (
 )
 from epochmetrics.functional.detection import COCOEvaluation, evaluate_records
 from epochmetrics.functional.ranking import UndefinedMetricWarning
+from epochmetrics.metrics._keras_calls import called_by_compiled_metrics
 
 __all__ = ["DetectionMAP"]
 
@@ -35,22 +34,6 @@ _HOST_ONLY = (
     "`epochmetrics.EpochEvaluator(val_data, {{'coco': DetectionMAP(...)}})`, a callback that "
     "logs {keys} for EarlyStopping, ReduceLROnPlateau, ModelCheckpoint and CSVLogger."
 )
-
-
-def _in_keras_step() -> bool:
-    """Whether Keras' compiled metrics (`compile(metrics=...)`) are calling us.
-
-    Inside `fit`/`evaluate` JAX and TensorFlow trace the step (symbolic inputs), while torch
-    runs it eagerly with real tensors: the caller's module tells all three apart.
-    """
-    frame: types.FrameType | None = sys._getframe(2)
-    for _ in range(4):
-        if frame is None:
-            return False
-        if frame.f_globals.get("__name__", "").startswith("keras.src.trainers"):
-            return True
-        frame = frame.f_back
-    return False
 
 
 class _State:
@@ -186,7 +169,7 @@ class DetectionMAP(keras.metrics.Metric):
     def update_state(self, y_true: Any, y_pred: Any, sample_weight: Any = None) -> None:
         """Match one batch of images and keep its records. Inputs: see the class docstring."""
         leaves = keras.tree.flatten((y_true, y_pred))
-        if _in_keras_step() or not all(_backend.is_concrete(x) for x in leaves):
+        if called_by_compiled_metrics() or not all(_backend.is_concrete(x) for x in leaves):
             raise ValueError(_HOST_ONLY.format(keys=f"'val_{self._prefix}map'"))
         if sample_weight is not None:
             raise ValueError(

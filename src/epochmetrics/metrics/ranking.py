@@ -206,7 +206,7 @@ class _Ranking(SumStateMetric):
         if self.exact:
             return 0.0
         pooled = self.average == "micro" and self._binned.k > 1
-        state = _sums.read_total(self._hi, self._lo)
+        state = self._state_total()
         pos, neg, support = self._binned.counts(state, numpy_ops, pooled)
         with np.errstate(all="ignore"):
             bounds = type(self)._bound(numpy_ops, pos, neg)
@@ -229,10 +229,7 @@ class _Ranking(SumStateMetric):
         self._add_counts(self._buffer.append(scores, labels, weights, keep), invalid)
 
     def _add_counts(self, dropped: Any, invalid: Any) -> None:
-        batch = BufferState.layout.pack("int32", dropped=dropped, invalid=invalid)
-        hi, lo = _sums.add(self._hi.value, self._lo.value, batch)
-        self._hi.assign(hi)
-        self._lo.assign(lo)
+        self._add_sums(BufferState.layout.pack("int32", dropped=dropped, invalid=invalid))
 
     def result(self) -> Any:
         value = super().result()

@@ -1,4 +1,9 @@
-"""How Keras' compiled metrics read ours: the name they log it under, and whether inside a step.
+"""How Keras calls our metrics: the name it logs one under, and whether from inside a step.
+
+Keras gives a metric no handle on the compiled-metrics container that calls it. What we need
+from that call is read off the caller's frames here, in one place, each lookup checked by a
+Keras-behaviour canary test (`tests/test_edges.py::test_keras_canary_*`), so a change in Keras
+fails loudly instead of mislabelling keys.
 
 Keras logs a metric of `compile(metrics=...)` under `<output>_<name>` on multi-output models,
 and renames repeats `<name>_1`, `<name>_2` (`CompileMetrics.result`). A dict result is
@@ -28,7 +33,7 @@ from typing import Any, NamedTuple
 from keras.src.trainers.compile_utils import CompileMetrics
 from keras.src.trainers.trainer import Trainer
 
-__all__ = ["KerasName", "KerasRead", "keras_read"]
+__all__ = ["KerasName", "KerasRead", "called_by_compiled_metrics", "keras_read"]
 
 KerasName = tuple[str, str]  # (output prefix such as "digit_" or "", name after renaming)
 
@@ -133,3 +138,17 @@ def _describe(metric: Any, logged_as: str, key: str) -> str:
     if key != logged_as:
         what += f" through its key {key!r}"
     return what
+
+
+def called_by_compiled_metrics() -> bool:
+    """Whether the caller's caller is Keras' compiled metrics (`compile(metrics=...)`), e.g.
+    in `fit`/`evaluate` steps: JAX and TensorFlow trace them (symbolic inputs), while torch
+    runs them eagerly with real tensors, so the calling module tells all three apart."""
+    frame: types.FrameType | None = sys._getframe(2)
+    for _ in range(_MAX_FRAMES):
+        if frame is None:
+            return False
+        if frame.f_globals.get("__name__", "").startswith("keras.src.trainers"):
+            return True
+        frame = frame.f_back
+    return False
