@@ -6,6 +6,9 @@ and a CSVLogger, then prints the per-class table of the best model on the valida
 checked against scikit-learn. Writes into the run directory: history.csv, best.keras,
 evaluation.json, run.json, curves.png, confusion_matrix.png and report.html (the names and the
 run.json layout are `epochmetrics._files.run_dir`'s).
+
+Run by `epochmetrics demo`, which checks the arguments; imports Keras and the package inside
+the functions.
 """
 
 from __future__ import annotations
@@ -78,14 +81,10 @@ def _metric(cls: str, **kwargs: Any) -> Any:
 def run(out: str | Path, epochs: int = 30, seed: int = 0) -> int:
     """Train, pick the best epoch by val macro F1, check it against scikit-learn, report.
 
-    Returns the exit code: 1 when the check against scikit-learn fails.
+    `epochs` is at least 1. Returns the exit code: 1 when the check against scikit-learn fails.
     """
     import keras
 
-    from epochmetrics.cli import UsageError
-
-    if epochs < 1:
-        raise UsageError(f"--epochs must be at least 1. Received: {epochs}.")
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     x_tr, y_tr, x_va, y_va = imbalanced_digits(seed)
