@@ -11,8 +11,9 @@ import numpy as np
 import pytest
 
 import epochmetrics as em
-from epochmetrics.callbacks import _record
-from epochmetrics.callbacks._record import HistoryRecord, load_history
+from epochmetrics._files import evaluation as history_file
+from epochmetrics._files.evaluation import load_history
+from epochmetrics.callbacks._record import HistoryRecord
 
 N, D = 32, 4
 
@@ -85,7 +86,7 @@ def test_an_unwritable_directory_is_rejected_at_construction(tmp_path, monkeypat
     # Simulated (the suite may run as root, for whom permission bits do not apply).
     real = os.access
     monkeypatch.setattr(
-        _record.os,
+        history_file.os,
         "access",
         lambda p, mode: False if os.fspath(p) == str(tmp_path) else real(p, mode),
     )
@@ -154,7 +155,7 @@ def test_a_failed_trial_write_stops_fit_before_the_first_epoch(tmp_path, monkeyp
     def refuse(path):
         raise PermissionError(13, "Permission denied", path)
 
-    monkeypatch.setattr(_record, "_create_new", refuse)
+    monkeypatch.setattr(history_file, "_create_new", refuse)
     path = tmp_path / "h.json"
     ev = _evaluator(path)
     _fit_fails_before_the_first_epoch(
@@ -168,7 +169,7 @@ def test_a_failed_trial_write_stops_fit_before_the_first_epoch(tmp_path, monkeyp
 
 def test_the_trial_write_leaves_nothing_behind(tmp_path):
     path = tmp_path / "h.json"
-    assert _record.prepare_history_path(path) == str(path)
+    assert history_file.prepare_history_path(path) == str(path)
     assert _names(tmp_path) == []
 
 
@@ -189,7 +190,7 @@ def test_a_failed_write_leaves_no_temporary_file_and_keeps_the_old_file(tmp_path
         args[1].write('{"format": "epochmetrics.history/1", "epo')  # a half-written file
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(_record.json, "dump", broken_dump)
+    monkeypatch.setattr(history_file.json, "dump", broken_dump)
     with pytest.raises(OSError, match="No space left"):
         record.save(path)
     assert _names(tmp_path) == ["h.json"]
@@ -200,7 +201,7 @@ def test_a_failed_replace_leaves_no_temporary_file(tmp_path, monkeypatch):
     def broken_replace(src, dst):
         raise OSError(18, "Invalid cross-device link")
 
-    monkeypatch.setattr(_record.os, "replace", broken_replace)
+    monkeypatch.setattr(history_file.os, "replace", broken_replace)
     with pytest.raises(OSError, match="cross-device"):
         _record_with_one_row().save(tmp_path / "h.json")
     assert _names(tmp_path) == []
@@ -210,7 +211,7 @@ def test_an_interrupted_write_leaves_no_temporary_file(tmp_path, monkeypatch):
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(_record.json, "dump", interrupted)
+    monkeypatch.setattr(history_file.json, "dump", interrupted)
     with pytest.raises(KeyboardInterrupt):
         _record_with_one_row().save(tmp_path / "h.json")
     assert _names(tmp_path) == []

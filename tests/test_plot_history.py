@@ -12,6 +12,7 @@ import pytest
 
 import epochmetrics as em
 from epochmetrics._files import history as _history
+from epochmetrics._files import keys as _keys
 from epochmetrics._files.synthetic import write_fake_run
 
 pytest.importorskip("matplotlib")
@@ -105,7 +106,7 @@ def test_csvlogger_quirks_na_and_matrix_columns(tmp_path):
         '0,0.5,"[[1, 2], [3, 4]]",NA\n'
         '1,0.6,"[[1, 2], [3, 4]]",0.55\n'
     )
-    h = _history.load_history(path)
+    h = _history.read_history(path)
     assert sorted(h.scalars) == ["accuracy", "val_accuracy"]
     assert math.isnan(h.scalars["val_accuracy"][0])
     assert titles(em.plot_history(path)) == ["accuracy (best val 0.55 at epoch 1)"]
@@ -164,14 +165,14 @@ def test_missing_file_and_bad_type(tmp_path):
 )  # fmt: skip
 def test_group_panels(keys, class_names, expected):
     h = _history.History(list(range(3)), {k: [0.1, 0.2, 0.3] for k in keys})
-    panels, _ = _history.group_panels(h, class_names)
+    panels, _ = _keys.group_panels(h, class_names)
     assert {p.metric: p.per_class for p in panels} == expected
 
 
 def test_group_panels_class_order_and_directions():
     keys = ["f1_10", "f1_2", "f1_1", "val_loss", "loss", "val_f1_2"]
     h = _history.History([0, 1], {k: [0.1, 0.2] for k in keys})
-    panels, classes = _history.group_panels(h)
+    panels, classes = _keys.group_panels(h)
     assert classes == ["1", "2", "10"]  # numeric, not lexicographic
     assert [p.metric for p in panels] == ["f1", "loss"]  # losses last
     assert [p.direction for p in panels] == ["up", "down"]
@@ -332,7 +333,7 @@ def test_panel_order_puts_each_family_after_its_averages():
     keys = ["precision_0", "precision_1", "recall_macro", "recall_0", "recall_1", "f1_macro",
             "f1_0", "f1_1", "loss", "accuracy"]  # fmt: skip
     h = _history.History([0, 1], {k: [0.1, 0.2] for k in keys})
-    panels, _ = _history.group_panels(h)
+    panels, _ = _keys.group_panels(h)
     assert [(p.metric, p.per_class) for p in panels] == [
         ("accuracy", False),
         ("precision", True),

@@ -45,7 +45,7 @@ _EXPORTS = {
     "Specificity": "epochmetrics.metrics",
     "UndefinedMetricWarning": "epochmetrics.functional.ranking",
     "all_reduce_metrics": "epochmetrics.distributed",
-    "load_history": "epochmetrics.callbacks._record",
+    "load_history": "epochmetrics._files.evaluation",
     "plot_confusion_matrix": "epochmetrics.plot",
     "plot_history": "epochmetrics.plot",
 }
@@ -103,8 +103,8 @@ if _typing.TYPE_CHECKING:  # what type checkers and IDEs see; never executed
     from epochmetrics import metrics as metrics
     from epochmetrics import plot as plot
     from epochmetrics import report as report
+    from epochmetrics._files.evaluation import load_history
     from epochmetrics.callbacks import EpochEvaluator
-    from epochmetrics.callbacks._record import load_history
     from epochmetrics.distributed import all_reduce_metrics
     from epochmetrics.functional.ranking import UndefinedMetricWarning
     from epochmetrics.metrics import (

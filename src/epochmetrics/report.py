@@ -21,7 +21,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from epochmetrics import plot
-from epochmetrics._files.run_dir import Run, load_run
+from epochmetrics._files.run import Run, load_run
+from epochmetrics._files.run_dir import FIGURES, REPORT_HTML
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -34,7 +35,7 @@ DPI = 110
 
 def render_figures(run: Run) -> dict[str, Figure]:
     """The run's figures: "curves" (always) and "confusion_matrix" (when the run has one);
-    each is saved as `<name>.png`."""
+    each is saved under its file name in `FIGURES` (`<name>.png`)."""
     figures = {"curves": plot.plot_history(run.history, class_names=run.class_names)}
     if run.confusion is not None:
         figures["confusion_matrix"] = plot.plot_confusion_matrix(
@@ -66,7 +67,7 @@ def write_figures(run_dir: str | Path, out_dir: str | Path | None = None) -> lis
     target.mkdir(parents=True, exist_ok=True)
     written = []
     for name, fig in render_figures(run).items():
-        path = target / f"{name}.png"
+        path = target / FIGURES[name]
         fig.savefig(path, dpi=DPI)
         written.append(path)
     return written
@@ -112,7 +113,7 @@ def write_report(
     """
     say = progress or (lambda _msg: None)
     run = load_run(run_dir)
-    path = Path(out) if out is not None else run.run_dir / "report.html"
+    path = Path(out) if out is not None else run.run_dir / REPORT_HTML
     say(
         f"read {run.run_dir}: {len(run.history.epochs)} epochs, "
         f"{len(run.class_names) if run.class_names else 'unknown number of'} classes"
@@ -123,7 +124,7 @@ def write_report(
     path.parent.mkdir(parents=True, exist_ok=True)
     if save_figures:
         for name, data in images.items():
-            (path.parent / f"{name}.png").write_bytes(data)
+            (path.parent / FIGURES[name]).write_bytes(data)
     say(f"writing {path}")
     path.write_text(render_html(run, images), encoding="utf-8")
     return path

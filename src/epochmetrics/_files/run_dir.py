@@ -1,279 +1,130 @@
-"""Read a run directory: history.csv, run.json, evaluation.json, each optional but one history."""
+"""The run directory: its file names and the run.json layout, written and read here only.
+
+A run directory (as `epochmetrics demo` writes it)::
+
+    history.csv        keras.callbacks.CSVLogger: "epoch", then one column per log key
+    evaluation.json    an EpochEvaluator history (format: `epochmetrics._files.evaluation`)
+    run.json           what the run knew at its end (below)
+    best.keras         the best model (ModelCheckpoint)
+    curves.png  confusion_matrix.png  report.html      written by `epochmetrics report`
+
+run.json, every key optional::
+
+    {"settings": {...},                  # shown as is in the report
+     "monitor": "val_f1_macro",          # the log key that chose the best epoch
+     "best_epoch": 7,                    # 0-based, as in history.csv
+     "class_names": ["0", "1", ...],
+     "per_class": {"precision": [...], "recall": [...], "f1": [...], "support": [...]},
+     "confusion_matrix": [[...], ...]}   # of the best model on the validation data
+
+Standard library only: the command line imports this module for its help texts.
+"""
 
 from __future__ import annotations
 
 import json
-import math
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-import numpy as np
+__all__ = [
+    "EVALUATION_JSON",
+    "FIGURES",
+    "HISTORY_CSV",
+    "MODEL",
+    "REPORT_HTML",
+    "RUN_FILES",
+    "RUN_JSON",
+    "TABLE_METRICS",
+    "class_names_beside",
+    "read_run_json",
+    "write_run_json",
+]
 
-from epochmetrics._files import history as _history
-from epochmetrics._files.history import History
-from epochmetrics.plot.confusion import _as_matrix
-
-__all__ = ["Run", "load_run"]
-
-# Monitors tried, in order, when run.json does not name one.
-DEFAULT_MONITORS = ("val_f1_macro", "f1_macro", "val_loss", "loss")
+HISTORY_CSV = "history.csv"
+RUN_JSON = "run.json"
+EVALUATION_JSON = "evaluation.json"
+# The files a report reads, in the order it looks for them.
+RUN_FILES = (HISTORY_CSV, RUN_JSON, EVALUATION_JSON)
+MODEL = "best.keras"
+REPORT_HTML = "report.html"
+# Figures a report can write next to itself: figure name -> file name.
+FIGURES = {"curves": "curves.png", "confusion_matrix": "confusion_matrix.png"}
+# The per-class results run.json holds ("per_class"), in table order.
 TABLE_METRICS = ("precision", "recall", "f1", "support")
 
+# run.json: key -> the JSON type its value must have (when present and not null).
+_LAYOUT: dict[str, type] = {
+    "settings": dict,
+    "monitor": str,
+    "best_epoch": int,
+    "class_names": list,
+    "per_class": dict,
+    "confusion_matrix": list,
+}
 
-@dataclass
-class Run:
-    """What a report shows of a run directory.
 
-    Attributes:
-        run_dir: the directory.
-        files: the run files found in it.
-        history: the curves (history.csv, else evaluation.json).
-        evaluation: the evaluator history (evaluation.json), if any.
-        settings: run.json "settings".
-        class_names: from run.json, else the evaluator history, else the per-class keys.
-        monitor: the monitored log key; best_epoch, best_value: its best epoch and value.
-        confusion: the confusion matrix shown, confusion_epoch its epoch, confusion_note its
-            source (or why there is none).
-        per_class_rows: one dict per class: "class", and "precision", "recall", "f1",
-            "support" where known; per_class_note says where they come from.
-        notes: what was missing or odd.
+def write_run_json(
+    run_dir: str | Path,
+    *,
+    settings: Mapping[str, Any],
+    monitor: str,
+    best_epoch: int,
+    class_names: Sequence[str],
+    per_class: Mapping[str, Sequence[float]],
+    confusion_matrix: Sequence[Sequence[float]],
+) -> Path:
+    """Write run.json into `run_dir` (which must exist) and return its path.
+
+    `per_class` maps each of `TABLE_METRICS` to one value per class.
     """
-
-    run_dir: Path
-    files: list[str]
-    history: History
-    evaluation: History | None = None
-    settings: dict[str, Any] = field(default_factory=dict)
-    class_names: list[str] | None = None
-    monitor: str | None = None
-    best_epoch: int | None = None
-    best_value: float | None = None
-    confusion: np.ndarray | None = None
-    confusion_epoch: int | None = None
-    confusion_note: str = ""
-    per_class_rows: list[dict[str, Any]] = field(default_factory=list)
-    per_class_note: str = ""
-    notes: list[str] = field(default_factory=list)
+    info = {
+        "settings": dict(settings),
+        "monitor": monitor,
+        "best_epoch": best_epoch,
+        "class_names": list(class_names),
+        "per_class": {k: list(per_class[k]) for k in TABLE_METRICS},
+        "confusion_matrix": [list(row) for row in confusion_matrix],
+    }
+    path = Path(run_dir) / RUN_JSON
+    _check(info, path)
+    path.write_text(json.dumps(info, indent=2), encoding="utf-8")
+    return path
 
 
-def load_run(run_dir: str | Path) -> Run:
-    """Read a run directory.
+def read_run_json(path: str | Path) -> dict[str, Any]:
+    """Read a run.json, checking the type of every known key.
 
     Raises:
-        FileNotFoundError: the directory is missing, or has neither history.csv nor
-            evaluation.json.
-        ValueError: a malformed file, with its name and the reason.
+        ValueError: invalid JSON, not an object, or a key of the wrong type; names the file.
     """
-    root = Path(run_dir)
-    if not root.exists():
-        raise FileNotFoundError(f"{root}: no such directory")
-    if not root.is_dir():
-        raise ValueError(f"{root} is not a directory (expected a run directory with history.csv)")
-    files = [f for f in ("history.csv", "run.json", "evaluation.json") if (root / f).is_file()]
-    info = _read_run_json(root / "run.json") if "run.json" in files else {}
-    evaluation = None
-    if "evaluation.json" in files:
-        evaluation = _history.load_history(root / "evaluation.json")
-        if not evaluation.evaluation_only:
-            raise ValueError(f"{root / 'evaluation.json'}: not an EpochEvaluator history")
-    if "history.csv" in files:
-        curves = _history.load_history(root / "history.csv")
-    elif evaluation is not None:
-        curves = evaluation
-    else:
-        raise FileNotFoundError(f"{root}: no history.csv or evaluation.json in this directory")
-
-    run = Run(root, files, curves, evaluation, dict(info.get("settings") or {}))
-    if "history.csv" not in files:
-        run.notes.append("No history.csv: the curves show the evaluator's results only.")
-    run.class_names = _class_names(info, evaluation, curves)
-    _find_best(run, info)
-    _find_confusion(run, info)
-    _find_per_class(run, info)
-    return run
-
-
-def _read_run_json(path: Path) -> dict[str, Any]:
+    path = Path(path)
     try:
         info = json.loads(path.read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
         raise ValueError(f"{path}: invalid JSON ({e})") from None
     if not isinstance(info, dict):
         raise ValueError(f"{path}: expected a JSON object")
-    checks = {
-        "settings": dict,
-        "monitor": str,
-        "best_epoch": int,
-        "class_names": list,
-        "per_class": dict,
-        "confusion_matrix": list,
-    }
-    for key, kind in checks.items():
-        if info.get(key) is not None and not isinstance(info[key], kind):
-            raise ValueError(f"{path}: {key!r} must be a {kind.__name__}")
+    _check(info, path)
     return info
 
 
-def _class_names(
-    info: dict[str, Any], evaluation: History | None, curves: History
-) -> list[str] | None:
-    if info.get("class_names"):
-        return [str(c) for c in info["class_names"]]
-    if evaluation is not None and evaluation.class_names:
-        return evaluation.class_names
-    _, classes = _history.group_panels(curves)
-    if classes:
-        return classes
-    cm = info.get("confusion_matrix")
-    if cm:
-        return [str(i) for i in range(len(cm))]
+def _check(info: Mapping[str, Any], path: Path) -> None:
+    for key, kind in _LAYOUT.items():
+        if info.get(key) is not None and not isinstance(info[key], kind):
+            raise ValueError(f"{path}: {key!r} must be a {kind.__name__}")
+
+
+def class_names_beside(history_file: str | Path) -> list[str] | None:
+    """The class names of the run.json next to a history file (a run directory), if readable.
+
+    Lenient: a missing or unreadable run.json, or one without class names, gives None.
+    """
+    try:
+        info = json.loads((Path(history_file).parent / RUN_JSON).read_text(encoding="utf-8"))
+        names = info["class_names"]
+    except (OSError, ValueError, TypeError, KeyError):
+        return None
+    if isinstance(names, list) and names:
+        return [str(n) for n in names]
     return None
-
-
-def _find_best(run: Run, info: dict[str, Any]) -> None:
-    h = run.history
-    monitor = info.get("monitor")
-    if monitor is None:
-        monitor = next((m for m in DEFAULT_MONITORS if m in h.scalars), None)
-    run.monitor = monitor
-    series = h.scalars.get(monitor) if monitor else None
-    if isinstance(info.get("best_epoch"), int):
-        run.best_epoch = info["best_epoch"]
-    elif series is not None:
-        i = _history.best_index(series, _history.metric_direction(monitor or "", h.directions))
-        run.best_epoch = h.epochs[i] if i is not None else None
-    if series is not None and run.best_epoch in h.epochs:
-        v = series[h.epochs.index(run.best_epoch)]
-        run.best_value = v if math.isfinite(v) else None
-    if monitor is not None and series is None:
-        run.notes.append(f"The monitor {monitor!r} is not in the history.")
-
-
-def _find_confusion(run: Run, info: dict[str, Any]) -> None:
-    if info.get("confusion_matrix"):
-        run.confusion = _matrix(info["confusion_matrix"], run, "run.json")
-        run.confusion_epoch = run.best_epoch
-        run.confusion_note = "From run.json: the best model on the validation data."
-        return
-    ev = run.evaluation
-    if ev is None or not ev.matrices:
-        run.confusion_note = (
-            "No confusion matrix: run.json has none and there is no evaluation.json with one."
-        )
-        return
-    name = (
-        "val_confusion_matrix" if "val_confusion_matrix" in ev.matrices else next(iter(ev.matrices))
-    )
-    values = ev.matrices[name]["values"]
-    epochs = ev.epochs
-    if len(values) != len(epochs) or not values:
-        raise ValueError(
-            f"{run.run_dir / 'evaluation.json'}: matrix {name!r} needs one matrix per epoch"
-        )
-    target = run.best_epoch if run.best_epoch is not None else epochs[-1]
-    # The evaluated epoch closest to the best one (the evaluator may skip epochs).
-    i = min(range(len(epochs)), key=lambda k: (abs(epochs[k] - target), -epochs[k]))
-    run.confusion = _matrix(values[i], run, "evaluation.json")
-    run.confusion_epoch = epochs[i]
-    run.confusion_note = f"From evaluation.json ({name}) at epoch {epochs[i]}."
-    if epochs[i] != target:
-        run.confusion_note += f" Epoch {target} was not evaluated; this is the closest one."
-    if run.class_names is None:
-        names = ev.matrices[name].get("class_names")
-        run.class_names = [str(c) for c in names] if names else None
-
-
-def _matrix(values: Any, run: Run, source: str) -> np.ndarray:
-    try:
-        m = np.asarray(values, dtype=np.float64)
-    except (TypeError, ValueError):
-        raise ValueError(f"{run.run_dir / source}: the confusion matrix is not numeric") from None
-    if m.ndim != 2 or m.shape[0] != m.shape[1]:
-        raise ValueError(f"{run.run_dir / source}: the confusion matrix is not square ({m.shape})")
-    try:
-        _as_matrix(m)  # the plot's own checks (finite, non-negative), named by file here
-    except ValueError as e:
-        raise ValueError(f"{run.run_dir / source}: {e}") from None
-    if run.class_names is not None and len(run.class_names) != m.shape[0]:
-        raise ValueError(
-            f"{run.run_dir / source}: the confusion matrix has {m.shape[0]} classes, "
-            f"class_names has {len(run.class_names)}"
-        )
-    return m
-
-
-def _find_per_class(run: Run, info: dict[str, Any]) -> None:
-    per_class = info.get("per_class")
-    names = run.class_names
-    if per_class and names:
-        rows: list[dict[str, Any]] = [{"class": c} for c in names]
-        for metric in TABLE_METRICS:
-            values = per_class.get(metric)
-            if values is None:
-                continue
-            if not isinstance(values, list) or len(values) != len(names):
-                raise ValueError(
-                    f"{run.run_dir / 'run.json'}: per_class[{metric!r}] needs {len(names)} values"
-                )
-            for row, v in zip(rows, values, strict=True):
-                row[metric] = _float(v)
-        run.per_class_rows = rows
-        run.per_class_note = "From run.json: the best model on the validation data."
-        return
-    if _per_class_from_history(run):
-        return
-    if run.confusion is not None:
-        m = run.confusion
-        tp, pred, true = np.diag(m), m.sum(axis=0), m.sum(axis=1)
-        labels = names or [str(i) for i in range(len(m))]
-        run.per_class_rows = [
-            {
-                "class": c,
-                "precision": float(tp[i] / pred[i]) if pred[i] else 0.0,
-                "recall": float(tp[i] / true[i]) if true[i] else 0.0,
-                "f1": float(2 * tp[i] / (pred[i] + true[i])) if pred[i] + true[i] else 0.0,
-                "support": float(true[i]),
-            }
-            for i, c in enumerate(labels)
-        ]
-        run.per_class_note = f"Computed from the confusion matrix at epoch {run.confusion_epoch}."
-        return
-    run.per_class_note = "No per-class results: no run.json and no per-class keys in the history."
-
-
-def _per_class_from_history(run: Run) -> bool:
-    h = run.history
-    if run.best_epoch is None or run.best_epoch not in h.epochs:
-        return False
-    row = h.epochs.index(run.best_epoch)
-    panels, classes = _history.group_panels(h, run.class_names)
-    table: dict[str, dict[str, float]] = {}
-    split_used = None
-    for split in ("val", "train"):
-        for p in panels:
-            metric = next(
-                (m for m in TABLE_METRICS if p.metric == m or p.metric.endswith("_" + m)), None
-            )
-            if not p.per_class or metric is None:
-                continue
-            for s in p.series:
-                if s.split == split and s.cls is not None:
-                    table.setdefault(s.cls, {})[metric] = _float(s.values[row])
-        if table:
-            split_used = split
-            break
-    if not table:
-        return False
-    order = [c for c in (run.class_names or classes) if c in table]
-    run.per_class_rows = [{"class": c, **table[c]} for c in order]
-    where = "validation" if split_used == "val" else "training (no validation keys)"
-    run.per_class_note = f"From history.csv at the best epoch ({run.best_epoch}), {where}."
-    return True
-
-
-def _float(v: Any) -> float:
-    try:
-        return float(v)
-    except (TypeError, ValueError):
-        return math.nan

@@ -7,16 +7,22 @@ flatten, one weak minority class, a confusion matrix whose errors fall on a few 
 from __future__ import annotations
 
 import csv
-import json
 import math
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
-__all__ = ["write_fake_run"]
+from epochmetrics._files.evaluation import write_history
+from epochmetrics._files.run_dir import (
+    EVALUATION_JSON,
+    HISTORY_CSV,
+    RUN_FILES,
+    RUN_JSON,
+    write_run_json,
+)
 
-FILES = ("history.csv", "run.json", "evaluation.json")
+__all__ = ["write_fake_run"]
 
 
 def write_fake_run(
@@ -27,7 +33,7 @@ def write_fake_run(
     seed: int = 0,
     class_names: Sequence[str] | None = None,
     per_class_metrics: Sequence[str] = ("f1",),
-    files: Sequence[str] = FILES,
+    files: Sequence[str] = RUN_FILES,
 ) -> Path:
     """Write history.csv, run.json and evaluation.json (those named in `files`) into `run_dir`.
 
@@ -80,17 +86,16 @@ def write_fake_run(
         _confusion(rng, support, val["f1"][e] if "f1" in val else ceiling) for e in range(epochs)
     ]
 
-    if "history.csv" in files:
+    if HISTORY_CSV in files:
         # As keras.callbacks.CSVLogger: "epoch" first, then the log keys sorted.
         keys = sorted(logs)
-        with open(run / "history.csv", "w", newline="", encoding="utf-8") as f:
+        with open(run / HISTORY_CSV, "w", newline="", encoding="utf-8") as f:
             w = csv.writer(f)
             w.writerow(["epoch", *keys])
             for e in range(epochs):
                 w.writerow([e, *(repr(float(logs[k][e])) for k in keys)])
-    if "evaluation.json" in files:
+    if EVALUATION_JSON in files:
         evaluation = {
-            "format": "epochmetrics.history/1",
             "epochs": list(range(epochs)),
             "scalars": {k: [float(x) for x in v] for k, v in logs.items() if k.startswith("val_")},
             "matrices": {"val_confusion_matrix": {"class_names": names, "values": matrices}},
@@ -98,15 +103,16 @@ def write_fake_run(
                 k: ("down" if "loss" in k else "up") for k in logs if k.startswith("val_")
             },
         }
-        (run / "evaluation.json").write_text(json.dumps(evaluation), encoding="utf-8")
-    if "run.json" in files:
+        write_history(run / EVALUATION_JSON, evaluation)
+    if RUN_JSON in files:
         cm = np.array(matrices[best], dtype=np.float64)
         tp, pred, true = np.diag(cm), cm.sum(axis=0), cm.sum(axis=1)
         precision = np.divide(tp, pred, out=np.zeros(c), where=pred > 0)
         recall = np.divide(tp, true, out=np.zeros(c), where=true > 0)
         f1 = np.divide(2 * tp, pred + true, out=np.zeros(c), where=(pred + true) > 0)
-        info = {
-            "settings": {
+        write_run_json(
+            run,
+            settings={
                 "backend": "jax",
                 "epochs": epochs,
                 "batch_size": 32,
@@ -114,18 +120,17 @@ def write_fake_run(
                 "optimizer": "adam",
                 "learning_rate": 0.001,
             },
-            "monitor": monitor,
-            "best_epoch": best,
-            "class_names": labels,
-            "per_class": {
+            monitor=monitor,
+            best_epoch=best,
+            class_names=labels,
+            per_class={
                 "precision": precision.tolist(),
                 "recall": recall.tolist(),
                 "f1": f1.tolist(),
                 "support": true.astype(int).tolist(),
             },
-            "confusion_matrix": matrices[best],
-        }
-        (run / "run.json").write_text(json.dumps(info, indent=2), encoding="utf-8")
+            confusion_matrix=matrices[best],
+        )
     return run
 
 

@@ -16,7 +16,7 @@ _EXPORTS = {
     "EpochEvaluator": "epochmetrics.callbacks.evaluator",
     "EvaluationError": "epochmetrics.callbacks._metrics",
     "ModelEvaluator": "epochmetrics.callbacks._metrics",
-    "load_history": "epochmetrics.callbacks._record",
+    "load_history": "epochmetrics._files.evaluation",
 }
 
 __all__ = ["EpochEvaluator", "EvaluationError", "ModelEvaluator", "load_history"]
@@ -36,6 +36,6 @@ def __dir__() -> list[str]:
 
 
 if _typing.TYPE_CHECKING:
+    from epochmetrics._files.evaluation import load_history
     from epochmetrics.callbacks._metrics import EvaluationError, ModelEvaluator
-    from epochmetrics.callbacks._record import load_history
     from epochmetrics.callbacks.evaluator import EpochEvaluator

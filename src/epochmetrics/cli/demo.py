@@ -4,19 +4,28 @@ Trains a small MLP on an imbalanced split of scikit-learn's bundled digits data 
 with per-class and macro F1 in `metrics=`, EarlyStopping and ModelCheckpoint on `val_f1_macro`
 and a CSVLogger, then prints the per-class table of the best model on the validation data,
 checked against scikit-learn. Writes into the run directory: history.csv, best.keras,
-evaluation.json, run.json, curves.png,
-confusion_matrix.png and report.html.
+evaluation.json, run.json, curves.png, confusion_matrix.png and report.html (the names and the
+run.json layout are `epochmetrics._files.run_dir`'s).
+
+Run by `epochmetrics demo`, which checks the arguments; imports Keras and the package inside
+the functions.
 """
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from epochmetrics._files.run_dir import TABLE_METRICS
+from epochmetrics._files.run_dir import (
+    EVALUATION_JSON,
+    FIGURES,
+    HISTORY_CSV,
+    MODEL,
+    TABLE_METRICS,
+    write_run_json,
+)
 
 # Fraction of each digit kept: digits 5-9 become minority classes.
 KEEP = (1.0, 1.0, 1.0, 1.0, 1.0, 0.35, 0.25, 0.18, 0.12, 0.08)
@@ -70,13 +79,12 @@ def _metric(cls: str, **kwargs: Any) -> Any:
 
 
 def run(out: str | Path, epochs: int = 30, seed: int = 0) -> int:
-    """Train, pick the best epoch by val macro F1, check it against scikit-learn, report."""
+    """Train, pick the best epoch by val macro F1, check it against scikit-learn, report.
+
+    `epochs` is at least 1. Returns the exit code: 1 when the check against scikit-learn fails.
+    """
     import keras
 
-    from epochmetrics.cli import UsageError
-
-    if epochs < 1:
-        raise UsageError(f"--epochs must be at least 1. Received: {epochs}.")
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     x_tr, y_tr, x_va, y_va = imbalanced_digits(seed)
@@ -89,10 +97,8 @@ def run(out: str | Path, epochs: int = 30, seed: int = 0) -> int:
     model = build_model(seed)
     callbacks: list[Any] = [
         keras.callbacks.EarlyStopping(monitor=MONITOR, patience=6, restore_best_weights=True),
-        keras.callbacks.ModelCheckpoint(
-            str(out / "best.keras"), monitor=MONITOR, save_best_only=True
-        ),
-        keras.callbacks.CSVLogger(str(out / "history.csv")),
+        keras.callbacks.ModelCheckpoint(str(out / MODEL), monitor=MONITOR, save_best_only=True),
+        keras.callbacks.CSVLogger(str(out / HISTORY_CSV)),
     ]
     callbacks.append(_evaluator(x_va, y_va, out))
     history = model.fit(
@@ -107,7 +113,7 @@ def run(out: str | Path, epochs: int = 30, seed: int = 0) -> int:
     scores = history.history[MONITOR]
     best_epoch = int(np.nanargmax(scores))
 
-    best = keras.models.load_model(out / "best.keras")  # no custom_objects: the metrics registered
+    best = keras.models.load_model(out / MODEL)  # no custom_objects: the metrics registered
     table, matrix, worst = per_class_table(best, x_va, y_va)
     print(
         f"\nBest epoch {best_epoch} (0-based, as in history.csv; "
@@ -117,8 +123,9 @@ def run(out: str | Path, epochs: int = 30, seed: int = 0) -> int:
     print(format_table(table))
     print(f"\nchecked against scikit-learn: largest difference {worst:.1e}")
 
-    info = {
-        "settings": {
+    write_run_json(
+        out,
+        settings={
             "backend": keras.backend.backend(),
             "epochs": epochs,
             "epochs_run": len(scores),
@@ -132,13 +139,12 @@ def run(out: str | Path, epochs: int = 30, seed: int = 0) -> int:
             "train_samples": len(y_tr),
             "val_samples": len(y_va),
         },
-        "monitor": MONITOR,
-        "best_epoch": best_epoch,
-        "class_names": CLASS_NAMES,
-        "per_class": {k: [float(v) for v in table[k]] for k in TABLE_METRICS},
-        "confusion_matrix": matrix.tolist(),
-    }
-    (out / "run.json").write_text(json.dumps(info, indent=2))
+        monitor=MONITOR,
+        best_epoch=best_epoch,
+        class_names=CLASS_NAMES,
+        per_class={k: [float(v) for v in table[k]] for k in TABLE_METRICS},
+        confusion_matrix=matrix.tolist(),
+    )
     _write_report(out)
     if worst > TOLERANCE:
         print(f"error: the per-class results differ from scikit-learn by {worst:.2e}")
@@ -199,7 +205,7 @@ def _evaluator(x_va: np.ndarray, y_va: np.ndarray, out: Path) -> Any:
     return em.EpochEvaluator(
         (x_va, y_va),
         [em.ConfusionMatrix("multiclass", num_classes=10, class_names=CLASS_NAMES)],
-        history_path=str(out / "evaluation.json"),
+        history_path=str(out / EVALUATION_JSON),
     )
 
 
@@ -211,7 +217,8 @@ def _write_report(out: Path) -> None:
     except ImportError as e:
         print(f"(no plots or report: {e})")
         return
-    print(f"wrote {out / 'curves.png'}, {out / 'confusion_matrix.png'} and {path}")
+    figures = ", ".join(str(out / name) for name in FIGURES.values())
+    print(f"wrote {figures} and {path}")
 
 
 __all__ = ["build_model", "format_table", "imbalanced_digits", "per_class_table", "run"]

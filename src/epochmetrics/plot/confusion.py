@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 
 from epochmetrics._backend.host import to_numpy
+from epochmetrics._files.matrix import confusion_counts
 from epochmetrics.plot._mpl import new_figure
 
 if TYPE_CHECKING:
@@ -38,17 +39,7 @@ class ConfusedPair:
 
 def _as_matrix(cm: Any) -> np.ndarray:
     # Tensors of any framework (bfloat16 included) without importing one.
-    m = np.asarray(to_numpy(cm), dtype=np.float64)
-    if m.ndim == 3 and m.shape[1:] == (2, 2):
-        raise ValueError(
-            f"Expected a (C, C) confusion matrix. Received shape {m.shape}: multilabel "
-            "matrices are one (2, 2) matrix per label; pass one of them, e.g. cm[i]."
-        )
-    if m.ndim != 2 or m.shape[0] != m.shape[1] or m.shape[0] == 0:
-        raise ValueError(f"Expected a square (C, C) confusion matrix. Received shape {m.shape}.")
-    if not np.isfinite(m).all() or (m < 0).any():
-        raise ValueError("A confusion matrix holds finite, non-negative counts.")
-    return m
+    return confusion_counts(to_numpy(cm))
 
 
 def _names(class_names: Sequence[Any] | None, n: int) -> list[str]:
