@@ -13,14 +13,9 @@ from typing import Any
 
 import numpy as np
 
-# The evaluator checks `history_path` with the file's owner (re-exported for it).
-from epochmetrics._files.evaluation import (
-    check_history_path,
-    prepare_history_path,
-    write_history,
-)
+from epochmetrics._files.evaluation import write_history
 
-__all__ = ["HistoryRecord", "check_history_path", "prepare_history_path"]
+__all__ = ["HistoryRecord"]
 
 
 class HistoryRecord:

@@ -9,11 +9,12 @@ from typing import Any
 
 import keras
 
+from epochmetrics._files.evaluation import check_history_path, prepare_history_path
 from epochmetrics.callbacks import _keras
 from epochmetrics.callbacks._data import BatchSource
 from epochmetrics.callbacks._metrics import Entry, build_entries, check_direction
 from epochmetrics.callbacks._pass import Output, run_pass
-from epochmetrics.callbacks._record import HistoryRecord, check_history_path, prepare_history_path
+from epochmetrics.callbacks._record import HistoryRecord
 
 __all__ = ["EpochEvaluator"]
 
