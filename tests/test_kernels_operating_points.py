@@ -106,6 +106,22 @@ def test_binary_equals_curve_oracle(kind: str, seed: int, n: int, weighted: bool
 
 
 @pytest.mark.parametrize("kind", KINDS)
+def test_arbitrary_float_weights_keep_full_recall_reachable(
+    kind: str, rng: np.random.Generator
+) -> None:
+    # Sums of weights like 0.1 round differently in different orders; a constraint of 1.0
+    # (all positives) must still be met at the lowest threshold.
+    for _ in range(20):
+        y, s, _ = draw_binary(rng, 30, weighted=False)
+        w = rng.choice([0.1, 0.3, 0.7, 1 / 3], 30)
+        for c in (1.0, float(rng.random())):
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", UndefinedMetricWarning)
+                ours = getattr(op, kind)(y, s, sample_weight=w, **{CONSTRAINT[kind]: c})
+            assert_point(ours, oracle(kind, y, s, w, c), f"{kind} c={c}")
+
+
+@pytest.mark.parametrize("kind", KINDS)
 @pytest.mark.parametrize("task", ["multiclass", "multilabel"])
 def test_per_class_and_averages(kind: str, task: str, rng: np.random.Generator) -> None:
     n, k = 60, 4

@@ -77,9 +77,15 @@ def _div(xp: Any, a: Any, b: Any) -> Any:
     return xp.where(zero, xp.zeros_like(a), a / xp.where(zero, xp.ones_like(b), b))
 
 
-def _at_or_above(xp: Any, x: Any) -> Any:
-    """Mass at or above each group: a reversed cumulative sum along the last axis."""
-    return xp.flip(xp.cumsum(xp.flip(x, axis=-1), axis=-1), axis=-1)
+def _cumulative(xp: Any, pos: Any, neg: Any) -> tuple[Any, Any, Any, Any]:
+    """(TP, FP, P, N): `(K, G)` masses at or above each group, `(K, 1)` totals.
+
+    The totals are the masses at or above the lowest group, the same sums: recall is exactly 1
+    there, however the weights round (a constraint of 1.0 must stay reachable).
+    """
+    tp = xp.flip(xp.cumsum(xp.flip(pos, axis=-1), axis=-1), axis=-1)
+    fp = xp.flip(xp.cumsum(xp.flip(neg, axis=-1), axis=-1), axis=-1)
+    return tp, fp, tp[..., :1], fp[..., :1]
 
 
 def _rates(xp: Any, kind: str, tp: Any, fp: Any, p: Any, n: Any) -> tuple[Any, Any]:
@@ -108,11 +114,10 @@ def _defined(xp: Any, kind: str, p: Any, n: Any) -> Any:
 def _select(xp: Any, kind: str, pos: Any, neg: Any, constraint: float) -> tuple[Any, Any, Any]:
     """(K,) optimum, (K, G + 1) one-hot of the chosen candidate (column G is +inf), (K,) defined."""
     g = int(pos.shape[-1])
-    p = xp.sum(pos, axis=-1, keepdims=True)  # (K, 1)
-    n = xp.sum(neg, axis=-1, keepdims=True)
+    tp, fp, p, n = _cumulative(xp, pos, neg)
     none = xp.zeros_like(p)
-    tp = xp.concatenate([_at_or_above(xp, pos), none], axis=-1)  # (K, G + 1)
-    fp = xp.concatenate([_at_or_above(xp, neg), none], axis=-1)
+    tp = xp.concatenate([tp, none], axis=-1)  # (K, G + 1): column G is t = +inf
+    fp = xp.concatenate([fp, none], axis=-1)
     candidate = xp.concatenate([pos + neg > 0.0, xp.ones_like(p) > 0.0], axis=-1)
     value, constrained = _rates(xp, kind, tp, fp, p, n)
     ok = xp.logical_and(candidate, constrained >= constraint)
@@ -196,10 +201,7 @@ def operating_point_error_bound(xp: Any, kind: str, pos: Any, neg: Any, constrai
         0.666667
     """
     value, _, defined = _select(xp, kind, pos, neg, constraint)
-    p = xp.sum(pos, axis=-1, keepdims=True)
-    n = xp.sum(neg, axis=-1, keepdims=True)
-    t = _at_or_above(xp, pos)
-    f = _at_or_above(xp, neg)
+    t, f, p, n = _cumulative(xp, pos, neg)
     b = f - neg  # negative mass above each bin
     best_precision = _precision(xp, t, b)
     if kind == "precision_at_recall":
@@ -219,9 +221,7 @@ def operating_point_error_bound(xp: Any, kind: str, pos: Any, neg: Any, constrai
 
 def _segments(xp: Any, pos: Any, neg: Any, max_fpr: float) -> tuple[Any, ...]:
     """ROC segment of each group (ties: a straight line), clipped to fpr <= max_fpr."""
-    p = xp.sum(pos, axis=-1, keepdims=True)
-    n = xp.sum(neg, axis=-1, keepdims=True)
-    tp, fp = _at_or_above(xp, pos), _at_or_above(xp, neg)
+    tp, fp, p, n = _cumulative(xp, pos, neg)
     x0, x1 = _div(xp, fp - neg, n), _div(xp, fp, n)
     y0, y1 = _div(xp, tp - pos, p), _div(xp, tp, p)
     inside = x1 <= max_fpr
