@@ -239,8 +239,10 @@ def test_bad_constraints(kwargs: dict[str, Any], message: str) -> None:
 
 
 # --- the xp form on exact group counts and on bins -------------------------------------------------
-def exact_groups(s: np.ndarray, y: np.ndarray, w: np.ndarray, pad: int = 0) -> tuple[Any, ...]:
-    """Group masses and thresholds as exact mode computes them in the graph (`keras.ops`)."""
+def exact_groups(s: np.ndarray, y: np.ndarray, w: np.ndarray, size: int = 64) -> tuple[Any, ...]:
+    """Group masses and thresholds as exact mode computes them in the graph (`keras.ops`), from
+    a buffer of `size` rows whose unused rows hold score 0 and weight 0 (as exact mode's)."""
+    pad = size - len(s)
     s = np.r_[s, np.zeros(pad)].astype(np.float32)[:, None]
     pos = np.r_[w * (y == 1), np.zeros(pad)][:, None]
     neg = np.r_[w * (y == 0), np.zeros(pad)][:, None]
@@ -259,7 +261,7 @@ def test_xp_form_on_exact_group_counts_equals_host(kind: str, rng: np.random.Gen
         y, s, w = draw_binary(rng, 50, weighted=trial > 0)
         w = np.ones(50) if w is None else w
         s = np.asarray(s, dtype=np.float32)
-        pos, neg, thr = exact_groups(s, y, w, pad=5 * trial)
+        pos, neg, thr = exact_groups(s, y, w)
         expected = getattr(op, kind)(y, s, sample_weight=w, **{CONSTRAINT[kind]: 0.5})
         in_graph = opo.operating_point_from_counts(keras_ops, kind, pos, neg, thr, 0.5)
         on_host = opo.operating_point_from_counts(
@@ -401,7 +403,7 @@ def test_partial_auc_in_graph_and_binned(rng: np.random.Generator) -> None:
     s = (1 / (1 + np.exp(-rng.normal(1.2 * y, 1.0)))).astype(np.float32)
     w = np.ones(400)
     expected = skm.roc_auc_score(y, s, max_fpr=0.2)
-    pos, neg, _ = exact_groups(s, y, w, pad=3)
+    pos, neg, _ = exact_groups(s, y, w, size=512)
     in_graph = host(opo.roc_auc_max_fpr_from_counts(keras_ops, pos, neg, 0.2))[0]
     np.testing.assert_allclose(in_graph, expected, atol=1e-6)
     pos, neg = binned(s, y, w, logits=False, bpo=2)
