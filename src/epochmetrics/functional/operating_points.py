@@ -1,24 +1,14 @@
 """Exact operating points and partial ROC-AUC on the host, for whole arrays.
 
-An operating point is the best value of one rate subject to a minimum on another, together with
-the threshold that achieves it: the number a user deploys ("predict positive when
+An operating point is the best value of one rate subject to a minimum on another, with the
+threshold that achieves it: the number a user deploys ("predict positive when
 score >= threshold"). Keras' `PrecisionAtRecall` and friends approximate the value on 200
-thresholds and do not give the threshold; these are exact, over every distinct score, for
-binary, multiclass one-vs-rest and multilabel problems.
-
-Definitions (see `operating_points_ops`, whose functions compute them here on float64 group
-masses and inside compiled steps on the ranking state):
-
-- candidates: every distinct score with non-zero weight (the thresholds of scikit-learn's
-  `roc_curve` and `precision_recall_curve`) and +inf, where nothing is predicted positive
-  (recall 0, specificity 1, precision 1 by scikit-learn's convention);
-- the value is the maximum over the candidates meeting the constraint; of the candidates
-  reaching it, the threshold reported is the one best on the constrained metric (so the
-  lowest threshold for precision at recall and specificity at sensitivity, the highest for
-  recall at precision and sensitivity at specificity); it is unique;
-- a constraint no finite threshold meets gives value 0.0 at threshold +inf (Keras' 0.0);
-- a class without positive samples (without negatives too, for the specificity pairs) has no
-  recall (specificity): value and threshold are NaN, with an `UndefinedMetricWarning`.
+thresholds and give no threshold; these are exact over every distinct score (the thresholds of
+scikit-learn's `roc_curve` and `precision_recall_curve`) plus +inf (predict nothing), for binary,
+multiclass one-vs-rest and multilabel problems. The definitions, tie rule (the optimum's
+threshold best on the constrained metric: unique), unreachable constraints (0.0 at +inf) and
+undefined classes (NaN value and threshold, with an `UndefinedMetricWarning`) are those of
+`operating_points_ops`, whose functions compute the values here on float64 group masses.
 
 Thresholds are in the units of `y_score`: probabilities, or logits for binary and multilabel
 inputs (sigmoid does not change which samples a threshold selects); multiclass scores with

@@ -123,12 +123,11 @@ def _select(xp: Any, kind: str, pos: Any, neg: Any, constraint: float) -> tuple[
     ok = xp.logical_and(candidate, constrained >= constraint)
     best = xp.max(xp.where(ok, value, -xp.ones_like(value)), axis=-1, keepdims=True)
     tie = xp.logical_and(ok, xp.equal(value, best))
-    index = xp.cast(xp.arange(g + 1), value.dtype)
+    index = xp.arange(g + 1)  # integers: exact for any number of groups
     if kind in _HIGHEST:
-        chosen = xp.max(xp.where(tie, index, -xp.ones_like(value)), axis=-1, keepdims=True)
+        chosen = xp.max(xp.where(tie, index, -1), axis=-1, keepdims=True)
     else:
-        far = xp.zeros_like(value) - (g + 1.0)
-        chosen = -xp.max(xp.where(tie, -index, far), axis=-1, keepdims=True)
+        chosen = -xp.max(xp.where(tie, -index, -(g + 1)), axis=-1, keepdims=True)
     one_hot = xp.equal(index, chosen)
     defined = xp.reshape(_defined(xp, kind, p, n), (-1,))
     return xp.reshape(best, (-1,)), one_hot, defined
