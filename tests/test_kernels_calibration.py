@@ -23,8 +23,9 @@ from torchmetrics.functional.classification import (
     multiclass_calibration_error,
 )
 
-from epochmetrics import _backend
-from epochmetrics._ops import keras_ops, numpy_ops
+from epochmetrics._backend import ops as _backend
+from epochmetrics._backend import runtime
+from epochmetrics._backend.xp import keras_ops, numpy_ops
 from epochmetrics.functional import calibration as cal
 from epochmetrics.functional.ranking import UndefinedMetricWarning
 
@@ -270,7 +271,7 @@ def test_kernels_compile_and_match_torchmetrics(rng: np.random.Generator) -> Non
             [cal.calibration_error_from_sums(keras_ops, sums, n)[0] for n in NORMS]
         )
 
-    compiled = _backend.compile_eager(step, fixed=0) or step
+    compiled = runtime.compile_eager(step, fixed=0) or step
     ours = host(compiled(keras.ops.convert_to_tensor(p), keras.ops.convert_to_tensor(y)))
     theirs = [
         float(multiclass_calibration_error(torch.from_numpy(p), torch.from_numpy(y), 5, 15, n))

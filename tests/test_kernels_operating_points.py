@@ -20,11 +20,11 @@ from helpers import host, sk
 from hypothesis import given
 from hypothesis import strategies as st
 
-from epochmetrics import _backend
-from epochmetrics._ops import keras_ops, numpy_ops
+from epochmetrics._backend import runtime
+from epochmetrics._backend.xp import keras_ops, numpy_ops
 from epochmetrics.functional import operating_points as op
 from epochmetrics.functional import operating_points_ops as opo
-from epochmetrics.functional import ranking_ops
+from epochmetrics.functional import ranking_graph
 from epochmetrics.functional.ranking import UndefinedMetricWarning
 
 KINDS = opo.KINDS
@@ -246,7 +246,7 @@ def exact_groups(s: np.ndarray, y: np.ndarray, w: np.ndarray, size: int = 64) ->
     s = np.r_[s, np.zeros(pad)].astype(np.float32)[:, None]
     pos = np.r_[w * (y == 1), np.zeros(pad)][:, None]
     neg = np.r_[w * (y == 0), np.zeros(pad)][:, None]
-    counts = ranking_ops.group_counts(
+    counts = ranking_graph.group_counts(
         keras.ops.convert_to_tensor(s),
         keras.ops.convert_to_tensor(pos.astype("float32")),
         keras.ops.convert_to_tensor(neg.astype("float32")),
@@ -284,7 +284,7 @@ def test_xp_form_compiles() -> None:
     def fn(pos: Any, neg: Any, thr: Any) -> Any:
         return opo.operating_point_from_counts(keras_ops, "recall_at_precision", pos, neg, thr, 0.7)
 
-    compiled = _backend.compile_eager(fn, fixed=3) or fn
+    compiled = runtime.compile_eager(fn, fixed=3) or fn
     got = compiled(pos, neg, thr)
     expected = op.recall_at_precision(
         y, np.asarray(s, np.float32), min_precision=0.7, sample_weight=w
@@ -294,11 +294,11 @@ def test_xp_form_compiles() -> None:
 
 
 def binned(s: np.ndarray, y: np.ndarray, w: np.ndarray, logits: bool, bpo: int) -> tuple[Any, ...]:
-    bins = ranking_ops.score_bins(s[:, None], logits=logits, bins_per_octave=bpo)
-    g = ranking_ops.bin_count(bpo)
+    bins = ranking_graph.score_bins(s[:, None], logits=logits, bins_per_octave=bpo)
+    g = ranking_graph.bin_count(bpo)
     pos_w = (w * (y == 1))[:, None].astype(np.float64)
     neg_w = (w * (y == 0))[:, None].astype(np.float64)
-    hist = host(ranking_ops.histogram(bins, pos_w, neg_w, g, 1)).astype(np.float64)
+    hist = host(ranking_graph.histogram(bins, pos_w, neg_w, g, 1)).astype(np.float64)
     return hist[g:][None], hist[:g][None]
 
 
@@ -352,7 +352,7 @@ def test_bin_thresholds_select_exactly_the_bins_for_probabilities(rng: np.random
         .astype(np.float32)
         .clip(0, 1)
     )
-    bins = host(ranking_ops.score_bins(x, logits=False, bins_per_octave=8))
+    bins = host(ranking_graph.score_bins(x, logits=False, bins_per_octave=8))
     np.testing.assert_array_equal(bins, np.searchsorted(t, x, side="right") - 1)
     assert t[0] == 0.0 and t[-1] == 1.0 and np.all(np.diff(t) >= 0)
     z = opo.bin_thresholds(8, logits=True)

@@ -8,8 +8,6 @@ import keras
 import numpy as np
 from keras import ops
 
-from epochmetrics._backend import host as _host
-
 __all__ = [
     "argmax_with_nan",
     "cumsum",
@@ -17,7 +15,6 @@ __all__ = [
     "is_concrete",
     "read_parts",
     "scatter_add",
-    "to_host",
     "float64_available",
     "float_bits",
     "read",
@@ -46,12 +43,6 @@ def wide_float() -> str:
 def traced_result_dtype() -> str:
     """Dtype of results computed inside a compiled step (see `float64_available`)."""
     return wide_float()
-
-
-def to_host(x: Any) -> np.ndarray:
-    """A concrete tensor (any backend) or array as a NumPy array; floats narrower than 32 bits
-    become float32 (exact). See `_host.to_numpy`."""
-    return _host.to_numpy(x)
 
 
 def from_host(values: np.ndarray, keys: tuple[str, ...] | None = None) -> Any:

@@ -8,10 +8,13 @@ and Keras' deserializer only finds classes that are already registered (it impor
 Keras' own packages only). So the metrics must be imported no later than Keras itself:
 
 - if Keras is already imported, `install()` imports them at once;
-- otherwise it puts a one-shot finder at the front of `sys.meta_path`. When the top-level
-  `keras` module is imported, the finder hands back the spec the other finders give, with
-  that module's loader made to import our metrics right after `keras/__init__.py` has run.
-  The finder then removes itself and the loader is restored: nothing stays patched.
+- otherwise it puts a finder at the front of `sys.meta_path`. For the top-level `keras`
+  module and for our own modules it hands back the spec the other finders give, with that
+  module's loader made to call back once the module's code has run. The metrics are imported
+  at the first such moment when Keras is complete and none of our modules is half-way
+  through its import (importing `epochmetrics.functional.calibration` first imports Keras
+  from inside it). The finder then removes itself; every loader is restored after its one
+  call: nothing stays patched.
 """
 
 from __future__ import annotations
@@ -37,12 +40,23 @@ def register() -> None:
 
 
 class _AfterKeras:
-    """A `sys.meta_path` finder that acts once, on the top-level `keras` module."""
+    """A `sys.meta_path` finder, active until the metrics are registered.
+
+    It follows two kinds of imports: the top-level `keras` module, and our own modules. The
+    metrics are registered when Keras is complete and none of our modules is half-way through
+    its own import: `import epochmetrics.functional.calibration` imports Keras from inside,
+    and registering at that moment would import modules that need the half-imported one.
+    Registration then waits until the outermost of our imports has finished.
+    """
+
+    def __init__(self) -> None:
+        self.importing = 0  # our modules whose code is running (nested imports)
 
     def find_spec(
         self, fullname: str, path: Sequence[str] | None = None, target: ModuleType | None = None
     ) -> ModuleSpec | None:
-        if fullname != "keras":
+        ours = fullname.startswith("epochmetrics.")
+        if fullname != "keras" and not ours:
             return None
         spec = None
         for finder in list(sys.meta_path):
@@ -59,28 +73,35 @@ class _AfterKeras:
         original = loader.exec_module
 
         def exec_module(module: ModuleType) -> None:
+            self.importing += ours
             try:
                 original(module)
             finally:
+                self.importing -= ours
                 del loader.exec_module
-            _uninstall()
-            # `keras` is complete and in sys.modules: our modules can import it now.
-            try:
-                register()
-            except Exception as err:  # never make `import keras` fail because of us
-                warnings.warn(
-                    f"epochmetrics could not register its metrics with Keras ({err!r}); models "
-                    "saved with them need `custom_objects` to load. Accessing the metrics "
-                    "(e.g. `epochmetrics.F1Score`) raises the same error.",
-                    RuntimeWarning,
-                    stacklevel=2,
-                )
+            if self.importing == 0 and "keras" in sys.modules:
+                _register_now()
 
         loader.exec_module = exec_module
         return spec
 
 
 _FINDER = _AfterKeras()
+
+
+def _register_now() -> None:
+    """Keras is complete and none of our imports is half-way: register, once."""
+    _uninstall()
+    try:
+        register()
+    except Exception as err:  # never make an import fail because of us
+        warnings.warn(
+            f"epochmetrics could not register its metrics with Keras ({err!r}); models saved "
+            "with them need `custom_objects` to load. Accessing the metrics (e.g. "
+            "`epochmetrics.F1Score`) raises the same error.",
+            RuntimeWarning,
+            stacklevel=3,
+        )
 
 
 def _uninstall() -> None:

@@ -18,7 +18,7 @@ from typing import Any
 import keras
 import numpy as np
 
-__all__ = ["eager_update", "eager_x64"]
+__all__ = ["compile_eager", "eager_update", "eager_x64"]
 
 _COMPILED: dict[tuple[Callable[..., Any], Hashable], Any] = {}
 
@@ -39,7 +39,7 @@ def eager_x64() -> contextlib.AbstractContextManager[Any]:
     return contextlib.nullcontext()
 
 
-def _compile(fn: Any, *, fixed: int = 2) -> Any:
+def compile_eager(fn: Any, *, fixed: int = 2) -> Any:
     """`fn` compiled for repeated eager calls (jax.jit or tf.function); False on torch.
 
     The first `fixed` arguments (the state) keep their shapes; the others (the batch) may change
@@ -141,7 +141,7 @@ def eager_update(
         def call(*args: Any) -> Any:
             return fn(static, *args)
 
-        _COMPILED[key] = _compile(call, fixed=n)
+        _COMPILED[key] = compile_eager(call, fixed=n)
     compiled = _COMPILED[key]
     if not compiled:
         return None

@@ -18,6 +18,7 @@ import keras
 import numpy as np
 from keras import ops
 
+from epochmetrics._backend import host as _host
 from epochmetrics._backend import ops as _backend
 from epochmetrics.functional._args import (
     SCORES,
@@ -328,7 +329,7 @@ def _eager_error(
     """Eager path only: the error that names the first kind of invalid input found."""
 
     def host(x: Any) -> np.ndarray:
-        return _backend.to_host(x)
+        return _host.to_numpy(x)
 
     if bool(ops.any(t_bad)):
         mask = host(t_bad).astype(bool)

@@ -7,6 +7,7 @@ separately, then one `searchsorted` per side; the curves follow scikit-learn's c
 from __future__ import annotations
 
 import warnings
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -14,15 +15,17 @@ import numpy as np
 from epochmetrics.functional._args import UndefinedMetricWarning
 from epochmetrics.functional._host_format import Columns, column
 
-__all__ = ["Curve", "binary_pr_curve", "binary_roc_curve", "reduce_columns"]
+__all__ = ["Curve", "binary_pr_curve", "binary_roc_curve", "reduce_columns", "thresholds"]
 
 Curve = tuple[np.ndarray, np.ndarray, np.ndarray]
 
 
-def reduce_columns(cols: Columns, average: Any, what: str) -> Any:
-    """`what` ("roc_auc" or "average_precision") per class (or pooled for micro), averaged like
-    scikit-learn."""
-    binary = _BINARY[what]
+def reduce_columns(
+    cols: Columns, average: Any, what: str, binary: Callable[..., Any] | None = None
+) -> Any:
+    """`what` ("roc_auc" or "average_precision", or another `binary(t, s, w) -> (value,
+    undefined)` warning like it) per class (or pooled for micro), averaged like scikit-learn."""
+    binary = binary or _BINARY[what]
     k = cols.scores.shape[1]
     if k == 1 or average == "micro":
         w = None if cols.weights is None else cols.weights.reshape(-1)
@@ -133,7 +136,7 @@ def _binary_average_precision(
     return total / p, False
 
 
-def _thresholds(
+def thresholds(
     t: np.ndarray, s: np.ndarray, w: np.ndarray | None
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(fps, tps, thresholds) at each distinct score, descending, as scikit-learn computes them."""
@@ -154,35 +157,29 @@ def _thresholds(
 
 
 def binary_roc_curve(t: np.ndarray, s: np.ndarray, w: np.ndarray | None, drop: bool) -> Curve:
-    fps, tps, thr = _thresholds(t, s, w)
+    fps, tps, thr = thresholds(t, s, w)
     if drop and fps.size > 2:
         keep = np.r_[True, np.logical_or(np.diff(fps, 2), np.diff(tps, 2)), True]
         fps, tps, thr = fps[keep], tps[keep], thr[keep]
     fps, tps = np.r_[0.0, fps], np.r_[0.0, tps]
     thr = np.r_[np.inf, thr.astype(np.float64)]
-    if fps[-1] <= 0:
-        warnings.warn(
-            "No negative samples in y_true: the false positive rate is undefined (NaN).",
-            UndefinedMetricWarning,
-            stacklevel=3,
-        )
-        fpr = np.full(fps.shape, np.nan)
-    else:
-        fpr = fps / fps[-1]
-    if tps[-1] <= 0:
-        warnings.warn(
-            "No positive samples in y_true: the true positive rate is undefined (NaN).",
-            UndefinedMetricWarning,
-            stacklevel=3,
-        )
-        tpr = np.full(tps.shape, np.nan)
-    else:
-        tpr = tps / tps[-1]
-    return fpr, tpr, thr
+    return _rate(fps, "negative", "false"), _rate(tps, "positive", "true"), thr
+
+
+def _rate(counts: np.ndarray, kind: str, which: str) -> np.ndarray:
+    """Cumulative counts over their total; NaN (with a warning) when the total is 0."""
+    if counts[-1] > 0:
+        return counts / counts[-1]
+    warnings.warn(
+        f"No {kind} samples in y_true: the {which} positive rate is undefined (NaN).",
+        UndefinedMetricWarning,
+        stacklevel=4,
+    )
+    return np.full(counts.shape, np.nan)
 
 
 def binary_pr_curve(t: np.ndarray, s: np.ndarray, w: np.ndarray | None, drop: bool) -> Curve:
-    fps, tps, thr = _thresholds(t, s, w)
+    fps, tps, thr = thresholds(t, s, w)
     if drop and fps.size > 2:
         keep = np.r_[True, np.logical_or(np.diff(tps[:-1]), np.diff(tps[1:])), True]
         fps, tps, thr = fps[keep], tps[keep], thr[keep]

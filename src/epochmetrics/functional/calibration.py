@@ -40,10 +40,10 @@ import keras
 import numpy as np
 from keras import ops
 
-from epochmetrics import _backend
-from epochmetrics._inputs import make_spec
-from epochmetrics._ops import numpy_ops
+from epochmetrics._backend import ops as _backend
+from epochmetrics._backend.xp import numpy_ops
 from epochmetrics.functional import ranking
+from epochmetrics.functional._args import make_spec
 from epochmetrics.functional.ranking import Task
 
 __all__ = [
@@ -154,7 +154,7 @@ def calibration_error_from_sums(xp: Any, sums: Any, norm: str) -> Any:
 
     Examples:
         >>> import numpy as np
-        >>> from epochmetrics._ops import numpy_ops
+        >>> from epochmetrics._backend.xp import numpy_ops
         >>> sums = np.array([[[2.0, 1.0, 0.0]], [[0.5, 0.75, 0.0]], [[1.0, 0.0, 0.0]]])
         >>> [round(float(calibration_error_from_sums(numpy_ops, sums, n)[0]), 4) for n in NORMS]
         [0.4167, 0.4787, 0.75]

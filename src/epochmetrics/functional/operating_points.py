@@ -22,12 +22,13 @@ import math
 import warnings
 from typing import Any, NamedTuple
 
-import keras  # noqa: F401  (first: importing Keras registers the metrics, which import _ops)
 import numpy as np
 
-from epochmetrics._ops import numpy_ops
+from epochmetrics._backend.xp import numpy_ops
+from epochmetrics.functional import _ranking_kernels, ranking, ranking_graph
 from epochmetrics.functional import operating_points_ops as opo
-from epochmetrics.functional import ranking, ranking_ops
+from epochmetrics.functional._host_format import column
+from epochmetrics.functional._ranking_kernels import reduce_columns
 from epochmetrics.functional.ranking import RankingAverage, Task
 
 __all__ = [
@@ -63,7 +64,7 @@ def _check_unit(name: str, value: Any, *, open_low: bool = False) -> float:
 
 def _groups(t: np.ndarray, s: np.ndarray, w: np.ndarray | None) -> tuple[np.ndarray, ...]:
     """One binary problem -> `(1, G)` ascending group masses and the groups' scores (float64)."""
-    fps, tps, thr = ranking._thresholds(t, s, w)  # descending distinct scores, cumulative
+    fps, tps, thr = _ranking_kernels.thresholds(t, s, w)  # descending distinct scores, cumulative
     pos = np.diff(np.r_[0.0, tps])[::-1]
     neg = np.diff(np.r_[0.0, fps])[::-1]
     return pos[None], neg[None], thr[::-1].astype(np.float64)[None]
@@ -74,7 +75,7 @@ def _problems(cols: ranking.Columns, average: RankingAverage) -> list[tuple[Any,
     if cols.scores.shape[1] == 1 or average == "micro":
         w = None if cols.weights is None else cols.weights.reshape(-1)
         return [(cols.targets.reshape(-1), cols.scores.reshape(-1), w)]
-    return [ranking._column(cols, k) for k in range(cols.scores.shape[1])]
+    return [column(cols, k) for k in range(cols.scores.shape[1])]
 
 
 def _support(cols: ranking.Columns) -> np.ndarray:
@@ -122,7 +123,7 @@ def _operating_point(
         return OperatingPoint(float(values[0]), float(thresholds[0]))
     if average is None:
         return OperatingPoint(values, thresholds)
-    value = ranking_ops.average_values(numpy_ops, values, _support(cols), average)
+    value = ranking_graph.average_values(numpy_ops, values, _support(cols), average)
     return OperatingPoint(float(value), thresholds)
 
 
@@ -356,7 +357,7 @@ def specificity_at_sensitivity(
 def _binary_partial_auc(
     max_fpr: float, t: np.ndarray, s: np.ndarray, w: np.ndarray | None
 ) -> tuple[float, bool]:
-    """(standardized partial AUC, undefined) for one binary problem (`ranking._reduce`'s form)."""
+    """(standardized partial AUC, undefined) for one binary problem (`reduce_columns`' form)."""
     pos, neg, _ = _groups(t, s, w)
     with np.errstate(all="ignore"):
         value = float(opo.roc_auc_max_fpr_from_counts(numpy_ops, pos, neg, max_fpr)[0])
@@ -409,4 +410,4 @@ def roc_auc_max_fpr(
     m = _check_unit("max_fpr", max_fpr, open_low=True)
     spec, average = ranking._check_args(task, num_classes, average, from_logits, ignore_index)
     cols = ranking.prepare(spec, y_true, y_score, sample_weight)
-    return ranking._reduce(cols, average, lambda *a: _binary_partial_auc(m, *a), "roc_auc")
+    return reduce_columns(cols, average, "roc_auc", binary=lambda *a: _binary_partial_auc(m, *a))

@@ -1,6 +1,6 @@
 """Operating points and partial ROC-AUC from group masses, in any array namespace `xp`.
 
-The input is what the ranking state holds (see `ranking_ops`): per one-vs-rest problem, the
+The input is what the ranking state holds (see `ranking_graph`): per one-vs-rest problem, the
 positive and negative (weighted) mass of each group along an ascending score axis, `pos, neg`
 of shape `(K, G)`, and the score at which each group starts, `thresholds` of shape `(G,)` or
 `(K, G)`. A group is one distinct score (exact mode: `group_counts` with `group_thresholds`) or
@@ -41,8 +41,9 @@ from typing import Any, Literal
 import numpy as np
 from keras import ops
 
-from epochmetrics import _backend
-from epochmetrics.functional import ranking_ops
+from epochmetrics._backend import host as _host
+from epochmetrics._backend import ops as _backend
+from epochmetrics.functional import ranking_graph
 
 __all__ = [
     "KINDS",
@@ -155,7 +156,7 @@ def operating_point_from_counts(
 
     Examples:
         >>> import numpy as np
-        >>> from epochmetrics._ops import numpy_ops
+        >>> from epochmetrics._backend.xp import numpy_ops
         >>> pos, neg = np.array([[0.0, 1, 0, 1]]), np.array([[1.0, 0, 1, 0]])
         >>> value, threshold = operating_point_from_counts(
         ...     numpy_ops, "precision_at_recall", pos, neg, np.array([0.1, 0.35, 0.4, 0.8]), 0.9)
@@ -193,7 +194,7 @@ def operating_point_error_bound(xp: Any, kind: str, pos: Any, neg: Any, constrai
 
     Examples:
         >>> import numpy as np
-        >>> from epochmetrics._ops import numpy_ops
+        >>> from epochmetrics._backend.xp import numpy_ops
         >>> pos, neg = np.array([[0.0, 2, 1]]), np.array([[2.0, 1, 0]])
         >>> b = operating_point_error_bound(numpy_ops, "sensitivity_at_specificity", pos, neg, 0.9)
         >>> round(float(b[0]), 6)
@@ -245,7 +246,7 @@ def roc_auc_max_fpr_from_counts(xp: Any, pos: Any, neg: Any, max_fpr: float) -> 
 
     Examples:
         >>> import numpy as np
-        >>> from epochmetrics._ops import numpy_ops
+        >>> from epochmetrics._backend.xp import numpy_ops
         >>> pos, neg = np.array([[0.0, 1, 0, 1]]), np.array([[1.0, 0, 1, 0]])
         >>> round(float(roc_auc_max_fpr_from_counts(numpy_ops, pos, neg, 0.5)[0]), 6)
         0.666667
@@ -267,7 +268,7 @@ def roc_auc_max_fpr_error_bound(xp: Any, pos: Any, neg: Any, max_fpr: float) -> 
 
     Examples:
         >>> import numpy as np
-        >>> from epochmetrics._ops import numpy_ops
+        >>> from epochmetrics._backend.xp import numpy_ops
         >>> pos, neg = np.array([[0.0, 1, 0, 1]]), np.array([[1.0, 0, 1, 0]])
         >>> float(roc_auc_max_fpr_error_bound(numpy_ops, pos, neg, 0.5)[0])
         0.0
@@ -314,7 +315,7 @@ def _from_keys(keys: np.ndarray) -> np.ndarray:
 
 
 def bin_thresholds(bins_per_octave: int, *, logits: bool) -> np.ndarray:
-    """The smallest float32 score of each bin of `ranking_ops.score_bins`, `(bin_count,)`.
+    """The smallest float32 score of each bin of `ranking_graph.score_bins`, `(bin_count,)`.
 
     For every float32 score s and bin b: score_bins(s) >= b exactly when s >= thresholds[b], so
     "predict positive at thresholds[b]" counts bins b and above. Found by bisection on the
@@ -330,7 +331,7 @@ def bin_thresholds(bins_per_octave: int, *, logits: bool) -> np.ndarray:
         >>> float(t[0]), float(t[-1]), bool((t[1:] >= t[:-1]).all())
         (0.0, 1.0, True)
     """
-    g = ranking_ops.bin_count(bins_per_octave)
+    g = ranking_graph.bin_count(bins_per_octave)
     target = np.arange(g)
     ends = np.array([-np.inf, np.inf] if logits else [0.0, 1.0], dtype=np.float32)
     low_key, high_key = _ordered_keys(ends)
@@ -339,10 +340,10 @@ def bin_thresholds(bins_per_octave: int, *, logits: bool) -> np.ndarray:
     hi = np.full(g, high_key, dtype=np.int64)
     while np.any(hi - lo > 1):
         mid = lo + (hi - lo) // 2
-        bins = ranking_ops.score_bins(
+        bins = ranking_graph.score_bins(
             _from_keys(mid), logits=logits, bins_per_octave=bins_per_octave
         )
-        reached = _backend.to_host(bins) >= target
+        reached = _host.to_numpy(bins) >= target
         active = hi - lo > 1  # rows already found stay put
         hi = np.where(active & reached, mid, hi)
         lo = np.where(active & ~reached, mid, lo)

@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 from keras import ops
 
+from epochmetrics._backend import host as _host
 from epochmetrics._backend import ops as _backend
 from epochmetrics.functional import ranking, ranking_graph
 from epochmetrics.functional._args import TaskSpec, check_int
@@ -162,10 +163,10 @@ class BufferState:
 
     def host_value(self, host: Callable[..., Any], average: Any) -> np.ndarray:
         """An eager read: the stored samples through the host (NumPy) function `host`."""
-        count = int(_backend.to_host(self.count.value))
-        scores = _backend.to_host(self.scores.value)[:count]
-        labels = _backend.to_host(self.targets.value)[:count]
-        weights = _backend.to_host(self.weights.value)[:count]
+        count = int(_host.to_numpy(self.count.value))
+        scores = _host.to_numpy(self.scores.value)[:count]
+        labels = _host.to_numpy(self.targets.value)[:count]
+        weights = _host.to_numpy(self.weights.value)[:count]
         spec = self.spec
         if spec.task == "binary":
             labels, scores = labels[:, 0], scores[:, 0]

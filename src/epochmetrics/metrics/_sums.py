@@ -20,6 +20,7 @@ import keras
 import numpy as np
 from keras import ops
 
+from epochmetrics._backend import host as _host
 from epochmetrics._backend import ops as _backend
 from epochmetrics.functional._args import INVALID_KINDS
 
@@ -96,7 +97,7 @@ def host_total(parts: list[Any]) -> np.ndarray:
     """float64 sum of concrete state parts, as a NumPy array on the host."""
     total = np.zeros(np.shape(parts[0]), dtype=np.float64)
     for part in parts:
-        total += _backend.to_host(part)
+        total += _host.to_numpy(part)
     return total
 
 

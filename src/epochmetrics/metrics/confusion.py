@@ -8,7 +8,7 @@ from typing import Any, cast
 import keras
 import numpy as np
 
-from epochmetrics._backend import ops as _backend
+from epochmetrics._backend import host as _host
 from epochmetrics.functional import reductions
 from epochmetrics.functional._args import Average, Task, check_zero_division
 from epochmetrics.functional._layout import Layout
@@ -104,7 +104,7 @@ class ConfusionMatrix(SumStateMetric):
 
     def matrix(self) -> np.ndarray:
         """The current matrix as a float64 NumPy array."""
-        return _backend.to_host(self.result()).astype(np.float64)
+        return _host.to_numpy(self.result()).astype(np.float64)
 
     def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "normalize": self.normalize}
