@@ -93,6 +93,33 @@ def stream(
     return metric.result()
 
 
+def sizes_to_batches(sizes: Sequence[int]) -> list[tuple[int, int]]:
+    """Batch sizes -> [(start, stop)]."""
+    edges = [0, *itertools.accumulate(sizes)]
+    return list(itertools.pairwise(edges))
+
+
+def feed(metric: Any, y: Any, p: Any, w: Any = None, sizes: Sequence[int] | None = None) -> Any:
+    """Update `metric` batch by batch (`sizes`: the batch sizes; default one batch); return it."""
+    for a, b in sizes_to_batches(sizes or [len(y)]):
+        metric.update_state(y[a:b], p[a:b], None if w is None else w[a:b])
+    return metric
+
+
+def batch_sizes(
+    rng: np.random.Generator, n: int, choices: Sequence[int] = (1, 1, 7, 32)
+) -> list[int]:
+    """Random batch sizes summing to `n`, size-1 batches included, from few distinct sizes
+    (eager JAX compiles once per input shape)."""
+    sizes = []
+    while n > 0:
+        size = int(rng.choice(choices))
+        size = size if size <= n else 1
+        sizes.append(size)
+        n -= size
+    return sizes
+
+
 # --- the metric registry: every exported metric class, the tasks it takes ----------------------
 ALL_TASKS = ("binary", "multiclass", "multilabel")
 METRIC_TASKS: dict[str, tuple[str, ...]] = {

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import itertools
 import math
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +13,7 @@ import keras
 import numpy as np
 import pytest
 import sklearn.metrics as skm
-from helpers import BACKEND, assert_close, sk
+from helpers import BACKEND, assert_close, make_metric, metric_cases, sk
 
 import epochmetrics as em
 
@@ -192,7 +193,9 @@ def test_callbacks_monitor_per_class_keys(tmp_path: Path) -> None:
     assert reducer.monitor_op is keras.ops.greater
 
 
-def test_auto_mode_on_per_class_key_is_a_clear_error() -> None:
+def test_keras_canary_auto_mode_on_per_class_key_is_a_clear_error() -> None:
+    """Keras-behaviour canary: Keras cannot resolve mode="auto" for a per-class key and says
+    so (the README tells users to pass mode="max")."""
     x, y = multiclass_data(40)
     model = frozen_model(C)
     compile_frozen(
@@ -226,7 +229,8 @@ def test_save_and_load_without_custom_objects(tmp_path: Path) -> None:
         assert_close(after[key], before[key], what=key)
 
 
-ALL_METRICS = [
+# Non-default settings, then every registered metric class on every task it takes.
+SETTINGS = [
     lambda: em.Precision("multiclass", num_classes=3, average=None, class_names=["a", "b", "c"]),
     lambda: em.Recall("binary", threshold=0.3, from_logits=True),
     lambda: em.F1Score("multilabel", num_classes=3, average="micro", ignore_index=-1),
@@ -241,7 +245,10 @@ ALL_METRICS = [
     lambda: em.ClassificationReport(
         "multiclass", num_classes=3, averages=["micro"], per_class=False
     ),
+    lambda: em.AUROC("multiclass", num_classes=3, average=None, exact=True, capacity=16),
+    lambda: em.AveragePrecision("multilabel", num_classes=2, bins_per_octave=8, per_step="all"),
 ]
+ALL_METRICS = [*SETTINGS, *(partial(make_metric, n, t) for n, t in metric_cases())]
 
 
 @pytest.mark.parametrize("make", ALL_METRICS)
@@ -295,9 +302,10 @@ def test_invalid_labels_inside_compiled_step_give_nan() -> None:
     assert math.isnan(result["f1_macro"]) and math.isnan(result["mcc"])
 
 
-def test_a_nan_epoch_is_never_an_improvement() -> None:
-    """What the README promises for epochs poisoned by invalid labels: EarlyStopping keeps its
-    best value and counts the NaN epoch as one without improvement."""
+def test_keras_canary_a_nan_epoch_is_never_an_improvement() -> None:
+    """Keras-behaviour canary (no code of ours runs): what the README promises for epochs
+    poisoned by invalid labels. EarlyStopping keeps its best value and counts the NaN epoch as
+    one without improvement."""
     stop = keras.callbacks.EarlyStopping(monitor="val_f1", mode="max", patience=2)
     model = frozen_model(C)
     model.stop_training = False  # as fit sets it

@@ -6,6 +6,7 @@ import warnings
 
 import numpy as np
 import pytest
+from helpers import sk
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.special import softmax
@@ -19,13 +20,6 @@ PAIRS = [
     (R.roc_auc, skm.roc_auc_score),
     (R.average_precision, skm.average_precision_score),
 ]
-
-
-def _sk(fn, *args, **kwargs):
-    """scikit-learn with its warnings silenced: the reference side stays dumb and quiet."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return fn(*args, **kwargs)
 
 
 def _ours(fn, *args, **kwargs):
@@ -63,7 +57,7 @@ def test_binary_matches_sklearn(dtype, weighted):
         s[rng.random(n) < 0.05] = -0.0  # -0.0 ties with 0.0
         w = _weights(rng, n) if weighted else None
         for ours, ref in PAIRS:
-            _close(_ours(ours, y, s, sample_weight=w), _sk(ref, y, s, sample_weight=w))
+            _close(_ours(ours, y, s, sample_weight=w), sk(ref, y, s, sample_weight=w))
 
 
 @pytest.mark.parametrize("average", ["macro", "micro", "weighted", None])
@@ -79,7 +73,7 @@ def test_multilabel_matches_sklearn(average, weighted):
             got = _ours(
                 ours, y, s, task="multilabel", num_classes=labels, average=average, sample_weight=w
             )
-            _close(got, _sk(ref, y, s, average=average, sample_weight=w))
+            _close(got, sk(ref, y, s, average=average, sample_weight=w))
 
 
 @pytest.mark.parametrize("average", ["macro", "micro", "weighted", None])
@@ -94,7 +88,7 @@ def test_multiclass_one_vs_rest_matches_sklearn(average):
         w = rng.random(n)
         onehot = label_binarize(y, classes=range(c))
         for ours, ref in PAIRS:
-            expected = _sk(ref, onehot, p, average=average, sample_weight=w)
+            expected = sk(ref, onehot, p, average=average, sample_weight=w)
             _close(
                 _ours(
                     ours,
@@ -173,12 +167,12 @@ def test_curves_match_sklearn(n, decimals, seed, weighted):
     w = _weights(rng, n) if weighted else None
     for drop in (True, False):
         ours = _ours(R.roc_curve, y, s, sample_weight=w, drop_intermediate=drop)
-        ref = _sk(skm.roc_curve, y, s, sample_weight=w, drop_intermediate=drop)
+        ref = sk(skm.roc_curve, y, s, sample_weight=w, drop_intermediate=drop)
         for a, b in zip(ours, ref, strict=True):
             assert a.shape == b.shape
             _close(a, b)
         ours = _ours(R.precision_recall_curve, y, s, sample_weight=w, drop_intermediate=drop)
-        ref = _sk(skm.precision_recall_curve, y, s, sample_weight=w, drop_intermediate=drop)
+        ref = sk(skm.precision_recall_curve, y, s, sample_weight=w, drop_intermediate=drop)
         for a, b in zip(ours, ref, strict=True):
             assert a.shape == b.shape
             _close(a, b)
@@ -234,7 +228,7 @@ def test_undefined_cases_follow_sklearn_and_warn():
         assert np.isnan(R.roc_auc(y, p, task="multilabel", num_classes=2))  # macro carries NaN
     with pytest.warns(em.UndefinedMetricWarning):
         weighted = R.roc_auc(y, p, task="multilabel", num_classes=2, average="weighted")
-    _close(weighted, _sk(skm.roc_auc_score, y, p, average="weighted"))  # zero support drops out
+    _close(weighted, sk(skm.roc_auc_score, y, p, average="weighted"))  # zero support drops out
     with pytest.warns(em.UndefinedMetricWarning):
         assert (
             R.roc_auc(np.zeros((3, 2)), p, task="multilabel", num_classes=2, average="weighted")

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import math
-import warnings
 
 import keras
 import numpy as np
 import pytest
-from helpers import summed_state
+from helpers import batch_sizes, feed, sk, summed_state
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from keras import ops
@@ -28,40 +27,13 @@ CAPACITY = 512
 
 
 def _sk(cls, *args, **kwargs):
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return REFERENCE[cls](*args, **kwargs)
+    return sk(REFERENCE[cls], *args, **kwargs)
 
 
 def _value(result):
     if isinstance(result, dict):
         return {k: float(v) for k, v in result.items()}
     return float(result)
-
-
-def _feed(metric, y, s, w=None, sizes=None):
-    """Update batch by batch; `sizes` lists the batch sizes (default: one batch)."""
-    sizes = sizes or [len(y)]
-    start = 0
-    for size in sizes:
-        sl = slice(start, start + size)
-        metric.update_state(y[sl], s[sl], None if w is None else w[sl])
-        start += size
-    return metric
-
-
-def _partition(rng, n):
-    """Random batch sizes summing to n, with size-1 batches.
-
-    Three distinct sizes only (see CAPACITY).
-    """
-    sizes = []
-    while n > 0:
-        size = int(rng.choice([1, 1, 7, 32]))
-        size = size if size <= n else 1
-        sizes.append(size)
-        n -= size
-    return sizes
 
 
 # --- exact mode --------------------------------------------------------------------------------
@@ -73,7 +45,7 @@ def _partition(rng, n):
     cls=st.sampled_from([em.AUROC, em.AveragePrecision]),
 )
 @settings(deadline=None, max_examples=12)
-def test_exact_binary_equals_sklearn_for_any_partition(seed, n, decimals, weighted, cls):
+def test_exact_binary_equals_sklearn_for_anybatch_sizes(seed, n, decimals, weighted, cls):
     rng = np.random.default_rng(seed)
     y = rng.integers(0, 2, n)
     s = np.round(rng.random(n), decimals).astype("float32")  # ties
@@ -81,7 +53,7 @@ def test_exact_binary_equals_sklearn_for_any_partition(seed, n, decimals, weight
     if weighted:  # a fifth of the weights zero, but not all (scikit-learn refuses that)
         w = (rng.random(n) * (rng.random(n) > 0.2)).astype("float32")
         w[rng.integers(n)] = 1.0
-    m = _feed(cls("binary", exact=True, capacity=CAPACITY), y, s, w, _partition(rng, n))
+    m = feed(cls("binary", exact=True, capacity=CAPACITY), y, s, w, batch_sizes(rng, n))
     expected = _sk(cls, y, s, sample_weight=w)
     got = _value(m.result())
     assert (math.isnan(got) and math.isnan(expected)) or abs(got - expected) <= EXACT_TOL
@@ -97,12 +69,12 @@ def test_exact_multiclass_one_vs_rest(cls, average):
     p = softmax(z, axis=1).astype("float32")  # tied rows
     w = rng.random(n).astype("float32")
     onehot = label_binarize(y, classes=range(c))
-    m = _feed(
+    m = feed(
         cls("multiclass", num_classes=c, average=average, exact=True, capacity=CAPACITY),
         y,
         p,
         w,
-        _partition(rng, n),
+        batch_sizes(rng, n),
     )
     expected = _sk(cls, onehot, p, average=average, sample_weight=w)
     got = _value(m.result())
@@ -113,7 +85,7 @@ def test_exact_multiclass_one_vs_rest(cls, average):
     # Logits: the step's softmax may round a score differently with another batch
     # composition, so compare on untied scores.
     z = rng.normal(size=(n, c)).astype("float32")
-    m = _feed(
+    m = feed(
         cls(
             "multiclass",
             num_classes=c,
@@ -125,7 +97,7 @@ def test_exact_multiclass_one_vs_rest(cls, average):
         y,
         z,
         w,
-        _partition(rng, n),
+        batch_sizes(rng, n),
     )
     expected = _sk(
         cls, onehot, softmax(z.astype(np.float64), axis=1), average=average, sample_weight=w
@@ -143,7 +115,7 @@ def test_exact_multilabel_map(average):
     y = (rng.random((n, labels)) < [0.5, 0.1, 0.02, 0.7]).astype("float32")
     s = np.round(rng.random((n, labels)), 2).astype("float32")
     for cls in (em.AveragePrecision, em.AUROC):
-        m = _feed(
+        m = feed(
             cls("multilabel", num_classes=labels, average=average, exact=True, capacity=CAPACITY),
             y,
             s,
@@ -159,7 +131,7 @@ def test_exact_from_logits_ranks_the_logits():
     rng = np.random.default_rng(2)
     y = rng.integers(0, 2, 192)
     z = (rng.normal(size=192) * 30).astype("float32")  # sigmoid would saturate to ties
-    m = _feed(
+    m = feed(
         em.AUROC("binary", from_logits=True, exact=True, capacity=CAPACITY), y, z, sizes=[32] * 6
     )
     assert abs(float(m.result()) - skm.roc_auc_score(y, z)) <= EXACT_TOL
@@ -186,7 +158,7 @@ def test_multilabel_ignore_index_skips_elements(exact):
     s = np.round(rng.random((96, 4)), 2).astype("float32")  # one bin per distinct score
     kw = {"exact": True, "capacity": CAPACITY} if exact else {}
     for cls, fn in ((em.AUROC, R.roc_auc), (em.AveragePrecision, R.average_precision)):
-        m = _feed(
+        m = feed(
             cls("multilabel", num_classes=4, ignore_index=-1, average=None, **kw),
             y,
             s,
@@ -219,14 +191,14 @@ def test_exact_merge_appends_samples():
         em.AveragePrecision("multiclass", num_classes=4, exact=True, capacity=c)
         for c in (CAPACITY, 32, 40)
     ]
-    _feed(parts[0], y[:20], p[:20], sizes=[7, 7, 1, 1, 1, 1, 1, 1])
-    _feed(parts[1], y[20:52], p[20:52], sizes=[32])
-    _feed(parts[2], y[52:], p[52:], sizes=[32, 1, 1, 1, 1, 1, 1])
+    feed(parts[0], y[:20], p[:20], sizes=[7, 7, 1, 1, 1, 1, 1, 1])
+    feed(parts[1], y[20:52], p[20:52], sizes=[32])
+    feed(parts[2], y[52:], p[52:], sizes=[32, 1, 1, 1, 1, 1, 1])
     parts[0].merge_state(parts[1])
     parts[0].merge_state(parts[2])
     expected = skm.average_precision_score(label_binarize(y, classes=range(4)), p)
     assert abs(float(parts[0].result()) - expected) <= EXACT_TOL
-    small = _feed(
+    small = feed(
         em.AveragePrecision("multiclass", num_classes=4, exact=True, capacity=40),
         y[:32],
         p[:32],
@@ -265,7 +237,7 @@ def test_binned_auroc_on_tied_scores_within_1e_4():
     rng = np.random.default_rng(4)
     y = rng.integers(0, 2, 20_000)
     s = np.round(1.0 / (1.0 + np.exp(-(rng.normal(size=20_000) + y))), 3).astype("float32")
-    m = _feed(em.AUROC("binary"), y, s, sizes=[1000] * 20)
+    m = feed(em.AUROC("binary"), y, s, sizes=[1000] * 20)
     err = abs(float(m.result()) - skm.roc_auc_score(y, s))
     assert err <= 1e-4
     assert err <= _bound(m)
@@ -278,12 +250,12 @@ def test_binned_auroc_on_bunched_scores_beats_keras_auc():
     keras_auc.update_state(y, s)
     keras_err = abs(float(keras_auc.result()) - exact)
     assert 0.14 < keras_err < 0.19  # Keras reports ~0.69 where the exact value is ~0.85
-    m = _feed(em.AUROC("binary"), y, s, sizes=[1000] * 20)
+    m = feed(em.AUROC("binary"), y, s, sizes=[1000] * 20)
     err = abs(float(m.result()) - exact)
     assert err <= 1e-3
     assert err <= _bound(m)
     assert 10 * err <= keras_err
-    ap = _feed(em.AveragePrecision("binary"), y, s, sizes=[1000] * 20)
+    ap = feed(em.AveragePrecision("binary"), y, s, sizes=[1000] * 20)
     assert abs(float(ap.result()) - skm.average_precision_score(y, s)) <= 2e-3
 
 
@@ -294,11 +266,11 @@ def test_binned_accuracy_holds_wherever_the_scores_are(center):
     y = rng.integers(0, 2, 4000)
     scale = max(abs(center) * 1e-2, 1e-6)
     z = (center + scale * (rng.normal(size=4000) + y)).astype("float32")
-    m = _feed(em.AUROC("binary", from_logits=True), y, z, sizes=[1000] * 4)
+    m = feed(em.AUROC("binary", from_logits=True), y, z, sizes=[1000] * 4)
     assert abs(float(m.result()) - skm.roc_auc_score(y, z)) <= 1e-3
     if abs(center) < 15:  # float32 probabilities still distinguish these scores
         p = (1 / (1 + np.exp(-z.astype(np.float64)))).astype("float32")
-        m = _feed(em.AUROC("binary"), y, p, sizes=[1000] * 4)
+        m = feed(em.AUROC("binary"), y, p, sizes=[1000] * 4)
         assert abs(float(m.result()) - skm.roc_auc_score(y, p)) <= 1e-3
 
 
@@ -307,7 +279,7 @@ def test_binned_is_exact_when_each_score_has_its_own_bin():
     y = rng.integers(0, 2, 3000)
     s = np.round(rng.random(3000), 2).astype("float32")
     for cls in (em.AUROC, em.AveragePrecision):
-        m = _feed(cls("binary"), y, s, sizes=[1000] * 3)
+        m = feed(cls("binary"), y, s, sizes=[1000] * 3)
         assert abs(float(m.result()) - _sk(cls, y, s)) <= EXACT_TOL
 
 
@@ -320,11 +292,11 @@ def test_binned_multiclass_and_multilabel_close_to_sklearn(average):
     p = softmax(z.astype(np.float64), axis=1).astype("float32")
     onehot = label_binarize(y, classes=range(c))
     for cls in (em.AUROC, em.AveragePrecision):
-        m = _feed(cls("multiclass", num_classes=c, average=average), y, p, sizes=[1000] * 2)
+        m = feed(cls("multiclass", num_classes=c, average=average), y, p, sizes=[1000] * 2)
         got = _value(m.result())
         got = list(got.values()) if average is None else got
         np.testing.assert_allclose(got, _sk(cls, onehot, p, average=average), atol=2e-3)
-        ml = _feed(
+        ml = feed(
             cls("multilabel", num_classes=c, average=average, from_logits=True),
             onehot,
             z,
@@ -345,11 +317,11 @@ def test_binned_state_is_partition_invariant_and_merges(seed, n):
     def metric():
         return em.AveragePrecision("multilabel", num_classes=4)
 
-    whole = _feed(metric(), y, s)
-    parts = _feed(metric(), y, s, sizes=_partition(rng, n))
+    whole = feed(metric(), y, s)
+    parts = feed(metric(), y, s, sizes=batch_sizes(rng, n))
     np.testing.assert_array_equal(summed_state(whole), summed_state(parts))
     # (a + b) + c == a + (b + c), and the empty metric is the identity.
-    sizes = _partition(rng, n)
+    sizes = batch_sizes(rng, n)
     pieces = [metric() for _ in range(3)]
     for i, size in enumerate(sizes):
         start = sum(sizes[:i])
@@ -398,11 +370,11 @@ def test_bins_are_monotone_over_the_whole_float32_axis():
 def test_undefined_cases_in_the_metric(exact):
     kw = {"exact": True, "capacity": CAPACITY} if exact else {}
     s = np.linspace(0.1, 0.7, 7).astype("float32")
-    auroc = _feed(em.AUROC("binary", **kw), np.zeros(7), s)
+    auroc = feed(em.AUROC("binary", **kw), np.zeros(7), s)
     assert math.isnan(float(auroc.result()))
-    ap = _feed(em.AveragePrecision("binary", **kw), np.zeros(7), s)
+    ap = feed(em.AveragePrecision("binary", **kw), np.zeros(7), s)
     assert float(ap.result()) == 0.0
-    assert float(_feed(em.AveragePrecision("binary", **kw), np.ones(7), s).result()) == 1.0
+    assert float(feed(em.AveragePrecision("binary", **kw), np.ones(7), s).result()) == 1.0
     empty = em.AUROC("multiclass", num_classes=4, average=None, **kw)
     assert all(math.isnan(v) for v in _value(empty.result()).values())
 
@@ -416,7 +388,7 @@ def test_evaluate_arrays_is_exact_with_result_keys(exact):
     m = em.AUROC(
         "multiclass", num_classes=4, average=None, class_names=list("abcd"), name="roc", **kw
     )
-    _feed(m, y, p, sizes=[32] * 3)
+    feed(m, y, p, sizes=[32] * 3)
     got = m.evaluate_arrays(y, p)
     assert list(got) == list(m.result()) == ["roc_a", "roc_b", "roc_c", "roc_d"]
     np.testing.assert_allclose(

@@ -1,13 +1,15 @@
 """`keras.metrics.Metric` subclasses: thin shells of state variables over `functional`."""
 
-from epochmetrics.metrics.classification import (
+from epochmetrics.metrics.agreement import (
     Accuracy,
     BalancedAccuracy,
     CohenKappa,
+    MatthewsCorrCoef,
+)
+from epochmetrics.metrics.classification import (
     F1Score,
     FBetaScore,
     JaccardIndex,
-    MatthewsCorrCoef,
     Precision,
     Recall,
     Specificity,

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import types
 import warnings
 from collections.abc import Iterable
-from typing import Any, Literal, NamedTuple
+from typing import Any, NamedTuple
 
 import keras
 import numpy as np
@@ -24,25 +23,10 @@ from epochmetrics.functional._args import (
 from epochmetrics.functional._layout import Layout
 from epochmetrics.metrics import _sums
 from epochmetrics.metrics._keras_calls import KerasName, keras_read
+from epochmetrics.metrics._public import PerStep
 
 # A metric whose state passes this size gets a warning at construction.
 LARGE_STATE_BYTES = 100 * 2**20
-
-PerStep = Literal["all", "averages", "none"]
-PER_STEP_ARG = """per_step: Which keys a train or test step returns when the result has several:
-            "averages" (default: averaged and single-value keys, no per-class keys), "all" or
-            "none". The epoch's logs (History, CSVLogger, callbacks' `on_epoch_end`,
-            `evaluate`) always hold every key; only per-batch logs (the progress bar during an
-            epoch, batch-level callbacks, `train_on_batch`) see fewer. Per-class keys cost
-            each step ~10-30 us apiece in Keras' own log handling."""
-
-
-def check_per_step(per_step: Any) -> PerStep:
-    if per_step not in ("all", "averages", "none"):
-        raise ValueError(
-            f"`per_step` must be 'all', 'averages' or 'none'. Received: per_step={per_step!r}."
-        )
-    return per_step  # type: ignore[no-any-return]
 
 
 class SumStateMetric(keras.metrics.Metric):
@@ -355,33 +339,6 @@ class SumStateMetric(keras.metrics.Metric):
         keys = self._keys_now()
         assert keys is not None
         return Keyed(values, keys)
-
-
-def own_init(cls: type) -> type:
-    """Give a public class that inherits `__init__` its own copy of it, named after the class.
-
-    The signature stays the inherited one (explicit keywords for `help()` and IDEs), and
-    Python's argument errors name the class the user called (`Accuracy.__init__() got an
-    unexpected keyword argument ...`) instead of a private base class.
-    """
-    if "__init__" in vars(cls):
-        return cls
-    base: Any = next(vars(c)["__init__"] for c in cls.__mro__ if "__init__" in vars(c))
-    qualname = f"{cls.__qualname__}.__init__"
-    init = types.FunctionType(
-        base.__code__.replace(co_qualname=qualname),
-        base.__globals__,
-        base.__name__,
-        base.__defaults__,
-        base.__closure__,
-    )
-    init.__kwdefaults__ = base.__kwdefaults__
-    init.__annotations__ = base.__annotations__
-    init.__doc__ = base.__doc__
-    init.__qualname__ = qualname
-    init.__module__ = cls.__module__
-    cls.__init__ = init  # type: ignore[misc]
-    return cls
 
 
 class Keyed(NamedTuple):

@@ -14,9 +14,10 @@ from epochmetrics.functional._args import Average, Task, check_zero_division
 from epochmetrics.functional._layout import Layout
 from epochmetrics.functional.reductions import Normalize
 from epochmetrics.functional.stat_scores import confusion_matrix_layout, confusion_matrix_update
-from epochmetrics.metrics._base import PER_STEP_ARG, Keyed, PerStep, SumStateMetric, check_per_step
+from epochmetrics.metrics._base import Keyed, SumStateMetric
+from epochmetrics.metrics._public import PER_STEP_ARG, PerStep, check_per_step
+from epochmetrics.metrics._stat_metrics import CLASS_NAMES_ARG, COMMON_ARGS, INPUTS, _StatScores
 from epochmetrics.metrics._sums import Step
-from epochmetrics.metrics.classification import CLASS_NAMES_ARG, COMMON_ARGS, INPUTS, _StatScores
 
 __all__ = ["ClassificationReport", "ConfusionMatrix"]
 

@@ -24,14 +24,8 @@ from epochmetrics.functional._layout import Layout
 from epochmetrics.functional._ranking_kernels import reduce_columns
 from epochmetrics.functional.ranking import RankingAverage, check_ranking_average
 from epochmetrics.metrics import _sums
-from epochmetrics.metrics._base import (
-    PER_STEP_ARG,
-    PerStep,
-    SumStateMetric,
-    _metric_list,
-    check_per_step,
-    own_init,
-)
+from epochmetrics.metrics._base import SumStateMetric, _metric_list
+from epochmetrics.metrics._public import PER_STEP_ARG, PerStep, check_per_step, own_init
 from epochmetrics.metrics._ranking_state import BinnedState, BufferState
 from epochmetrics.metrics._sums import Step
 
