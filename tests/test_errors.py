@@ -173,7 +173,7 @@ BAD_INPUTS = [
         np.zeros(4, int),
         np.zeros((4, 3), f32),
         np.ones((4, 3), f32),
-        r"`sample_weight` must be a scalar or have shape \(batch,\) or \(batch, 1\) matching y_true. Received: sample_weight.shape=\(4, 3\)",
+        r"`sample_weight` must be a scalar, one weight per sample \(batch,\), or one per element \(4,\). Received: sample_weight.shape=\(4, 3\)",
     ),
     (
         MC,
@@ -242,7 +242,7 @@ BAD_INPUTS = [
     (
         {"task": "binary"},
         np.zeros((4, 2)),
-        np.zeros((4, 2), f32),
+        np.zeros((4, 3), f32),
         None,
         r"task='binary' expects y_true and y_pred of shape \(batch,\) or \(batch, 1\). Received: y_true.shape=\(4, 2\)",
     ),

@@ -13,7 +13,7 @@ import keras
 import numpy as np
 import pytest
 import sklearn.metrics as skm
-from helpers import BACKEND, assert_close, make_metric, metric_cases, sk
+from helpers import assert_close, make_metric, metric_cases, sk
 
 import epochmetrics as em
 
@@ -265,10 +265,9 @@ def test_config_round_trip_and_direction(make: Any) -> None:
 
 
 def test_invalid_labels_inside_compiled_step_give_nan() -> None:
-    """Out-of-range labels cannot raise inside XLA/tf.function: the epoch's value becomes NaN.
-
-    On torch the step runs eagerly and the ValueError is raised instead.
-    """
+    """Out-of-range labels cannot raise inside XLA/tf.function, and torch's eager steps do not
+    read values on the host (a device sync per step): the epoch's value becomes NaN, and the
+    epoch's read warns with the counts."""
     x, y = multiclass_data(50)
     y = y.copy()
     y[7] = C + 2
@@ -282,12 +281,6 @@ def test_invalid_labels_inside_compiled_step_give_nan() -> None:
         ],
     )
     xs, ys = x.reshape(-1, C), y.reshape(-1, 1)
-    if BACKEND == "torch":
-        with pytest.raises(
-            ValueError, match=r"y_true values to be integers in \[0, num_classes=4\)"
-        ):
-            model.evaluate(xs, ys, verbose=0)
-        return
     with pytest.warns(RuntimeWarning, match="is NaN: a compiled step received") as caught:
         result = model.evaluate(xs, ys, return_dict=True, verbose=0)
     # One warning per metric, naming it, the kind of input and the count.

@@ -166,10 +166,7 @@ def test_overflow_and_invalid_labels_give_nan_inside_compiled_steps():
     bad[5] = 2.0  # not a binary label
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
-        if keras.backend.backend() == "torch":  # eager steps: the values are checked and named
-            with pytest.raises(ValueError, match=r"0 or 1.*Received 1 invalid value\(s\): 2"):
-                model.evaluate(x, bad, batch_size=32, verbose=0)
-            return
-        # Compiled steps cannot raise on values: the invalid count makes the epoch's result NaN.
+        # Steps do not read values on the host (compiled, or torch's eager steps without a sync):
+        # the invalid count makes the epoch's result NaN.
         res = model.evaluate(x, bad, batch_size=32, verbose=0, return_dict=True)
     assert math.isnan(res["average_precision"])

@@ -13,6 +13,7 @@ __all__ = [
     "cumsum",
     "from_host",
     "is_concrete",
+    "is_shape_only",
     "read_parts",
     "scatter_add",
     "float64_available",
@@ -88,6 +89,12 @@ def is_concrete(x: Any) -> bool:
 
         return not torch.compiler.is_compiling()
     return True
+
+
+def is_shape_only(x: Any) -> bool:
+    """Whether `x` carries a shape but no values: torch's "meta" tensors, which Keras' torch
+    backend passes first when it infers output shapes (e.g. building compiled metrics)."""
+    return getattr(getattr(x, "device", None), "type", None) == "meta"
 
 
 def cumsum(x: Any, axis: int = -1) -> Any:

@@ -293,9 +293,19 @@ def shape_error(
         ),
         "multilabel": f"y_true and {pred} of shape ({n}, num_classes={c})",
     }[spec.task]
+    dense = {
+        "binary": "both (batch, ...) of the same shape",
+        "multiclass": (
+            f"y_true (batch, ...) labels or (batch, ..., {c}) one-hot, {pred} (batch, ..., {c}) "
+            + ("scores" if scores is not None else "scores or (batch, ...) labels")
+        ),
+        "multilabel": f"both (batch, ..., {c})",
+    }[spec.task]
+    note = f" Dense inputs (segmentation) put extra axes after the batch axis: {dense}."
     return ValueError(
         f"task={spec.task!r} expects {expected}. "
         f"Received: y_true.shape={true_shape}, {pred}.shape={pred_shape}."
+        + (note if n == "batch" else "")
     )
 
 

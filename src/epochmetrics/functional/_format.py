@@ -63,15 +63,6 @@ def _is_int(x: Any) -> bool:
     return "int" in str(x.dtype) or "bool" in str(x.dtype)
 
 
-def _is_vector(shape: tuple[int | None, ...]) -> bool:
-    return len(shape) == 1 or (len(shape) == 2 and shape[1] == 1)
-
-
-def _flat(x: Any) -> Any:
-    """A `(B,)` or `(B, 1)` tensor as `(B,)` (no op when it already is: ops cost on torch)."""
-    return x if len(x.shape) == 1 else ops.reshape(x, (-1,))
-
-
 # --- conversion and shape checks --------------------------------------------------------------
 def _host_array(name: str, x: Any) -> Any:
     """Host input (lists, NumPy) as an array of numbers, with a TypeError for anything else.
@@ -106,7 +97,7 @@ def _check_dtype(name: str, x: Any) -> None:
         )
 
 
-def _check_batch(spec: TaskSpec, y_true: Any, y_pred: Any, sample_weight: Any) -> None:
+def _check_batch(spec: TaskSpec, y_true: Any, y_pred: Any) -> None:
     for name, x in (("y_true", y_true), ("y_pred", y_pred)):
         if len(x.shape) == 0:
             raise ValueError(
@@ -120,53 +111,97 @@ def _check_batch(spec: TaskSpec, y_true: Any, y_pred: Any, sample_weight: Any) -
             "y_true and y_pred must have the same batch size. "
             f"Received: y_true.shape={_shape(y_true)}, y_pred.shape={_shape(y_pred)}."
         )
-    if sample_weight is not None:
-        sw = _shape(sample_weight)
-        if sw and (not _is_vector(sw) or (sw[0] is not None and bt is not None and sw[0] != bt)):
-            raise ValueError(
-                "`sample_weight` must be a scalar or have shape (batch,) or (batch, 1) matching "
-                f"y_true. Received: sample_weight.shape={sw}, y_true.shape={_shape(y_true)}."
-            )
 
 
 def batch_tensors(
     spec: TaskSpec, y_true: Any, y_pred: Any, sample_weight: Any
 ) -> tuple[Any, Any, Any]:
-    """The batch as tensors, with matching batch sizes (else a ValueError).
-
-    A scalar `sample_weight` weighs every sample alike; weights come back as `(B,)` in
-    `_backend.wide_float()` (float64 wherever it exists).
-    """
+    """The batch as tensors, with matching batch sizes (else a ValueError); `sample_weight` in
+    `_backend.wide_float()` (float64 wherever it exists), shape unchecked (see `Form`)."""
     y_true = ops.convert_to_tensor(_host_array("y_true", y_true))
     y_pred = ops.convert_to_tensor(_host_array("y_pred", y_pred))
     for name, x in (("y_true", y_true), ("y_pred", y_pred)):
         _check_dtype(name, x)
+    _check_batch(spec, y_true, y_pred)
     if sample_weight is not None:
         sample_weight = ops.convert_to_tensor(_host_array("sample_weight", sample_weight))
         _check_dtype("sample_weight", sample_weight)
-    _check_batch(spec, y_true, y_pred, sample_weight)
-    if sample_weight is not None:
-        wide = _backend.wide_float()
-        sample_weight = ops.cast(sample_weight, wide)
-        if len(sample_weight.shape) == 0:
-            sample_weight = ops.ones(ops.shape(y_true)[:1], dtype=wide) * sample_weight
-        sample_weight = _flat(sample_weight)
+        sample_weight = ops.cast(sample_weight, _backend.wide_float())
     return y_true, y_pred, sample_weight
 
 
-def _check_shapes(spec: TaskSpec, y_true: Any, y_pred: Any, scores: bool) -> None:
-    st, sp = _shape(y_true), _shape(y_pred)
-    c = spec.num_classes
+class Form(NamedTuple):
+    """How a batch is laid out: what each side is, and its sample axes.
+
+    `sample_shape` is the shape of one batch row's targets without a class axis: `(B,)` for a
+    classifier, `(B, H, W)` for a segmentation map. Targets and predictions are flattened to
+    N = prod(sample_shape) rows.
+    """
+
+    one_hot: bool  # multiclass y_true holds (..., C) one-hot (or soft) rows
+    scores: bool  # multiclass y_pred holds (..., C) scores (else labels)
+    sample_shape: tuple[int | None, ...]
+
+
+def _squeeze_last(shape: tuple[int | None, ...]) -> tuple[int | None, ...]:
+    return shape[:-1] if len(shape) >= 2 and shape[-1] == 1 else shape
+
+
+def _form(spec: TaskSpec, y_true: Any, y_pred: Any, scores: bool) -> Form | None:
+    """The layout of a batch, or None when the shapes fit no form of `spec.task`.
+
+    Binary: y_true and y_pred of the same shape `(B, ...)` (a trailing axis of 1 on either is
+    dropped). Multilabel: both `(B, ..., L)`. Multiclass, with S the sample axes `(B, ...)`:
+    targets `S` (labels, or `S + (1,)`) or `S + (C,)` one-hot, predictions `S + (C,)` scores or
+    `S` labels. When both sides have the same shape `S + (C,)` they are one-hot targets and
+    scores; past rank 2 an integer y_pred of that shape is read as a label map instead.
+    """
+    st, sp, c = _shape(y_true), _shape(y_pred), spec.num_classes
     if spec.task == "multilabel":
-        ok = len(st) == 2 and len(sp) == 2 and st[1] == c and sp[1] == c
-    elif spec.task == "binary":
-        ok = _is_vector(st) and _is_vector(sp)
-    else:
-        ok = _is_vector(st) or (len(st) == 2 and st[1] == c)
-        matrix = len(sp) == 2 and sp[1] == c
-        ok = ok and (matrix and not _is_int(y_pred) if scores else matrix or _is_vector(sp))
-    if not ok:
-        raise shape_error(spec, st, sp, scores=SCORES if scores else None)
+        ok = len(st) >= 2 and st == sp and st[-1] == c
+        return Form(False, True, st[:-1]) if ok else None
+    if spec.task == "binary":
+        st2, sp2 = _squeeze_last(st), _squeeze_last(sp)
+        return Form(False, False, st2) if st2 == sp2 else None
+    st1, sp1 = _squeeze_last(st), _squeeze_last(sp)
+    if scores and _is_int(y_pred):
+        return None  # ranking metrics need scores
+    if len(sp) >= 2 and sp[-1] == c and sp[:-1] == st1:
+        return Form(False, True, st1)  # labels + scores
+    label_map = _is_int(y_pred) and len(st) > 2
+    if len(st) >= 2 and st == sp and st[-1] == c and not label_map:
+        return Form(True, True, st[:-1])  # one-hot + scores
+    if scores:
+        return None
+    if st1 == sp1:
+        return Form(False, False, st1)  # labels + labels
+    if len(st) >= 2 and st[-1] == c and st[:-1] == sp1:
+        return Form(True, False, sp1)  # one-hot + labels
+    return None
+
+
+def _sample_weights(sample_weight: Any, y_true: Any, form: Form) -> Any:
+    """`sample_weight` (a scalar, `(B,)` per sample, or one per element of the sample axes)
+    as one weight per row `(N,)`."""
+    sw, samples = _shape(sample_weight), form.sample_shape
+    b = samples[0]
+    if len(sw) == 0:
+        return ops.ones(ops.shape(y_true)[:1], dtype=sample_weight.dtype) * sample_weight
+    if _squeeze_last(sw) == samples or sw == samples:
+        return ops.reshape(sample_weight, (-1,))
+    per_sample = len(_squeeze_last(sw)) == 1 and (sw[0] is None or b is None or sw[0] == b)
+    if not per_sample:
+        raise ValueError(
+            "`sample_weight` must be a scalar, one weight per sample (batch,), or one per "
+            f"element {samples}. Received: sample_weight.shape={sw}, "
+            f"y_true.shape={_shape(y_true)}."
+        )
+    sample_weight = ops.reshape(sample_weight, (-1,))
+    if len(samples) == 1:
+        return sample_weight
+    per_row = ops.ones(ops.shape(y_true)[: len(samples)], dtype=sample_weight.dtype)
+    shape = (-1, *[1] * (len(samples) - 1))
+    return ops.reshape(per_row * ops.reshape(sample_weight, shape), (-1,))
 
 
 # --- targets and predictions ------------------------------------------------------------------
@@ -202,19 +237,22 @@ def _one_hot_labels(y_true: Any) -> tuple[Any, Any]:
     return ops.cast(ops.argmax(y, axis=-1), "int32"), bad
 
 
-def _targets(spec: TaskSpec, y_true: Any) -> tuple[Any, Any, Any]:
-    """(int32 targets, invalid mask, ignored mask or None)."""
+def _targets(spec: TaskSpec, y_true: Any, form: Form) -> tuple[Any, Any, Any]:
+    """Flattened (int32 targets, invalid mask, ignored mask or None)."""
     if spec.task == "multilabel":
-        t, bad = _binary_targets(y_true)
-    elif spec.task == "binary":
-        t, bad = _binary_targets(_flat(y_true))
-    elif _is_vector(_shape(y_true)):
-        t, bad = _sparse_labels(_flat(y_true), spec.num_classes)
+        raw = ops.reshape(y_true, (-1, spec.num_classes))
+        t, bad = _binary_targets(raw)
+    elif form.one_hot:
+        y = ops.reshape(y_true, (-1, spec.num_classes))
+        return (*_one_hot_labels(y), None)  # ignore_index applies to label values only
     else:
-        return (*_one_hot_labels(y_true), None)  # ignore_index applies to label values only
+        raw = ops.reshape(y_true, (-1,))
+        if spec.task == "binary":
+            t, bad = _binary_targets(raw)
+        else:
+            t, bad = _sparse_labels(raw, spec.num_classes)
     if spec.ignore_index is None:
         return t, bad, None
-    raw = y_true if spec.task == "multilabel" else _flat(y_true)
     ignored = ops.equal(ops.cast(raw, "float32"), float(spec.ignore_index))
     return t, ops.logical_and(bad, ops.logical_not(ignored)), ignored
 
@@ -233,20 +271,23 @@ def _threshold(spec: TaskSpec, scores: Any) -> tuple[Any, Any]:
     return ops.cast(scores > spec.threshold, "int32"), ops.logical_not(ok)
 
 
-def _hard_predictions(spec: TaskSpec, y_pred: Any) -> tuple[Any, Any]:
+def _hard_predictions(spec: TaskSpec, y_pred: Any, form: Form) -> tuple[Any, Any]:
+    """Flattened hard predictions and their invalid mask."""
     if spec.task == "multilabel":
-        return _threshold(spec, y_pred)
+        return _threshold(spec, ops.reshape(y_pred, (-1, spec.num_classes)))
     if spec.task == "binary":
-        return _threshold(spec, _flat(y_pred))
-    if _is_vector(_shape(y_pred)):
-        return _sparse_labels(_flat(y_pred), spec.num_classes)
+        return _threshold(spec, ops.reshape(y_pred, (-1,)))
+    if not form.scores:
+        return _sparse_labels(ops.reshape(y_pred, (-1,)), spec.num_classes)
     # argmax of a row holding NaN is meaningless: such rows are invalid.
-    return _backend.argmax_with_nan(y_pred)
+    return _backend.argmax_with_nan(ops.reshape(y_pred, (-1, spec.num_classes)))
 
 
 def _scores(spec: TaskSpec, y_pred: Any) -> tuple[Any, Any]:
-    """Scores `(N, K)` float32 and their invalid mask (multiclass: per row)."""
-    scores = ops.cast(y_pred if spec.task != "binary" else _flat(y_pred), "float32")
+    """Flattened scores `(N, K)` float32 (binary: `(N,)`) and their invalid mask (multiclass:
+    per row)."""
+    k = (spec.num_classes,) if spec.task != "binary" else ()
+    scores = ops.cast(ops.reshape(y_pred, (-1, *k)), "float32")
     if spec.task == "multiclass":
         if spec.from_logits:
             scores = ops.softmax(scores, axis=-1)
@@ -263,13 +304,27 @@ def _scores(spec: TaskSpec, y_pred: Any) -> tuple[Any, Any]:
 
 # --- the formatter ----------------------------------------------------------------------------
 def format_batch(
-    spec: TaskSpec, y_true: Any, y_pred: Any, sample_weight: Any = None, *, scores: bool = False
+    spec: TaskSpec,
+    y_true: Any,
+    y_pred: Any,
+    sample_weight: Any = None,
+    *,
+    scores: bool = False,
+    check: bool = True,
 ) -> Batch:
-    """Validate and normalise one batch (see the module docstring and `Batch`)."""
+    """Validate and normalise one batch (see the module docstring, `Form` and `Batch`).
+
+    `check=False` never reads values on the host (no device sync): invalid inputs are only
+    counted, as inside compiled steps.
+    """
     y_true, y_pred, sample_weight = batch_tensors(spec, y_true, y_pred, sample_weight)
-    _check_shapes(spec, y_true, y_pred, scores)
-    t, t_bad, ignored = _targets(spec, y_true)
-    p, p_bad = _scores(spec, y_pred) if scores else _hard_predictions(spec, y_pred)
+    form = _form(spec, y_true, y_pred, scores)
+    if form is None:
+        raise shape_error(spec, _shape(y_true), _shape(y_pred), scores=SCORES if scores else None)
+    t, t_bad, ignored = _targets(spec, y_true, form)
+    p, p_bad = _scores(spec, y_pred) if scores else _hard_predictions(spec, y_pred, form)
+    if sample_weight is not None:
+        sample_weight = _sample_weights(sample_weight, y_true, form)
     w_bad = None if sample_weight is None else ops.logical_not(ops.isfinite(sample_weight))
 
     bad = ops.logical_or(t_bad, p_bad)
@@ -277,7 +332,9 @@ def format_batch(
     if w_bad is not None:
         row_bad = ops.logical_or(row_bad, w_bad)
     # One scalar read per eager batch; the details are gathered only when something is wrong.
-    if _backend.is_concrete(row_bad) and bool(ops.any(row_bad)):
+    # Without `check` (torch's eager fit steps) nothing is read: invalid inputs are counted,
+    # as inside compiled steps, and reported at the epoch's read.
+    if check and _backend.is_concrete(row_bad) and bool(ops.any(row_bad)):
         raise _eager_error(spec, y_true, y_pred, sample_weight, t_bad, p_bad, w_bad, scores)
 
     multilabel = spec.task == "multilabel"

@@ -84,10 +84,16 @@ def binned_layout(spec: TaskSpec, bins_per_octave: int) -> Layout:
 
 
 def binned_update(
-    spec: TaskSpec, bins_per_octave: int, y_true: Any, y_pred: Any, sample_weight: Any = None
+    spec: TaskSpec,
+    bins_per_octave: int,
+    y_true: Any,
+    y_pred: Any,
+    sample_weight: Any = None,
+    *,
+    check: bool = True,
 ) -> Any:
     """One batch's histogram, laid out as `binned_layout(spec, bins_per_octave)`."""
-    x = format_batch(spec, y_true, y_pred, sample_weight, scores=True)
+    x = format_batch(spec, y_true, y_pred, sample_weight, scores=True, check=check)
     pos_w, neg_w = split_targets(spec, x.y_true, x.weight)
     logits = spec.from_logits and spec.task != "multiclass"
     bins = score_bins(x.y_pred, logits=logits, bins_per_octave=bins_per_octave)
@@ -102,11 +108,13 @@ def binned_update(
     )
 
 
-def buffer_rows(spec: TaskSpec, y_true: Any, y_pred: Any, sample_weight: Any = None) -> Any:
+def buffer_rows(
+    spec: TaskSpec, y_true: Any, y_pred: Any, sample_weight: Any = None, *, check: bool = True
+) -> Any:
     """Exact mode: one batch as rows to store, `(scores (N, K), labels (N, T), weights (N,),
     keep (N,), invalid (3,))`. Labels are -1 where not counted; only rows that count are kept
     (ignored and zero-weight samples use no capacity)."""
-    x = format_batch(spec, y_true, y_pred, sample_weight, scores=True)
+    x = format_batch(spec, y_true, y_pred, sample_weight, scores=True, check=check)
     counted = x.weight > 0
     labels = ops.where(counted, ops.cast(x.y_true, "float32"), -1.0)
     if spec.task != "multilabel":

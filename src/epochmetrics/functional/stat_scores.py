@@ -55,11 +55,17 @@ def _sum0(x: Any) -> Any:
 
 
 def stat_scores_update(
-    spec: TaskSpec, ordinal: bool, y_true: Any, y_pred: Any, sample_weight: Any = None
+    spec: TaskSpec,
+    ordinal: bool,
+    y_true: Any,
+    y_pred: Any,
+    sample_weight: Any = None,
+    *,
+    check: bool = True,
 ) -> Any:
     """Sums for one batch, laid out as `stat_scores_layout(spec, ordinal)` (int32 counts, or
     weighted sums in `_backend.wide_float()`)."""
-    x = format_batch(spec, y_true, y_pred, sample_weight)
+    x = format_batch(spec, y_true, y_pred, sample_weight, check=check)
     layout = stat_scores_layout(spec, ordinal)
     c = spec.num_classes
     w = x.weight  # int32 0/1, or float weights
@@ -130,12 +136,12 @@ def confusion_matrix_layout(spec: TaskSpec) -> Layout:
 
 
 def confusion_matrix_update(
-    spec: TaskSpec, y_true: Any, y_pred: Any, sample_weight: Any = None
+    spec: TaskSpec, y_true: Any, y_pred: Any, sample_weight: Any = None, *, check: bool = True
 ) -> Any:
     """Confusion-matrix sums for one batch (multilabel: the per-label stat scores, O(L))."""
     if spec.task == "multilabel":
-        return stat_scores_update(spec, False, y_true, y_pred, sample_weight)
-    x = format_batch(spec, y_true, y_pred, sample_weight)
+        return stat_scores_update(spec, False, y_true, y_pred, sample_weight, check=check)
+    x = format_batch(spec, y_true, y_pred, sample_weight, check=check)
     c = spec.num_classes
     cells = _backend.scatter_add(x.weight, x.y_true * c + x.y_pred, c * c)
     return confusion_matrix_layout(spec).pack(

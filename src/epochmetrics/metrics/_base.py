@@ -22,7 +22,7 @@ from epochmetrics.functional._args import (
 )
 from epochmetrics.functional._layout import Layout
 from epochmetrics.metrics import _sums
-from epochmetrics.metrics._keras_calls import KerasName, keras_read
+from epochmetrics.metrics._keras_calls import KerasName, called_by_compiled_metrics, keras_read
 from epochmetrics.metrics._public import PerStep
 
 # A metric whose state passes this size gets a warning at construction.
@@ -108,9 +108,16 @@ class SumStateMetric(keras.metrics.Metric):
 
     def update_state(self, y_true: Any, y_pred: Any, sample_weight: Any = None) -> None:
         """Add one batch. Inputs as described in the class docstring."""
+        if _backend.is_shape_only(y_pred):
+            return  # Keras inferring shapes: nothing to add, the state keeps its shape
         step, state = self._step(), (self._hi.value, self._lo.value)
         if not all(_backend.is_concrete(x) for x in (y_true, y_pred, state[0])):
             hi, lo, _ = _sums.update(step, *state, y_true, y_pred, sample_weight)  # in a step
+        elif called_by_compiled_metrics():
+            # An eager train/test step (torch's fit): no host read per step. Invalid inputs are
+            # counted, as in compiled steps, and the epoch's read warns with the counts.
+            out = _sums.update(step, *state, y_true, y_pred, sample_weight, check=False)
+            hi, lo, _ = out
         else:
             with runtime.eager_x64():
                 out = runtime.eager_update(_sums.update, step, state, y_true, y_pred, sample_weight)
@@ -158,7 +165,7 @@ class SumStateMetric(keras.metrics.Metric):
         parts = [*_backend.read_parts(self._hi), *_backend.read_parts(self._lo)]
         keep = self._step_index() if read.in_step else None
         if _backend.is_concrete(parts[0]):
-            return self._host_result(parts, keep)
+            return self._host_result(parts, keep, plain=read.in_step)
         return self._traced_result(parts, keep)
 
     def get_config(self) -> dict[str, Any]:
@@ -179,8 +186,13 @@ class SumStateMetric(keras.metrics.Metric):
         return cls(**config)
 
     # --- results ---------------------------------------------------------------------------
-    def _host_result(self, parts: list[Any], keep: np.ndarray | None = None) -> Any:
-        """An eager read: NumPy on the host, float64, keys in class order."""
+    def _host_result(
+        self, parts: list[Any], keep: np.ndarray | None = None, plain: bool = False
+    ) -> Any:
+        """An eager read: NumPy on the host, float64, keys in class order.
+
+        `plain`: Python floats, for an eager train/test step (torch's fit), whose logs Keras
+        turns into floats anyway (from a torch scalar that costs ~10 us a key)."""
         state = _sums.host_total(parts)
         with np.errstate(all="ignore"):
             value = self._compute(state, numpy_ops)
@@ -190,7 +202,11 @@ class SumStateMetric(keras.metrics.Metric):
             value = _poison(numpy_ops, value, True)
         if isinstance(value, Keyed):
             value = _select(value, keep)
+            if plain:
+                return dict(zip(value.keys, np.asarray(value.values).tolist(), strict=True))
             return _backend.from_host(value.values, value.keys)
+        if plain and np.ndim(value) == 0:
+            return float(value)
         return _backend.from_host(value)
 
     def _traced_result(self, parts: list[Any], keep: np.ndarray | None = None) -> Any:

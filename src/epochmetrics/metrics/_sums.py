@@ -45,9 +45,20 @@ class Step(NamedTuple):
     args: tuple[Any, ...]
 
 
-def update(step: Step, hi: Any, lo: Any, y_true: Any, y_pred: Any, sample_weight: Any) -> Any:
-    """The pair plus one batch: `(hi, lo, the batch's invalid counts)`. A pure function."""
-    batch = step.fn(*step.args, y_true, y_pred, sample_weight)
+def update(
+    step: Step,
+    hi: Any,
+    lo: Any,
+    y_true: Any,
+    y_pred: Any,
+    sample_weight: Any,
+    *,
+    check: bool = True,
+) -> Any:
+    """The pair plus one batch: `(hi, lo, the batch's invalid counts)`. A pure function.
+
+    `check=False`: invalid inputs are counted, never read on the host (see `_format`)."""
+    batch = step.fn(*step.args, y_true, y_pred, sample_weight, check=check)
     return (*add(hi, lo, batch), batch[-len(INVALID_KINDS) :])
 
 

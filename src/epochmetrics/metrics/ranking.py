@@ -25,6 +25,7 @@ from epochmetrics.functional._ranking_kernels import reduce_columns
 from epochmetrics.functional.ranking import RankingAverage, check_ranking_average
 from epochmetrics.metrics import _sums
 from epochmetrics.metrics._base import SumStateMetric, _metric_list
+from epochmetrics.metrics._keras_calls import called_by_compiled_metrics
 from epochmetrics.metrics._public import PER_STEP_ARG, PerStep, check_per_step, own_init
 from epochmetrics.metrics._ranking_state import BinnedState, BufferState
 from epochmetrics.metrics._sums import Step
@@ -214,11 +215,11 @@ class _Ranking(SumStateMetric):
     # --- exact mode: a buffer, not a sum --------------------------------------------------------
     def update_state(self, y_true: Any, y_pred: Any, sample_weight: Any = None) -> None:
         """Add one batch (see the class docstring for shapes)."""
-        if self._buffer is None:
+        if self._buffer is None or _backend.is_shape_only(y_pred):
             super().update_state(y_true, y_pred, sample_weight)
             return
         scores, labels, weights, keep, invalid = ranking_graph.buffer_rows(
-            self._spec, y_true, y_pred, sample_weight
+            self._spec, y_true, y_pred, sample_weight, check=not called_by_compiled_metrics()
         )
         self._add_counts(self._buffer.append(scores, labels, weights, keep), invalid)
 
