@@ -126,8 +126,8 @@ class SumStateMetric(keras.metrics.Metric):
                     # that names a bad input (not a padded or traced version of it).
                     out = _sums.update(step, *state, y_true, y_pred, sample_weight)
             hi, lo, _ = out
-        self._hi.assign(hi)
-        self._lo.assign(lo)
+        _backend.assign(self._hi, hi)
+        _backend.assign(self._lo, lo)
 
     def reset_state(self) -> None:
         self._hi.assign(ops.zeros_like(self._hi.value))
