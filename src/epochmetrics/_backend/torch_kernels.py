@@ -97,6 +97,7 @@ class _Inputs(NamedTuple):
     y_true: torch.Tensor  # (N,) or (N, L), as given
     y_pred: torch.Tensor  # (N,), (N, C) scores or (N, L)
     weight: torch.Tensor | None  # (N,) float64
+    cpu: bool  # on the CPU (no device to sync with)
 
 
 def _inputs(spec: Any, y_true: Any, y_pred: Any, sample_weight: Any) -> _Inputs | None:
@@ -146,7 +147,7 @@ def _inputs(spec: Any, y_true: Any, y_pred: Any, sample_weight: Any) -> _Inputs 
             return None
     if t.dtype in _NARROW:
         t = t.to(torch.int32)  # t * C must not wrap in a narrow type
-    return _Inputs(kind, t, p, weight)
+    return _Inputs(kind, t, p, weight, device.type == "cpu")
 
 
 def _rows(x: torch.Tensor) -> torch.Tensor:
@@ -252,6 +253,7 @@ class _Labels(NamedTuple):
     weight: torch.Tensor | None
     row_bad: torch.Tensor | None
     invalid: torch.Tensor | None
+    cpu: bool
 
 
 def _checked(spec: Any, x: _Inputs) -> _Labels | None:
@@ -259,48 +261,54 @@ def _checked(spec: Any, x: _Inputs) -> _Labels | None:
     c = spec.num_classes
     top = c - 1 if spec.task == "multiclass" else 1
     # 0-d tensors, and the closed range each must fall in.
-    reads: list[tuple[torch.Tensor, float, float]] = []
+    scalars: list[torch.Tensor] = []
+    bounds: list[tuple[float, float]] = []
     ignored = None
     if x.y_true.dtype in _INTS and spec.ignore_index is None:
         t = x.y_true
-        low, high = torch.aminmax(t)
-        reads += [(low, 0, top), (high, 0, top)]
+        scalars += torch.aminmax(t)
+        bounds += [(0, top), (0, top)]
     else:
         t, t_bad, ignored = _targets(spec, x)
-        reads.append((t_bad.any(), 0, 0))
+        scalars.append(t_bad.any())
+        bounds.append((0, 0))
     y = x.y_pred
     if x.kind == "scores":
         p, probe = _argmax(y)
-        reads.append((probe, -math.inf, math.inf))  # NaN falls in no range
+        scalars.append(probe)
+        bounds.append((-math.inf, math.inf))  # NaN falls in no range
     elif y.dtype in _INTS:
         p = y
-        low, high = torch.aminmax(p)
-        reads += [(low, 0, top), (high, 0, top)]
+        scalars += torch.aminmax(p)
+        bounds += [(0, top), (0, top)]
     elif x.kind == "labels":
         p, p_bad = _sparse_labels(y, c)
-        reads.append((p_bad.any(), 0, 0))
+        scalars.append(p_bad.any())
+        bounds.append((0, 0))
     else:
         y = y.to(torch.float32)
         p = y > _cut(spec)
         if spec.from_logits:
-            reads.append((y.sum(), -math.inf, math.inf))
+            scalars.append(y.sum())
+            bounds.append((-math.inf, math.inf))
         else:
-            low, high = torch.aminmax(y)
-            reads += [(low, 0.0, 1.0), (high, 0.0, 1.0)]
+            scalars += torch.aminmax(y)
+            bounds += [(0.0, 1.0), (0.0, 1.0)]
     if x.weight is not None:
-        reads.append((x.weight.sum(), -_FINITE, _FINITE))
-    values = _read([r[0] for r in reads])
-    if not all(lo <= v <= hi for v, (_, lo, hi) in zip(values, reads, strict=True)):
-        return None
+        scalars.append(x.weight.sum())
+        bounds.append((-_FINITE, _FINITE))
+    for value, (low, high) in zip(_read(scalars, x.cpu), bounds, strict=True):
+        if not low <= value <= high:
+            return None
     keep = None if ignored is None else ~ignored
-    return _Labels(t, p, keep, x.weight, None, None)
+    return _Labels(t, p, keep, x.weight, None, None, x.cpu)
 
 
-def _read(scalars: list[torch.Tensor]) -> list[float]:
+def _read(scalars: list[torch.Tensor], cpu: bool) -> list[float]:
     """0-d tensors as Python numbers: one transfer from a device (a stack, in float64 so that
     no integer is rounded across a bound); on the CPU each is read in place, cheaper than
     the stack."""
-    if scalars[0].device.type == "cpu":
+    if cpu:
         return [s.item() for s in scalars]
     return torch.stack([s.to(torch.float64) for s in scalars]).tolist()
 
@@ -324,7 +332,7 @@ def _masked(spec: Any, x: _Inputs) -> _Labels:
         keep = keep & ~ignored
     no_weights = torch.zeros((), dtype=torch.int64, device=t.device)
     counts = [t_bad.sum(), p_bad.sum(), no_weights if w_bad is None else w_bad.sum()]
-    return _Labels(t, p, keep, weight, row_bad, torch.stack(counts))
+    return _Labels(t, p, keep, weight, row_bad, torch.stack(counts), x.cpu)
 
 
 def _labels(spec: Any, x: _Inputs, check: bool) -> _Labels | None:
@@ -334,9 +342,9 @@ def _labels(spec: Any, x: _Inputs, check: bool) -> _Labels | None:
 
 
 # --- counting ---------------------------------------------------------------------------------
-def _count(index: torch.Tensor, length: int) -> torch.Tensor:
+def _count(index: torch.Tensor, length: int, cpu: bool) -> torch.Tensor:
     """int64 counts of `index` values, all in [0, length): a vector of `length`."""
-    if index.device.type == "cpu":
+    if cpu:
         return torch.bincount(index, minlength=length)
     # bincount reads the largest index on the host to size its output: a device sync.
     one = torch.ones((), dtype=torch.int64, device=index.device)
@@ -344,11 +352,11 @@ def _count(index: torch.Tensor, length: int) -> torch.Tensor:
     return out.index_add_(0, index, one.expand(index.shape[0]))
 
 
-def _count_kept(index: torch.Tensor, keep: torch.Tensor | None, length: int) -> torch.Tensor:
+def _count_kept(index: torch.Tensor, b: _Labels, length: int) -> torch.Tensor:
     """`_count` of the kept values (the others go to a spare bin, dropped)."""
-    if keep is None:
-        return _count(index, length)
-    return _count(torch.where(keep, index, length), length + 1)[:length]
+    if b.keep is None:
+        return _count(index, length, b.cpu)
+    return _count(torch.where(b.keep, index, length), length + 1, b.cpu)[:length]
 
 
 def _invalid(b: _Labels, dtype: torch.dtype, device: torch.device) -> torch.Tensor:
@@ -382,12 +390,12 @@ def _class_counts(spec: Any, ordinal: bool, b: _Labels) -> torch.Tensor:
     c, t, p, keep = spec.num_classes, b.t, b.p, b.keep
     n = t.shape[0]
     if 0 < c * c <= 4 * n:
-        cells = _count_kept(torch.add(p, t, alpha=c), keep, c * c)  # the confusion matrix
-        if c <= _READER_CLASSES and cells.device.type == "cpu":
+        cells = _count_kept(torch.add(p, t, alpha=c), b, c * c)  # the confusion matrix
+        if c <= _READER_CLASSES and b.cpu:
             out = torch.mv(_reader(c, ordinal), cells)
             if b.invalid is not None:
                 out[-3:] = b.invalid
-            return out.to(torch.int32)
+            return out.int()
         matrix = cells.view(c, c)
         parts = [matrix.diagonal(), matrix.sum(dim=0), matrix.sum(dim=1)]
     else:
@@ -396,11 +404,7 @@ def _class_counts(spec: Any, ordinal: bool, b: _Labels) -> torch.Tensor:
         hit = torch.where(t == p, t, c)
         if keep is not None:
             hit = torch.where(keep, hit, c)
-        parts = [
-            _count_kept(hit, None, c + 1)[:c],
-            _count_kept(p, keep, c),
-            _count_kept(t, keep, c),
-        ]
+        parts = [_count(hit, c + 1, b.cpu)[:c], _count_kept(p, b, c), _count_kept(t, b, c)]
     if ordinal:
         d = t - p.to(t.dtype)
         if keep is not None:
@@ -408,7 +412,7 @@ def _class_counts(spec: Any, ordinal: bool, b: _Labels) -> torch.Tensor:
         # int64 sums, cast to int32 below: the same modulo 2**32 as the generic int32 sums.
         parts += [d.abs().sum().reshape(1), (d * d).sum().reshape(1)]
     parts.append(_invalid(b, torch.int64, t.device))
-    return torch.cat(parts).to(torch.int32)
+    return torch.cat(parts).int()
 
 
 def _class_sums(spec: Any, ordinal: bool, b: _Labels) -> torch.Tensor:
@@ -438,7 +442,8 @@ def _multilabel_counts(spec: Any, b: _Labels) -> torch.Tensor:
     # Cell code 2t + p (tn, fp, fn, tp) in a block of 4 bins per label.
     offsets = torch.arange(0, 4 * labels, 4, dtype=torch.int64, device=t.device)
     code = torch.add(p, t, alpha=2) + offsets
-    cells = _count_kept(code.reshape(-1), None if keep is None else keep.reshape(-1), 4 * labels)
+    flat = b._replace(keep=None if keep is None else keep.reshape(-1))
+    cells = _count_kept(code.reshape(-1), flat, 4 * labels)
     cells = cells.view(labels, 4)
     tp = cells[:, 3]
     wrong = t != p
@@ -452,7 +457,7 @@ def _multilabel_counts(spec: Any, b: _Labels) -> torch.Tensor:
         exact, samples = (sw & ~wrong).sum().reshape(1), sw.sum().reshape(1)
     parts = [tp, cells[:, 1] + tp, cells[:, 2] + tp, cells[:, 0], exact, samples]
     parts.append(_invalid(b, torch.int64, t.device))
-    return torch.cat(parts).to(torch.int32)
+    return torch.cat(parts).int()
 
 
 def _multilabel_sums(spec: Any, b: _Labels) -> torch.Tensor:
@@ -519,7 +524,7 @@ def confusion_matrix(
         return None
     c, t, p, keep = spec.num_classes, b.t, b.p, b.keep
     if b.weight is None:
-        cells = _count_kept(torch.add(p, t, alpha=c), keep, c * c)
+        cells = _count_kept(torch.add(p, t, alpha=c), b, c * c)
         return torch.cat([cells, _invalid(b, torch.int64, t.device)]).to(torch.int32)
     w = b.weight
     if keep is not None:
@@ -533,6 +538,6 @@ def confusion_matrix(
 def add_pair(hi: Any, lo: Any, batch: Any) -> tuple[torch.Tensor, torch.Tensor]:
     """`metrics._sums.add` where float64 exists, in direct torch: the float32 pair plus one
     batch's sums, added in float64 and split back (`hi` rounded, `lo` the exact remainder)."""
-    total = hi.to(torch.float64) + lo + batch  # float32 and int32 operands widen exactly
-    new_hi = total.to(torch.float32)
-    return new_hi, (total - new_hi).to(torch.float32)
+    total = (hi.double() + lo).add_(batch)  # float32 and int32 operands widen exactly
+    new_hi = total.float()
+    return new_hi, total.sub_(new_hi).float()

@@ -110,7 +110,7 @@ class SumStateMetric(keras.metrics.Metric):
         """Add one batch. Inputs as described in the class docstring."""
         if _backend.is_shape_only(y_pred):
             return  # Keras inferring shapes: nothing to add, the state keeps its shape
-        step, state = self._step(), (self._hi.value, self._lo.value)
+        step, state = self._step(), (_backend.value(self._hi), _backend.value(self._lo))
         if not all(_backend.is_concrete(x) for x in (y_true, y_pred, state[0])):
             hi, lo, _ = _sums.update(step, *state, y_true, y_pred, sample_weight)  # in a step
         elif called_by_compiled_metrics():
