@@ -5,7 +5,9 @@ at import) and one intra-op thread (see `_common.pin_threads`), then this script
 table of ratios and PASS/MISS per target:
 
 - update: per-batch cost of multiclass macro F1, ours at most 0.5x keras.metrics.F1Score (JAX,
-  jitted stateless update) and 0.5x torchmetrics' MulticlassF1Score (torch, eager);
+  jitted stateless update); on torch (eager `update_state`) at most 1.0x torchmetrics'
+  MulticlassF1Score and within 1.5x of the kernel floor (bare torch: the predicted class by
+  max, argmax or a column compare, plus its bincount; see update.py);
 - fit: a full ClassificationReport in `compile` costs at most 5% of a small-MLP epoch;
 - evaluator: EpochEvaluator no slower than predict + scikit-learn, per epoch;
 - classes: per-class results at C = 1,000: first eager read < 2 s and later reads < 10 ms
@@ -38,6 +40,8 @@ import bench_detection  # noqa: E402
 from _common import RESULT_PREFIX  # noqa: E402
 
 UPDATE_TARGET = 0.5
+TORCH_UPDATE_TARGET = 1.0  # x torchmetrics
+TORCH_FLOOR_TARGET = 1.5  # x the kernel floor
 FIT_TARGET = 1.05
 FIRST_READ_TARGET = 2.0  # seconds, JAX, C = 1,000
 LATER_READ_TARGET = 0.010
@@ -99,8 +103,10 @@ def us(seconds: float) -> str:
     return f"{seconds * 1e6:,.0f}"
 
 
-def print_update(jax_rows: list[dict[str, Any]], torch_rows: list[dict[str, Any]]) -> list[bool]:
-    checks = []
+def print_update(
+    jax_rows: list[dict[str, Any]], torch_rows: list[dict[str, Any]]
+) -> dict[str, list[bool]]:
+    checks: dict[str, list[bool]] = {"update": [], "update_torch": [], "update_floor": []}
     if jax_rows:
         print("\nPer-batch update, multiclass macro F1, JAX (jax.jit of stateless_update_state),")
         print("median us per update. Keras takes one-hot y_true only; ours gets sparse labels")
@@ -112,7 +118,7 @@ def print_update(jax_rows: list[dict[str, Any]], torch_rows: list[dict[str, Any]
         for row in jax_rows:
             t = row["times"]
             r, r1 = t["ours"] / t["keras"], t["ours_onehot"] / t["keras"]
-            checks.append(r <= UPDATE_TARGET)
+            checks["update"].append(r <= UPDATE_TARGET)
             print(
                 f"{row['B']:>7} {row['C']:>5} {us(t['keras']):>12} {us(t['ours']):>10} "
                 f"{r:>6.2f} {verdict(r <= UPDATE_TARGET):>6} {us(t['ours_onehot']):>11} "
@@ -125,19 +131,33 @@ def print_update(jax_rows: list[dict[str, Any]], torch_rows: list[dict[str, Any]
         print(
             ".update (tm) and with validate_args=False (tm-noval), ours = em.F1Score.update_state;"
         )
-        print("median us per update; sparse int64 labels for all; references as above (torch).")
-        header = ("B", "C", "tm", "tm-noval", "ours", "ratio", "target", "vs noval", "argmax")
-        header += ("+bincount",)
-        print("{:>7} {:>5} {:>10} {:>10} {:>10} {:>6} {:>6} {:>8} {:>10} {:>10}".format(*header))
+        print("median us per update; sparse int64 labels for all. floor: the kernel floor, bare")
+        print("torch for the predicted class (max, argmax or, C = 2, a column compare: the")
+        print("fastest, named) plus its bincount; amax: one read of the scores, no class.")
+        header = ("B", "C", "tm", "tm-noval", "ours", "vs tm", "target", "floor", "", "vs floor")
+        header += ("target", "amax")
+        print(
+            "{:>7} {:>5} {:>10} {:>10} {:>10} {:>6} {:>6} {:>9} {:<7} {:>8} {:>6} {:>9}".format(
+                *header
+            )
+        )
         for row in torch_rows:
             t = row["times"]
-            r, rn = t["ours"] / t["torchmetrics"], t["ours"] / t["torchmetrics_noval"]
-            checks.append(r <= UPDATE_TARGET)
+            r = t["ours"] / t["torchmetrics"]
+            checks["update_torch"].append(r <= TORCH_UPDATE_TARGET)
+            floor = row.get("kernel_floor")
+            cells = f"{'':>9} {'':<7} {'':>8} {'':>6}"
+            if floor is not None:
+                rf = t["ours"] / floor
+                checks["update_floor"].append(rf <= TORCH_FLOOR_TARGET)
+                cells = (
+                    f"{us(floor):>9} {row['floor_kind']:<7} {rf:>8.2f} "
+                    f"{verdict(rf <= TORCH_FLOOR_TARGET):>6}"
+                )
             print(
                 f"{row['B']:>7} {row['C']:>5} {us(t['torchmetrics']):>10} "
                 f"{us(t['torchmetrics_noval']):>10} {us(t['ours']):>10} {r:>6.2f} "
-                f"{verdict(r <= UPDATE_TARGET):>6} {rn:>8.2f} {us(t['argmax']):>10} "
-                f"{us(t['argmax_bincount']):>10}"
+                f"{verdict(r <= TORCH_UPDATE_TARGET):>6} {cells} {us(t.get('amax', 0.0)):>9}"
             )
     return checks
 
@@ -299,7 +319,7 @@ def main(argv: list[str] | None = None) -> int:
 
     rows = {r["backend"]: r["rows"] for r in raw["update"]}
     checks = {
-        "update": print_update(rows.get("jax", []), rows.get("torch", [])),
+        **print_update(rows.get("jax", []), rows.get("torch", [])),
         "fit": print_fit(raw["fit"]),
         "evaluator": print_evaluator(raw["evaluator"]),
         "classes": print_classes(raw["classes"]),
@@ -307,7 +327,9 @@ def main(argv: list[str] | None = None) -> int:
     }
     print("\nTargets:")
     labels = {
-        "update": "update <= 0.5x keras.metrics.F1Score and torchmetrics (every size)",
+        "update": "JAX update <= 0.5x keras.metrics.F1Score (every size)",
+        "update_torch": "torch eager update <= 1.0x torchmetrics (every size)",
+        "update_floor": "torch eager update within 1.5x of the kernel floor (every size)",
         "fit": "full ClassificationReport in compile: fit epoch overhead <= 5%",
         "evaluator": "EpochEvaluator per epoch <= predict + scikit-learn",
         "classes": "C = 1,000: first read < 2 s, later < 10 ms (JAX); per-class fit <= 2x",

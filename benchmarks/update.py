@@ -10,8 +10,13 @@ each as `jax.jit(metric.stateless_update_state)` on device arrays. Keras' metric
 one-hot `y_true`, ours gets sparse integer labels (its usual input); `ours_onehot` feeds ours the
 same one-hot array for an equal-input comparison. torch: torchmetrics' `MulticlassF1Score`
 (`update`, with and without argument validation) and `em.F1Score(...).update_state`, eager.
-`argmax` times `argmax(y_pred, -1)` alone, the part no implementation can skip, and
-`argmax_bincount` a bare argmax plus per-class counts (no validation, no state).
+`argmax` times `argmax(y_pred, -1)` alone, and `argmax_bincount` a bare argmax plus per-class
+counts (no validation, no state). torch also times the kernel floor, the work no exact
+implementation can skip, done by bare torch calls: the predicted class (`floor_max`:
+`torch.max(dim=-1)`, `floor_argmax`: `torch.argmax`, `floor_compare`: a column compare for
+C = 2) plus its counts (one `bincount(t * C + p)` when C * C <= 4B, else bincounts of the true,
+predicted and hit classes); the floor is the fastest of them. `amax` reads the scores once
+without picking a class (what a NaN check alone costs).
 """
 
 from __future__ import annotations
@@ -98,13 +103,35 @@ def torch_candidates(batch: int, classes: int, device: str) -> dict[str, Callabl
     tm = MulticlassF1Score(classes, average="macro").to(device)
     tm_fast = MulticlassF1Score(classes, average="macro", validate_args=False).to(device)
     ours = em.F1Score("multiclass", num_classes=classes)
-    return {
+    candidates = {
         "torchmetrics": lambda: tm.update(p, t),
         "torchmetrics_noval": lambda: tm_fast.update(p, t),
         "ours": lambda: ours.update_state(t, p),
         "argmax": lambda: torch.argmax(p, dim=-1),
         "argmax_bincount": lambda: _argmax_bincount(t, p, classes),
+        "amax": lambda: torch.amax(p, dim=-1),
+        "floor_max": lambda: _counts(t, torch.max(p, dim=-1)[1], classes),
+        "floor_argmax": lambda: _counts(t, torch.argmax(p, dim=-1), classes),
     }
+    if classes == 2:
+        candidates["floor_compare"] = lambda: _counts(t, p[:, 1] > p[:, 0], classes)
+    return candidates
+
+
+def _counts(t: object, label: object, classes: int) -> object:
+    """Per-class counts of predicted labels, as the kernel takes them: the confusion matrix
+    when it has at most 4B cells, else the true, predicted and hit classes."""
+    import torch
+
+    if classes * classes <= 4 * len(t):  # type: ignore[arg-type]
+        return torch.bincount(torch.add(label, t, alpha=classes), minlength=classes * classes)
+    label = label.long()  # type: ignore[attr-defined]
+    hits = torch.where(t == label, t, classes)
+    return (
+        torch.bincount(t, minlength=classes),
+        torch.bincount(label, minlength=classes),
+        torch.bincount(hits, minlength=classes + 1),
+    )
 
 
 def _argmax_bincount(t: object, p: object, classes: int) -> object:
@@ -129,7 +156,17 @@ def bench_torch(sizes: list[tuple[int, int]], repeats: int, device: str) -> list
     for batch, classes in sizes:
         log(f"  torch B={batch} C={classes}")
         times = compare(torch_candidates(batch, classes, device), sync, repeats=repeats)
-        rows.append({"B": batch, "C": classes, "times": times})
+        floors = {k[len("floor_") :]: v for k, v in times.items() if k.startswith("floor_")}
+        kind = min(floors, key=floors.__getitem__)
+        rows.append(
+            {
+                "B": batch,
+                "C": classes,
+                "times": times,
+                "kernel_floor": floors[kind],
+                "floor_kind": kind,
+            }
+        )
     return rows
 
 

@@ -14,9 +14,9 @@ functions here return the same vector, bit for bit, with direct torch calls:
   without masks.
 - `check=False` (torch's eager fit steps): no host read. Invalid values are masked and counted
   on the device exactly as the generic function does.
-- Unweighted counts: one `bincount(t * C + p)` (the confusion matrix) when C * C <= 4B, the
-  per-class sums read off it; otherwise three bincounts of B values (true, predicted, hit
-  classes). Off the CPU a fixed-size `index_add_` replaces `bincount`, whose output size needs a
+- Unweighted counts: one `bincount(t * C + p)` (the confusion matrix) when C * C <= 4B (or
+  C <= 16), the per-class sums read off it (on the CPU by one matrix-vector product for C <=
+  16); otherwise three bincounts of B values (true, predicted, hit classes). Off the CPU a fixed-size `index_add_` replaces `bincount`, whose output size needs a
   device sync. Weighted sums keep the generic function's scatter: a float sum depends on the
   order of its additions.
 - The predicted class: a column compare for C = 2 (ties pick class 0, as `max` does), else
@@ -174,7 +174,7 @@ def _sparse_labels(y: torch.Tensor, num_classes: int) -> tuple[torch.Tensor, tor
     """(int32 labels, invalid mask): out of range, or not an integer (`_format._sparse_labels`)."""
     if y.dtype in _INTS:
         y = y.to(torch.int32)
-        return y, (y < 0) | (y >= num_classes)
+        return y, torch.clamp(y, 0, num_classes - 1) != y  # outside [0, C)
     y = y.to(torch.float32)
     bad = y != torch.floor(y)  # also True for NaN
     y = torch.where(bad, 0.0, y).to(torch.int32)
@@ -367,6 +367,9 @@ def _invalid(b: _Labels, dtype: torch.dtype, device: torch.device) -> torch.Tens
 
 # Up to this many classes a CPU batch's per-class counts are one matrix-vector product.
 _READER_CLASSES = 16
+# The confusion matrix is counted when it has at most 4B cells (less work than three
+# bincounts of B values), or at most this many (fewer calls, whatever the batch size).
+_SMALL_MATRIX = _READER_CLASSES**2
 
 
 @functools.cache
@@ -389,7 +392,7 @@ def _class_counts(spec: Any, ordinal: bool, b: _Labels) -> torch.Tensor:
     """int32 `tp | predicted | support | [abs_err, sq_err] | invalid` of an unweighted batch."""
     c, t, p, keep = spec.num_classes, b.t, b.p, b.keep
     n = t.shape[0]
-    if 0 < c * c <= 4 * n:
+    if 0 < c * c <= max(4 * n, _SMALL_MATRIX):
         cells = _count_kept(torch.add(p, t, alpha=c), b, c * c)  # the confusion matrix
         if c <= _READER_CLASSES and b.cpu:
             out = torch.mv(_reader(c, ordinal), cells)
