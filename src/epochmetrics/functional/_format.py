@@ -31,7 +31,7 @@ from epochmetrics.functional._args import (
     shape_error,
 )
 
-__all__ = ["Batch", "format_batch", "split_targets"]
+__all__ = ["Batch", "batch_form", "format_batch", "split_targets"]
 
 
 class Batch(NamedTuple):
@@ -150,7 +150,7 @@ def _squeeze_last(shape: tuple[int | None, ...]) -> tuple[int | None, ...]:
     return shape[:-1] if len(shape) >= 2 and shape[-1] == 1 else shape
 
 
-def _form(spec: TaskSpec, y_true: Any, y_pred: Any, scores: bool) -> Form | None:
+def batch_form(spec: TaskSpec, y_true: Any, y_pred: Any, scores: bool) -> Form | None:
     """The layout of a batch, or None when the shapes fit no form of `spec.task`.
 
     Binary: y_true and y_pred of the same shape `(B, ...)` (a trailing axis of 1 on either is
@@ -326,7 +326,7 @@ def format_batch(
     scores, only NaN rows are invalid.
     """
     y_true, y_pred, sample_weight = batch_tensors(spec, y_true, y_pred, sample_weight)
-    form = _form(spec, y_true, y_pred, scores)
+    form = batch_form(spec, y_true, y_pred, scores)
     if form is None:
         raise shape_error(spec, _shape(y_true), _shape(y_pred), scores=SCORES if scores else None)
     t, t_bad, ignored = _targets(spec, y_true, form)
