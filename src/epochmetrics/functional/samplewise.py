@@ -116,7 +116,9 @@ def samplewise_update(
     if x.sample_weight is None:
         sample_w = ops.ones((samples,), dtype=wide)
     else:  # the mean weight of the sample's rows
-        sample_w = ops.mean(ops.reshape(ops.cast(x.sample_weight, wide), (samples, -1)), axis=-1)
+        rows = ops.reshape(ops.cast(x.sample_weight, wide), (samples, -1))
+        # A sum over a count, not `ops.mean`, which computes float64 in float32 on torch.
+        sample_w = ops.sum(rows, axis=-1) / ops.cast(ops.shape(rows)[1], wide)
     w = ops.expand_dims(sample_w, -1) if per_class else sample_w
     defined = ops.logical_not(ops.isnan(values))
     w = ops.where(defined, w, ops.zeros_like(w))

@@ -125,7 +125,8 @@ class CalibrationError(SumStateMetric):
         values = calibration.calibration_error_from_sums(xp, sums, self.norm)
         if self._per_label():
             return self._per_class(values)
-        return values[0] if int(values.shape[0]) == 1 else xp.mean(values)
+        # A sum over a count, not `mean`: keras.ops.mean computes float64 in float32 on torch.
+        return values[0] if k == 1 or self.average == "micro" else xp.sum(values) / float(k)
 
     def _invalid_pred_text(self) -> str:
         if self._spec.from_logits:
