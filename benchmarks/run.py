@@ -144,6 +144,32 @@ def print_update(jax_rows: list[dict[str, Any]], torch_rows: list[dict[str, Any]
     return checks
 
 
+def print_dense(results: list[dict[str, Any]]) -> list[bool]:
+    """Mean IoU update on 8 x 256 x 256 pixels: per-round ratios to the anchors."""
+    checks: list[bool] = []
+    if not results:
+        return checks
+    print(
+        "\nDense update, mean IoU over 8 x 256 x 256 pixels (void 255): ours / anchor, median "
+        "of per-round ratios [IQR]; ms per update; state bytes (ours / anchor)"
+    )
+    targets = {"keras_mean_iou": 0.5, "torchmetrics": 1.0}
+    for res in results:
+        for row in res["rows"]:
+            anchors = [k for k in row if isinstance(row[k], dict) and "median" in row[k]]
+            cells = ", ".join(
+                f"{a} x{row[a]['median']:.2f} [{row[a]['iqr'][0]:.2f}-{row[a]['iqr'][1]:.2f}]"
+                for a in anchors
+            )
+            ms = ", ".join(f"{k} {v * 1e3:.1f}" for k, v in row["seconds"].items())
+            state = " / ".join(f"{v:,}" for v in row["state_bytes"].values())
+            print(f"{res['backend']:>8} C={row['classes']:>3}: {cells}; ms: {ms}; state {state}")
+            for anchor, target in targets.items():
+                if anchor in row:
+                    checks.append(row[anchor]["median"] <= target)
+    return checks
+
+
 def print_fit(results: list[dict[str, Any]]) -> list[bool]:
     """The fit table (see fit.py): per-round ratios and ms/step overhead of every model."""
     lines, checks = fit_bench.table(results)
@@ -224,7 +250,7 @@ def print_classes(results: list[dict[str, Any]]) -> list[bool]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="small sizes, 2 repeats (smoke)")
-    parser.add_argument("--sections", default="update,fit,evaluator,classes,detection")
+    parser.add_argument("--sections", default="update,dense,fit,evaluator,classes,detection")
     parser.add_argument("--backends", default="jax,tensorflow,torch")
     parser.add_argument("--repeats", type=int, default=None)
     parser.add_argument("--threads", type=int, default=1, help="intra-op threads (0: default)")
@@ -240,6 +266,7 @@ def main(argv: list[str] | None = None) -> int:
     start = time.perf_counter()
     raw: dict[str, list[dict[str, Any]]] = {
         "update": [],
+        "dense": [],
         "fit": [],
         "evaluator": [],
         "classes": [],
@@ -252,6 +279,11 @@ def main(argv: list[str] | None = None) -> int:
                 raw["update"].append(
                     section("update.py", backend, ["--backend", backend, *sizes, *common])
                 )
+    if "dense" in sections:
+        dense_args = ["--rounds", "3" if args.quick else "7", "--threads", str(args.threads)]
+        raw["dense"] = [
+            section("dense.py", b, dense_args) for b in ("jax", "torch") if b in backends
+        ]
     if "fit" in sections:
         # Per-round ratios need rounds: at least fit_bench.ROUNDS (15) unless --quick.
         rounds = 5 if args.quick else max(fit_bench.ROUNDS, repeats)
@@ -273,6 +305,7 @@ def main(argv: list[str] | None = None) -> int:
     rows = {r["backend"]: r["rows"] for r in raw["update"]}
     checks = {
         "update": print_update(rows.get("jax", []), rows.get("torch", [])),
+        "dense": print_dense(raw["dense"]),
         "fit": print_fit(raw["fit"]),
         "evaluator": print_evaluator(raw["evaluator"]),
         "classes": print_classes(raw["classes"]),
@@ -281,6 +314,7 @@ def main(argv: list[str] | None = None) -> int:
     print("\nTargets:")
     labels = {
         "update": "update <= 0.5x keras.metrics.F1Score and torchmetrics (every size)",
+        "dense": "dense update (8 x 256 x 256): <= 0.5x keras MeanIoU (JAX), <= 1.0x torchmetrics",
         "fit": "full report in compile (defaults): fit epoch <= x1.10 (JAX, TF), x1.20 (torch)",
         "evaluator": "EpochEvaluator per epoch <= predict + scikit-learn",
         "classes": "C = 1,000: first read < 2 s, later < 10 ms (JAX); per-class fit <= 2x",

@@ -57,8 +57,10 @@ class _NumpyOps:
 
 
 class _KerasOps:
-    """`keras.ops`, with the one function whose dtype differs by backend routed to `_backend`."""
+    """`keras.ops`, with the functions whose dtype or speed differs by backend routed to
+    `_backend` (`argmax` over the last axis only)."""
 
+    argmax = staticmethod(lambda x, axis=-1: _backend.argmax(x))  # last axis only
     cumsum = staticmethod(_backend.cumsum)
 
     def __getattr__(self, name: str) -> Any:

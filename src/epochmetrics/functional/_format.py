@@ -237,7 +237,7 @@ def _one_hot_labels(y_true: Any) -> tuple[Any, Any]:
     y = ops.cast(y_true, "float32")  # bool one-hot included
     # An all-zero (or all-negative) row names no class; a NaN makes the largest undefined.
     bad = ops.logical_or(ops.logical_not(ops.any(y > 0, axis=-1)), ops.any(ops.isnan(y), axis=-1))
-    return ops.cast(ops.argmax(y, axis=-1), "int32"), bad
+    return _backend.argmax(y), bad
 
 
 def _targets(spec: TaskSpec, y_true: Any, form: Form) -> tuple[Any, Any, Any]:

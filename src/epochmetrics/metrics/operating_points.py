@@ -145,9 +145,7 @@ class _OperatingPoint(RankingMetric):
 
     def _from_host(self, result: Any) -> np.ndarray:
         value, threshold = result
-        return np.concatenate([np.reshape(value, -1), np.reshape(threshold, -1)]).astype(
-            np.float64
-        )
+        return np.concatenate([np.reshape(value, -1), np.reshape(threshold, -1)]).astype(np.float64)
 
     def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), self._arg: self.constraint}
