@@ -169,20 +169,28 @@ def argmax_with_nan(scores: Any) -> tuple[Any, Any]:
     """(argmax over the last axis as int32, whether the row holds a NaN), reading scores once.
 
     The row maximum propagates NaN, so it is NaN exactly when the row has one (TensorFlow's
-    argmax skips NaN, JAX's picks it: the maximum decides on both). torch returns both from one
-    `max` pass; on XLA the argmax and the max fuse into one pass (reading the picked score back
-    with a gather took 10x longer on CPU for dense batches).
+    argmax skips NaN, JAX's picks it: the maximum decides on both).
+    """
+    values, index = top_1(scores)
+    return index, ops.isnan(values)
+
+
+def top_1(x: Any) -> tuple[Any, Any]:
+    """`(row maximum, int32 argmax)` over the last axis, in one pass where the backend has one.
+
+    torch returns both from one `max` (and, unlike `keras.ops.max`, takes an empty batch); on
+    XLA the argmax and the max fuse into one pass (reading the picked score back with a gather
+    took 10x longer on CPU for dense batches).
     """
     backend = keras.backend.backend()
     if backend == "torch":
         import torch
 
-        values, index = torch.max(scores, dim=-1)
-        return index.to(torch.int32), torch.isnan(values)
-    if backend == "jax" and _jax_top_1_is_faster(scores):
-        values, index = _jax_top_1(scores)
-        return index, ops.isnan(values)
-    return argmax(scores), ops.isnan(ops.max(scores, axis=-1))
+        values, index = torch.max(x, dim=-1)
+        return values, index.to(torch.int32)
+    if backend == "jax" and _jax_top_1_is_faster(x):
+        return _jax_top_1(x)
+    return ops.max(x, axis=-1), argmax(x)
 
 
 def _jax_top_1_is_faster(x: Any) -> bool:

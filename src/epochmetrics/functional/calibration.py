@@ -114,9 +114,8 @@ def bin_index(confidence: Any, n_bins: int) -> Any:
 def top_label(xp: Any, probabilities: Any, labels: Any) -> tuple[Any, Any]:
     """Multiclass `(B, C)` probabilities and `(B,)` integer labels -> `(B,)` top-label
     confidence and accuracy (1.0 when the first most probable class is the label)."""
-    confidence = xp.max(probabilities, axis=-1)
-    predicted = xp.cast(xp.argmax(probabilities, axis=-1), "int32")
-    correct = xp.equal(predicted, xp.cast(labels, "int32"))
+    confidence, predicted = xp.top_1(probabilities)
+    correct = xp.equal(xp.cast(predicted, "int32"), xp.cast(labels, "int32"))
     return confidence, xp.cast(correct, confidence.dtype)
 
 
