@@ -127,6 +127,7 @@ METRIC_TASKS: dict[str, tuple[str, ...]] = {
     "Accuracy": ALL_TASKS,
     "AveragePrecision": ALL_TASKS,
     "BalancedAccuracy": ("binary", "multiclass"),
+    "CalibrationError": ALL_TASKS,
     "ClassificationReport": ALL_TASKS,
     "CohenKappa": ("binary", "multiclass"),
     "ConfusionMatrix": ALL_TASKS,
@@ -135,11 +136,31 @@ METRIC_TASKS: dict[str, tuple[str, ...]] = {
     "JaccardIndex": ALL_TASKS,
     "MatthewsCorrCoef": ("binary", "multiclass"),
     "Precision": ALL_TASKS,
+    "PrecisionAtRecall": ALL_TASKS,
     "Recall": ALL_TASKS,
+    "RecallAtPrecision": ALL_TASKS,
+    "SensitivityAtSpecificity": ALL_TASKS,
     "Specificity": ALL_TASKS,
+    "SpecificityAtSensitivity": ALL_TASKS,
 }
-# Metrics that rank scores rather than threshold them.
-RANKING = ("AUROC", "AveragePrecision")
+# Arguments a metric cannot be built without (the registry's tests pass these).
+REQUIRED_ARGS: dict[str, dict[str, Any]] = {
+    "PrecisionAtRecall": {"recall": 0.8},
+    "RecallAtPrecision": {"precision": 0.7},
+    "SensitivityAtSpecificity": {"specificity": 0.6},
+    "SpecificityAtSensitivity": {"sensitivity": 0.9},
+}
+# Metrics where lower is better.
+LOWER_IS_BETTER = ("CalibrationError",)
+# Metrics that rank scores rather than threshold them (or bin them: CalibrationError).
+OPERATING_POINTS = (
+    "PrecisionAtRecall",
+    "RecallAtPrecision",
+    "SensitivityAtSpecificity",
+    "SpecificityAtSensitivity",
+)
+RANKING = ("AUROC", "AveragePrecision", *OPERATING_POINTS)
+SCORES_ONLY = (*RANKING, "CalibrationError")
 # Host metrics (for EpochEvaluator, not compile): their own tests (tests/test_detection*.py).
 HOST_METRICS = ("DetectionMAP",)
 
@@ -150,7 +171,7 @@ def make_metric(name: str, task: str, num_classes: int = 3, **kwargs: Any) -> An
 
     if task != "binary":
         kwargs["num_classes"] = num_classes
-    return getattr(em, name)(task, **kwargs)
+    return getattr(em, name)(task, **{**REQUIRED_ARGS.get(name, {}), **kwargs})
 
 
 def metric_cases(tasks: Sequence[str] = ALL_TASKS) -> list[tuple[str, str]]:

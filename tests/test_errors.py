@@ -102,6 +102,69 @@ BAD_ARGUMENTS = [
         r"the class with the largest score, with no threshold\. .* Received: threshold=0\.3",
     ),
     (em.AUROC, {"task": "binary", "capacity": 10}, "pass exact=True with it"),
+    # dense inputs, top-k, operating points, calibration
+    (
+        em.Accuracy,
+        {"task": "binary", "top_k": 2},
+        r"`top_k` applies to task='multiclass' scores\. Received: top_k=2 for task='binary'",
+    ),
+    (em.Recall, {**MC, "top_k": 0}, r"`top_k` must be an integer from 1 to 3\. Received: top_k=0"),
+    (em.Precision, {**MC, "top_k": 4}, r"Received: top_k=4"),
+    (
+        em.F1Score,
+        {**MC, "top_k": 2, "multidim_average": "samplewise"},
+        "`top_k` and multidim_average='samplewise' do not combine",
+    ),
+    (
+        em.F1Score,
+        {**MC, "multidim_average": "images"},
+        "`multidim_average` must be 'global' or 'samplewise'. Received: multidim_average='images'",
+    ),
+    (
+        em.F1Score,
+        {**MC, "average": "samples"},
+        r"`average='samples'` .* is defined for task='multilabel' .* Received: average='samples' "
+        r"for F1Score\(task='multiclass'\)",
+    ),
+    (
+        em.Specificity,
+        {"task": "multilabel", "num_classes": 3, "average": "samples"},
+        r"Received: average='samples' for Specificity",
+    ),
+    (
+        em.PrecisionAtRecall,
+        {"task": "binary", "recall": 1.5},
+        r"`recall` must be a number in \[0, 1\]\. Received: recall=1\.5",
+    ),
+    (em.RecallAtPrecision, {"task": "binary", "precision": "0.5"}, r"Received: precision='0.5'"),
+    (em.SensitivityAtSpecificity, {"task": "binary", "specificity": -0.1}, "`specificity` must"),
+    (em.SpecificityAtSensitivity, {"task": "binary", "sensitivity": math.nan}, "`sensitivity`"),
+    (
+        em.PrecisionAtRecall,
+        {**MC, "recall": 0.5, "average": "samples"},
+        r"`average` must be one of .* Received: average='samples'",
+    ),
+    (
+        em.AUROC,
+        {"task": "binary", "max_fpr": 0},
+        r"`max_fpr` must be a number in \(0, 1\]\. Received: max_fpr=0",
+    ),
+    (
+        em.CalibrationError,
+        {"task": "binary", "n_bins": 0},
+        r"`n_bins` must be an integer from 1 to 2\*\*24 .* Received: n_bins=0",
+    ),
+    (em.CalibrationError, {"task": "binary", "n_bins": 2.5}, r"Received: n_bins=2\.5"),
+    (
+        em.CalibrationError,
+        {"task": "binary", "norm": "l3"},
+        r"`norm` must be one of 'l1' \(ECE\), 'l2' .* or 'max' \(MCE\)\. Received: norm='l3'",
+    ),
+    (
+        em.CalibrationError,
+        {**MC, "average": "weighted"},
+        r"`average` must be 'macro', 'micro' or None\. Received: average='weighted'",
+    ),
 ]
 
 
@@ -109,8 +172,18 @@ UNKNOWN_ARGUMENTS = [
     # Every public class has its own explicit signature: errors name the class called.
     (
         em.Accuracy,
-        {"task": "binary", "top_k": 2},
-        r"Accuracy\.__init__\(\) got an unexpected keyword argument 'top_k'",
+        {"task": "binary", "beta": 2.0},
+        r"Accuracy\.__init__\(\) got an unexpected keyword argument 'beta'",
+    ),
+    (
+        em.PrecisionAtRecall,
+        {"task": "binary"},
+        r"PrecisionAtRecall\.__init__\(\) missing 1 required keyword-only argument: 'recall'",
+    ),
+    (
+        em.CalibrationError,
+        {"task": "binary", "threshold": 0.5},
+        r"CalibrationError\.__init__\(\) got an unexpected keyword argument 'threshold'",
     ),
     (
         em.F1Score,
@@ -284,6 +357,48 @@ BAD_INPUTS = [
         np.array([1.0, 1.0, -np.inf]),
         r"`sample_weight` must be finite\. .* the first at index 2 \(value -inf\)",
     ),
+    # dense inputs (segmentation): the class axis last, weights per sample or per element
+    (
+        MC,
+        np.zeros((2, 4, 4), int),
+        np.zeros((2, 4, 5, 3), f32),
+        None,
+        r"Received: y_true.shape=\(2, 4, 4\), y_pred.shape=\(2, 4, 5, 3\)\. Dense inputs "
+        r"\(segmentation\) put extra axes after the batch axis: y_true \(batch, \.\.\.\) labels or "
+        r"\(batch, \.\.\., 3\) one-hot",
+    ),
+    (
+        MC,
+        np.zeros((2, 4, 4), int),
+        np.zeros((2, 3, 4, 4), f32),
+        None,
+        r"The class axis comes last \(Keras' channels_last\); y_pred.shape=\(2, 3, 4, 4\) looks "
+        r"channels_first",
+    ),
+    (
+        MC,
+        np.zeros((2, 4, 4), int),
+        np.zeros((2, 4, 4, 3), f32),
+        np.ones((2, 4)),
+        r"`sample_weight` must be a scalar, one weight per sample \(batch,\), or one per element "
+        r"\(2, 4, 4\)\. Received: sample_weight.shape=\(2, 4\), y_true.shape=\(2, 4, 4\)",
+    ),
+    (
+        {**MC, "ignore_index": 255},
+        np.array([[[0, 255], [7, 1]]]),
+        np.full((1, 2, 2, 3), 1 / 3, f32),
+        None,
+        r"integers in \[0, num_classes=3\) \(ignore_index=255 is skipped\)\. Received 1 invalid "
+        r"value\(s\): 7",
+    ),
+    (
+        {"task": "binary"},
+        np.zeros((2, 4, 4), int),
+        np.zeros((2, 4, 5), f32),
+        None,
+        r"Received: y_true.shape=\(2, 4, 4\), y_pred.shape=\(2, 4, 5\)\. Dense inputs "
+        r"\(segmentation\) put extra axes after the batch axis: both \(batch, \.\.\.\) of the same",
+    ),
     (
         MC,
         np.array(["cat", "dog"]),
@@ -324,7 +439,7 @@ def _with_error_type(case: tuple[Any, ...]) -> tuple[Any, ...]:
     return case if len(case) == 6 else (*case[:4], ValueError, case[4])
 
 
-@pytest.mark.parametrize("cls", [em.F1Score, em.AUROC])
+@pytest.mark.parametrize("cls", [em.F1Score, em.AUROC, em.CalibrationError])
 @pytest.mark.parametrize(
     ("kwargs", "y_true", "y_pred", "sample_weight", "error", "message"),
     [_with_error_type(c) for c in BAD_INPUTS],
@@ -339,7 +454,7 @@ def test_bad_inputs(
     message: str,
 ) -> None:
     """The same errors from the count and the ranking metrics (their inputs coincide here)."""
-    if cls is em.AUROC and any(
+    if cls is not em.F1Score and any(
         part in message
         for part in (
             "labels to be integers",

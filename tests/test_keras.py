@@ -13,7 +13,7 @@ import keras
 import numpy as np
 import pytest
 import sklearn.metrics as skm
-from helpers import assert_close, make_metric, metric_cases, sk
+from helpers import LOWER_IS_BETTER, assert_close, make_metric, metric_cases, sk
 
 import epochmetrics as em
 
@@ -254,7 +254,7 @@ ALL_METRICS = [*SETTINGS, *(partial(make_metric, n, t) for n, t in metric_cases(
 @pytest.mark.parametrize("make", ALL_METRICS)
 def test_config_round_trip_and_direction(make: Any) -> None:
     metric = make()
-    assert metric._direction == "up"
+    assert metric._direction == ("down" if type(metric).__name__ in LOWER_IS_BETTER else "up")
     config = metric.get_config()
     clone = type(metric).from_config(config)
     assert clone.get_config() == config

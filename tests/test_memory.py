@@ -52,7 +52,15 @@ MULTILABEL = [
 ]
 # Ranking metrics, binned: a (negative, positive) histogram per class, `bins` bins each.
 BINS = {64: 19588, 8: 2452}  # bins for bins_per_octave (documented in the class docstring)
-RANKING = [em.AUROC, em.AveragePrecision]
+RANKING = [
+    (em.AUROC, {}),
+    (em.AUROC, {"max_fpr": 0.2}),
+    (em.AveragePrecision, {}),
+    (em.PrecisionAtRecall, {"recall": 0.9}),
+    (em.RecallAtPrecision, {"precision": 0.9}),
+    (em.SensitivityAtSpecificity, {"specificity": 0.9}),
+    (em.SpecificityAtSensitivity, {"sensitivity": 0.9}),
+]
 # Exported metrics whose state is not covered here; each needs a row and a bound.
 PENDING: set[str] = set()
 
@@ -105,25 +113,39 @@ def test_report_variables_do_not_grow_with_updates():
     assert len(metric.variables) == 2
 
 
-@pytest.mark.parametrize("cls", RANKING, ids=lambda c: c.__name__)
-def test_binned_ranking_state_is_linear_in_classes(cls):
+@pytest.mark.parametrize("case", RANKING, ids=[_id(c) for c in RANKING])
+def test_binned_ranking_state_is_linear_in_classes(case):
     # 2 * K * bins + 3: O(C * bins), never O(C^2); K = 1 for binary.
+    cls, kwargs = case
     for octave, bins in BINS.items():
         for c in (3, 10):
-            metric = cls("multiclass", num_classes=c, bins_per_octave=octave)
+            metric = cls("multiclass", num_classes=c, bins_per_octave=octave, **kwargs)
             assert state_bytes(metric) == 2 * 4 * (2 * c * bins + 3)
-        assert state_bytes(cls("binary", bins_per_octave=octave)) == 2 * 4 * (2 * bins + 3)
+        binary = cls("binary", bins_per_octave=octave, **kwargs)
+        assert state_bytes(binary) == 2 * 4 * (2 * bins + 3)
 
 
-@pytest.mark.parametrize("cls", RANKING, ids=lambda c: c.__name__)
-def test_exact_ranking_state_is_the_buffer(cls):
+@pytest.mark.parametrize("case", RANKING, ids=[_id(c) for c in RANKING])
+def test_exact_ranking_state_is_the_buffer(case):
     # A (capacity + 1)-row buffer of K scores, T labels and a weight, a count, and a pair of 4.
+    cls, kwargs = case
     c, capacity = 10, 100
-    metric = cls("multiclass", num_classes=c, exact=True, capacity=capacity)
+    metric = cls("multiclass", num_classes=c, exact=True, capacity=capacity, **kwargs)
     rows = capacity + 1
     assert state_bytes(metric) == 2 * 4 * 4 + 4 * rows * (c + 1 + 1) + 4
-    metric = cls("multilabel", num_classes=c, exact=True, capacity=capacity)
+    metric = cls("multilabel", num_classes=c, exact=True, capacity=capacity, **kwargs)
     assert state_bytes(metric) == 2 * 4 * 4 + 4 * rows * (c + c + 1) + 4
+
+
+@pytest.mark.parametrize("n_bins", [1, 15, 100])
+def test_calibration_state_is_three_sums_per_bin(n_bins):
+    # 3 * K * (n_bins + 1) + 3: K = 1 (binary, multiclass top-label: no C at all) or L labels.
+    cells = n_bins + 1
+    assert state_bytes(em.CalibrationError("binary", n_bins=n_bins)) == 2 * 4 * (3 * cells + 3)
+    multiclass = em.CalibrationError("multiclass", num_classes=C, n_bins=n_bins)
+    assert state_bytes(multiclass) == 2 * 4 * (3 * cells + 3)
+    multilabel = em.CalibrationError("multilabel", num_classes=C, n_bins=n_bins)
+    assert state_bytes(multilabel) == 2 * 4 * (3 * C * cells + 3)
 
 
 def test_detection_state_is_host_records_not_variables():
@@ -133,7 +155,8 @@ def test_detection_state_is_host_records_not_variables():
 
 
 def test_every_exported_metric_has_a_documented_size():
-    covered = {cls.__name__ for cls, *_ in MULTICLASS} | {c.__name__ for c in RANKING} | PENDING
+    covered = {cls.__name__ for cls, *_ in [*MULTICLASS, *RANKING]} | PENDING
+    covered.add("CalibrationError")  # test_calibration_state_is_three_sums_per_bin
     covered.add("DetectionMAP")  # test_detection_state_is_host_records_not_variables
     exported = {
         name

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import keras
 import pytest
-from helpers import HOST_METRICS, METRIC_TASKS
+from helpers import HOST_METRICS, LOWER_IS_BETTER, METRIC_TASKS
 
 import epochmetrics as em
 
@@ -22,7 +22,7 @@ def test_metrics_are_registered_keras_metrics_with_direction() -> None:
     for name in [*METRIC_TASKS, *HOST_METRICS]:
         cls = getattr(em, name)
         assert issubclass(cls, keras.metrics.Metric)
-        assert cls._direction == "up"
+        assert cls._direction == ("down" if name in LOWER_IS_BETTER else "up")
         assert keras.saving.get_registered_name(cls) == f"epochmetrics>{name}"
         assert cls.__doc__ and "Examples:" in cls.__doc__, name
 

@@ -49,6 +49,10 @@ class _NumpyOps:
         return np.asarray(x).astype(dtype)
 
     @staticmethod
+    def top_1(x: Any) -> tuple[np.ndarray, np.ndarray]:
+        return np.max(x, axis=-1), np.argmax(x, axis=-1)
+
+    @staticmethod
     def unstack(x: Any, axis: int = 0) -> list[np.ndarray]:
         return list(np.moveaxis(np.asarray(x), axis, 0))
 
@@ -57,9 +61,12 @@ class _NumpyOps:
 
 
 class _KerasOps:
-    """`keras.ops`, with the one function whose dtype differs by backend routed to `_backend`."""
+    """`keras.ops`, with the functions whose dtype or speed differs by backend routed to
+    `_backend` (`argmax` over the last axis only)."""
 
+    argmax = staticmethod(lambda x, axis=-1: _backend.argmax(x))  # last axis only
     cumsum = staticmethod(_backend.cumsum)
+    top_1 = staticmethod(_backend.top_1)  # (max, argmax) of the last axis
 
     def __getattr__(self, name: str) -> Any:
         return getattr(_keras_ops, name)

@@ -302,6 +302,11 @@ def shape_error(
         "multilabel": f"both (batch, ..., {c})",
     }[spec.task]
     note = f" Dense inputs (segmentation) put extra axes after the batch axis: {dense}."
+    if spec.task != "binary" and len(pred_shape) > 2 and pred_shape[1] == c and pred_shape[-1] != c:
+        note += (
+            f" The class axis comes last (Keras' channels_last); {pred}.shape={pred_shape} "
+            f"looks channels_first: move axis 1 to the end (keras.ops.moveaxis({pred}, 1, -1))."
+        )
     return ValueError(
         f"task={spec.task!r} expects {expected}. "
         f"Received: y_true.shape={true_shape}, {pred}.shape={pred_shape}."

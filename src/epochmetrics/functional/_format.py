@@ -31,7 +31,7 @@ from epochmetrics.functional._args import (
     shape_error,
 )
 
-__all__ = ["Batch", "format_batch", "split_targets"]
+__all__ = ["Batch", "batch_form", "format_batch", "split_targets"]
 
 
 class Batch(NamedTuple):
@@ -46,6 +46,8 @@ class Batch(NamedTuple):
     - `sample_weight`: `(N,)` like `weight`, 0 for a row with any invalid part; None in labels
       mode without `sample_weight` (except multilabel, which needs it for subset accuracy).
     - `invalid`: int32 `(3,)`, the invalid y_true values, y_pred values and weights.
+    - `samples`: the batch size B (an int, or a scalar tensor inside a compiled step); the
+      N rows are B samples of N / B rows each (one row each without dense axes).
     """
 
     y_true: Any
@@ -53,6 +55,7 @@ class Batch(NamedTuple):
     weight: Any
     sample_weight: Any
     invalid: Any
+    samples: Any = None
 
 
 def _shape(x: Any) -> tuple[int | None, ...]:
@@ -147,7 +150,7 @@ def _squeeze_last(shape: tuple[int | None, ...]) -> tuple[int | None, ...]:
     return shape[:-1] if len(shape) >= 2 and shape[-1] == 1 else shape
 
 
-def _form(spec: TaskSpec, y_true: Any, y_pred: Any, scores: bool) -> Form | None:
+def batch_form(spec: TaskSpec, y_true: Any, y_pred: Any, scores: bool) -> Form | None:
     """The layout of a batch, or None when the shapes fit no form of `spec.task`.
 
     Binary: y_true and y_pred of the same shape `(B, ...)` (a trailing axis of 1 on either is
@@ -234,7 +237,7 @@ def _one_hot_labels(y_true: Any) -> tuple[Any, Any]:
     y = ops.cast(y_true, "float32")  # bool one-hot included
     # An all-zero (or all-negative) row names no class; a NaN makes the largest undefined.
     bad = ops.logical_or(ops.logical_not(ops.any(y > 0, axis=-1)), ops.any(ops.isnan(y), axis=-1))
-    return ops.cast(ops.argmax(y, axis=-1), "int32"), bad
+    return _backend.argmax(y), bad
 
 
 def _targets(spec: TaskSpec, y_true: Any, form: Form) -> tuple[Any, Any, Any]:
@@ -283,12 +286,15 @@ def _hard_predictions(spec: TaskSpec, y_pred: Any, form: Form) -> tuple[Any, Any
     return _backend.argmax_with_nan(ops.reshape(y_pred, (-1, spec.num_classes)))
 
 
-def _scores(spec: TaskSpec, y_pred: Any) -> tuple[Any, Any]:
+def _scores(spec: TaskSpec, y_pred: Any, real: bool = False) -> tuple[Any, Any]:
     """Flattened scores `(N, K)` float32 (binary: `(N,)`) and their invalid mask (multiclass:
-    per row)."""
+    per row). `real`: any real scores (only NaN is invalid, no softmax): what a ranking of
+    the classes within a row needs (top-k)."""
     k = (spec.num_classes,) if spec.task != "binary" else ()
     scores = ops.cast(ops.reshape(y_pred, (-1, *k)), "float32")
     if spec.task == "multiclass":
+        if real:
+            return scores, ops.any(ops.isnan(scores), axis=-1)
         if spec.from_logits:
             scores = ops.softmax(scores, axis=-1)
             return scores, ops.any(ops.isnan(scores), axis=-1)
@@ -310,19 +316,24 @@ def format_batch(
     sample_weight: Any = None,
     *,
     scores: bool = False,
+    real_scores: bool = False,
     check: bool = True,
 ) -> Batch:
     """Validate and normalise one batch (see the module docstring, `Form` and `Batch`).
 
     `check=False` never reads values on the host (no device sync): invalid inputs are only
-    counted, as inside compiled steps.
+    counted, as inside compiled steps. `real_scores` (scores mode, multiclass): any real
+    scores, only NaN rows are invalid.
     """
     y_true, y_pred, sample_weight = batch_tensors(spec, y_true, y_pred, sample_weight)
-    form = _form(spec, y_true, y_pred, scores)
+    form = batch_form(spec, y_true, y_pred, scores)
     if form is None:
         raise shape_error(spec, _shape(y_true), _shape(y_pred), scores=SCORES if scores else None)
     t, t_bad, ignored = _targets(spec, y_true, form)
-    p, p_bad = _scores(spec, y_pred) if scores else _hard_predictions(spec, y_pred, form)
+    if scores:
+        p, p_bad = _scores(spec, y_pred, real_scores)
+    else:
+        p, p_bad = _hard_predictions(spec, y_pred, form)
     if sample_weight is not None:
         sample_weight = _sample_weights(sample_weight, y_true, form)
     w_bad = None if sample_weight is None else ops.logical_not(ops.isfinite(sample_weight))
@@ -335,7 +346,9 @@ def format_batch(
     # Without `check` (torch's eager fit steps) nothing is read: invalid inputs are counted,
     # as inside compiled steps, and reported at the epoch's read.
     if check and _backend.is_concrete(row_bad) and bool(ops.any(row_bad)):
-        raise _eager_error(spec, y_true, y_pred, sample_weight, t_bad, p_bad, w_bad, scores)
+        raise _eager_error(
+            spec, y_true, y_pred, sample_weight, t_bad, p_bad, w_bad, scores, real_scores
+        )
 
     multilabel = spec.task == "multilabel"
     keep = ops.logical_not(bad) if w_bad is None else ops.logical_not(row_bad)
@@ -352,9 +365,10 @@ def format_batch(
             p = ops.reshape(p, (-1, 1))
     else:
         p = ops.where(keep, p, 0)
+    samples = ops.shape(y_true)[0]
     if sample_weight is None and not scores:
         sw = ops.cast(ops.logical_not(row_bad), "int32") if multilabel else None
-        return Batch(t, p, ops.cast(keep, "int32"), sw, invalid)
+        return Batch(t, p, ops.cast(keep, "int32"), sw, invalid, samples)
     if sample_weight is None:
         sample_weight = ops.ones(ops.shape(t)[:1], dtype=_backend.wide_float())
     else:
@@ -363,7 +377,7 @@ def format_batch(
     dtype = sample_weight.dtype
     row_w = sample_weight * ops.cast(ops.logical_not(row_bad), dtype)
     element_w = ops.expand_dims(sample_weight, -1) if multilabel else sample_weight
-    return Batch(t, p, ops.cast(keep, dtype) * element_w, row_w, invalid)
+    return Batch(t, p, ops.cast(keep, dtype) * element_w, row_w, invalid, samples)
 
 
 def _invalid_counts(t_bad: Any, p_bad: Any, w_bad: Any) -> Any:
@@ -382,6 +396,7 @@ def _eager_error(
     p_bad: Any,
     w_bad: Any,
     scores: bool,
+    real: bool,
 ) -> ValueError:
     """Eager path only: the error that names the first kind of invalid input found."""
 

@@ -18,6 +18,7 @@ from epochmetrics.functional._args import (
     bad_values_error,
     shape_error,
 )
+from epochmetrics.functional._format import batch_form
 
 __all__ = ["Columns", "column", "prepare", "to_numpy"]
 
@@ -55,6 +56,7 @@ def prepare(
     yt, ys = to_numpy(y_true), to_numpy(y_score)
     if ys.dtype.kind not in "fiub":
         raise ValueError(f"y_score must hold numbers. Received dtype {ys.dtype}.")
+    yt, ys, sample_weight = _flatten_dense(spec, yt, ys, sample_weight)
     n = ys.shape[0] if ys.ndim else 0
     c = spec.num_classes
     if spec.task == "binary":
@@ -112,6 +114,37 @@ def prepare(
         w = None if w is None else w[keep]
     weights = None if w is None else np.broadcast_to(w[:, None], scores.shape)
     return Columns(scores, targets, weights)
+
+
+def _flatten_dense(
+    spec: TaskSpec, yt: np.ndarray, ys: np.ndarray, sample_weight: Any
+) -> tuple[np.ndarray, np.ndarray, Any]:
+    """Dense inputs (extra axes between the batch and the class axis, as `update_state` takes
+    them: see `_format._form`) as one row per element; other inputs unchanged.
+
+    `sample_weight` of shape `(n,)` is repeated for each element of its sample; one of the
+    elements' shape is flattened with them.
+    """
+    form = batch_form(spec, yt, ys, scores=True)
+    if form is None or len(form.sample_shape) < 2:
+        return yt, ys, sample_weight
+    sample_shape = tuple(int(d or 0) for d in form.sample_shape)  # host arrays: all known
+    rows, c, true_shape = int(np.prod(sample_shape)), spec.num_classes, yt.shape
+    yt = yt.reshape(rows, c) if spec.task == "multilabel" or form.one_hot else yt.reshape(rows)
+    ys = ys.reshape(rows, c) if spec.task != "binary" else ys.reshape(rows)
+    if sample_weight is None:
+        return yt, ys, None
+    w = to_numpy(sample_weight)
+    per_element = w.shape == form.sample_shape or w.shape == (*form.sample_shape, 1)
+    if per_element:
+        return yt, ys, w.reshape(rows)
+    if _is_vector(w) and w.shape[0] == form.sample_shape[0]:
+        return yt, ys, np.repeat(w.reshape(-1), rows // sample_shape[0])
+    raise ValueError(
+        "`sample_weight` must have one weight per sample (n,) or one per element "
+        f"{form.sample_shape}. Received: sample_weight.shape={w.shape}, "
+        f"y_true.shape={true_shape}."
+    )
 
 
 def _binary_targets(spec: TaskSpec, yt: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -33,6 +33,7 @@ we in bin 3); only confidences within those few ulps of an edge bin differently.
 
 from __future__ import annotations
 
+import functools
 import warnings
 from typing import Any, Literal
 
@@ -41,9 +42,11 @@ import numpy as np
 from keras import ops
 
 from epochmetrics._backend import ops as _backend
-from epochmetrics._backend.xp import numpy_ops
+from epochmetrics._backend.xp import keras_ops, numpy_ops
 from epochmetrics.functional import ranking
-from epochmetrics.functional._args import make_spec
+from epochmetrics.functional._args import TaskSpec, make_spec
+from epochmetrics.functional._format import format_batch
+from epochmetrics.functional._layout import Layout
 from epochmetrics.functional.ranking import Task
 
 __all__ = [
@@ -51,8 +54,11 @@ __all__ = [
     "bin_edges",
     "bin_index",
     "calibration_error",
+    "calibration_columns",
     "calibration_error_from_sums",
+    "calibration_layout",
     "calibration_sums",
+    "calibration_update",
     "check_n_bins",
     "check_norm",
     "top_label",
@@ -108,9 +114,8 @@ def bin_index(confidence: Any, n_bins: int) -> Any:
 def top_label(xp: Any, probabilities: Any, labels: Any) -> tuple[Any, Any]:
     """Multiclass `(B, C)` probabilities and `(B,)` integer labels -> `(B,)` top-label
     confidence and accuracy (1.0 when the first most probable class is the label)."""
-    confidence = xp.max(probabilities, axis=-1)
-    predicted = xp.cast(xp.argmax(probabilities, axis=-1), "int32")
-    correct = xp.equal(predicted, xp.cast(labels, "int32"))
+    confidence, predicted = xp.top_1(probabilities)
+    correct = xp.equal(xp.cast(predicted, "int32"), xp.cast(labels, "int32"))
     return confidence, xp.cast(correct, confidence.dtype)
 
 
@@ -178,6 +183,47 @@ def calibration_error_from_sums(xp: Any, sums: Any, norm: str) -> Any:
     if norm == "l2":
         value = xp.sqrt(value)
     return xp.where(counted, value, xp.cast(float("nan"), value.dtype))
+
+
+def calibration_columns(spec: TaskSpec) -> int:
+    """K, the calibration problems of the state: one per label (multilabel), else 1."""
+    return spec.num_classes if spec.task == "multilabel" else 1
+
+
+@functools.cache
+def calibration_layout(spec: TaskSpec, n_bins: int) -> Layout:
+    """The streaming state: the `(3, K, n_bins + 1)` cell sums, flattened."""
+    return Layout(sums=3 * calibration_columns(spec) * (n_bins + 1))
+
+
+def calibration_update(
+    spec: TaskSpec,
+    n_bins: int,
+    y_true: Any,
+    y_pred: Any,
+    sample_weight: Any = None,
+    *,
+    check: bool = True,
+) -> Any:
+    """One batch's cell sums, laid out as `calibration_layout(spec, n_bins)`; dense inputs,
+    `ignore_index` and invalid values as every metric (`_format.format_batch`)."""
+    x = format_batch(spec, y_true, y_pred, sample_weight, scores=True, check=check)
+    scores = x.y_pred
+    if spec.from_logits and spec.task != "multiclass":  # multiclass: softmax done
+        scores = ops.sigmoid(scores)
+    if spec.task == "multiclass":
+        confidence, accuracy = top_label(keras_ops, scores, x.y_true)
+    else:
+        confidence, accuracy = scores, x.y_true  # binary: (N, 1) scores, (N,) labels
+    weight = x.weight
+    if spec.task == "binary":
+        accuracy, weight = ops.expand_dims(accuracy, -1), ops.expand_dims(weight, -1)
+    sums = calibration_sums(confidence, accuracy, weight, n_bins=n_bins)
+    return calibration_layout(spec, n_bins).pack(
+        keras.backend.standardize_dtype(sums.dtype),
+        sums=ops.reshape(sums, (-1,)),
+        invalid=x.invalid,
+    )
 
 
 def _host_sums(confidence: np.ndarray, accuracy: np.ndarray, w: np.ndarray, n_bins: int) -> Any:

@@ -33,6 +33,9 @@ from epochmetrics.functional.ranking import RankingAverage, Task
 
 __all__ = [
     "OperatingPoint",
+    "check_rate",
+    "operating_point_columns",
+    "partial_auc_columns",
     "precision_at_recall",
     "recall_at_precision",
     "roc_auc_max_fpr",
@@ -53,7 +56,7 @@ class OperatingPoint(NamedTuple):
     threshold: Any
 
 
-def _check_unit(name: str, value: Any, *, open_low: bool = False) -> float:
+def check_rate(name: str, value: Any, *, open_low: bool = False) -> float:
     ok = isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
     low_ok = ok and (value > 0.0 if open_low else value >= 0.0)
     if not (low_ok and value <= 1.0 and math.isfinite(value)):
@@ -109,6 +112,14 @@ def _operating_point(
 ) -> OperatingPoint:
     spec, average = ranking._check_args(task, num_classes, average, from_logits, ignore_index)
     cols = ranking.prepare(spec, y_true, y_score, sample_weight)
+    return operating_point_columns(kind, constraint, cols, average)
+
+
+def operating_point_columns(
+    kind: str, constraint: float, cols: ranking.Columns, average: RankingAverage
+) -> OperatingPoint:
+    """The operating point of validated columns (`ranking.prepare`): what the public functions
+    return, for the metrics' `evaluate_arrays`."""
     problems = _problems(cols, average)
     values, thresholds = np.empty(len(problems)), np.empty(len(problems))
     with np.errstate(all="ignore"):
@@ -172,7 +183,7 @@ def precision_at_recall(
         >>> round(point.value, 4), point.threshold
         (0.6667, 0.35)
     """
-    constraint = _check_unit("min_recall", min_recall)
+    constraint = check_rate("min_recall", min_recall)
     return _operating_point(
         "precision_at_recall",
         constraint,
@@ -229,7 +240,7 @@ def recall_at_precision(
         >>> recall_at_precision([1, 0], [0.2, 0.9], min_precision=0.9)
         OperatingPoint(value=0.0, threshold=inf)
     """
-    constraint = _check_unit("min_precision", min_precision)
+    constraint = check_rate("min_precision", min_precision)
     return _operating_point(
         "recall_at_precision",
         constraint,
@@ -284,7 +295,7 @@ def sensitivity_at_specificity(
         >>> sensitivity_at_specificity([0, 0, 1, 1], [0.1, 0.4, 0.35, 0.8], min_specificity=0.5)
         OperatingPoint(value=1.0, threshold=0.35)
     """
-    constraint = _check_unit("min_specificity", min_specificity)
+    constraint = check_rate("min_specificity", min_specificity)
     return _operating_point(
         "sensitivity_at_specificity",
         constraint,
@@ -339,7 +350,7 @@ def specificity_at_sensitivity(
         >>> specificity_at_sensitivity([0, 0, 1, 1], [0.1, 0.4, 0.35, 0.8], min_sensitivity=0.5)
         OperatingPoint(value=1.0, threshold=0.8)
     """
-    constraint = _check_unit("min_sensitivity", min_sensitivity)
+    constraint = check_rate("min_sensitivity", min_sensitivity)
     return _operating_point(
         "specificity_at_sensitivity",
         constraint,
@@ -407,7 +418,14 @@ def roc_auc_max_fpr(
         >>> round(roc_auc_max_fpr([0, 0, 1, 1], [0.1, 0.4, 0.35, 0.8], max_fpr=0.5), 4)
         0.6667
     """
-    m = _check_unit("max_fpr", max_fpr, open_low=True)
+    m = check_rate("max_fpr", max_fpr, open_low=True)
     spec, average = ranking._check_args(task, num_classes, average, from_logits, ignore_index)
     cols = ranking.prepare(spec, y_true, y_score, sample_weight)
-    return reduce_columns(cols, average, "roc_auc", binary=lambda *a: _binary_partial_auc(m, *a))
+    return partial_auc_columns(cols, average, m)
+
+
+def partial_auc_columns(cols: ranking.Columns, average: RankingAverage, max_fpr: float) -> Any:
+    """`roc_auc_max_fpr` of validated columns (`ranking.prepare`)."""
+    return reduce_columns(
+        cols, average, "roc_auc", binary=lambda *a: _binary_partial_auc(max_fpr, *a)
+    )

@@ -258,4 +258,6 @@ def average_values(xp: Any, values: Any, support: Any, average: str | None) -> A
         return xp.where(
             xp.equal(total, 0.0), xp.zeros_like(total), _safe_div(xp, xp.sum(kept * support), total)
         )
-    return xp.mean(values)
+    # A sum over a count, not `mean`: keras.ops.mean computes float64 input in float32 on
+    # some backends.
+    return xp.sum(values) / float(values.shape[0])

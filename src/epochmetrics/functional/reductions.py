@@ -30,6 +30,7 @@ from epochmetrics.functional.stat_scores import (
 
 __all__ = [
     "Ratio",
+    "divide",
     "accuracy",
     "balanced_accuracy",
     "cohen_kappa",
@@ -46,7 +47,8 @@ __all__ = [
 NAN = float("nan")
 
 
-def _divide(xp: Any, num: Any, den: Any, zero_division: float) -> Any:
+def divide(xp: Any, num: Any, den: Any, zero_division: float) -> Any:
+    """num / den, and `zero_division` where den is 0 (no epsilon)."""
     zero = xp.equal(den, 0)
     return xp.where(
         zero, xp.cast(zero_division, num.dtype), num / xp.where(zero, xp.ones_like(den), den)
@@ -70,14 +72,14 @@ def _average(
     mask = xp.logical_and(present, xp.logical_not(xp.isnan(values)))
     zeros = xp.zeros_like(values)
     kept = xp.where(mask, values, zeros)
-    unweighted = _divide(
+    unweighted = divide(
         xp, xp.sum(kept, axis=-1), xp.sum(xp.cast(mask, values.dtype), axis=-1), NAN
     )
     if average == "macro":
         return unweighted
     weights = xp.where(mask, counts.support, zeros)
     total = xp.sum(weights, axis=-1)
-    return xp.where(total > 0, _divide(xp, xp.sum(kept * weights, axis=-1), total, NAN), unweighted)
+    return xp.where(total > 0, divide(xp, xp.sum(kept * weights, axis=-1), total, NAN), unweighted)
 
 
 Ratio = Literal["precision", "recall", "f1", "fbeta", "specificity", "jaccard"]
@@ -120,9 +122,9 @@ def ratios(
         return None, []
     terms = [_ratio_terms(kind, counts, beta) for kind in kinds]
     num, den = xp.stack([t[0] for t in terms]), xp.stack([t[1] for t in terms])
-    values = _divide(xp, num, den, zero_division)
+    values = divide(xp, num, den, zero_division)
     micro = (
-        _divide(xp, xp.sum(num, axis=-1), xp.sum(den, axis=-1), zero_division)
+        divide(xp, xp.sum(num, axis=-1), xp.sum(den, axis=-1), zero_division)
         if "micro" in averages
         else None
     )
@@ -187,22 +189,22 @@ def jaccard_index(
 def accuracy(xp: Any, spec: TaskSpec, counts: Counts) -> Any:
     """Fraction of samples predicted right; multilabel: every label right (subset accuracy)."""
     if spec.task == "multilabel":
-        return _divide(xp, counts.exact, counts.samples, NAN)
-    return _divide(xp, xp.sum(counts.tp), xp.sum(counts.support), NAN)
+        return divide(xp, counts.exact, counts.samples, NAN)
+    return divide(xp, xp.sum(counts.tp), xp.sum(counts.support), NAN)
 
 
 def balanced_accuracy(xp: Any, spec: TaskSpec, counts: Counts) -> Any:
     """Mean recall over the classes that occur in y_true."""
     present = counts.support > 0
-    recalls = _divide(xp, counts.tp, counts.support, 0.0)
+    recalls = divide(xp, counts.tp, counts.support, 0.0)
     n = xp.sum(xp.cast(present, recalls.dtype))
-    return _divide(xp, xp.sum(xp.where(present, recalls, xp.zeros_like(recalls))), n, NAN)
+    return divide(xp, xp.sum(xp.where(present, recalls, xp.zeros_like(recalls))), n, NAN)
 
 
 def _fractions(xp: Any, counts: Counts) -> tuple[Any, Any, Any]:
     """(t / T, p / P, T): class shares of y_true and y_pred, each over its own total."""
     big_t, big_p = xp.sum(counts.support), xp.sum(counts.predicted)
-    return _divide(xp, counts.support, big_t, 0.0), _divide(xp, counts.predicted, big_p, 0.0), big_t
+    return divide(xp, counts.support, big_t, 0.0), divide(xp, counts.predicted, big_p, 0.0), big_t
 
 
 def _one_class(xp: Any, x: Any) -> Any:
@@ -249,15 +251,15 @@ def cohen_kappa(xp: Any, spec: TaskSpec, counts: Counts, *, weights: KappaWeight
     """
     t, p, total = _fractions(xp, counts)
     if weights is None:
-        observed = 1.0 - _divide(xp, xp.sum(counts.tp), total, 0.0)
+        observed = 1.0 - divide(xp, xp.sum(counts.tp), total, 0.0)
         expected = 1.0 - xp.sum(t * p)
     else:
         k = xp.cast(xp.arange(spec.num_classes), t.dtype)
         if weights == "quadratic":
-            observed = _divide(xp, counts.sq_err, total, 0.0)
+            observed = divide(xp, counts.sq_err, total, 0.0)
             expected = xp.sum(t * k * k) + xp.sum(p * k * k) - 2.0 * xp.sum(t * k) * xp.sum(p * k)
         else:
-            observed = _divide(xp, counts.abs_err, total, 0.0)
+            observed = divide(xp, counts.abs_err, total, 0.0)
             # sum_j |i - j| p_j for every i, with prefix sums: O(C).
             cp, ckp = xp.cumsum(p, axis=-1), xp.cumsum(k * p, axis=-1)
             dist = 2.0 * (k * cp - ckp) + xp.sum(k * p) - k * xp.sum(p)
@@ -265,7 +267,7 @@ def cohen_kappa(xp: Any, spec: TaskSpec, counts: Counts, *, weights: KappaWeight
     same = xp.logical_and(_one_class(xp, counts.support), _one_class(xp, counts.predicted))
     same = xp.logical_and(same, xp.argmax(counts.support) == xp.argmax(counts.predicted))
     undefined = xp.logical_or(same, total <= 0)
-    return xp.where(undefined, xp.cast(NAN, t.dtype), 1.0 - _divide(xp, observed, expected, NAN))
+    return xp.where(undefined, xp.cast(NAN, t.dtype), 1.0 - divide(xp, observed, expected, NAN))
 
 
 Normalize = Literal["true", "pred", "all"] | None
@@ -288,4 +290,4 @@ def confusion_matrix(xp: Any, spec: TaskSpec, state: Any, *, normalize: Normaliz
     if normalize is None:
         return cm
     # scikit-learn turns the 0/0 of an empty row or column into 0.
-    return _divide(xp, cm, xp.sum(cm, axis=axes[normalize], keepdims=True), 0.0)
+    return divide(xp, cm, xp.sum(cm, axis=axes[normalize], keepdims=True), 0.0)

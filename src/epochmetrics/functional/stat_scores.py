@@ -36,6 +36,7 @@ __all__ = [
     "confusion_matrix_update",
     "stat_scores_layout",
     "stat_scores_update",
+    "top_k_update",
     "unpack_stat_scores",
 ]
 
@@ -99,6 +100,47 @@ def stat_scores_update(
         d = ops.cast(t - p, dtype)
         parts.update(abs_err=ops.sum(w * ops.abs(d)), sq_err=ops.sum(w * d * d))
     return layout.pack(dtype, **parts, invalid=x.invalid)
+
+
+def top_k_update(
+    spec: TaskSpec,
+    k: int,
+    y_true: Any,
+    y_pred: Any,
+    sample_weight: Any = None,
+    *,
+    check: bool = True,
+) -> Any:
+    """Multiclass sums with the k highest-scoring classes of each row as its predictions,
+    laid out as `stat_scores_layout(spec)`: tp = rows whose class is among them, predicted =
+    rows that have the class among them (k per row), support as usual.
+
+    Ties at the k-th score go to the higher class index, as scikit-learn's
+    `top_k_accuracy_score` breaks them (a stable ascending sort, reversed).
+    """
+    x = format_batch(
+        spec, y_true, y_pred, sample_weight, scores=True, real_scores=True, check=check
+    )
+    scores, t, w = x.y_pred, x.y_true, x.weight  # (N, C), (N,), (N,)
+    c = spec.num_classes
+    kth = ops.expand_dims(ops.min(ops.top_k(scores, k, sorted=False)[0], axis=-1), -1)  # (N, 1)
+    above = scores > kth
+    tied = ops.equal(scores, kth)
+    # Slots left for the tied scores, filled from the highest class index down.
+    room = k - ops.sum(ops.cast(above, "int32"), axis=-1, keepdims=True)
+    tied_after = ops.flip(ops.cumsum(ops.flip(ops.cast(tied, "int32"), axis=-1), axis=-1), axis=-1)
+    chosen = ops.logical_or(above, ops.logical_and(tied, tied_after <= room))  # (N, C)
+    dtype = keras.backend.standardize_dtype(w.dtype)
+    hot = ops.equal(ops.expand_dims(t, -1), ops.arange(c, dtype="int32"))
+    wc = ops.expand_dims(w, -1)
+    layout = stat_scores_layout(spec)
+    return layout.pack(
+        dtype,
+        tp=ops.sum(ops.cast(ops.logical_and(hot, chosen), dtype) * wc, axis=0),
+        predicted=ops.sum(ops.cast(chosen, dtype) * wc, axis=0),
+        support=ops.sum(ops.cast(hot, dtype) * wc, axis=0),
+        invalid=x.invalid,
+    )
 
 
 class Counts(NamedTuple):

@@ -6,6 +6,7 @@ from epochmetrics.metrics.agreement import (
     CohenKappa,
     MatthewsCorrCoef,
 )
+from epochmetrics.metrics.calibration import CalibrationError
 from epochmetrics.metrics.classification import (
     F1Score,
     FBetaScore,
@@ -16,6 +17,12 @@ from epochmetrics.metrics.classification import (
 )
 from epochmetrics.metrics.confusion import ClassificationReport, ConfusionMatrix
 from epochmetrics.metrics.detection import DetectionMAP
+from epochmetrics.metrics.operating_points import (
+    PrecisionAtRecall,
+    RecallAtPrecision,
+    SensitivityAtSpecificity,
+    SpecificityAtSensitivity,
+)
 from epochmetrics.metrics.ranking import AUROC, AveragePrecision
 
 __all__ = [
@@ -23,6 +30,7 @@ __all__ = [
     "Accuracy",
     "AveragePrecision",
     "BalancedAccuracy",
+    "CalibrationError",
     "ClassificationReport",
     "CohenKappa",
     "ConfusionMatrix",
@@ -32,6 +40,10 @@ __all__ = [
     "JaccardIndex",
     "MatthewsCorrCoef",
     "Precision",
+    "PrecisionAtRecall",
     "Recall",
+    "RecallAtPrecision",
+    "SensitivityAtSpecificity",
     "Specificity",
+    "SpecificityAtSensitivity",
 ]

@@ -193,6 +193,8 @@ class SumStateMetric(keras.metrics.Metric):
 
         `plain`: Python floats, for an eager train/test step (torch's fit), whose logs Keras
         turns into floats anyway (from a torch scalar that costs ~10 us a key)."""
+        if keep is not None and len(keep) == 0:
+            return {}  # a step that returns no key (per_step="none"): nothing to compute
         state = _sums.host_total(parts)
         with np.errstate(all="ignore"):
             value = self._compute(state, numpy_ops)
@@ -338,7 +340,7 @@ class SumStateMetric(keras.metrics.Metric):
             self._keys = (self._keras_name, self._result_keys())
         return self._keys[1]
 
-    def _log_keys(self, keras_name: KerasName) -> tuple[str, ...] | None:
+    def _log_keys(self, keras_name: KerasName | None) -> tuple[str, ...] | None:
         """The keys this metric's result would have under `keras_name` (for collision checks)."""
         saved, self._keras_name = self._keras_name, keras_name
         try:

@@ -14,21 +14,40 @@ Both turn their state into per-class group masses `pos, neg` `(K, G)` along asce
 
 from __future__ import annotations
 
+import functools
 import warnings
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 from keras import ops
 
 from epochmetrics._backend import host as _host
 from epochmetrics._backend import ops as _backend
+from epochmetrics.functional import operating_points_ops as opo
 from epochmetrics.functional import ranking, ranking_graph
 from epochmetrics.functional._args import TaskSpec, check_int
 from epochmetrics.functional._layout import Layout
 from epochmetrics.metrics._sums import Step
 
-__all__ = ["BinnedState", "BufferState"]
+__all__ = ["BinnedState", "BufferState", "Groups"]
+
+
+class Groups(NamedTuple):
+    """A state as groups along ascending scores, per one-vs-rest problem (K of them, or 1
+    pooled): `pos`, `neg` `(K, G)` masses, `support` `(K,)` positive mass per class (before
+    pooling), `thresholds` `(G,)` or `(K, G)` the score each group starts at (None when not
+    computed)."""
+
+    pos: Any
+    neg: Any
+    support: Any
+    thresholds: Any
+
+
+@functools.cache
+def _bin_thresholds(bins_per_octave: int, logits: bool) -> np.ndarray:
+    return opo.bin_thresholds(bins_per_octave, logits=logits)
 
 
 class BinnedState:
@@ -42,15 +61,22 @@ class BinnedState:
         self.layout = ranking_graph.binned_layout(spec, bins_per_octave)
         self.step = Step(ranking_graph.binned_update, (spec, bins_per_octave))
 
-    def counts(self, state: Any, xp: Any, pooled: bool) -> tuple[Any, Any, Any]:
-        """`(pos, neg, support)` from the summed state; `pooled` sums the classes (micro)."""
+    def counts(self, state: Any, xp: Any, pooled: bool, thresholds: bool = False) -> Groups:
+        """The groups (bins) of the summed state; `pooled` sums the classes (micro). Asking
+        for `thresholds` inside a compiled step needs them computed eagerly first."""
         parts = self.layout.unpack(state)
         neg = xp.reshape(parts["neg"], (self.k, self.num_bins))
         pos = xp.reshape(parts["pos"], (self.k, self.num_bins))
         support = xp.sum(pos, axis=-1)
         if pooled:  # the bins are the same for every class: pooling sums the histograms
             pos, neg = xp.sum(pos, axis=0, keepdims=True), xp.sum(neg, axis=0, keepdims=True)
-        return pos, neg, support
+        return Groups(pos, neg, support, self.thresholds if thresholds else None)
+
+    @property
+    def thresholds(self) -> np.ndarray:
+        """`(bins,)` the smallest score of each bin (in the units the bins are computed in)."""
+        logits = self.spec.from_logits and self.spec.task != "multiclass"
+        return _bin_thresholds(self.bins_per_octave, logits)
 
     def settings(self) -> dict[str, Any]:
         return {"exact": False, "bins_per_octave": self.bins_per_octave}
@@ -149,8 +175,9 @@ class BufferState:
             stored,
         )
 
-    def counts(self, xp: Any, pooled: bool) -> tuple[Any, Any, Any]:
-        """Inside a compiled step: group masses of the stored scores (`xp` is `keras.ops`)."""
+    def counts(self, xp: Any, pooled: bool, thresholds: bool = False) -> Groups:
+        """Inside a compiled step: the groups (distinct scores) of the stored samples (`xp` is
+        `keras.ops`); their scores only when `thresholds` is asked for (one more sort)."""
         dtype = _backend.wide_float()
         scores, labels, weights, stored = self.stored()
         weights = ops.cast(weights, dtype) * ops.cast(stored, dtype)
@@ -159,10 +186,12 @@ class BufferState:
         if pooled:
             scores, pos_w, neg_w = (ops.reshape(a, (-1, 1)) for a in (scores, pos_w, neg_w))
         pos, neg = ranking_graph.group_counts(scores, pos_w, neg_w, dtype)
-        return pos, neg, support
+        starts = opo.group_thresholds(scores) if thresholds else None
+        return Groups(pos, neg, support, starts)
 
-    def host_value(self, host: Callable[..., Any], average: Any) -> np.ndarray:
-        """An eager read: the stored samples through the host (NumPy) function `host`."""
+    def host_value(self, host: Callable[..., Any], average: Any) -> Any:
+        """An eager read: the stored samples through the host (NumPy) function `host`, whose
+        result is returned as it is."""
         count = int(_host.to_numpy(self.count.value))
         scores = _host.to_numpy(self.scores.value)[:count]
         labels = _host.to_numpy(self.targets.value)[:count]
@@ -185,7 +214,7 @@ class BufferState:
                 from_logits=spec.from_logits and spec.task != "multiclass",
                 ignore_index=-1,  # elements stored but not counted (multilabel ignore_index)
             )
-        return np.asarray(value, dtype=np.float64)
+        return value
 
     def reset(self) -> None:
         self.warned_dropped = 0.0

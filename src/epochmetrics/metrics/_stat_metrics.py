@@ -13,18 +13,24 @@ from typing import Any, Literal
 
 import keras
 
+from epochmetrics.functional import reductions
 from epochmetrics.functional._args import (
     Average,
     Task,
     check_average,
+    check_choice,
+    check_int,
     check_zero_division,
     default_average,
+    make_spec,
 )
 from epochmetrics.functional._layout import Layout
+from epochmetrics.functional.samplewise import samplewise_layout, samplewise_update
 from epochmetrics.functional.stat_scores import (
     Counts,
     stat_scores_layout,
     stat_scores_update,
+    top_k_update,
     unpack_stat_scores,
 )
 from epochmetrics.metrics._base import SumStateMetric
@@ -50,8 +56,16 @@ AVERAGE_ARGS = (
         average: "micro", "macro", "weighted", None (one scalar log key per class,
             `<name>_<class>`), or for binary "binary" (the positive class). Defaults to "binary"
             for binary and "macro" otherwise. "macro" averages over the classes present in the
-            epoch, as scikit-learn's default `labels=None` does.
+            epoch, as scikit-learn's default `labels=None` does. Multilabel also takes
+            "samples" (each row's score over its labels, then the mean over rows, as
+            scikit-learn; not for Specificity).
         zero_division: Value of a ratio whose denominator is 0: 0.0, 1.0 or nan.
+        top_k: Multiclass scores only: the k highest-scoring classes of each sample are its
+            predictions (ties at the k-th score go to the higher class index, as scikit-learn's
+            `top_k_accuracy_score`); each sample then predicts k classes.
+        multidim_average: "global" (counts over every element of the epoch) or "samplewise"
+            (the metric of each sample, e.g. each image of a segmentation batch, then the
+            weighted mean over samples; samples with an undefined value are left out).
         """
     + PER_STEP_ARG
 )
@@ -59,7 +73,11 @@ AVERAGE_ARGS = (
 INPUTS = """Inputs to `update_state(y_true, y_pred, sample_weight=None)`: binary `(B,)` or `(B, 1)`
     labels and probabilities/logits (or 0/1 integer predictions); multiclass `y_true` as integer
     labels `(B,)`/`(B, 1)` or one-hot `(B, C)` and `y_pred` as `(B, C)` scores or `(B,)` integer
-    labels; multilabel `(B, L)` for both. `sample_weight` has shape `(B,)`."""
+    labels; multilabel `(B, L)` for both. `sample_weight` is a scalar or `(B,)`. Dense inputs
+    (segmentation) put extra axes after the batch axis: `(B, H, W)` labels with `(B, H, W, C)`
+    scores, `(B, H, W, C)` one-hot with scores, `(B, H, W)` label maps with `(B, H, W)` label
+    maps (integer y_pred); binary `(B, H, W)`; multilabel `(B, H, W, L)`; `sample_weight`
+    `(B,)` per sample or `(B, H, W)` per element; `ignore_index` skips those label values."""
 
 
 def doc(cls: type) -> type:
@@ -98,22 +116,33 @@ class _Averaged(_StatScores):
     """A per-class ratio with `average` and `zero_division`."""
 
     _reduce: Callable[..., Any]
+    _kind = ""  # the ratio of `reductions.ratios` this metric is
 
     def __init__(
         self,
         task: Task,
         *,
         num_classes: int | None = None,
-        average: Average | Literal["auto"] = "auto",
+        average: Average | Literal["auto", "samples"] = "auto",
         threshold: float = 0.5,
         from_logits: bool = False,
         zero_division: float = 0.0,
         ignore_index: int | None = None,
         class_names: Any = None,
+        top_k: int | None = None,
+        multidim_average: MultidimAverage = "global",
         per_step: PerStep = "averages",
         name: str | None = None,
         dtype: Any = None,
     ) -> None:
+        spec = make_spec(task, num_classes, threshold, from_logits, ignore_index)
+        # Settings the state's layout depends on come first: the base class makes the state.
+        average, self.multidim_average = _check_averaging(
+            type(self).__name__, spec, average, multidim_average
+        )
+        self.average = average
+        self.top_k = check_top_k(top_k, spec, self.multidim_average)
+        self.zero_division = check_zero_division(zero_division)
         super().__init__(
             task,
             num_classes=num_classes,
@@ -124,11 +153,33 @@ class _Averaged(_StatScores):
             name=name,
             dtype=dtype,
         )
-        self.average = check_average(default_average(task) if average == "auto" else average, task)
-        self.zero_division = check_zero_division(zero_division)
         self.per_step = check_per_step(per_step)
 
+    @property
+    def _samplewise(self) -> bool:
+        return self.multidim_average == "samplewise"
+
+    def _layout(self) -> Layout:
+        if self._samplewise:
+            return samplewise_layout(self._spec.num_classes if self.average is None else 1)
+        return super()._layout()
+
+    def _step(self) -> Step:
+        if self._samplewise:
+            args = (self._spec, self._kind, self.average, self.zero_division, self._beta())
+            return Step(samplewise_update, args)
+        if self.top_k is not None:
+            return Step(top_k_update, (self._spec, self.top_k))
+        return super()._step()
+
+    def _beta(self) -> float:
+        return 1.0
+
     def _compute(self, state: Any, xp: Any) -> Any:
+        if self._samplewise:
+            parts = self._layout().unpack(state)
+            value = reductions.divide(xp, parts["value"], parts["weight"], float("nan"))
+            return self._per_class(value) if self.average is None else value[0]
         value = type(self)._reduce(
             xp,
             self._spec,
@@ -146,12 +197,61 @@ class _Averaged(_StatScores):
         return self._per_class_keys() if self.average is None else None
 
     def get_config(self) -> dict[str, Any]:
-        return {
+        config = {
             **super().get_config(),
             "average": self.average,
             "zero_division": self.zero_division,
+            "top_k": self.top_k,
+            "multidim_average": self.multidim_average,
             "per_step": self.per_step,
         }
+        if self._samples_average:
+            config["average"], config["multidim_average"] = "samples", "global"
+        return config
+
+    @property
+    def _samples_average(self) -> bool:
+        """Whether this is multilabel `average="samples"` (samplewise micro over rows)."""
+        return self._spec.task == "multilabel" and self._samplewise and self.average == "micro"
+
+
+MultidimAverage = Literal["global", "samplewise"]
+
+
+def _check_averaging(
+    cls: str, spec: Any, average: Any, multidim_average: Any
+) -> tuple[Average, MultidimAverage]:
+    """`(average, multidim_average)`; multilabel `average="samples"` is samplewise micro."""
+    multidim = check_choice("multidim_average", multidim_average, ("global", "samplewise"))
+    if average == "samples":
+        if spec.task != "multilabel" or cls == "Specificity":
+            raise ValueError(
+                "`average='samples'` (each sample's score, then the mean over samples) is "
+                f"defined for task='multilabel' precision, recall, F-scores and Jaccard, as in "
+                f"scikit-learn. Received: average='samples' for {cls}(task={spec.task!r})."
+            )
+        return "micro", "samplewise"
+    average = check_average(default_average(spec.task) if average == "auto" else average, spec.task)
+    return average, multidim
+
+
+def check_top_k(top_k: Any, spec: Any, multidim_average: str) -> int | None:
+    """`top_k` for multiclass scores: the k highest-scoring classes of a row are its
+    predictions."""
+    if top_k is None:
+        return None
+    if spec.task != "multiclass":
+        raise ValueError(
+            f"`top_k` applies to task='multiclass' scores. Received: top_k={top_k!r} for "
+            f"task={spec.task!r}."
+        )
+    k = check_int("top_k", top_k, minimum=1, maximum=spec.num_classes)
+    if multidim_average == "samplewise":
+        raise ValueError(
+            "`top_k` and multidim_average='samplewise' do not combine. Received: "
+            f"top_k={top_k!r}, multidim_average='samplewise'."
+        )
+    return k
 
 
 class _Scalar(_StatScores):

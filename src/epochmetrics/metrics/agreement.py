@@ -8,9 +8,13 @@ from __future__ import annotations
 from typing import Any
 
 from epochmetrics.functional import reductions
-from epochmetrics.functional._args import Task
+from epochmetrics.functional._args import Task, check_choice, make_spec
+from epochmetrics.functional._layout import Layout
 from epochmetrics.functional.reductions import KappaWeights
-from epochmetrics.metrics._stat_metrics import _Scalar, doc, register
+from epochmetrics.functional.samplewise import samplewise_layout, samplewise_update
+from epochmetrics.functional.stat_scores import top_k_update
+from epochmetrics.metrics._stat_metrics import MultidimAverage, _Scalar, check_top_k, doc, register
+from epochmetrics.metrics._sums import Step
 
 __all__ = ["Accuracy", "BalancedAccuracy", "CohenKappa", "MatthewsCorrCoef"]
 
@@ -21,11 +25,18 @@ class Accuracy(_Scalar):
     """Accuracy: the (weighted) fraction of samples predicted right, over the whole epoch.
 
     Multilabel reports subset accuracy (every label of a sample right), as scikit-learn's
-    `accuracy_score`.
+    `accuracy_score`. With `top_k=k` (multiclass scores) a sample is right when its class is
+    among its k highest scores, as `top_k_accuracy_score` (ties at the k-th score go to the
+    higher class index).
 
     {inputs}
 
     Args:
+        top_k: Multiclass scores only: count a sample right when its class is among its k
+            highest scores.
+        multidim_average: "global" (every element of the epoch counts once) or "samplewise"
+            (binary and multiclass: each sample's accuracy, e.g. each image's pixel accuracy,
+            then the weighted mean over samples).
         {common}
 
     Returns:
@@ -40,12 +51,72 @@ class Accuracy(_Scalar):
         >>> m.update_state([0, 1, 2, 2], [0, 2, 2, 2])
         >>> float(m.result())
         0.75
+        >>> m = em.Accuracy("multiclass", num_classes=3, top_k=2)
+        >>> m.update_state([0, 1, 2], [[0.5, 0.3, 0.2], [0.6, 0.1, 0.3], [0.1, 0.5, 0.4]])
+        >>> round(float(m.result()), 4)
+        0.6667
     """
 
     _default_name = "accuracy"
 
+    def __init__(
+        self,
+        task: Task,
+        *,
+        num_classes: int | None = None,
+        top_k: int | None = None,
+        multidim_average: MultidimAverage = "global",
+        threshold: float = 0.5,
+        from_logits: bool = False,
+        ignore_index: int | None = None,
+        name: str | None = None,
+        dtype: Any = None,
+    ) -> None:
+        spec = make_spec(task, num_classes, threshold, from_logits, ignore_index)
+        self.multidim_average = check_choice(
+            "multidim_average", multidim_average, ("global", "samplewise")
+        )
+        if self.multidim_average == "samplewise" and spec.task == "multilabel":
+            raise ValueError(
+                "multidim_average='samplewise' applies to binary and multiclass accuracy; "
+                "multilabel accuracy is already per sample (subset accuracy). Received: "
+                "multidim_average='samplewise' for task='multilabel'."
+            )
+        self.top_k = check_top_k(top_k, spec, self.multidim_average)
+        super().__init__(
+            task,
+            num_classes=num_classes,
+            threshold=threshold,
+            from_logits=from_logits,
+            ignore_index=ignore_index,
+            name=name,
+            dtype=dtype,
+        )
+
+    def _layout(self) -> Layout:
+        if self.multidim_average == "samplewise":
+            return samplewise_layout(1)
+        return super()._layout()
+
+    def _step(self) -> Step:
+        if self.multidim_average == "samplewise":
+            return Step(samplewise_update, (self._spec, "accuracy", None, float("nan"), 1.0))
+        if self.top_k is not None:
+            return Step(top_k_update, (self._spec, self.top_k))
+        return super()._step()
+
     def _compute(self, state: Any, xp: Any) -> Any:
+        if self.multidim_average == "samplewise":
+            parts = self._layout().unpack(state)
+            return reductions.divide(xp, parts["value"], parts["weight"], float("nan"))[0]
         return reductions.accuracy(xp, self._spec, self._counts(state, xp))
+
+    def get_config(self) -> dict[str, Any]:
+        return {
+            **super().get_config(),
+            "top_k": self.top_k,
+            "multidim_average": self.multidim_average,
+        }
 
 
 @register

@@ -12,7 +12,7 @@ from typing import Any, Literal
 from epochmetrics.functional import reductions
 from epochmetrics.functional._args import Average, Task
 from epochmetrics.metrics._public import PerStep
-from epochmetrics.metrics._stat_metrics import _Averaged, doc, register
+from epochmetrics.metrics._stat_metrics import MultidimAverage, _Averaged, doc, register
 
 __all__ = ["F1Score", "FBetaScore", "JaccardIndex", "Precision", "Recall", "Specificity"]
 
@@ -46,6 +46,7 @@ class Precision(_Averaged):
     """
 
     _default_name = "precision"
+    _kind = "precision"
     _reduce = reductions.precision
 
 
@@ -75,6 +76,7 @@ class Recall(_Averaged):
     """
 
     _default_name = "recall"
+    _kind = "recall"
     _reduce = reductions.recall
 
 
@@ -108,6 +110,7 @@ class FBetaScore(_Averaged):
     """
 
     _default_name = "fbeta"
+    _kind = "fbeta"
     _reduce = reductions.f_beta_score
 
     def __init__(
@@ -116,12 +119,14 @@ class FBetaScore(_Averaged):
         *,
         beta: float = 1.0,
         num_classes: int | None = None,
-        average: Average | Literal["auto"] = "auto",
+        average: Average | Literal["auto", "samples"] = "auto",
         threshold: float = 0.5,
         from_logits: bool = False,
         zero_division: float = 0.0,
         ignore_index: int | None = None,
         class_names: Any = None,
+        top_k: int | None = None,
+        multidim_average: MultidimAverage = "global",
         per_step: PerStep = "averages",
         name: str | None = None,
         dtype: Any = None,
@@ -143,10 +148,15 @@ class FBetaScore(_Averaged):
             zero_division=zero_division,
             ignore_index=ignore_index,
             class_names=class_names,
+            top_k=top_k,
+            multidim_average=multidim_average,
             per_step=per_step,
             name=name,
             dtype=dtype,
         )
+
+    def _beta(self) -> float:
+        return self.beta
 
     def _extra(self) -> dict[str, Any]:
         return {"beta": self.beta}
@@ -192,12 +202,14 @@ class F1Score(FBetaScore):
         task: Task,
         *,
         num_classes: int | None = None,
-        average: Average | Literal["auto"] = "auto",
+        average: Average | Literal["auto", "samples"] = "auto",
         threshold: float = 0.5,
         from_logits: bool = False,
         zero_division: float = 0.0,
         ignore_index: int | None = None,
         class_names: Any = None,
+        top_k: int | None = None,
+        multidim_average: MultidimAverage = "global",
         per_step: PerStep = "averages",
         name: str | None = None,
         dtype: Any = None,
@@ -212,6 +224,8 @@ class F1Score(FBetaScore):
             zero_division=zero_division,
             ignore_index=ignore_index,
             class_names=class_names,
+            top_k=top_k,
+            multidim_average=multidim_average,
             per_step=per_step,
             name=name,
             dtype=dtype,
@@ -251,6 +265,7 @@ class Specificity(_Averaged):
     """
 
     _default_name = "specificity"
+    _kind = "specificity"
     _reduce = reductions.specificity
 
 
@@ -280,4 +295,5 @@ class JaccardIndex(_Averaged):
     """
 
     _default_name = "jaccard"
+    _kind = "jaccard"
     _reduce = reductions.jaccard_index

@@ -9,28 +9,19 @@ arrays (`evaluate_arrays`, used by the epoch-end evaluator) both are exact, on t
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import Any
 
 import keras
-import numpy as np
-from keras import ops
 
-from epochmetrics._backend import ops as _backend
-from epochmetrics._backend.xp import numpy_ops
-from epochmetrics.functional import ranking, ranking_graph
-from epochmetrics.functional._args import Task, check_bool, check_int, make_spec
-from epochmetrics.functional._layout import Layout
-from epochmetrics.functional._ranking_kernels import reduce_columns
-from epochmetrics.functional.ranking import RankingAverage, check_ranking_average
-from epochmetrics.metrics import _sums
-from epochmetrics.metrics._base import SumStateMetric, _metric_list
-from epochmetrics.metrics._keras_calls import called_by_compiled_metrics
-from epochmetrics.metrics._public import PER_STEP_ARG, PerStep, check_per_step, own_init
-from epochmetrics.metrics._ranking_state import BinnedState, BufferState
-from epochmetrics.metrics._sums import Step
-
-__all__ = ["AUROC", "AveragePrecision"]
+from epochmetrics.functional import operating_points, ranking, ranking_graph
+from epochmetrics.functional import operating_points_ops as opo
+from epochmetrics.functional._args import Task
+from epochmetrics.functional.operating_points import check_rate
+from epochmetrics.functional.ranking import RankingAverage
+from epochmetrics.metrics._public import PER_STEP_ARG, PerStep, own_init
+from epochmetrics.metrics._ranking_shell import INPUTS, RankingMetric
 
 _register = keras.saving.register_keras_serializable(package="epochmetrics")
 
@@ -76,7 +67,7 @@ DOC = """{summary}
         num_classes: Number of classes (multiclass) or labels (multilabel). Unused for binary.
         average: "macro" (mean over classes; multilabel macro AP is mAP), "weighted" (by
             positive support), "micro" (all class/sample pairs pooled) or None (one scalar
-            log key per class, `<name>_<class>`). Ignored for binary.
+            log key per class, `<name>_<class>`). Ignored for binary.{args}
         from_logits: Whether `y_pred` holds logits (sigmoid for binary/multilabel, softmax
             for multiclass) rather than probabilities.
         ignore_index: Label value whose samples (multilabel: elements) are skipped.
@@ -100,224 +91,17 @@ DOC = """{summary}
 {examples}
 """
 
-INPUTS = """Inputs to `update_state(y_true, y_pred, sample_weight=None)`: binary `(B,)` or `(B, 1)`
-    labels and probabilities (or logits); multiclass `y_true` as integer labels `(B,)`/`(B, 1)`
-    or one-hot `(B, C)` and `y_pred` as `(B, C)` scores; multilabel `(B, L)` for both.
-    `sample_weight` has shape `(B,)`."""
 
-
-class _Ranking(SumStateMetric):
-    """Shared shell of AUROC and AveragePrecision: a metric over one of two states."""
-
-    _default_name = ""
-    _cheaper = (
-        "Lower `bins_per_octave` (8: 39 KB per class), or compute it at epoch end with "
-        "EpochEvaluator, which is exact and keeps no state."
-    )
-    _kind: str
-    _host: Callable[..., Any]
-    _from_counts: Callable[..., Any]
-    _bound: Callable[..., Any]
-
-    def __init__(
-        self,
-        task: Task,
-        *,
-        num_classes: int | None = None,
-        average: RankingAverage = "macro",
-        from_logits: bool = False,
-        ignore_index: int | None = None,
-        class_names: Any = None,
-        exact: bool = False,
-        capacity: int | None = None,
-        bins_per_octave: int = 64,
-        per_step: PerStep = "averages",
-        name: str | None = None,
-        dtype: Any = None,
-    ) -> None:
-        cls = type(self).__name__
-        self.exact = check_bool("exact", exact)
-        self.capacity = BufferState.check(cls, capacity, self.exact)
-        self.bins_per_octave = _check_bins(bins_per_octave)
-        spec = make_spec(task, num_classes, 0.5, from_logits, ignore_index)
-        # The sums exist in both modes (binned: the histograms; exact: dropped and invalid
-        # counts); the buffer's own variables are made after them.
-        self._binned = BinnedState(spec, self.bins_per_octave)
-        super().__init__(
-            task,
-            num_classes=num_classes,
-            from_logits=from_logits,
-            ignore_index=ignore_index,
-            class_names=class_names,
-            name=name or self._default_name,
-            dtype=dtype,
-        )
-        self.average = check_ranking_average(average, self._spec.task)
-        self.per_step = check_per_step(per_step)
-        self._buffer = BufferState(self, spec, self.capacity) if self.capacity else None
-
-    # --- SumStateMetric hooks ----------------------------------------------------------------
-    def _layout(self) -> Layout:
-        return BufferState.layout if self.exact else self._binned.layout
-
-    def _step(self) -> Step:
-        return self._binned.step  # binned mode: exact mode appends in update_state
-
-    def _state_bytes(self, size: int) -> int:
-        if self.capacity is None:
-            return 8 * size
-        return 8 * size + BufferState.buffer_bytes(self._spec, self.capacity)
-
-    def _result_keys(self) -> tuple[str, ...] | None:
-        return self._per_class_keys() if self.average is None and self._binned.k > 1 else None
-
-    def _compute(self, state: Any, xp: Any) -> Any:
-        pooled = self.average == "micro" and self._binned.k > 1
-        if self._buffer is not None and xp is numpy_ops:
-            value: Any = self._buffer.host_value(type(self)._host, self.average)
-        else:
-            if self._buffer is not None:
-                pos, neg, support = self._buffer.counts(xp, pooled)
-            else:
-                pos, neg, support = self._binned.counts(state, xp, pooled)
-            values = type(self)._from_counts(xp, pos, neg)
-            if self._binned.k == 1 or pooled:
-                value = values[0]
-            else:
-                value = ranking_graph.average_values(xp, values, support, self.average)
-        if self._buffer is not None:
-            dropped = self._layout().unpack(state)["dropped"][0]
-            value = xp.where(dropped > 0, xp.cast(float("nan"), value.dtype), value)
-        if self.average is None and self._binned.k > 1:
-            return self._per_class(value)
-        return value
-
-    def error_bound(self) -> Any:
-        """A bound on |result() - exact value| for the data seen so far (0.0 in exact mode).
-
-        Computed from the bins (see the class docstring), averaged like the result: a float,
-        or with `average=None` a dict with the result's keys.
-        """
-        if self.exact:
-            return 0.0
-        pooled = self.average == "micro" and self._binned.k > 1
-        state = self._state_total()
-        pos, neg, support = self._binned.counts(state, numpy_ops, pooled)
-        with np.errstate(all="ignore"):
-            bounds = type(self)._bound(numpy_ops, pos, neg)
-        if self._binned.k == 1 or pooled:
-            return float(bounds[0])
-        value = ranking_graph.average_values(numpy_ops, bounds, support, self.average)
-        if self.average is None:
-            return dict(zip(self._per_class_keys(), map(float, value), strict=True))
-        return float(value)
-
-    # --- exact mode: a buffer, not a sum --------------------------------------------------------
-    def update_state(self, y_true: Any, y_pred: Any, sample_weight: Any = None) -> None:
-        """Add one batch (see the class docstring for shapes)."""
-        if self._buffer is None or _backend.is_shape_only(y_pred):
-            super().update_state(y_true, y_pred, sample_weight)
-            return
-        scores, labels, weights, keep, invalid = ranking_graph.buffer_rows(
-            self._spec, y_true, y_pred, sample_weight, check=not called_by_compiled_metrics()
-        )
-        self._add_counts(self._buffer.append(scores, labels, weights, keep), invalid)
-
-    def _add_counts(self, dropped: Any, invalid: Any) -> None:
-        self._add_sums(BufferState.layout.pack("int32", dropped=dropped, invalid=invalid))
-
-    def result(self) -> Any:
-        value = super().result()
-        if self._buffer is not None and _backend.is_concrete(self._hi.value):
-            dropped = float(
-                self._layout().unpack(_sums.read_total(self._hi, self._lo))["dropped"][0]
-            )
-            self._buffer.warn_overflow(dropped, f"{type(self).__name__} {self.name!r}")
-        return value
-
-    def reset_state(self) -> None:
-        super().reset_state()
-        if self._buffer is not None:
-            self._buffer.reset()
-
-    def merge_state(self, other: Any) -> None:
-        """Binned: add `other`'s histograms. Exact: append `other`'s stored samples.
-
-        `other` is a metric of the same class and settings, or a list of them. Appending past
-        `capacity` drops samples (the result becomes NaN), as in `update_state`.
-        """
-        if self._buffer is None:
-            super().merge_state(other)
-            return
-        for metric in _metric_list(other):
-            self._check_mergeable(metric)
-            scores, labels, weights, stored = metric._buffer.stored()
-            dropped = self._buffer.append(scores, labels, weights, stored)
-            self._add_counts(dropped, ops.zeros((3,), "int32"))
-            self._add_state_of(metric)  # the other's dropped and invalid counts carry over
-
-    def _merge_settings(self) -> dict[str, Any]:
-        store = self._buffer if self._buffer is not None else self._binned
-        return {**super()._merge_settings(), **store.settings()}
-
-    # --- host --------------------------------------------------------------------------------
-    def evaluate_arrays(self, y_true: Any, y_pred: Any, sample_weight: Any = None) -> Any:
-        """Exact value on whole arrays (host, float64), with the keys `result()` would have.
-
-        Used by `EpochEvaluator`, which gathers the epoch's predictions and calls this instead
-        of `update_state`, so it needs no capacity. Undefined classes warn with
-        `UndefinedMetricWarning` and give scikit-learn's value.
-
-        Args:
-            y_true: The epoch's labels, shaped as for `update_state`.
-            y_pred: The epoch's scores, shaped as for `update_state`.
-            sample_weight: Optional `(n,)` weights.
-
-        Returns:
-            A float, or with `average=None` (multiclass/multilabel) a dict of floats keyed
-            `<name>_<class>`.
-
-        Raises:
-            ValueError: on invalid shapes, labels or scores.
-        """
-        spec = self._spec
-        cols = ranking.prepare(spec, y_true, y_pred, sample_weight, probabilities=True)
-        value = reduce_columns(cols, self.average, self._kind)
-        if isinstance(value, np.ndarray):
-            return {
-                f"{self.name}_{label}": float(v)
-                for label, v in zip(self._labels(), value, strict=True)
-            }
-        return float(value)
-
-    def get_config(self) -> dict[str, Any]:
-        config = super().get_config()
-        del config["threshold"]  # scores are ranked, never thresholded
-        return {
-            **config,
-            "average": self.average,
-            "exact": self.exact,
-            "capacity": self.capacity,
-            "bins_per_octave": self.bins_per_octave,
-            "per_step": self.per_step,
-        }
-
-
-def _check_bins(bins_per_octave: Any) -> int:
-    what = "a power of two from 1 to 1024"
-    value = check_int("bins_per_octave", bins_per_octave, minimum=1, maximum=1024, what=what)
-    if value & (value - 1):
-        raise ValueError(f"`bins_per_octave` must be {what}. Received: bins_per_octave={value!r}.")
-    return value
-
-
-def _doc(summary: str, formula: str, bound: str, examples: str) -> Callable[[type], type]:
+def _doc(
+    summary: str, formula: str, bound: str, examples: str, args: str = ""
+) -> Callable[[type], type]:
     def wrap(cls: type) -> type:
         own_init(cls)
         cls.__doc__ = DOC.format(
             summary=summary,
             formula=formula,
             bound=bound,
+            args=args,
             inputs=INPUTS,
             name=cls._default_name,  # type: ignore[attr-defined]
             per_step=PER_STEP_ARG,
@@ -347,13 +131,75 @@ def _doc(summary: str, formula: str, bound: str, examples: str) -> Callable[[typ
         ...                               [0.3, 0.3, 0.4]])
         >>> float(m.result())
         1.0""",
+    args="""
+        max_fpr: The standardized partial AUC up to this false positive rate, in (0, 1], as
+            scikit-learn's `roc_auc_score(max_fpr=...)` (McClish's correction: 0.5 for a
+            chance ranking, 1.0 for a perfect one). None (default): the whole curve. Each
+            class's one-vs-rest problem gets it (scikit-learn: binary only). The binned error
+            bound is computed for it too.""",
 )
-class AUROC(_Ranking):
+class AUROC(RankingMetric):
     _default_name = "auroc"
     _kind = "roc_auc"
     _host = staticmethod(ranking.roc_auc)
     _from_counts = staticmethod(ranking_graph.auroc_from_counts)
     _bound = staticmethod(ranking_graph.auroc_error_bound)
+
+    def __init__(
+        self,
+        task: Task,
+        *,
+        num_classes: int | None = None,
+        average: RankingAverage = "macro",
+        max_fpr: float | None = None,
+        from_logits: bool = False,
+        ignore_index: int | None = None,
+        class_names: Any = None,
+        exact: bool = False,
+        capacity: int | None = None,
+        bins_per_octave: int = 64,
+        per_step: PerStep = "averages",
+        name: str | None = None,
+        dtype: Any = None,
+    ) -> None:
+        self.max_fpr = None if max_fpr is None else check_rate("max_fpr", max_fpr, open_low=True)
+        super().__init__(
+            task,
+            num_classes=num_classes,
+            average=average,
+            from_logits=from_logits,
+            ignore_index=ignore_index,
+            class_names=class_names,
+            exact=exact,
+            capacity=capacity,
+            bins_per_octave=bins_per_octave,
+            per_step=per_step,
+            name=name,
+            dtype=dtype,
+        )
+
+    def _values(self, xp: Any, pos: Any, neg: Any) -> Any:
+        if self.max_fpr is None:
+            return super()._values(xp, pos, neg)
+        return opo.roc_auc_max_fpr_from_counts(xp, pos, neg, self.max_fpr)
+
+    def _bounds(self, xp: Any, pos: Any, neg: Any) -> Any:
+        if self.max_fpr is None:
+            return super()._bounds(xp, pos, neg)
+        return opo.roc_auc_max_fpr_error_bound(xp, pos, neg, self.max_fpr)
+
+    def _host_fn(self) -> Callable[..., Any]:
+        if self.max_fpr is None:
+            return super()._host_fn()
+        return functools.partial(operating_points.roc_auc_max_fpr, max_fpr=self.max_fpr)
+
+    def _of_columns(self, cols: ranking.Columns) -> Any:
+        if self.max_fpr is None:
+            return super()._of_columns(cols)
+        return operating_points.partial_auc_columns(cols, self.average, self.max_fpr)
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "max_fpr": self.max_fpr}
 
 
 @_register
@@ -380,7 +226,7 @@ class AUROC(_Ranking):
         >>> {k: float(v) for k, v in m.result().items()}
         {'average_precision_cat': 1.0, 'average_precision_dog': 1.0}""",
 )
-class AveragePrecision(_Ranking):
+class AveragePrecision(RankingMetric):
     _default_name = "average_precision"
     _kind = "average_precision"
     _host = staticmethod(ranking.average_precision)
