@@ -25,6 +25,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import epochmetrics as em
+from epochmetrics._backend import torch_batch as tb
 from epochmetrics._backend import torch_kernels as tk
 from epochmetrics.functional._args import TaskSpec, make_spec
 from epochmetrics.functional.stat_scores import (
@@ -372,17 +373,17 @@ def test_check_false_reads_nothing_on_the_host(case: Case, matrix: bool) -> None
 @contextlib.contextmanager
 def off_the_cpu() -> Iterator[None]:
     """The kernel's device branches (fixed-size counts, one stacked read) on CPU tensors."""
-    inputs = tk._inputs
+    inputs = tb.inputs
 
     def as_device(*args: Any) -> Any:
         x = inputs(*args)
         return None if x is None else x._replace(cpu=False)
 
-    tk._inputs = as_device  # type: ignore[assignment]
+    tb.inputs = as_device  # type: ignore[assignment]
     try:
         yield
     finally:
-        tk._inputs = inputs  # type: ignore[assignment]
+        tb.inputs = inputs  # type: ignore[assignment]
 
 
 @given(case=cases(invalid=True), matrix=st.booleans())

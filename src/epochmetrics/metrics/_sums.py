@@ -81,7 +81,7 @@ def _direct(fn: Callable[..., Any]) -> tuple[Callable[..., Any], Callable[..., A
         return None
     from epochmetrics._backend import torch_kernels
 
-    kernels = {
+    kernels: dict[Callable[..., Any], Callable[..., Any]] = {
         stat_scores_update: torch_kernels.stat_scores,
         confusion_matrix_update: torch_kernels.confusion_matrix,
     }
