@@ -8,6 +8,9 @@ table of ratios and PASS/MISS per target:
   jitted stateless update); on torch (eager `update_state`) at most 1.0x torchmetrics'
   MulticlassF1Score and within 1.5x of the kernel floor (bare torch: the predicted class by
   max, argmax or a column compare, plus its bincount; see update.py);
+- dense: mean IoU update on 8 x 256 x 256 pixels, C = 21 and 150, at most 0.5x
+  keras.metrics.MeanIoU (JAX, jitted) and 1.0x torchmetrics' MulticlassJaccardIndex (torch,
+  eager; dense.py);
 - fit: a full per-class ClassificationReport in `compile` (default settings) costs at most
   x1.10 of a small-MLP epoch on JAX and TensorFlow and x1.20 on torch (median per-round ratio,
   beside Keras' own SparseCategoricalAccuracy; fit.py);
