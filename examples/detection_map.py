@@ -26,7 +26,6 @@ import numpy as np
 
 import epochmetrics as em
 from epochmetrics.functional.ranking import UndefinedMetricWarning
-from epochmetrics.metrics.detection import DetectionMAP
 
 SIZE, STRIDE, CLASSES, TOP_K = 48, 8, 3, 20
 GRID = SIZE // STRIDE
@@ -145,7 +144,7 @@ def main(epochs: int = 8, train_images: int = 1200, verbose: int = 0) -> dict[st
     model = GridDetector()
     model.compile(optimizer=keras.optimizers.Adam(5e-3), loss=grid_loss)
 
-    coco = DetectionMAP(bounding_box_format="xyxy", class_names=CLASS_NAMES, per_class=True)
+    coco = em.DetectionMAP(bounding_box_format="xyxy", class_names=CLASS_NAMES, per_class=True)
     evaluator = em.EpochEvaluator((x_val, y_val), {"coco": coco}, batch_size=100)
     callbacks = [
         keras.callbacks.EarlyStopping(monitor="val_map", patience=3, restore_best_weights=True),

@@ -455,6 +455,30 @@ def test_per_step_keys_leave_the_epoch_logs_complete(per_step: str) -> None:
     assert "loss" in step_keys
 
 
+def test_per_step_defaults() -> None:
+    """A report returns no key inside steps by default; single metrics return their averages."""
+    assert em.ClassificationReport("multiclass", num_classes=C).per_step == "none"
+    assert em.F1Score("multiclass", num_classes=C).per_step == "averages"
+    assert em.AUROC("multiclass", num_classes=C).per_step == "averages"
+    rng = np.random.default_rng(16)
+    x, y = rng.random((32, C)).astype(np.float32), rng.integers(0, C, 32)
+    model = _frozen(C)
+    _compile(
+        model,
+        "sparse_categorical_crossentropy",
+        [
+            em.ClassificationReport("multiclass", num_classes=C),
+            em.F1Score("multiclass", num_classes=C),
+        ],
+    )
+    step = model.train_on_batch(x, y, return_dict=True)
+    assert sorted(step) == ["f1", "loss"]
+    # Keras nests a dict result under the metric's name there.
+    assert {"f1_macro", "recall_0", "mcc"} <= set(
+        model.get_metrics_result()["classification_report"]
+    )
+
+
 def test_per_step_is_validated_and_saved() -> None:
     with pytest.raises(ValueError, match="`per_step` must be 'all', 'averages' or 'none'"):
         em.F1Score("binary", per_step="some")

@@ -15,7 +15,7 @@ from epochmetrics.functional._layout import Layout
 from epochmetrics.functional.reductions import Normalize
 from epochmetrics.functional.stat_scores import confusion_matrix_layout, confusion_matrix_update
 from epochmetrics.metrics._base import Keyed, SumStateMetric
-from epochmetrics.metrics._public import PER_STEP_ARG, PerStep, check_per_step
+from epochmetrics.metrics._public import REPORT_PER_STEP_ARG, PerStep, check_per_step
 from epochmetrics.metrics._stat_metrics import CLASS_NAMES_ARG, COMMON_ARGS, INPUTS, _StatScores
 from epochmetrics.metrics._sums import Step
 
@@ -146,7 +146,7 @@ class ClassificationReport(_StatScores):
             Defaults to ("macro", "weighted"), and adds "micro" for multilabel.
         per_class: Whether to emit the per-class keys.
         zero_division: Value of a ratio whose denominator is 0: 0.0, 1.0 or nan.
-        {PER_STEP_ARG}
+        {REPORT_PER_STEP_ARG}
         {COMMON_ARGS}
         {CLASS_NAMES_ARG}
 
@@ -179,7 +179,7 @@ class ClassificationReport(_StatScores):
         zero_division: float = 0.0,
         ignore_index: int | None = None,
         class_names: Any = None,
-        per_step: PerStep = "averages",
+        per_step: PerStep = "none",
         name: str | None = None,
         dtype: Any = None,
     ) -> None:
