@@ -213,7 +213,8 @@ def top_1(x: Any) -> tuple[Any, Any]:
 
     torch returns both from one `max` (and, unlike `keras.ops.max`, takes an empty batch); on
     XLA the argmax and the max fuse into one pass (reading the picked score back with a gather
-    took 10x longer on CPU for dense batches).
+    took 10x longer on CPU for dense batches). Ties go to the first index; a NaN is the maximum
+    (its row's first NaN is the argmax on JAX and torch).
     """
     backend = keras.backend.backend()
     if backend == "torch":
@@ -221,30 +222,40 @@ def top_1(x: Any) -> tuple[Any, Any]:
 
         values, index = torch.max(x, dim=-1)
         return values, index.to(torch.int32)
-    if backend == "jax" and _jax_top_1_is_faster(x):
+    if backend == "jax":
         return _jax_top_1(x)
     return ops.max(x, axis=-1), argmax(x)
 
 
-def _jax_top_1_is_faster(x: Any) -> bool:
-    """On XLA CPU, past ~30 classes (measured on 524,288 rows: argmax + max take 3 ms at
-    21 classes, 59 ms at 32 and 333 ms at 150; `top_k(x, 1)` 36, 47 and 165 ms)."""
-    import jax
-
-    return bool(jax.default_backend() == "cpu") and int(x.shape[-1]) >= 32
+# XLA's CPU argmax keeps a fast loop up to about 24 classes and is 10-20x slower per class
+# beyond (524,288 rows, one thread: 3.4 ms at 21 classes, 48 ms at 28, 331 ms at 150). Past
+# that it is cut into slices of this many classes, whose results are combined; each slice adds
+# to the compile time (0.36 s at 150 classes), so past `_SLICED_UP_TO` classes
+# `lax.top_k(x, 1)` takes over (2x faster than argmax there, no extra compile time).
+_SLICE = 21
+_SLICED_UP_TO = 168
 
 
 def _jax_top_1(x: Any) -> tuple[Any, Any]:
-    """`(largest value, its first index)` over the last axis, in one pass.
-
-    On XLA CPU with many classes `lax.top_k(x, 1)` is 2x faster than `argmax` (see
-    `_jax_top_1_is_faster`). It ranks NaN highest (so the row's NaN is
-    seen in the value) and -0.0 below 0.0, as `keras.ops.argmax` does.
-    """
     import jax
+    import jax.numpy as jnp
 
-    values, index = jax.lax.top_k(x, 1)
-    return values[..., 0], index[..., 0].astype("int32")
+    c = int(x.shape[-1])
+    if jax.default_backend() != "cpu" or c <= _SLICE:
+        return jnp.max(x, axis=-1), jnp.argmax(x, axis=-1).astype("int32")
+    if c > _SLICED_UP_TO:
+        # Ranks NaN highest, as argmax does, and -0.0 below 0.0.
+        values, index = jax.lax.top_k(x, 1)
+        return values[..., 0], index[..., 0].astype("int32")
+    first = x[..., :_SLICE]
+    best, index = jnp.max(first, axis=-1), jnp.argmax(first, axis=-1).astype("int32")
+    for start in range(_SLICE, c, _SLICE):  # 150 classes: 54 ms against 331 (argmax), 141 (top_k)
+        part = x[..., start : start + _SLICE]
+        value, at = jnp.max(part, axis=-1), jnp.argmax(part, axis=-1).astype("int32") + start
+        # A later slice wins only with a larger value, or the row's first NaN.
+        take = (value > best) | (jnp.isnan(value) & ~jnp.isnan(best))
+        best, index = jnp.where(take, value, best), jnp.where(take, at, index)
+    return best, index
 
 
 def argmax(x: Any) -> Any:
@@ -252,15 +263,11 @@ def argmax(x: Any) -> Any:
 
     `keras.ops.argmax` first rewrites every -0.0 of a float input (a workaround for denormals
     on XLA CPU), a pass that made it 10x slower on dense batches. Ties go to the first index;
-    -0.0 and 0.0 tie as in NumPy, except on JAX's CPU (see `_jax_top_1`).
+    -0.0 and 0.0 tie as in NumPy, except on JAX's CPU past 168 classes (see `_jax_top_1`).
     """
     backend = keras.backend.backend()
     if backend == "jax":
-        if _jax_top_1_is_faster(x):
-            return _jax_top_1(x)[1]
-        import jax.numpy as jnp
-
-        return jnp.argmax(x, axis=-1).astype("int32")
+        return _jax_top_1(x)[1]
     if backend == "tensorflow":
         import tensorflow as tf
 
