@@ -20,7 +20,7 @@ import numpy as np
 import torch
 from keras.src.backend.torch.core import get_device
 
-__all__ = ["Inputs", "Labels", "inputs", "labels"]
+__all__ = ["Inputs", "Labels", "batch", "inputs", "labels"]
 
 _NARROW = frozenset((torch.bool, torch.uint8, torch.int8, torch.int16))
 _INTS = frozenset((*_NARROW, torch.int32, torch.int64))
@@ -320,3 +320,9 @@ def labels(spec: Any, x: Inputs, check: bool) -> Labels | None:
     if check and x.y_true.shape[0] > 0:
         return _checked(spec, x)
     return _masked(spec, x)  # an empty batch has nothing to check
+
+
+def batch(spec: Any, y_true: Any, y_pred: Any, sample_weight: Any, check: bool) -> Labels | None:
+    """`labels` of the batch's `inputs`, or None where the generic function runs instead."""
+    x = inputs(spec, y_true, y_pred, sample_weight)
+    return None if x is None else labels(spec, x, check)

@@ -205,10 +205,7 @@ def stat_scores(
     check: bool = True,
 ) -> torch.Tensor | None:
     """`stat_scores_update(spec, ordinal, ...)` in direct torch, or None (see the module)."""
-    x = torch_batch.inputs(spec, y_true, y_pred, sample_weight)
-    if x is None:
-        return None
-    b = torch_batch.labels(spec, x, check)
+    b = torch_batch.batch(spec, y_true, y_pred, sample_weight, check)
     if b is None:
         return None
     if spec.task == "multilabel":
@@ -222,10 +219,7 @@ def confusion_matrix(
     """`confusion_matrix_update(spec, ...)` in direct torch, or None (see the module)."""
     if spec.task == "multilabel":
         return stat_scores(spec, False, y_true, y_pred, sample_weight, check=check)
-    x = torch_batch.inputs(spec, y_true, y_pred, sample_weight)
-    if x is None:
-        return None
-    b = torch_batch.labels(spec, x, check)
+    b = torch_batch.batch(spec, y_true, y_pred, sample_weight, check)
     if b is None:
         return None
     c, t, p, keep = spec.num_classes, b.t, b.p, b.keep
