@@ -41,7 +41,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from _common import CLASSES, emit, log, mlp, model_section
 
 ROUNDS = 15
-# Targets for the full report at its default settings (issue 11): per-round ratio to no metric.
+# Targets for the full report at its default settings: per-round ratio to no metric.
 TARGETS = {"jax": 1.10, "tensorflow": 1.10, "torch": 1.20}
 LABELS = {
     "none": "no metric",
