@@ -18,7 +18,10 @@ table of ratios and PASS/MISS per target:
 - classes: per-class results at C = 1,000: first eager read < 2 s and later reads < 10 ms
   (JAX), C = 10,000 works, and a fit epoch with a per-class report at most 2x macro F1 alone;
 - detection: COCO evaluation >= 10x faster than pycocotools and >= 2x faster than
-  faster-coco-eval, arrays identical (bench_detection.py).
+  faster-coco-eval, arrays identical (bench_detection.py);
+- tensorboard: what `em.TensorBoard` adds to a fit epoch of the small MLP at C = 10 and 1,000
+  (per-class F1, binned AUROC and a confusion matrix compiled; bench_tensorboard.py): printed,
+  no target.
 
     python benchmarks/run.py                 # everything (fit alone: ~3.5 min on 2 cores)
     python benchmarks/run.py --quick         # smoke check: small sizes, 2 repeats (fit: 5 rounds)
@@ -42,6 +45,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
 import bench_detection  # noqa: E402
+import bench_tensorboard  # noqa: E402
 import fit as fit_bench  # noqa: E402
 from _common import RESULT_PREFIX  # noqa: E402
 
@@ -273,7 +277,9 @@ def print_classes(results: list[dict[str, Any]]) -> list[bool]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="small sizes, 2 repeats (smoke)")
-    parser.add_argument("--sections", default="update,dense,fit,evaluator,classes,detection")
+    parser.add_argument(
+        "--sections", default="update,dense,fit,evaluator,classes,detection,tensorboard"
+    )
     parser.add_argument("--backends", default="jax,tensorflow,torch")
     parser.add_argument("--repeats", type=int, default=None)
     parser.add_argument("--threads", type=int, default=1, help="intra-op threads (0: default)")
@@ -294,6 +300,7 @@ def main(argv: list[str] | None = None) -> int:
         "evaluator": [],
         "classes": [],
         "detection": [],
+        "tensorboard": [],
     }
     if "update" in sections:
         sizes = ["--sizes", QUICK_SIZES] if args.quick else []
@@ -325,6 +332,12 @@ def main(argv: list[str] | None = None) -> int:
         extra = ["--quick"] if args.quick else []
         raw["detection"] = [section("bench_detection.py", backends[0], extra)]
 
+    if "tensorboard" in sections:
+        rounds = 3 if args.quick else bench_tensorboard.ROUNDS
+        extra = ["--samples", "8192"] if args.quick else []
+        tb_args = [*extra, "--rounds", str(rounds), "--threads", str(args.threads)]
+        raw["tensorboard"] = [section("bench_tensorboard.py", b, tb_args) for b in backends]
+
     rows = {r["backend"]: r["rows"] for r in raw["update"]}
     checks = {
         **print_update(rows.get("jax", []), rows.get("torch", [])),
@@ -334,6 +347,9 @@ def main(argv: list[str] | None = None) -> int:
         "classes": print_classes(raw["classes"]),
         "detection": print_detection(raw["detection"]),
     }
+    lines = bench_tensorboard.table(raw["tensorboard"])
+    if lines:
+        print("\n" + "\n".join(lines))
     print("\nTargets:")
     labels = {
         "update": "JAX update <= 0.5x keras.metrics.F1Score (every size)",

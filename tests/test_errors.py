@@ -203,6 +203,89 @@ UNKNOWN_ARGUMENTS = [
 ]
 
 
+# Callbacks: (class, arguments, exception, message).
+CALLBACK_ARGUMENTS = [
+    (em.TensorBoard, {"log_dir": 3}, TypeError, r"`log_dir` must be a path\. Received: log_dir=3"),
+    (
+        em.TensorBoard,
+        {"update_freq": "step"},
+        ValueError,
+        r"`update_freq` must be 'epoch', 'batch' or a positive integer\. Received: "
+        r"update_freq='step'",
+    ),
+    (em.TensorBoard, {"update_freq": 0}, ValueError, r"Received: update_freq=0"),
+    (
+        em.TensorBoard,
+        {"max_classes": 1},
+        ValueError,
+        r"`max_classes` must be an integer >= 2 or None \(every class\)\. Received: max_classes=1",
+    ),
+    (
+        em.TensorBoard,
+        {"num_thresholds": 1},
+        ValueError,
+        r"`num_thresholds` must be an integer from 2 to 10000\. Received: num_thresholds=1",
+    ),
+    (em.TensorBoard, {"num_thresholds": 2.0}, TypeError, r"`num_thresholds` must be an integer"),
+    (em.TensorBoard, {"pr_curves": 1}, TypeError, r"`pr_curves` must be True or False"),
+    (
+        em.TensorBoard,
+        {"confusion_images": "yes"},
+        TypeError,
+        r"`confusion_images` must be None, True or False\. Received: confusion_images='yes'",
+    ),
+    (em.RunRecorder, {"run_dir": None}, TypeError, r"`run_dir` must be a path"),
+    (
+        em.RunRecorder,
+        {"run_dir": "r", "mode": "up"},
+        ValueError,
+        r"`mode` must be 'auto', 'max' or 'min'\. Received: mode='up'",
+    ),
+    (em.RunRecorder, {"run_dir": "r", "monitor": 3}, TypeError, r"`monitor` must be a log key"),
+    (em.RunRecorder, {"run_dir": "r", "settings": [1]}, TypeError, r"`settings` must be a dict"),
+    (
+        em.RunRecorder,
+        {"run_dir": "r", "num_thresholds": 20_000},
+        ValueError,
+        r"`num_thresholds` must be an integer from 2 to 10000",
+    ),
+]
+
+
+@pytest.mark.parametrize(("cls", "kwargs", "error", "message"), CALLBACK_ARGUMENTS)
+def test_bad_callback_arguments(cls: Any, kwargs: dict[str, Any], error: Any, message: str) -> None:
+    with pytest.raises(error, match=message):
+        cls(**kwargs)
+
+
+def test_tensorboard_missing_packages_name_the_extra(tmp_path, monkeypatch) -> None:
+    import sys
+
+    tb = em.TensorBoard(tmp_path, confusion_images=True)
+    monkeypatch.setitem(sys.modules, "matplotlib", None)
+    with pytest.raises(
+        ImportError,
+        match=r"draws confusion matrices with matplotlib, which is "
+        r"not installed\. Install it with: pip install 'epochmetrics\[plot\]'",
+    ):
+        tb.on_train_begin()
+    monkeypatch.setitem(sys.modules, "tensorboard", None)
+    with pytest.raises(
+        ImportError,
+        match=r"with the `tensorboard` package \(TensorFlow is not "
+        r"needed\)\. Install it with: pip install 'epochmetrics\[tensorboard\]'",
+    ):
+        em.TensorBoard(tmp_path).on_train_begin()
+
+
+def test_threshold_counts_bad_grid() -> None:
+    metric = em.AUROC("binary")
+    with pytest.raises(ValueError, match=r"`num_thresholds` must be an integer from 2 to 10000"):
+        metric.threshold_counts(num_thresholds=1)
+    with pytest.raises(TypeError, match=r"`num_thresholds` must be an integer\. Received"):
+        metric.threshold_counts(num_thresholds=0.5)  # type: ignore[arg-type]
+
+
 @pytest.mark.parametrize(("cls", "kwargs", "message"), BAD_ARGUMENTS)
 def test_bad_arguments(cls: Any, kwargs: dict[str, Any], message: str) -> None:
     with pytest.raises(ValueError, match=message):

@@ -5,6 +5,7 @@ A run directory (as `epochmetrics demo` writes it)::
     history.csv        keras.callbacks.CSVLogger: "epoch", then one column per log key
     evaluation.json    an EpochEvaluator history (format: `epochmetrics._files.evaluation`)
     run.json           what the run knew at its end (below)
+    curves.json        per-class PR/ROC counts at the best epoch (`epochmetrics._files.curves`)
     best.keras         the best model (ModelCheckpoint)
     curves.png  confusion_matrix.png  report.html      written by `epochmetrics report`
 
@@ -23,11 +24,13 @@ Standard library only: the command line imports this module for its help texts.
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 __all__ = [
+    "CURVES_JSON",
     "EVALUATION_JSON",
     "FIGURES",
     "HISTORY_CSV",
@@ -44,8 +47,9 @@ __all__ = [
 HISTORY_CSV = "history.csv"
 RUN_JSON = "run.json"
 EVALUATION_JSON = "evaluation.json"
+CURVES_JSON = "curves.json"
 # The files a report reads, in the order it looks for them.
-RUN_FILES = (HISTORY_CSV, RUN_JSON, EVALUATION_JSON)
+RUN_FILES = (HISTORY_CSV, RUN_JSON, EVALUATION_JSON, CURVES_JSON)
 MODEL = "best.keras"
 REPORT_HTML = "report.html"
 # Figures a report can write next to itself: figure name -> file name.
@@ -68,27 +72,34 @@ def write_run_json(
     run_dir: str | Path,
     *,
     settings: Mapping[str, Any],
-    monitor: str,
-    best_epoch: int,
-    class_names: Sequence[str],
-    per_class: Mapping[str, Sequence[float]],
-    confusion_matrix: Sequence[Sequence[float]],
+    monitor: str | None,
+    best_epoch: int | None,
+    class_names: Sequence[str] | None,
+    per_class: Mapping[str, Sequence[float]] | None,
+    confusion_matrix: Sequence[Sequence[float]] | None,
 ) -> Path:
     """Write run.json into `run_dir` (which must exist) and return its path.
 
-    `per_class` maps each of `TABLE_METRICS` to one value per class.
+    `per_class` maps some of `TABLE_METRICS` (all four, in the demo) to one value per class.
+    None leaves a key out. The file is replaced atomically (a report may read it meanwhile).
     """
-    info = {
-        "settings": dict(settings),
-        "monitor": monitor,
-        "best_epoch": best_epoch,
-        "class_names": list(class_names),
-        "per_class": {k: list(per_class[k]) for k in TABLE_METRICS},
-        "confusion_matrix": [list(row) for row in confusion_matrix],
-    }
+    info: dict[str, Any] = {"settings": dict(settings)}
+    if monitor is not None:
+        info["monitor"] = monitor
+    if best_epoch is not None:
+        info["best_epoch"] = best_epoch
+    if class_names is not None:
+        info["class_names"] = list(class_names)
+    if per_class is not None:
+        info["per_class"] = {k: list(per_class[k]) for k in TABLE_METRICS if k in per_class}
+    if confusion_matrix is not None:
+        info["confusion_matrix"] = [list(row) for row in confusion_matrix]
     path = Path(run_dir) / RUN_JSON
     _check(info, path)
-    path.write_text(json.dumps(info, indent=2), encoding="utf-8")
+    text = json.dumps(info, indent=2)
+    tmp = path.with_name(f".{RUN_JSON}.{os.getpid()}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
     return path
 
 

@@ -33,7 +33,13 @@ from typing import Any, NamedTuple
 from keras.src.trainers.compile_utils import CompileMetrics
 from keras.src.trainers.trainer import Trainer
 
-__all__ = ["KerasName", "KerasRead", "called_by_compiled_metrics", "keras_read"]
+__all__ = [
+    "KerasName",
+    "KerasRead",
+    "called_by_compiled_metrics",
+    "compiled_metrics",
+    "keras_read",
+]
 
 KerasName = tuple[str, str]  # (output prefix such as "digit_" or "", name after renaming)
 
@@ -110,6 +116,16 @@ def _compiled_names(owner: Any) -> list[tuple[Any, str, str]]:
                     name = f"{name}_{seen[name] - 1}"
                 named.append((m, prefix, name[len(prefix) :]))
     return named
+
+
+def compiled_metrics(model: Any) -> list[tuple[Any, str]]:
+    """`(metric, the name Keras logs it under)` for every metric of `compile(metrics=...)`,
+    output prefix and renaming included (`digit_f1`, `recall_1`); empty until Keras has built
+    its compiled metrics (at the first step) or without any."""
+    owner = getattr(model, "_compile_metrics", None)
+    if not isinstance(owner, CompileMetrics) or not owner.built:
+        return []
+    return [(m, prefix + name) for m, prefix, name in _compiled_names(owner)]
 
 
 def _assign(owner: Any) -> dict[int, KerasName]:

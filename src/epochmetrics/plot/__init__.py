@@ -4,6 +4,9 @@
   and validation solid, one colour per class, the best epoch marked (`plot/history.py`).
 - `plot_confusion_matrix(cm, class_names=None, normalize=None, ...)`, `most_confused(cm, ...)`
   and `ConfusedPair` (`plot/confusion.py`).
+- `plot_pr_roc(counts)`: per-class PR and ROC curves from counts at thresholds (a ranking
+  metric's `threshold_counts()`); `plot_confusion_matrices([(epoch, cm), ...])`: one matrix
+  per epoch, small multiples (`plot/curves.py`).
 
 matplotlib is optional (`pip install 'epochmetrics[plot]'`) and imported inside the functions.
 Figures are built on matplotlib's Agg canvas without pyplot: nothing is shown, no global
@@ -11,11 +14,14 @@ backend is switched, and the caller owns the returned `Figure` (`fig.savefig(...
 """
 
 from epochmetrics.plot.confusion import ConfusedPair, most_confused, plot_confusion_matrix
+from epochmetrics.plot.curves import plot_confusion_matrices, plot_pr_roc
 from epochmetrics.plot.history import plot_history
 
 __all__ = [
     "ConfusedPair",
     "most_confused",
+    "plot_confusion_matrices",
     "plot_confusion_matrix",
     "plot_history",
+    "plot_pr_roc",
 ]
