@@ -269,7 +269,8 @@ def test_tensorboard_missing_packages_name_the_extra(tmp_path, monkeypatch) -> N
         r"not installed\. Install it with: pip install 'epochmetrics\[plot\]'",
     ):
         tb.on_train_begin()
-    monkeypatch.setitem(sys.modules, "tensorboard", None)
+    for name in ("tensorboard", "tensorboard.compat", "tensorboard.compat.proto"):
+        monkeypatch.setitem(sys.modules, name, None)  # as if not installed, even if imported
     with pytest.raises(
         ImportError,
         match=r"with the `tensorboard` package \(TensorFlow is not "

@@ -114,9 +114,12 @@ def class_labels(model: Any, evaluators: Iterable[EpochEvaluator]) -> list[str]:
     objects = [m for m, _ in compiled_metrics(model)]
     objects += [e.obj for ev in evaluators for e in ev.entries]
     for obj in objects:
-        if isinstance(obj, SumStateMetric) and obj.task != "binary":
-            labels.update(dict.fromkeys(obj._labels()))
-        elif getattr(obj, "class_names", None) and not isinstance(obj, SumStateMetric):
+        if isinstance(obj, SumStateMetric):
+            # Classification metrics with classes (binary keys have no class suffix; metrics
+            # without a task, e.g. regression ones, have none).
+            if getattr(obj, "_spec", None) is not None and obj.task != "binary":
+                labels.update(dict.fromkeys(obj._labels()))
+        elif getattr(obj, "class_names", None):
             labels.update(dict.fromkeys(str(c) for c in obj.class_names))
     return list(labels)
 

@@ -156,6 +156,11 @@ class RunRecorder(keras.callbacks.Callback):
                 write_curves(self.run_dir / CURVES_JSON, epoch, curves)
         self._write_run_json()
 
+    def on_train_end(self, logs: dict[str, Any] | None = None) -> None:
+        for ev in self._evaluators:
+            ev.curve_thresholds = None  # a later fit without this callback records none
+        self._evaluators = []
+
     # --- internals -------------------------------------------------------------------------------
     def _snapshot(self, epoch: int) -> Snapshot:
         """Curves and matrices of this epoch by log name (`val_...` for validation data)."""

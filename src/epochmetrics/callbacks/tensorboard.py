@@ -239,6 +239,9 @@ class TensorBoard(keras.callbacks.Callback):
 
     def on_train_end(self, logs: dict[str, Any] | None = None) -> None:
         self._close()
+        for ev in self._evaluators:
+            ev.curve_thresholds = None  # a later fit without this callback records none
+        self._evaluators = []
 
     # --- what is written -------------------------------------------------------------------------
     def _write_scalars(self, epoch: int, logs: dict[str, Any]) -> None:
