@@ -203,61 +203,6 @@ UNKNOWN_ARGUMENTS = [
 ]
 
 
-# Callbacks: (class, arguments, exception, message).
-CALLBACK_ARGUMENTS = [
-    (em.TensorBoard, {"log_dir": 3}, TypeError, r"`log_dir` must be a path\. Received: log_dir=3"),
-    (
-        em.TensorBoard,
-        {"update_freq": "step"},
-        ValueError,
-        r"`update_freq` must be 'epoch', 'batch' or a positive integer\. Received: "
-        r"update_freq='step'",
-    ),
-    (em.TensorBoard, {"update_freq": 0}, ValueError, r"Received: update_freq=0"),
-    (
-        em.TensorBoard,
-        {"max_classes": 1},
-        ValueError,
-        r"`max_classes` must be an integer >= 2 or None \(every class\)\. Received: max_classes=1",
-    ),
-    (
-        em.TensorBoard,
-        {"num_thresholds": 1},
-        ValueError,
-        r"`num_thresholds` must be an integer from 2 to 10000\. Received: num_thresholds=1",
-    ),
-    (em.TensorBoard, {"num_thresholds": 2.0}, TypeError, r"`num_thresholds` must be an integer"),
-    (em.TensorBoard, {"pr_curves": 1}, TypeError, r"`pr_curves` must be True or False"),
-    (
-        em.TensorBoard,
-        {"confusion_images": "yes"},
-        TypeError,
-        r"`confusion_images` must be None, True or False\. Received: confusion_images='yes'",
-    ),
-    (em.RunRecorder, {"run_dir": None}, TypeError, r"`run_dir` must be a path"),
-    (
-        em.RunRecorder,
-        {"run_dir": "r", "mode": "up"},
-        ValueError,
-        r"`mode` must be 'auto', 'max' or 'min'\. Received: mode='up'",
-    ),
-    (em.RunRecorder, {"run_dir": "r", "monitor": 3}, TypeError, r"`monitor` must be a log key"),
-    (em.RunRecorder, {"run_dir": "r", "settings": [1]}, TypeError, r"`settings` must be a dict"),
-    (
-        em.RunRecorder,
-        {"run_dir": "r", "num_thresholds": 20_000},
-        ValueError,
-        r"`num_thresholds` must be an integer from 2 to 10000",
-    ),
-]
-
-
-@pytest.mark.parametrize(("cls", "kwargs", "error", "message"), CALLBACK_ARGUMENTS)
-def test_bad_callback_arguments(cls: Any, kwargs: dict[str, Any], error: Any, message: str) -> None:
-    with pytest.raises(error, match=message):
-        cls(**kwargs)
-
-
 def test_tensorboard_missing_packages_name_the_extra(tmp_path, monkeypatch) -> None:
     import sys
 
@@ -283,7 +228,10 @@ def test_threshold_counts_bad_grid() -> None:
     metric = em.AUROC("binary")
     with pytest.raises(ValueError, match=r"`num_thresholds` must be an integer from 2 to 10000"):
         metric.threshold_counts(num_thresholds=1)
-    with pytest.raises(TypeError, match=r"`num_thresholds` must be an integer\. Received"):
+    with pytest.raises(
+        ValueError,
+        match=r"`num_thresholds` must be an integer from 2 to 10000\. Received: num_thresholds=0\.5",
+    ):
         metric.threshold_counts(num_thresholds=0.5)  # type: ignore[arg-type]
 
 
@@ -567,3 +515,128 @@ def test_merge_state_rejects_other_configurations() -> None:
         ValueError, match="differ in class: 'F1Score' here, 'Precision' in the other"
     ):
         a.merge_state(em.Precision("multiclass", num_classes=3))
+
+
+# --- callbacks: the same checks and messages as the metrics' options ---------------------------
+_X, _Y = np.zeros((4, 2), "float32"), np.zeros(4, "int32")
+
+BAD_CALLBACK_ARGUMENTS = [
+    # (EpochEvaluator keyword arguments, error, message)
+    (
+        {"every_n_epochs": 0},
+        ValueError,
+        r"`every_n_epochs` must be a positive integer\. Received: every_n_epochs=0\.",
+    ),
+    ({"every_n_epochs": 2.0}, ValueError, r"Received: every_n_epochs=2\.0\."),
+    ({"every_n_epochs": np.int64(0)}, ValueError, r"`every_n_epochs` must be a positive integer"),
+    ({"every_n_epochs": True}, ValueError, r"Received: every_n_epochs=True\."),
+    ({"steps": np.int32(0)}, ValueError, r"`steps` must be a positive integer or None"),
+    (
+        {"steps": 1.5},
+        ValueError,
+        r"`steps` must be a positive integer or None\. Received: steps=1\.5",
+    ),
+    ({"batch_size": np.float32(4)}, ValueError, r"`batch_size` must be a positive integer or None"),
+    ({"prefix": 1}, TypeError, r"`prefix` must be a string\. Received: prefix=1\."),
+    (
+        {"output": 1.5},
+        TypeError,
+        r"`output` must be an output name, an index or None\. Received: output=1\.5\.",
+    ),
+    ({"output": np.bool_(True)}, TypeError, r"`output` must be an output name"),
+    (
+        {"directions": {"val_f1": "higher"}},
+        ValueError,
+        r"`directions\['val_f1'\]` must be 'up' or 'down' \(or 'max'/'min'\)\. Received: 'higher'",
+    ),
+]
+
+
+@pytest.mark.parametrize(("kwargs", "error", "message"), BAD_CALLBACK_ARGUMENTS)
+def test_bad_callback_arguments(kwargs: dict[str, Any], error: type, message: str) -> None:
+    with pytest.raises(error, match=message):
+        em.EpochEvaluator((_X, _Y), [em.Accuracy("binary")], **kwargs)
+
+
+# (callback class, arguments, error, message): em.TensorBoard and em.RunRecorder.
+BAD_WRITER_ARGUMENTS = [
+    (em.TensorBoard, {"log_dir": 3}, TypeError, r"`log_dir` must be a path\. Received: log_dir=3"),
+    (
+        em.TensorBoard,
+        {"update_freq": "step"},
+        ValueError,
+        r"`update_freq` must be 'epoch', 'batch' or a positive integer\. Received: "
+        r"update_freq='step'",
+    ),
+    (em.TensorBoard, {"update_freq": 0}, ValueError, r"Received: update_freq=0\."),
+    (
+        em.TensorBoard,
+        {"max_classes": 1},
+        ValueError,
+        r"`max_classes` must be an integer >= 2 or None \(every class\)\. Received: max_classes=1",
+    ),
+    (
+        em.TensorBoard,
+        {"num_thresholds": 1},
+        ValueError,
+        r"`num_thresholds` must be an integer from 2 to 10000\. Received: num_thresholds=1\.",
+    ),
+    (em.TensorBoard, {"num_thresholds": 2.0}, ValueError, r"Received: num_thresholds=2\.0\."),
+    (em.TensorBoard, {"pr_curves": 1}, ValueError, r"`pr_curves` must be True or False\."),
+    (
+        em.TensorBoard,
+        {"confusion_images": "yes"},
+        ValueError,
+        r"`confusion_images` must be True, False or None\. Received: confusion_images='yes'",
+    ),
+    (em.RunRecorder, {"run_dir": None}, TypeError, r"`run_dir` must be a path"),
+    (
+        em.RunRecorder,
+        {"run_dir": "r", "mode": "up"},
+        ValueError,
+        r"`mode` must be 'auto', 'max' or 'min'\. Received: mode='up'",
+    ),
+    (
+        em.RunRecorder,
+        {"run_dir": "r", "monitor": 3},
+        TypeError,
+        r"`monitor` must be a log key or None\. Received: monitor=3",
+    ),
+    (em.RunRecorder, {"run_dir": "r", "settings": [1]}, TypeError, r"`settings` must be a dict"),
+    (
+        em.RunRecorder,
+        {"run_dir": "r", "num_thresholds": 20_000},
+        ValueError,
+        r"`num_thresholds` must be an integer from 2 to 10000",
+    ),
+]
+
+
+@pytest.mark.parametrize(("cls", "kwargs", "error", "message"), BAD_WRITER_ARGUMENTS)
+def test_bad_writer_callback_arguments(
+    cls: Any, kwargs: dict[str, Any], error: type, message: str
+) -> None:
+    with pytest.raises(error, match=message):
+        cls(**kwargs)
+
+
+def test_writer_callbacks_take_numpy_integers() -> None:
+    tb = em.TensorBoard("logs", update_freq=np.int64(2), max_classes=np.int32(4))
+    assert (tb.update_freq, tb.max_classes) == (2, 4)
+    assert em.RunRecorder("run", num_thresholds=np.int64(11)).num_thresholds == 11
+
+
+def test_callbacks_take_numpy_integers_where_they_take_integers() -> None:
+    """As the metrics do (`num_classes=np.int64(3)`): a count read from an array works."""
+    ev = em.EpochEvaluator(
+        (_X[:, :1], _Y),
+        [em.Accuracy("binary")],
+        every_n_epochs=np.int64(2),
+        batch_size=np.int32(2),
+        steps=np.int64(1),
+        output=np.int64(0),
+    )
+    assert (ev.every_n_epochs, ev.source.batch_size, ev.source.steps, ev.output) == (2, 2, 1, 0)
+    assert all(type(v) is int for v in (ev.every_n_epochs, ev.source.batch_size, ev.output))
+    with pytest.raises(ValueError, match=r"`direction` must be 'up' or 'down'"):
+        em.callbacks.ModelEvaluator(lambda model: 0.0, direction="higher")

@@ -18,13 +18,13 @@ import html
 import io
 import json
 import math
-from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from epochmetrics import plot
 from epochmetrics._files.run import Run, load_run
 from epochmetrics._files.run_dir import FIGURES, REPORT_HTML
+from epochmetrics._types import Progress
 from epochmetrics.plot.curves import plot_confusion_matrices, plot_pr_roc
 
 if TYPE_CHECKING:
@@ -39,7 +39,6 @@ __all__ = [
     "write_report",
 ]
 
-Progress = Callable[[str], None]
 DPI = 110
 
 

@@ -6,7 +6,7 @@ import math
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import keras
 import numpy as np
@@ -24,12 +24,18 @@ from epochmetrics._files.run_dir import (
     HISTORY_CSV,
     write_run_json,
 )
+from epochmetrics._types import Mode
 from epochmetrics.callbacks import _keras, _sources
 from epochmetrics.callbacks._sources import VAL_PREFIX, Snapshot
+from epochmetrics.functional._args import (
+    check_choice,
+    check_num_thresholds,
+    check_path,
+    check_str,
+)
 
 __all__ = ["RunRecorder"]
 
-Mode = Literal["auto", "max", "min"]
 # Confusion matrices with more classes are kept for the best epoch only (run.json).
 MAX_EPOCH_MATRIX_CLASSES = 100
 
@@ -81,23 +87,13 @@ class RunRecorder(keras.callbacks.Callback):
         num_thresholds: int = 101,
     ) -> None:
         super().__init__()
-        if not isinstance(run_dir, (str, os.PathLike)):
-            raise TypeError(f"`run_dir` must be a path. Received: run_dir={run_dir!r}.")
-        if monitor is not None and not isinstance(monitor, str):
-            raise TypeError(f"`monitor` must be a log key or None. Received: monitor={monitor!r}.")
-        if mode not in ("auto", "max", "min"):
-            raise ValueError(f"`mode` must be 'auto', 'max' or 'min'. Received: mode={mode!r}.")
+        check_path("run_dir", run_dir)
+        if monitor is not None:
+            check_str("monitor", monitor, what="a log key or None")
+        check_choice("mode", mode, ("auto", "max", "min"))
         if settings is not None and not isinstance(settings, Mapping):
             raise TypeError(f"`settings` must be a dict. Received: settings={settings!r}.")
-        if isinstance(num_thresholds, bool) or not isinstance(num_thresholds, int):
-            raise TypeError(
-                f"`num_thresholds` must be an integer. Received: num_thresholds={num_thresholds!r}."
-            )
-        if not 2 <= num_thresholds <= 10_000:
-            raise ValueError(
-                "`num_thresholds` must be an integer from 2 to 10000. "
-                f"Received: num_thresholds={num_thresholds!r}."
-            )
+        num_thresholds = check_num_thresholds(num_thresholds)
         self.run_dir = Path(run_dir)
         self.monitor = monitor
         self.mode = mode

@@ -9,20 +9,21 @@ import os
 import re
 import struct
 import warnings
-from typing import Any, Literal
+from typing import Any
 
 import keras
 import numpy as np
 
 from epochmetrics._backend.process import is_process_zero
 from epochmetrics._files.keys import digit_families, per_class_key
+from epochmetrics._types import UpdateFreq
 from epochmetrics.callbacks import _keras, _sources
 from epochmetrics.callbacks._events import EventWriter, detection_rows, require_tensorboard
 from epochmetrics.callbacks._sources import Snapshot
+from epochmetrics.functional._args import check_bool, check_int, check_num_thresholds, check_path
 
 __all__ = ["TensorBoard"]
 
-UpdateFreq = Literal["epoch", "batch"] | int
 RUNS = ("train", "validation")
 IMAGE_DPI = 72
 PLOT_HINT = "pip install 'epochmetrics[plot]'"
@@ -116,43 +117,22 @@ class TensorBoard(keras.callbacks.Callback):
         confusion_images: bool | None = None,
     ) -> None:
         super().__init__()
-        if not isinstance(log_dir, (str, os.PathLike)):
-            raise TypeError(f"`log_dir` must be a path. Received: log_dir={log_dir!r}.")
-        if not (
-            update_freq in ("epoch", "batch")
-            or (
-                (isinstance(update_freq, int) and not isinstance(update_freq, bool))
-                and update_freq >= 1
+        check_path("log_dir", log_dir)
+        if update_freq not in ("epoch", "batch"):
+            update_freq = check_int(
+                "update_freq",
+                update_freq,
+                minimum=1,
+                what="'epoch', 'batch' or a positive integer",
             )
-        ):
-            raise ValueError(
-                "`update_freq` must be 'epoch', 'batch' or a positive integer. "
-                f"Received: update_freq={update_freq!r}."
+        if max_classes is not None:
+            max_classes = check_int(
+                "max_classes", max_classes, minimum=2, what="an integer >= 2 or None (every class)"
             )
-        if max_classes is not None and (
-            isinstance(max_classes, bool) or not isinstance(max_classes, int) or max_classes < 2
-        ):
-            raise ValueError(
-                "`max_classes` must be an integer >= 2 or None (every class). "
-                f"Received: max_classes={max_classes!r}."
-            )
-        if isinstance(num_thresholds, bool) or not isinstance(num_thresholds, int):
-            raise TypeError(
-                f"`num_thresholds` must be an integer. Received: num_thresholds={num_thresholds!r}."
-            )
-        if not 2 <= num_thresholds <= 10_000:
-            raise ValueError(
-                "`num_thresholds` must be an integer from 2 to 10000. "
-                f"Received: num_thresholds={num_thresholds!r}."
-            )
-        for name, value in (("pr_curves", pr_curves), ("roc_curves", roc_curves)):
-            if not isinstance(value, bool):
-                raise TypeError(f"`{name}` must be True or False. Received: {name}={value!r}.")
-        if confusion_images not in (None, True, False):
-            raise TypeError(
-                "`confusion_images` must be None, True or False. "
-                f"Received: confusion_images={confusion_images!r}."
-            )
+        num_thresholds = check_num_thresholds(num_thresholds)
+        pr_curves = check_bool("pr_curves", pr_curves)
+        roc_curves = check_bool("roc_curves", roc_curves)
+        confusion_images = check_bool("confusion_images", confusion_images, none=True)
         self.log_dir = os.fspath(log_dir)
         self.update_freq = 1 if update_freq == "batch" else update_freq
         self.max_classes = max_classes

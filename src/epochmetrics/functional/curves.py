@@ -32,6 +32,8 @@ from typing import Any
 
 import numpy as np
 
+from epochmetrics.functional._args import check_num_thresholds
+
 __all__ = [
     "ThresholdCounts",
     "counts_from_bins",
@@ -50,16 +52,7 @@ def uniform_thresholds(num_thresholds: int) -> np.ndarray:
         >>> uniform_thresholds(5).tolist()
         [0.0, 0.25, 0.5, 0.75, 1.0]
     """
-    if isinstance(num_thresholds, bool) or not isinstance(num_thresholds, (int, np.integer)):
-        raise TypeError(
-            f"`num_thresholds` must be an integer. Received: num_thresholds={num_thresholds!r}."
-        )
-    if not 2 <= num_thresholds <= 10_000:
-        raise ValueError(
-            "`num_thresholds` must be an integer from 2 to 10000. "
-            f"Received: num_thresholds={num_thresholds!r}."
-        )
-    return np.linspace(0.0, 1.0, int(num_thresholds))
+    return np.linspace(0.0, 1.0, check_num_thresholds(num_thresholds))
 
 
 @dataclass(frozen=True)
