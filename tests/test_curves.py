@@ -138,3 +138,19 @@ def test_grid_and_rates():
     assert c.precision()[0, 50] == 1.0 and c.recall()[0, 0] == 1.0
     assert c.false_positive_rate()[0, 0] == 1.0 and c.false_positive_rate()[0, 50] == 0.0
     assert c.select([0]).labels == ("x",)
+
+
+def test_operating_point_metrics_give_the_same_curves():
+    y, p, _, _ = data("multiclass", 200, 3, seed=7)
+    metrics = [
+        em.AUROC("multiclass", num_classes=3),
+        em.PrecisionAtRecall("multiclass", num_classes=3, recall=0.5),
+        em.SpecificityAtSensitivity("multiclass", num_classes=3, sensitivity=0.8),
+    ]
+    for m in metrics:
+        m.update_state(y, p)
+    first = metrics[0].threshold_counts()
+    for m in metrics[1:]:
+        got = m.threshold_counts()
+        for row in ("tp", "fp", "tn", "fn", "tp_error", "fp_error"):
+            np.testing.assert_array_equal(getattr(got, row), getattr(first, row))
