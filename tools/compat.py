@@ -8,6 +8,7 @@ package fails here) with that leg's Keras, backend and Python, and runs the smok
 
     python tools/compat.py                  # every leg
     python tools/compat.py --legs oldest    # some legs (names below); --list shows them
+    python tools/compat.py --try 3.11:jax:keras==3.11.3,jax==0.7.2   # any other combination
 
 Legs pin the oldest versions pyproject.toml allows (so its lower bounds are proven), or let
 the resolver pick the newest it allows (so its upper bounds are). Each leg prints the versions
@@ -194,10 +195,24 @@ def run_leg(leg: Leg, wheel: Path) -> str:
     return f"{versions(python, leg.backend)}: smoke {counts[-1] if counts else '?'}"
 
 
+def _leg_from(spec: str) -> Leg:
+    python, backend, pins = spec.split(":", 2)
+    name = "try-" + re.sub(r"[^\w.]+", "-", f"{python}-{pins}").strip("-")
+    return Leg(name, python, backend, tuple(pins.split(",")), why=spec)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--legs", help="comma-separated leg names (default: all)")
     parser.add_argument("--list", action="store_true", help="list the legs and exit")
+    parser.add_argument(
+        "--try",
+        dest="tries",
+        action="append",
+        default=[],
+        metavar="PYTHON:BACKEND:PINS",
+        help="run the smoke suite on another combination, e.g. 3.11:jax:keras==3.11.3,jax==0.7.2",
+    )
     args = parser.parse_args(argv)
     if args.list:
         for leg in LEGS:
@@ -210,6 +225,10 @@ def main(argv: list[str] | None = None) -> int:
         if unknown:
             parser.error(f"unknown legs {sorted(unknown)}; --list shows them")
         chosen = tuple(leg for leg in LEGS if leg.name in wanted)
+    if args.tries:
+        chosen = tuple(leg for leg in chosen if args.legs) + tuple(
+            _leg_from(spec) for spec in args.tries
+        )
     WORK.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
     wheel = build_wheel()
