@@ -114,3 +114,16 @@ def test_a_broken_assumption_is_named_and_every_key_returned(
     assert warning.category is keras_internals.KerasCompatibilityWarning
     assert "_get_metrics_result_or_logs" in str(warning.message)
     assert "every key" in str(warning.message)
+
+
+def test_lost_metric_lists_are_named_and_keys_fall_back_to_own_names(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(keras_internals, "_BROKEN", {})
+    with pytest.warns(keras_internals.KerasCompatibilityWarning, match="_flat_metrics"):
+        assert keras_internals.compiled_lists(object()) == []
+
+
+def test_a_newer_keras_returns_every_key_in_steps(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(keras, "__version__", "3.99.0")
+    assert keras_internals.per_step_honoured.__wrapped__() is False

@@ -44,7 +44,6 @@ import re
 import sys
 import types
 import warnings
-from collections.abc import Iterator
 from typing import Any, NamedTuple
 
 import keras
@@ -149,7 +148,10 @@ def _broken(assumption: str, found: Exception | str) -> None:
     )
 
 
-_NAMES_ASSUMPTION = "CompileMetrics.result calls each compiled metric's result()"
+_NAMES_ASSUMPTION = (
+    "CompileMetrics.result calls each compiled metric's result(), listed in its _flat_metrics "
+    "and _flat_weighted_metrics"
+)
 _STEP_ASSUMPTION = "train/test steps read metrics through Trainer.compute_metrics"
 _LOGS_ASSUMPTION = "the epoch's logs come from Trainer._get_metrics_result_or_logs"
 _FALLBACK = {
@@ -239,12 +241,20 @@ class CompiledList(NamedTuple):
     metrics: list[Any]
 
 
-def compiled_lists(owner: Any) -> Iterator[CompiledList]:
-    """The metric lists of a `CompileMetrics`, in the order its `result()` names them."""
-    for weighted, attribute in ((False, "_flat_metrics"), (True, "_flat_weighted_metrics")):
-        for mls in getattr(owner, attribute):
-            if mls:
-                yield CompiledList(mls.output_name, weighted, list(mls.metrics))
+def compiled_lists(owner: Any) -> list[CompiledList]:
+    """The metric lists of a `CompileMetrics`, in the order its `result()` names them (none,
+    with a warning, where they are not where Keras 3.8-3.15 keep them)."""
+    lists = []
+    try:
+        for weighted, attribute in ((False, "_flat_metrics"), (True, "_flat_weighted_metrics")):
+            for mls in getattr(owner, attribute):
+                if mls:
+                    lists.append(CompiledList(mls.output_name, weighted, list(mls.metrics)))
+    except (AttributeError, TypeError) as err:
+        if _NAMES_ASSUMPTION not in _BROKEN:
+            _broken(_NAMES_ASSUMPTION, err)
+        return []
+    return lists
 
 
 def called_by_compiled_metrics() -> bool:
@@ -266,10 +276,14 @@ def per_step_honoured() -> bool:
     """Whether a train/test step may return fewer keys than the epoch's read (`per_step`).
 
     Runs Keras' own epoch-log assembly on a stand-in model (see the module docstring): True
-    when the epoch's logs hold the key that the step left out. False on Keras < 3.14, and
-    with a warning when the methods are missing or fail (every key is then returned).
+    when the epoch's logs hold the key that the step left out. False on Keras < 3.14, on a
+    Keras newer than the range (its fit loop is not known to use these methods: every key
+    costs time, a missing key would cost the user's History), and with a warning when the
+    methods are missing or fail.
     """
     if Trainer is None or _STEP_CODE is None or _RESULT_CODE is None:
+        return False
+    if keras_version()[:2] > SUPPORTED_KERAS[1]:
         return False
 
     class _Compiled:
