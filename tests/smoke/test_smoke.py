@@ -256,7 +256,7 @@ def _all_metrics(model: keras.Model) -> list[Any]:
 
 def test_save_and_load_keras_file(digits: Any, tmp_path: Path) -> None:
     """A model compiled with our metrics loads without custom_objects and logs the same keys."""
-    _, _, xv, yv = digits
+    x, y, xv, yv = digits
     model = mlp()
     model.compile(
         "adam",
@@ -266,6 +266,8 @@ def test_save_and_load_keras_file(digits: Any, tmp_path: Path) -> None:
             em.ClassificationReport("multiclass", num_classes=10, name="report"),
         ],
     )
+    # Trained once, so the optimizer's state is built (TensorFlow refuses to load it else).
+    model.fit(x, y, epochs=1, batch_size=64, verbose=0)
     before = model.evaluate(xv, yv, verbose=0, return_dict=True)
     model.save(tmp_path / "model.keras")
     loaded = keras.models.load_model(tmp_path / "model.keras")
