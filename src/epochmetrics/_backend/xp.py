@@ -23,12 +23,14 @@ __all__ = ["keras_ops", "numpy_ops"]
 class _NumpyOps:
     """The `keras.ops` functions the result code uses, with the same signatures, on NumPy."""
 
+    all = staticmethod(np.all)
     arange = staticmethod(np.arange)
     argmax = staticmethod(np.argmax)
     concatenate = staticmethod(np.concatenate)
     cumsum = staticmethod(np.cumsum)
     equal = staticmethod(np.equal)
     flip = staticmethod(np.flip)
+    isfinite = staticmethod(np.isfinite)
     isnan = staticmethod(np.isnan)
     logical_and = staticmethod(np.logical_and)
     logical_not = staticmethod(np.logical_not)
@@ -36,8 +38,10 @@ class _NumpyOps:
     max = staticmethod(np.max)
     mean = staticmethod(np.mean)
     minimum = staticmethod(np.minimum)
+    not_equal = staticmethod(np.not_equal)
     ones_like = staticmethod(np.ones_like)
     reshape = staticmethod(np.reshape)
+    shape = staticmethod(np.shape)
     sqrt = staticmethod(np.sqrt)
     stack = staticmethod(np.stack)
     sum = staticmethod(np.sum)
@@ -47,6 +51,10 @@ class _NumpyOps:
     @staticmethod
     def cast(x: Any, dtype: Any) -> np.ndarray:
         return np.asarray(x).astype(dtype)
+
+    @staticmethod
+    def transpose(x: Any) -> np.ndarray:
+        return np.ascontiguousarray(np.transpose(x))
 
     @staticmethod
     def top_1(x: Any) -> tuple[np.ndarray, np.ndarray]:
@@ -67,6 +75,11 @@ class _KerasOps:
     argmax = staticmethod(lambda x, axis=-1: _backend.argmax(x))  # last axis only
     cumsum = staticmethod(_backend.cumsum)
     top_1 = staticmethod(_backend.top_1)  # (max, argmax) of the last axis
+
+    @staticmethod
+    def dot_rows(a: Any, b: Any) -> Any:
+        """sum_n a[n, d] * b[n, d]: `(N, D)` -> `(D,)` (direct torch has a BLAS dot)."""
+        return _keras_ops.sum(a * b, axis=0)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(_keras_ops, name)

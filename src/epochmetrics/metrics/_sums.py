@@ -24,6 +24,12 @@ from keras import ops
 from epochmetrics._backend import host as _host
 from epochmetrics._backend import ops as _backend
 from epochmetrics.functional._args import INVALID_KINDS
+from epochmetrics.functional._moments import (
+    RegressionSpec,
+    regression_deltas,
+    regression_layout,
+    regression_update,
+)
 from epochmetrics.functional.stat_scores import confusion_matrix_update, stat_scores_update
 
 __all__ = [
@@ -45,6 +51,9 @@ class Step(NamedTuple):
 
     fn: Callable[..., Any]
     args: tuple[Any, ...]
+    # True: `fn(*args, state, y_true, y_pred, sample_weight)` also reads the state (the pair
+    # added, in the wide float) and returns what to add to it: shifted moments re-centre it.
+    reads_state: bool = False
 
 
 def update(
@@ -60,14 +69,21 @@ def update(
     """The pair plus one batch: `(hi, lo, the batch's invalid counts)`. A pure function.
 
     `check=False`: invalid inputs are counted, never read on the host (see `_format`).
-    On torch the count family runs its direct-torch kernel where one applies (`_direct`)."""
+    On torch the count family and the regression metrics run their direct-torch kernels
+    where one applies (`_direct`)."""
     direct = _direct(step.fn)
     if direct is not None:
         kernel, add_pair = direct
-        batch = kernel(*step.args, y_true, y_pred, sample_weight, check=check)
-        if batch is not None:
-            return (*add_pair(hi, lo, batch), batch[-len(INVALID_KINDS) :])
-    batch = step.fn(*step.args, y_true, y_pred, sample_weight, check=check)
+        if step.reads_state:  # the kernel reads the pair and adds to it itself
+            out = kernel(*step.args, hi, lo, y_true, y_pred, sample_weight, check=check)
+            if out is not None:
+                return out
+        else:
+            batch = kernel(*step.args, y_true, y_pred, sample_weight, check=check)
+            if batch is not None:
+                return (*add_pair(hi, lo, batch), batch[-len(INVALID_KINDS) :])
+    state = (traced_total([hi, lo], _backend.wide_float()),) if step.reads_state else ()
+    batch = step.fn(*step.args, *state, y_true, y_pred, sample_weight, check=check)
     return (*add(hi, lo, batch), batch[-len(INVALID_KINDS) :])
 
 
@@ -75,8 +91,9 @@ def update(
 def _direct(fn: Callable[..., Any]) -> tuple[Callable[..., Any], Callable[..., Any]] | None:
     """The one place that picks a backend's direct kernel for a batch function: on torch, the
     count family's (`_backend.torch_kernels`: the same sums, bit for bit, or None where it does
-    not apply) with its `add`. Elsewhere, and for other functions, None: the `keras.ops`
-    function runs, in the caller's compiled step or compiled by the runtime."""
+    not apply) with its `add`, and the regression metrics' (`_torch_regression`: the whole
+    update). Elsewhere, and for other functions, None: the `keras.ops` function runs, in the
+    caller's compiled step or compiled by the runtime."""
     if keras.backend.backend() != "torch":
         return None
     from epochmetrics._backend import torch_kernels
@@ -84,8 +101,38 @@ def _direct(fn: Callable[..., Any]) -> tuple[Callable[..., Any], Callable[..., A
     kernels: dict[Callable[..., Any], Callable[..., Any]] = {
         stat_scores_update: torch_kernels.stat_scores,
         confusion_matrix_update: torch_kernels.confusion_matrix,
+        regression_update: _torch_regression,
     }
     return (kernels[fn], torch_kernels.add_pair) if fn in kernels else None
+
+
+def _torch_regression(
+    spec: RegressionSpec,
+    hi: Any,
+    lo: Any,
+    y_true: Any,
+    y_pred: Any,
+    sample_weight: Any,
+    *,
+    check: bool,
+) -> Any:
+    """`regression_update` and `add` on torch: the batch in direct torch
+    (`_backend.torch_regression`), the same moment code in its namespaces; `(hi, lo,
+    invalid)`, or None where the generic function must run."""
+    from epochmetrics._backend import torch_regression as tr
+
+    if check and sample_weight is None:
+        out = tr.fast(spec, regression_layout(spec), hi, lo, y_true, y_pred)
+        if out is not None:
+            return out
+    x: Any = tr.batch(spec.inputs, y_true, y_pred, sample_weight)
+    if x is None:
+        return None
+    state = tr.total(hi, lo)
+    sums = regression_deltas(tr.spaces(x), spec, state, x)
+    if check and not tr.finite(sums):
+        return None
+    return (*tr.add_pair(state, sums), sums[-len(INVALID_KINDS) :])
 
 
 def split(total: Any) -> tuple[Any, Any]:
