@@ -349,6 +349,7 @@ def test_torch_direct_updates_equal_the_generic_function(name: str) -> None:
     (BLAS dots against sums), the same invalid flags, on every path it takes."""
     import torch
 
+    from epochmetrics._backend import torch_regression
     from epochmetrics.functional._moments import regression_update
     from epochmetrics.metrics import _sums
 
@@ -367,7 +368,7 @@ def test_torch_direct_updates_equal_the_generic_function(name: str) -> None:
         w = rng.random(33) + 0.5 if weighted else None
         spec = metric._step().args[0]
         hi, lo = metric._hi.value, metric._lo.value
-        direct = _sums._torch_regression(spec, hi, lo, torch.from_numpy(y), p, w, check=check)
+        direct = torch_regression.update(spec, hi, lo, torch.from_numpy(y), p, w, check=check)
         assert direct is not None
         state = _sums.traced_total([hi, lo], "float64")
         batch = regression_update(spec, state, y, p, w, check=check)

@@ -30,7 +30,7 @@ import torch
 from epochmetrics._backend.torch_batch import _device, _tensor, _weight_tensor
 from epochmetrics._backend.xp import numpy_ops
 
-__all__ = ["Batch", "add_pair", "batch", "fast", "finite", "spaces", "torch_ops", "total"]
+__all__ = ["Batch", "add_pair", "batch", "fast", "finite", "spaces", "torch_ops", "total", "update"]
 
 _DTYPES = {"float64": torch.float64, "float32": torch.float32, "int32": torch.int32}
 
@@ -296,3 +296,32 @@ def fast(
 
 # The invalid counts of a batch the fast path takes: none (read only, never written to).
 _NONE_INVALID = torch.zeros(3, dtype=torch.int32)
+
+
+def update(
+    spec: Any,
+    hi: torch.Tensor,
+    lo: torch.Tensor,
+    y_true: Any,
+    y_pred: Any,
+    sample_weight: Any,
+    *,
+    check: bool,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None:
+    """The regression metrics' whole update on torch (`_backend.kernels`' "regression"):
+    `(hi, lo, invalid)`, or None where the generic function must run.
+
+    `fast` where it applies; else the batch in direct torch (`batch`) and the metric's own
+    moment code (`spec.deltas`, `functional._moments`) in the namespaces of `spaces`."""
+    if check and sample_weight is None:
+        out = fast(spec, spec.layout, hi, lo, y_true, y_pred)
+        if out is not None:
+            return out
+    x = batch(spec.inputs, y_true, y_pred, sample_weight)
+    if x is None:
+        return None
+    state = total(hi, lo)
+    sums = spec.deltas(spaces(x), state, x)
+    if check and not finite(sums):
+        return None
+    return (*add_pair(state, sums), sums[-3:])

@@ -83,6 +83,15 @@ class RegressionSpec:
     def num_outputs(self) -> int:
         return self.inputs.num_outputs
 
+    @property
+    def layout(self) -> Layout:
+        return regression_layout(self)
+
+    def deltas(self, spaces: Any, state: Any, batch: Any) -> Any:
+        """`regression_deltas` of this spec (what direct kernels call: `_backend` cannot
+        import this module)."""
+        return regression_deltas(spaces, self, state, batch)
+
 
 @functools.cache
 def regression_layout(spec: RegressionSpec) -> Layout:

@@ -29,12 +29,11 @@ from keras import ops
 
 from epochmetrics._backend import host as _host
 from epochmetrics._backend import ops as _backend
-from epochmetrics.functional._args import bad_weights_error, check_float, check_int
+from epochmetrics.functional._args import bad_weights_error, check_ignore_value, check_int
 
 __all__ = [
     "RegressionBatch",
     "RegressionInputs",
-    "check_ignore_value",
     "eager_error",
     "format_regression",
     "ignore_target",
@@ -58,21 +57,6 @@ class RegressionInputs:
     def ignore(self) -> float | None:
         """The `ignore_value` argument as given: None, a float, or NaN."""
         return math.nan if self.ignore_nan else self.ignore_value
-
-
-def check_ignore_value(value: Any) -> tuple[float | None, bool]:
-    """`ignore_value` -> `(finite value or None, ignores NaN)`."""
-    if value is None:
-        return None, False
-    v = check_float("ignore_value", value, nan=True, what="a number (NaN included) or None")
-    if math.isnan(v):
-        return None, True
-    if math.isinf(v):
-        raise ValueError(
-            f"`ignore_value` must be finite or NaN (infinite targets are invalid input, never a "
-            f"mask). Received: ignore_value={value!r}."
-        )
-    return v, False
 
 
 def regression_inputs(num_outputs: Any, ignore_value: Any) -> RegressionInputs:

@@ -23,7 +23,12 @@ from typing import Any
 
 import numpy as np
 
-from epochmetrics.functional._args import UndefinedMetricWarning, check_choice
+from epochmetrics._types import Multioutput, TauVariant
+from epochmetrics.functional._args import (
+    UndefinedMetricWarning,
+    check_multioutput,
+    check_tau_variant,
+)
 from epochmetrics.functional._regression_format import (
     RegressionInputs,
     eager_error,
@@ -31,11 +36,8 @@ from epochmetrics.functional._regression_format import (
     regression_inputs,
     sample_shape,
 )
-from epochmetrics.functional.regression import Multioutput, check_multioutput
 
 __all__ = ["kendall_tau", "rank_columns", "spearman_corrcoef"]
-
-VARIANTS = ("b", "c")
 
 
 def rank_columns(
@@ -222,7 +224,7 @@ def kendall_tau(
     y_true: Any,
     y_pred: Any,
     *,
-    variant: str = "b",
+    variant: TauVariant = "b",
     num_outputs: int = 1,
     multioutput: Multioutput = "uniform_average",
     ignore_value: float | None = None,
@@ -246,14 +248,10 @@ def kendall_tau(
         >>> round(kendall_tau([12, 2, 1, 12, 2], [1, 4, 7, 1, 0]), 4)
         -0.4714
     """
-    variant = check_variant(variant)
+    variant = check_tau_variant(variant)
     inputs = regression_inputs(num_outputs, ignore_value)
     combine = check_multioutput(multioutput, inputs.num_outputs, variance=True)
     columns = rank_columns(inputs, y_true, y_pred, what="Kendall's tau")
     values = [_tau(t, p, variant) for t, p in columns]
     _warn_undefined("Kendall's tau", values)
     return _combine(values, combine, columns)
-
-
-def check_variant(variant: Any) -> str:
-    return str(check_choice("variant", variant, VARIANTS, " (tau-b or Stuart's tau-c)"))

@@ -25,19 +25,14 @@ uniform when every output is constant), or an array of D weights.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 
-from epochmetrics.functional._args import check_bool, check_choice
 from epochmetrics.functional._moments import Summary
 
 __all__ = [
-    "MULTIOUTPUT",
-    "Multioutput",
     "average_outputs",
-    "check_multioutput",
     "concordance",
     "error_mean",
     "explained_variance",
@@ -45,41 +40,6 @@ __all__ = [
     "r2",
     "undefined",
 ]
-
-Multioutput = Literal["raw_values", "uniform_average", "variance_weighted"] | Sequence[float]
-MULTIOUTPUT = ("raw_values", "uniform_average", "variance_weighted")
-
-
-def check_multioutput(
-    multioutput: Any, num_outputs: int, *, variance: bool
-) -> str | tuple[float, ...]:
-    """`multioutput` as a string, or a tuple of `num_outputs` finite non-negative weights.
-
-    `variance`: whether "variance_weighted" is allowed (R^2, explained variance and the
-    correlations; scikit-learn's error metrics have no such average)."""
-    choices = MULTIOUTPUT if variance else MULTIOUTPUT[:2]
-    if isinstance(multioutput, str) or multioutput is None:
-        where = "" if variance else " (an error metric has no 'variance_weighted')"
-        return str(
-            check_choice("multioutput", multioutput, (*choices, "an array of weights"), where)
-        )
-    try:
-        weights = np.asarray(multioutput, dtype=np.float64)
-    except (TypeError, ValueError):
-        weights = np.asarray([np.nan])
-    ok = weights.shape == (num_outputs,) and bool(np.all(np.isfinite(weights)))
-    ok = ok and bool(np.all(weights >= 0)) and float(weights.sum()) > 0
-    if not ok:
-        raise ValueError(
-            f"`multioutput` must be one of {', '.join(map(repr, choices))} or {num_outputs} "
-            f"non-negative weights, one per output (num_outputs={num_outputs}), not all 0. "
-            f"Received: multioutput={multioutput!r}."
-        )
-    return tuple(float(v) for v in weights)
-
-
-def check_force_finite(force_finite: Any) -> bool:
-    return check_bool("force_finite", force_finite)
 
 
 def _nan_where(xp: Any, condition: Any, values: Any) -> Any:

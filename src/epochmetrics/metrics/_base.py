@@ -13,6 +13,7 @@ from keras import ops
 from epochmetrics._backend import ops as _backend
 from epochmetrics._backend import runtime
 from epochmetrics._backend.xp import keras_ops, numpy_ops
+from epochmetrics._types import PerStep
 from epochmetrics.functional._args import (
     INVALID_KINDS,
     TaskSpec,
@@ -23,7 +24,6 @@ from epochmetrics.functional._args import (
 from epochmetrics.functional._layout import Layout
 from epochmetrics.metrics import _sums
 from epochmetrics.metrics._keras_calls import KerasName, called_by_compiled_metrics, keras_read
-from epochmetrics.metrics._public import PerStep
 
 # A metric whose state passes this size gets a warning at construction.
 LARGE_STATE_BYTES = 100 * 2**20

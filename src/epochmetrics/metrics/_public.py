@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import types
-from typing import Any, Literal
+from typing import Any
 
-__all__ = ["PER_STEP_ARG", "REPORT_PER_STEP_ARG", "PerStep", "check_per_step", "own_init"]
+__all__ = ["PER_STEP_ARG", "REPORT_PER_STEP_ARG", "own_init"]
 
-PerStep = Literal["all", "averages", "none"]
 PER_STEP_ARG = """per_step: Which keys a train or test step returns when the result has several:
             "averages" (default: averaged and single-value keys, no per-class keys), "all" or
             "none". The epoch's logs (History, CSVLogger, callbacks' `on_epoch_end`,
@@ -22,14 +21,6 @@ REPORT_PER_STEP_ARG = """per_step: Which keys a train or test step returns: "non
             CSVLogger, callbacks' `on_epoch_end`, `evaluate`) always hold every key; only
             per-batch logs (the progress bar during an epoch, batch-level callbacks,
             `train_on_batch`) see fewer: read `result()` there for every key."""
-
-
-def check_per_step(per_step: Any) -> PerStep:
-    if per_step not in ("all", "averages", "none"):
-        raise ValueError(
-            f"`per_step` must be 'all', 'averages' or 'none'. Received: per_step={per_step!r}."
-        )
-    return per_step  # type: ignore[no-any-return]
 
 
 def own_init(cls: type) -> type:

@@ -13,7 +13,6 @@ into two float32 halves.
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
@@ -22,15 +21,9 @@ import numpy as np
 from keras import ops
 
 from epochmetrics._backend import host as _host
+from epochmetrics._backend import kernels as _kernels
 from epochmetrics._backend import ops as _backend
 from epochmetrics.functional._args import INVALID_KINDS
-from epochmetrics.functional._moments import (
-    RegressionSpec,
-    regression_deltas,
-    regression_layout,
-    regression_update,
-)
-from epochmetrics.functional.stat_scores import confusion_matrix_update, stat_scores_update
 
 __all__ = [
     "Step",
@@ -47,12 +40,15 @@ __all__ = [
 
 class Step(NamedTuple):
     """A batch function and its static arguments: `fn(*args, y_true, y_pred, sample_weight)`
-    returns one batch's sums. Hashable, so compiled updates are shared by equal steps."""
+    returns one batch's sums. Hashable, so compiled updates are shared by equal steps.
+    `kernel` names the direct kernel that computes the same sums on some backends (the map is
+    `_backend.kernels`), or None. `reads_state`: `fn(*args, state, y_true, ...)` also reads
+    the state (the pair added, in the wide float), and its kernel takes `(hi, lo)` and
+    returns the whole update `(hi, lo, invalid)`."""
 
     fn: Callable[..., Any]
     args: tuple[Any, ...]
-    # True: `fn(*args, state, y_true, y_pred, sample_weight)` also reads the state (the pair
-    # added, in the wide float) and returns what to add to it: shifted moments re-centre it.
+    kernel: str | None = None
     reads_state: bool = False
 
 
@@ -69,9 +65,10 @@ def update(
     """The pair plus one batch: `(hi, lo, the batch's invalid counts)`. A pure function.
 
     `check=False`: invalid inputs are counted, never read on the host (see `_format`).
-    On torch the count family and the regression metrics run their direct-torch kernels
-    where one applies (`_direct`)."""
-    direct = _direct(step.fn)
+    The step's direct kernel runs where the backend has one and it applies
+    (`_backend.kernels`); a step that reads the state gives it the pair, and it returns the
+    whole update."""
+    direct = _kernels.direct(step.kernel)
     if direct is not None:
         kernel, add_pair = direct
         if step.reads_state:  # the kernel reads the pair and adds to it itself
@@ -85,54 +82,6 @@ def update(
     state = (traced_total([hi, lo], _backend.wide_float()),) if step.reads_state else ()
     batch = step.fn(*step.args, *state, y_true, y_pred, sample_weight, check=check)
     return (*add(hi, lo, batch), batch[-len(INVALID_KINDS) :])
-
-
-@functools.cache
-def _direct(fn: Callable[..., Any]) -> tuple[Callable[..., Any], Callable[..., Any]] | None:
-    """The one place that picks a backend's direct kernel for a batch function: on torch, the
-    count family's (`_backend.torch_kernels`: the same sums, bit for bit, or None where it does
-    not apply) with its `add`, and the regression metrics' (`_torch_regression`: the whole
-    update). Elsewhere, and for other functions, None: the `keras.ops` function runs, in the
-    caller's compiled step or compiled by the runtime."""
-    if keras.backend.backend() != "torch":
-        return None
-    from epochmetrics._backend import torch_kernels
-
-    kernels: dict[Callable[..., Any], Callable[..., Any]] = {
-        stat_scores_update: torch_kernels.stat_scores,
-        confusion_matrix_update: torch_kernels.confusion_matrix,
-        regression_update: _torch_regression,
-    }
-    return (kernels[fn], torch_kernels.add_pair) if fn in kernels else None
-
-
-def _torch_regression(
-    spec: RegressionSpec,
-    hi: Any,
-    lo: Any,
-    y_true: Any,
-    y_pred: Any,
-    sample_weight: Any,
-    *,
-    check: bool,
-) -> Any:
-    """`regression_update` and `add` on torch: the batch in direct torch
-    (`_backend.torch_regression`), the same moment code in its namespaces; `(hi, lo,
-    invalid)`, or None where the generic function must run."""
-    from epochmetrics._backend import torch_regression as tr
-
-    if check and sample_weight is None:
-        out = tr.fast(spec, regression_layout(spec), hi, lo, y_true, y_pred)
-        if out is not None:
-            return out
-    x: Any = tr.batch(spec.inputs, y_true, y_pred, sample_weight)
-    if x is None:
-        return None
-    state = tr.total(hi, lo)
-    sums = regression_deltas(tr.spaces(x), spec, state, x)
-    if check and not tr.finite(sums):
-        return None
-    return (*tr.add_pair(state, sums), sums[-len(INVALID_KINDS) :])
 
 
 def split(total: Any) -> tuple[Any, Any]:

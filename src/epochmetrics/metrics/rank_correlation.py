@@ -16,12 +16,12 @@ import numpy as np
 
 from epochmetrics._backend import ops as _backend
 from epochmetrics._backend.host import to_numpy
+from epochmetrics._types import Multioutput, TauVariant
 from epochmetrics.functional import rank_correlation as rc
+from epochmetrics.functional._args import check_multioutput, check_output_names, check_tau_variant
 from epochmetrics.functional._regression_format import regression_inputs
-from epochmetrics.functional.regression import Multioutput, check_multioutput
 from epochmetrics.metrics._keras_calls import called_by_compiled_metrics
 from epochmetrics.metrics._public import own_init
-from epochmetrics.metrics.regression import check_output_names
 
 __all__ = ["KendallTau", "SpearmanCorrCoef"]
 
@@ -234,7 +234,7 @@ class KendallTau(_RankMetric):
     def __init__(
         self,
         *,
-        variant: str = "b",
+        variant: TauVariant = "b",
         num_outputs: int = 1,
         multioutput: Multioutput = "uniform_average",
         ignore_value: float | None = None,
@@ -242,7 +242,7 @@ class KendallTau(_RankMetric):
         name: str | None = None,
         dtype: Any = None,
     ) -> None:
-        self.variant = rc.check_variant(variant)
+        self.variant = check_tau_variant(variant)
         super().__init__(
             num_outputs=num_outputs,
             multioutput=multioutput,

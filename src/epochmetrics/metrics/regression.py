@@ -15,8 +15,15 @@ from typing import Any
 import keras
 import numpy as np
 
+from epochmetrics._types import Multioutput, PerStep
 from epochmetrics.functional import regression as reg
-from epochmetrics.functional._args import UndefinedMetricWarning
+from epochmetrics.functional._args import (
+    UndefinedMetricWarning,
+    check_bool,
+    check_multioutput,
+    check_output_names,
+    check_per_step,
+)
 from epochmetrics.functional._layout import Layout
 from epochmetrics.functional._moments import (
     RegressionSpec,
@@ -28,7 +35,7 @@ from epochmetrics.functional._moments import (
 )
 from epochmetrics.functional._regression_format import regression_inputs
 from epochmetrics.metrics._base import SumStateMetric
-from epochmetrics.metrics._public import PER_STEP_ARG, PerStep, check_per_step, own_init
+from epochmetrics.metrics._public import PER_STEP_ARG, own_init
 from epochmetrics.metrics._sums import Step
 
 __all__ = [
@@ -78,22 +85,6 @@ def doc(cls: type) -> type:
     return own_init(cls)
 
 
-def check_output_names(names: Any, num_outputs: int) -> tuple[str, ...] | None:
-    if names is None:
-        return None
-    if isinstance(names, str) or not isinstance(names, Sequence):
-        raise ValueError(
-            f"`output_names` must be a list of strings. Received: output_names={names!r}."
-        )
-    out = tuple(str(n) for n in names)
-    if len(out) != num_outputs or len(set(out)) != len(out):
-        raise ValueError(
-            f"`output_names` must be {num_outputs} distinct names, one per output "
-            f"(num_outputs={num_outputs}). Received: {list(out)!r}."
-        )
-    return out
-
-
 class RegressionMetric(SumStateMetric):
     """The shell of every regression metric: one state per output, `multioutput` averages."""
 
@@ -109,7 +100,7 @@ class RegressionMetric(SumStateMetric):
         self,
         *,
         num_outputs: int = 1,
-        multioutput: reg.Multioutput = "uniform_average",
+        multioutput: Multioutput = "uniform_average",
         ignore_value: float | None = None,
         output_names: Sequence[str] | None = None,
         per_step: PerStep = "averages",
@@ -119,7 +110,7 @@ class RegressionMetric(SumStateMetric):
         keras.metrics.Metric.__init__(self, name=name or self._default_name, dtype=dtype)
         inputs = regression_inputs(num_outputs, ignore_value)
         self._rspec = RegressionSpec(inputs, self._errors, self._columns, self._cross)
-        self.multioutput: Any = reg.check_multioutput(
+        self.multioutput: Any = check_multioutput(
             multioutput, inputs.num_outputs, variance=self._variance
         )
         self.output_names = check_output_names(output_names, inputs.num_outputs)
@@ -140,7 +131,7 @@ class RegressionMetric(SumStateMetric):
         return regression_layout(self._rspec)
 
     def _step(self) -> Step:
-        return Step(regression_update, (self._rspec,), reads_state=True)
+        return Step(regression_update, (self._rspec,), kernel="regression", reads_state=True)
 
     def _combine(self, totals: list[Any], xp: Any) -> Any:
         return combine(self._rspec, totals, xp)
@@ -238,7 +229,7 @@ class _ForceFinite(RegressionMetric):
         self,
         *,
         num_outputs: int = 1,
-        multioutput: reg.Multioutput = "uniform_average",
+        multioutput: Multioutput = "uniform_average",
         force_finite: bool = True,
         ignore_value: float | None = None,
         output_names: Sequence[str] | None = None,
@@ -246,7 +237,7 @@ class _ForceFinite(RegressionMetric):
         name: str | None = None,
         dtype: Any = None,
     ) -> None:
-        self.force_finite = reg.check_force_finite(force_finite)
+        self.force_finite = check_bool("force_finite", force_finite)
         super().__init__(
             num_outputs=num_outputs,
             multioutput=multioutput,
