@@ -122,13 +122,16 @@ def test_in_the_evaluator_with_early_stopping() -> None:
     metrics = [
         em.SpearmanCorrCoef(num_outputs=2, multioutput="raw_values", output_names=["a", "b"]),
         em.KendallTau(num_outputs=2),
+        em.RootMeanSquaredError(num_outputs=2),  # streamed batch by batch
     ]
     model = _identity(2)
     model.compile(optimizer=keras.optimizers.SGD(0.0), loss="mse")
     ev = em.EpochEvaluator((x, y), metrics, batch_size=32)
     stop = keras.callbacks.EarlyStopping(monitor="val_kendall_tau", patience=0)
-    history = model.fit(x, y, epochs=3, verbose=0, callbacks=[ev, stop])
-    assert stop.monitor_op is keras.ops.greater  # mode="auto" from the metric's direction
+    lower = keras.callbacks.ReduceLROnPlateau(monitor="val_rmse", patience=5, min_lr=0.0)
+    history = model.fit(x, y, epochs=3, verbose=0, callbacks=[ev, stop, lower])
+    # mode="auto" from the metrics' directions, through the evaluator's keys.
+    assert stop.monitor_op is keras.ops.greater and lower.monitor_op is keras.ops.less
     logs = {k: v[-1] for k, v in history.history.items()}
     for k, name in enumerate("ab"):
         assert logs[f"val_spearman_{name}"] == pytest.approx(
@@ -136,6 +139,8 @@ def test_in_the_evaluator_with_early_stopping() -> None:
         )
     expected = np.mean([_scipy("kendall", y[:, k], x[:, k]) for k in range(2)])
     assert logs["val_kendall_tau"] == pytest.approx(expected, abs=1e-12)
+    rmse = np.mean(np.sqrt(np.mean((y.astype(np.float64) - x) ** 2, axis=0)))
+    assert logs["val_rmse"] == pytest.approx(rmse, rel=1e-9)
 
 
 @pytest.mark.parametrize("cls", [em.SpearmanCorrCoef, em.KendallTau])
