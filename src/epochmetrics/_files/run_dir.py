@@ -16,7 +16,9 @@ run.json, every key optional::
      "best_epoch": 7,                    # 0-based, as in history.csv
      "class_names": ["0", "1", ...],
      "per_class": {"precision": [...], "recall": [...], "f1": [...], "support": [...]},
-     "confusion_matrix": [[...], ...]}   # of the best model on the validation data
+     "confusion_matrix": [[...], ...],   # of the best model on the validation data
+     "predictions": {"y_true": [...], "y_pred": [...]}}   # a regression run's best model on
+                                         # the validation data (at most MAX_PREDICTIONS rows)
 
 Standard library only: the command line imports this module for its help texts.
 """
@@ -34,6 +36,7 @@ __all__ = [
     "EVALUATION_JSON",
     "FIGURES",
     "HISTORY_CSV",
+    "MAX_PREDICTIONS",
     "MODEL",
     "REPORT_HTML",
     "RUN_FILES",
@@ -53,7 +56,13 @@ RUN_FILES = (HISTORY_CSV, RUN_JSON, EVALUATION_JSON, CURVES_JSON)
 MODEL = "best.keras"
 REPORT_HTML = "report.html"
 # Figures a report can write next to itself: figure name -> file name.
-FIGURES = {"curves": "curves.png", "confusion_matrix": "confusion_matrix.png"}
+FIGURES = {
+    "curves": "curves.png",
+    "confusion_matrix": "confusion_matrix.png",
+    "predictions": "predictions.png",
+}
+# A regression run's predictions in run.json: at most this many rows (a seeded sample).
+MAX_PREDICTIONS = 5000
 # The per-class results run.json holds ("per_class"), in table order.
 TABLE_METRICS = ("precision", "recall", "f1", "support")
 
@@ -65,6 +74,7 @@ _LAYOUT: dict[str, type] = {
     "class_names": list,
     "per_class": dict,
     "confusion_matrix": list,
+    "predictions": dict,
 }
 
 
@@ -74,14 +84,19 @@ def write_run_json(
     settings: Mapping[str, Any],
     monitor: str | None,
     best_epoch: int | None,
-    class_names: Sequence[str] | None,
-    per_class: Mapping[str, Sequence[float]] | None,
-    confusion_matrix: Sequence[Sequence[float]] | None,
+    class_names: Sequence[str] | None = None,
+    per_class: Mapping[str, Sequence[float]] | None = None,
+    confusion_matrix: Sequence[Sequence[float]] | None = None,
+    predictions: tuple[Any, Any] | None = None,
 ) -> Path:
     """Write run.json into `run_dir` (which must exist) and return its path.
 
-    `per_class` maps some of `TABLE_METRICS` (all four, in the demo) to one value per class.
-    None leaves a key out. The file is replaced atomically (a report may read it meanwhile).
+    A classification run gives `class_names`, `per_class` (some or all of `TABLE_METRICS`, each
+    to one value per class) and `confusion_matrix`; a regression run gives `predictions`, the
+    best model's `(y_true, y_pred)` on the validation data (nested lists or arrays of numbers,
+    as `tolist()` gives them; at most `MAX_PREDICTIONS` rows: sample them first). None leaves
+    a key out (`monitor` and `best_epoch` too, before a best epoch is known). The file is
+    replaced atomically (a report may read it meanwhile).
     """
     info: dict[str, Any] = {"settings": dict(settings)}
     if monitor is not None:
@@ -94,6 +109,14 @@ def write_run_json(
         info["per_class"] = {k: list(per_class[k]) for k in TABLE_METRICS if k in per_class}
     if confusion_matrix is not None:
         info["confusion_matrix"] = [list(row) for row in confusion_matrix]
+    if predictions is not None:
+        y_true, y_pred = (getattr(a, "tolist", lambda a=a: list(a))() for a in predictions)
+        if len(y_true) != len(y_pred) or len(y_true) > MAX_PREDICTIONS:
+            raise ValueError(
+                f"`predictions` must be two arrays of the same length, at most "
+                f"{MAX_PREDICTIONS} rows. Received {len(y_true)} and {len(y_pred)}."
+            )
+        info["predictions"] = {"y_true": y_true, "y_pred": y_pred}
     path = Path(run_dir) / RUN_JSON
     _check(info, path)
     text = json.dumps(info, indent=2)

@@ -7,6 +7,8 @@
 - `plot_pr_roc(counts)`: per-class PR and ROC curves from counts at thresholds (a ranking
   metric's `threshold_counts()`); `plot_confusion_matrices([(epoch, cm), ...])`: one matrix
   per epoch, small multiples (`plot/curves.py`).
+- `plot_predictions(y_true, y_pred, ...)`: a regression model's predictions against the true
+  values, and its residuals (`plot/regression.py`).
 
 matplotlib is optional (`pip install 'epochmetrics[plot]'`) and imported inside the functions.
 Figures are built on matplotlib's Agg canvas without pyplot: nothing is shown, no global
@@ -16,6 +18,7 @@ backend is switched, and the caller owns the returned `Figure` (`fig.savefig(...
 from epochmetrics.plot.confusion import ConfusedPair, most_confused, plot_confusion_matrix
 from epochmetrics.plot.curves import plot_confusion_matrices, plot_pr_roc
 from epochmetrics.plot.history import plot_history
+from epochmetrics.plot.regression import plot_predictions
 
 __all__ = [
     "ConfusedPair",
@@ -24,4 +27,5 @@ __all__ = [
     "plot_confusion_matrix",
     "plot_history",
     "plot_pr_roc",
+    "plot_predictions",
 ]
