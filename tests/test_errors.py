@@ -483,3 +483,39 @@ def test_merge_state_rejects_other_configurations() -> None:
         ValueError, match="differ in class: 'F1Score' here, 'Precision' in the other"
     ):
         a.merge_state(em.Precision("multiclass", num_classes=3))
+
+
+def _state(**changes: Any) -> dict[str, Any]:
+    state = em.F1Score("multiclass", num_classes=3).get_state()
+    return {**state, **changes}
+
+
+BAD_STATES = [
+    (
+        {"format": "other/1"},
+        r"F1Score.set_state takes the dict that get_state\(\) returns \(format 'epochmetrics.state/1'\). Received: 'other/1'",
+    ),
+    (
+        {"class": "Precision"},
+        r"This state was exported from a Precision, not a F1Score: build the metric with Precision.from_state\(state\)",
+    ),
+    (
+        {"config": {**_state()["config"], "num_classes": 4}},
+        r"The state comes from a F1Score with other settings \(num_classes: 3 here, 4 in the state\)",
+    ),
+    ({"arrays": {}}, r"F1Score keeps the arrays \['sums'\]; the state holds \[\]"),
+    (
+        {"arrays": {"sums": np.zeros(3)}},
+        r"F1Score's array 'sums' has shape \(\d+,\); the state's has shape \(3,\)",
+    ),
+]
+
+
+@pytest.mark.parametrize(("changes", "message"), BAD_STATES)
+def test_bad_states(changes: dict[str, Any], message: str) -> None:
+    metric = em.F1Score("multiclass", num_classes=3, name="other_name")  # names may differ
+    metric.set_state(_state())
+    with pytest.raises(ValueError, match=message):
+        metric.set_state(_state(**changes))
+    with pytest.raises(ValueError, match="takes the dict that get_state"):
+        em.F1Score.from_state([1, 2])

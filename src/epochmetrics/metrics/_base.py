@@ -10,6 +10,7 @@ import keras
 import numpy as np
 from keras import ops
 
+from epochmetrics._backend import host as _host
 from epochmetrics._backend import ops as _backend
 from epochmetrics._backend import runtime
 from epochmetrics._backend.xp import keras_ops, numpy_ops
@@ -23,13 +24,14 @@ from epochmetrics.functional._args import (
 from epochmetrics.functional._layout import Layout
 from epochmetrics.metrics import _sums
 from epochmetrics.metrics._keras_calls import KerasName, called_by_compiled_metrics, keras_read
+from epochmetrics.metrics._portable import Portable
 from epochmetrics.metrics._public import PerStep
 
 # A metric whose state passes this size gets a warning at construction.
 LARGE_STATE_BYTES = 100 * 2**20
 
 
-class SumStateMetric(keras.metrics.Metric):
+class SumStateMetric(Portable, keras.metrics.Metric):
     """A metric whose state is a vector of sums over batches.
 
     Subclasses implement `_layout` (the named segments of the state), `_step` (the pure batch
@@ -144,6 +146,22 @@ class SumStateMetric(keras.metrics.Metric):
     def _state_total(self) -> np.ndarray:
         """The summed state, float64 on the host (an eager read)."""
         return _sums.read_total(self._hi, self._lo)
+
+    def _export_arrays(self) -> dict[str, np.ndarray]:
+        """`sums`: the pair as one exact float64 total (replicas added); other variables as
+        they are (see `_portable`)."""
+        others = {v.name: _host.to_numpy(v.value) for v in self._other_variables()}
+        return {"sums": self._state_total(), **others}
+
+    def _import_arrays(self, arrays: dict[str, np.ndarray]) -> None:
+        hi, lo = _sums.host_split(arrays["sums"].astype(np.float64))
+        self._hi.assign(hi)
+        self._lo.assign(lo)
+        for v in self._other_variables():
+            v.assign(arrays[v.name].astype(_host.to_numpy(v.value).dtype))
+
+    def _other_variables(self) -> list[Any]:
+        return [v for v in self.variables if v is not self._hi and v is not self._lo]
 
     def _add_sums(self, batch: Any) -> None:
         """Add one vector of sums (laid out as `_layout()`) to the state."""

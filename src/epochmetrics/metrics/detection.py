@@ -21,6 +21,7 @@ from epochmetrics.functional._detection_inputs import (
 from epochmetrics.functional.detection import COCOEvaluation, evaluate_records
 from epochmetrics.functional.ranking import UndefinedMetricWarning
 from epochmetrics.metrics._keras_calls import called_by_compiled_metrics
+from epochmetrics.metrics._portable import Portable
 
 __all__ = ["DetectionMAP"]
 
@@ -64,7 +65,7 @@ class _State:
 
 
 @keras.saving.register_keras_serializable(package="epochmetrics")
-class DetectionMAP(keras.metrics.Metric):
+class DetectionMAP(Portable, keras.metrics.Metric):
     """COCO mean average precision and recall of object detections, exactly as pycocotools.
 
     The 12 numbers of pycocotools 2.0.11's `COCOeval` (`iouType="bbox"`), bit for bit: AP over
@@ -268,6 +269,24 @@ class DetectionMAP(keras.metrics.Metric):
     def __repr__(self) -> str:
         # Keras quotes the metrics in its own compile errors: point to the evaluator there too.
         return f"<DetectionMAP name={self.name} (a host metric: use it in EpochEvaluator)>"
+
+    # --- state export (see `_portable`): the records, per-class GT counts, image count --------
+    _RECORDS = ("image", "label", "score", "rank", "status")
+
+    def _export_arrays(self) -> dict[str, np.ndarray]:
+        records = self._state.records(self._thresholds.shape[0])
+        out = {k: getattr(records, k) for k in self._RECORDS}
+        return {**out, "npig": self._state.npig, "num_images": np.int64(self._state.num_images)}
+
+    def _import_arrays(self, arrays: dict[str, np.ndarray]) -> None:
+        dtypes = {"image": np.int64, "label": np.int64, "score": np.float64, "rank": np.int32}
+        parts = {k: arrays[k].astype(dtypes.get(k, np.int8)) for k in self._RECORDS}
+        self._state = _State()
+        npig = arrays["npig"].astype(np.int64).reshape(-1, _NUM_AREAS)
+        self._state.add(Records(**parts), npig, int(arrays["num_images"]))
+
+    def _expected_shapes(self) -> dict[str, tuple[int, ...] | None]:
+        return {**dict.fromkeys((*self._RECORDS, "npig")), "num_images": ()}
 
     # --- helpers ---------------------------------------------------------------------------
     def _signature(self) -> tuple[Any, ...]:
