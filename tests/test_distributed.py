@@ -19,11 +19,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 from helpers import BACKEND, assert_close, sk
+from multiproc import classification_data, detection_data, launch
 from sklearn import metrics as skm
 
 import epochmetrics as em
 
-SRC = str(Path(__file__).resolve().parent.parent / "src")
+HERE = Path(__file__).resolve().parent
+SRC = str(HERE.parent / "src")
 C = 5
 
 # The child's model and data, shared by the framework scripts: a fixed linear softmax model on
@@ -230,102 +232,60 @@ def test_jax_data_parallel():
     check_runs(run_child(JAX_SCRIPT, {"KERAS_BACKEND": "jax"}))
 
 
-# --- torch: all_reduce_metrics over two gloo processes -----------------------------------------
-TORCH_WORKER = (
-    """
-import sys
-
-rank, world, init_file = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
-import torch
-import torch.distributed as dist
-
-torch.set_num_threads(1)
-"""
-    + COMMON
-    + """
-dist.init_process_group("gloo", init_method=f"file://{init_file}", rank=rank, world_size=world)
-# Uneven shards: 600 and 400 samples.
-shard = slice(0, 600) if rank == 0 else slice(600, N)
-model = build()
-model.evaluate(x[shard], y[shard], sample_weight=w[shard], batch_size=BATCH, verbose=0)
-em.all_reduce_metrics(model)
-
-
-def flat(logs):
-    out = {}
-    for k, v in logs.items():
-        out.update(flat(v) if isinstance(v, dict) else {k: float(v)})
-    return out
-
-
-out = {"reduced": flat(model.get_metrics_result())}
-
-# Counts past 2**24 (and a pair with a non-zero `lo`: 2**30 + 3) on both ranks.
-cm = em.ConfusionMatrix("binary")
-weights = [2.0**30 + 3, 2.0**24 + 2] if rank == 0 else [2.0**24 + 3, 1.0]
-cm.update_state(np.array([0, 1]), np.array([0, 1]), np.array(weights))
-em.all_reduce_metrics([cm])
-out["matrix"] = cm.matrix().tolist()
-if rank == 0:
-    single = build()
-    out["single"] = single.evaluate(x, y, sample_weight=w, batch_size=BATCH, verbose=0,
-                                    return_dict=True)
-    out["pred"] = np.asarray(single.predict(x, verbose=0)).argmax(-1).tolist()
-    print("RESULT " + json.dumps(out))
-dist.barrier()
-dist.destroy_process_group()
-"""
-)
+# --- torch: two gloo ranks (tests/dist_torch.py) ------------------------------------------------
+def _sk_unweighted_f1(y: np.ndarray, pred: np.ndarray) -> dict[str, float]:
+    f = sk(skm.f1_score, y, pred, labels=range(C), average=None, zero_division=0)
+    return {f"f1u_{k}": f[k] for k in range(C)}
 
 
 @pytest.mark.skipif(BACKEND != "torch", reason="torch.distributed needs the torch backend")
-def test_torch_all_reduce_metrics(tmp_path):
-    script = tmp_path / "worker.py"
-    script.write_text(TORCH_WORKER)
-    env = {
-        **os.environ,
-        "PYTHONPATH": os.pathsep.join([SRC, os.environ.get("PYTHONPATH", "")]),
-        "KERAS_BACKEND": "torch",
-    }
-    init = tmp_path / "init"
-    procs = [
-        subprocess.Popen(
-            [sys.executable, "-W", "ignore", str(script), str(rank), "2", str(init)],
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
+def test_torch_ranks_read_global_values():
+    ranks = launch(HERE / "dist_torch.py", env={"KERAS_BACKEND": "torch"})
+    x, y, w = classification_data(1001, C, 8)
+
+    # fit on uneven shards (501/500): every epoch log is the value over all 1,001 samples,
+    # the same on both ranks; train and val keys, per class, the loss included.
+    fit = [r["fit"] for r in ranks]
+    assert fit[0]["history"] == fit[1]["history"]
+    pred = np.asarray(fit[0]["pred"])
+    expected = {**expected_report(y, pred, w), **_sk_unweighted_f1(y, pred)}
+    history = fit[0]["history"]
+    for prefix in ("", "val_"):
+        for key, value in expected.items():
+            assert history[prefix + key] == pytest.approx([value] * 2, abs=1e-6), prefix + key
+        loss = history[prefix + "loss"]
+        assert loss == pytest.approx([fit[0]["single_loss"]] * 2, rel=1e-5)
+    assert_close({k: fit[0]["evaluate"][k] for k in expected}, expected, what="evaluate")
+    # An eager result() is global too, and each rank's own state stays its own.
+    report = {k: v for k, v in expected.items() if not k.startswith("f1u")}
+    for r in fit:
+        assert_close(r["result"], report, what="result()")
+    half = expected_report(y[:501], pred[:501], w[:501])
+    assert_close(fit[0]["local"], half, what="rank 0's own half")
+
+    # Ranks whose own values disagree stop at the same epoch, with the same values.
+    stop = [r["stop"] for r in ranks]
+    assert stop[0] == stop[1] and stop[0]["epochs"] < 12
+
+    reads = [r["reads"] for r in ranks]
+    scores = np.abs(x[:, :C]) / np.abs(x[:, :C]).sum(axis=1, keepdims=True)
+    f1 = sk(skm.f1_score, y, scores.argmax(-1), labels=range(C), average=None, sample_weight=w)
+    for r in reads:
+        assert_close(r["f1"], {f"f1_{k}": f1[k] for k in range(C)}, what="eager read")
+        assert r["f1_state_kept"]
+        assert r["only0"] == pytest.approx(skm.accuracy_score(y[:10], scores[:10].argmax(-1)))
+        # DetectionMAP's records gathered in rank (= image) order: one process's value.
+        truth, dets = detection_data(24)
+        one = em.DetectionMAP(num_classes=3)
+        one.update_state(truth, dets)
+        assert r["det_read"] == r["det"] == one.result()["map"]
+        assert r["det_images"] == 24
+        assert r["auroc"] == pytest.approx(
+            skm.roc_auc_score(y, scores, multi_class="ovr", labels=range(C)), abs=1e-12
         )
-        for rank in range(2)
-    ]
-    try:
-        outputs = [p.communicate(timeout=180) for p in procs]
-    finally:
-        for p in procs:
-            if p.poll() is None:
-                p.kill()
-    for p, (_, err) in zip(procs, outputs, strict=True):
-        assert p.returncode == 0, err[-5000:]
-    line = next(ln for ln in outputs[0][0].splitlines() if ln.startswith("RESULT "))
-    result = json.loads(line[len("RESULT ") :])
-
-    y, w = child_data()
-    expected = expected_report(y, np.asarray(result["pred"]), w)
-    reduced, single = result["reduced"], result["single"]
-    assert_close({k: reduced[k] for k in expected}, expected, atol=1e-6, what="all-reduced")
-    assert_close({k: single[k] for k in expected}, expected, atol=1e-6, what="single process")
-    # The loss tracker (a Keras Mean: "sum" variables) is reduced too.
-    assert reduced["loss"] == pytest.approx(single["loss"], rel=1e-6)
-    assert result["matrix"] == [[2.0**30 + 2.0**24 + 6, 0.0], [0.0, 2.0**24 + 3]]
-
-
-def test_all_reduce_metrics_outside_torch_distributed():
-    metric = em.F1Score("multiclass", num_classes=3)
-    em.all_reduce_metrics([])  # nothing to reduce: never touches torch.distributed
-    with pytest.raises(RuntimeError, match="torch"):
-        em.all_reduce_metrics([metric])
-    with pytest.raises(TypeError, match="Keras metric"):
-        em.all_reduce_metrics("f1")
+        # Counts past 2**24, in place; reading again does not add the copies once more.
+        assert r["cm"] == [[2.0**30 + 2.0**24 + 6, 0.0], [0.0, 2.0**24 + 3]]
+        assert "aggregation='none'" in r["error"] and "'last'" in r["error"]
 
 
 # --- merge_state: shards evaluated by separate workers -----------------------------------------
@@ -395,7 +355,58 @@ def test_merge_state_combines_evaluator_shards(rng):
     assert_close({k[len("val_") :]: v for k, v in scalars.items()}, expected, atol=1e-6)
 
 
-def test_all_reduce_metrics_refuses_state_that_is_not_a_sum():
-    exact = em.AUROC("binary", exact=True, capacity=8)
-    with pytest.raises(ValueError, match="not a sum"):
-        em.all_reduce_metrics([em.F1Score("binary"), exact])
+def test_all_reduce_metrics_refuses_what_it_cannot_combine_before_any_exchange():
+    import keras
+
+    class Last(keras.metrics.Metric):
+        def __init__(self):
+            super().__init__(name="last")
+            self.v = self.add_variable(shape=(), initializer="zeros", aggregation="none")
+
+        def update_state(self, *args, **kwargs):
+            pass
+
+        def result(self):
+            return self.v.value
+
+    with pytest.raises(ValueError, match=r"Last 'last' has a variable .* aggregation='none'"):
+        em.all_reduce_metrics([em.F1Score("binary"), Last()])
+
+
+@pytest.mark.skipif(BACKEND != "torch", reason="Keras' reads are routed on torch only")
+def test_keras_canary_reads_outside_steps_are_global_and_steps_local(monkeypatch):
+    # One process posing as two ranks holding the same data: a global value counts every
+    # sample twice. Keras' reads at the end of an epoch, of `evaluate` and of one metric are
+    # global; the values inside a step stay this process's; its state is left as it was.
+    import keras
+
+    from epochmetrics._backend import collectives
+    from epochmetrics.metrics import _combine
+
+    twin = collectives.Processes("torch", 2, 0)
+    monkeypatch.setattr(collectives, "torch_processes", lambda group=None: twin)
+    monkeypatch.setattr(collectives, "_torch_gather", lambda words, g, n: np.stack([words] * n))
+    x, y, _ = classification_data(40, C, 8)
+    inputs = keras.Input((8,))
+    model = keras.Model(inputs, keras.layers.Dense(C, activation="softmax")(inputs))
+    report = em.ClassificationReport("multiclass", num_classes=C, per_step="all")
+    model.compile("sgd", "sparse_categorical_crossentropy", metrics=[report])
+    steps = []
+
+    class Steps(keras.callbacks.Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            steps.append(float(logs["support_0"]))
+
+    history = model.fit(x, y, batch_size=40, epochs=1, verbose=0, callbacks=[Steps()])
+    local = float((y == 0).sum())
+    assert steps == [local]
+    assert history.history["support_0"] == [2 * local]
+    assert model.evaluate(x, y, verbose=0, return_dict=True)["support_0"] == 2 * local
+    assert float(report.result()["support_0"]) == 2 * local
+    with _combine.local_reads():
+        assert float(report.result()["support_0"]) == local  # the state: this process's own
+    previous = em.sync_on_read(False)
+    try:
+        assert model.evaluate(x, y, verbose=0, return_dict=True)["support_0"] == local
+    finally:
+        em.sync_on_read(previous)

@@ -10,7 +10,6 @@ import keras
 import numpy as np
 from keras import ops
 
-from epochmetrics._backend import host as _host
 from epochmetrics._backend import ops as _backend
 from epochmetrics._backend import runtime
 from epochmetrics._backend.xp import keras_ops, numpy_ops
@@ -22,16 +21,15 @@ from epochmetrics.functional._args import (
     make_spec,
 )
 from epochmetrics.functional._layout import Layout
-from epochmetrics.metrics import _sums
+from epochmetrics.metrics import _combine, _sums
 from epochmetrics.metrics._keras_calls import KerasName, called_by_compiled_metrics, keras_read
-from epochmetrics.metrics._portable import Portable
 from epochmetrics.metrics._public import PerStep
 
 # A metric whose state passes this size gets a warning at construction.
 LARGE_STATE_BYTES = 100 * 2**20
 
 
-class SumStateMetric(Portable, keras.metrics.Metric):
+class SumStateMetric(_sums.PortableSums, keras.metrics.Metric):
     """A metric whose state is a vector of sums over batches.
 
     Subclasses implement `_layout` (the named segments of the state), `_step` (the pure batch
@@ -143,26 +141,6 @@ class SumStateMetric(Portable, keras.metrics.Metric):
             self._check_mergeable(metric)
             self._add_state_of(metric)
 
-    def _state_total(self) -> np.ndarray:
-        """The summed state, float64 on the host (an eager read)."""
-        return _sums.read_total(self._hi, self._lo)
-
-    def _export_arrays(self) -> dict[str, np.ndarray]:
-        """`sums`: the pair as one exact float64 total (replicas added); other variables as
-        they are (see `_portable`)."""
-        others = {v.name: _host.to_numpy(v.value) for v in self._other_variables()}
-        return {"sums": self._state_total(), **others}
-
-    def _import_arrays(self, arrays: dict[str, np.ndarray]) -> None:
-        hi, lo = _sums.host_split(arrays["sums"].astype(np.float64))
-        self._hi.assign(hi)
-        self._lo.assign(lo)
-        for v in self._other_variables():
-            v.assign(arrays[v.name].astype(_host.to_numpy(v.value).dtype))
-
-    def _other_variables(self) -> list[Any]:
-        return [v for v in self.variables if v is not self._hi and v is not self._lo]
-
     def _add_sums(self, batch: Any) -> None:
         """Add one vector of sums (laid out as `_layout()`) to the state."""
         hi, lo = _sums.add(self._hi.value, self._lo.value, batch)
@@ -180,10 +158,24 @@ class SumStateMetric(Portable, keras.metrics.Metric):
         read = keras_read(self)  # first: it looks at our caller's frame
         if read.name is not None:
             self._keras_name = read.name  # kept for later reads: one set of keys per metric
+        processes = None
+        if not read.in_step and _backend.is_concrete(_backend.value(self._hi)):
+            processes = _combine.reader(self)  # several processes: a global read
+        if processes is None:
+            return self._read(read.in_step)
+        if self._other_variables():
+            with _combine.global_reads([self], processes):
+                return self._read(False)
+        # Plain sums: the global total itself, nothing assigned.
+        total = _combine.combined([self], processes)[0]["sums"]
+        return self._host_result([total])
+
+    def _read(self, in_step: bool) -> Any:
+        """The result from this process's variables (inside a step: the keys it returns)."""
         parts = [*_backend.read_parts(self._hi), *_backend.read_parts(self._lo)]
-        keep = self._step_index() if read.in_step else None
+        keep = self._step_index() if in_step else None
         if _backend.is_concrete(parts[0]):
-            return self._host_result(parts, keep, plain=read.in_step)
+            return self._host_result(parts, keep, plain=in_step)
         return self._traced_result(parts, keep)
 
     def get_config(self) -> dict[str, Any]:

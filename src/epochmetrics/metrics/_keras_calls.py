@@ -33,7 +33,13 @@ from typing import Any, NamedTuple
 from keras.src.trainers.compile_utils import CompileMetrics
 from keras.src.trainers.trainer import Trainer
 
-__all__ = ["KerasName", "KerasRead", "called_by_compiled_metrics", "keras_read"]
+__all__ = [
+    "KerasName",
+    "KerasRead",
+    "called_by_compiled_metrics",
+    "keras_read",
+    "wrap_model_reads",
+]
 
 KerasName = tuple[str, str]  # (output prefix such as "digit_" or "", name after renaming)
 
@@ -152,3 +158,29 @@ def called_by_compiled_metrics() -> bool:
             return True
         frame = frame.f_back
     return False
+
+
+def wrap_model_reads(hook: Any) -> None:
+    """Route every read of a model's metrics outside a step through `hook(model, read)`.
+
+    Keras reads all of a model's metrics in `Trainer.get_metrics_result`: for the epoch's logs
+    of `fit` and `evaluate` (through `_get_metrics_result_or_logs`), for `evaluate`'s return
+    value, and inside every train/test step (through `compute_metrics`). The hook gets the
+    reads from outside a step, with `read()` doing Keras' own; reads inside steps go to Keras
+    directly. Installed once (idempotent); checked by `tests/test_edges.py` canaries.
+    """
+    original = Trainer.get_metrics_result
+    if getattr(original, "_epochmetrics_hook", None) is hook:
+        return
+    original = getattr(original, "_epochmetrics_original", original)
+
+    def get_metrics_result(self: Any) -> Any:
+        caller = sys._getframe(1)
+        if caller.f_code is _STEP_CODE:
+            return original(self)
+        return hook(self, lambda: original(self))
+
+    get_metrics_result.__doc__ = original.__doc__
+    get_metrics_result._epochmetrics_hook = hook  # type: ignore[attr-defined]
+    get_metrics_result._epochmetrics_original = original  # type: ignore[attr-defined]
+    Trainer.get_metrics_result = get_metrics_result  # type: ignore[method-assign]

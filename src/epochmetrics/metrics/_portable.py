@@ -110,6 +110,23 @@ class Portable:
         for v in self.variables:
             v.assign(arrays[v.name].astype(_host.to_numpy(v.value).dtype))
 
+    def _merge_exports(self, exports: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
+        """The export of the merge of several exported states, in order (as `merge_state` of
+        metrics holding them; subclasses may merge the arrays directly)."""
+        config = self.get_config()
+        metrics = []
+        for arrays in exports:
+            metric = type(self).from_config(dict(config))  # type: ignore[attr-defined]
+            metric._import_arrays(arrays)
+            metrics.append(metric)
+        metrics[0].merge_state(metrics[1:])
+        return metrics[0]._export_arrays()  # type: ignore[no-any-return]
+
+    def _fixed_export(self) -> bool:
+        """Whether `_export_arrays` has the same shapes whatever the data (states of sums):
+        such states combine across processes in one collective call."""
+        return False
+
     def _expected_shapes(self) -> dict[str, tuple[int, ...] | None]:
         """Names and shapes `set_state` accepts (None: any length along the first axis)."""
         return {k: np.shape(v) for k, v in self._export_arrays().items()}

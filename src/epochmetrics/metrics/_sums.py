@@ -25,8 +25,10 @@ from epochmetrics._backend import host as _host
 from epochmetrics._backend import ops as _backend
 from epochmetrics.functional._args import INVALID_KINDS
 from epochmetrics.functional.stat_scores import confusion_matrix_update, stat_scores_update
+from epochmetrics.metrics._portable import Portable
 
 __all__ = [
+    "PortableSums",
     "Step",
     "add",
     "host_split",
@@ -152,3 +154,43 @@ def host_split(total: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """NumPy version of `split`, for states combined on the host."""
     hi = total.astype(np.float32)
     return hi, (total - hi.astype(np.float64)).astype(np.float32)
+
+
+class PortableSums(Portable):
+    """The export of a metric kept in a pair (see `_portable`): `sums`, the pair as one exact
+    float64 total (replicas added), and any other variable as it is. States of sums alone
+    have the same shape whatever the data and merge by addition."""
+
+    _hi: Any
+    _lo: Any
+
+    def _state_total(self) -> np.ndarray:
+        """The summed state, float64 on the host (an eager read)."""
+        return read_total(self._hi, self._lo)
+
+    def _export_arrays(self) -> dict[str, np.ndarray]:
+        """`sums`: the pair as one exact float64 total (replicas added); other variables as
+        they are (see `_portable`)."""
+        others = {v.name: _host.to_numpy(v.value) for v in self._other_variables()}
+        return {"sums": self._state_total(), **others}
+
+    def _import_arrays(self, arrays: dict[str, np.ndarray]) -> None:
+        hi, lo = host_split(arrays["sums"].astype(np.float64))
+        self._hi.assign(hi)
+        self._lo.assign(lo)
+        for v in self._other_variables():
+            v.assign(arrays[v.name].astype(_host.to_numpy(v.value).dtype))
+
+    def _merge_exports(self, exports: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
+        if self._other_variables():
+            return super()._merge_exports(exports)
+        total = np.array(exports[0]["sums"], dtype=np.float64)
+        for arrays in exports[1:]:
+            total += arrays["sums"]
+        return {"sums": total}
+
+    def _fixed_export(self) -> bool:
+        return not self._other_variables()
+
+    def _other_variables(self) -> list[Any]:
+        return [v for v in self.variables if v is not self._hi and v is not self._lo]

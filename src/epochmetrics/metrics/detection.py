@@ -20,6 +20,7 @@ from epochmetrics.functional._detection_inputs import (
 )
 from epochmetrics.functional.detection import COCOEvaluation, evaluate_records
 from epochmetrics.functional.ranking import UndefinedMetricWarning
+from epochmetrics.metrics import _combine
 from epochmetrics.metrics._keras_calls import called_by_compiled_metrics
 from epochmetrics.metrics._portable import Portable
 
@@ -195,7 +196,15 @@ class DetectionMAP(Portable, keras.metrics.Metric):
         self._state.add(records, npig, n)
 
     def evaluation(self) -> COCOEvaluation:
-        """The full evaluation so far: precision/recall arrays, summary, per-class AP."""
+        """The full evaluation so far: precision/recall arrays, summary, per-class AP.
+
+        Under a torch.distributed group of several processes, the images of every process
+        (gathered in process order), as `result()`.
+        """
+        processes = _combine.reader(self)
+        if processes is not None:
+            with _combine.global_reads([self], processes):
+                return self.evaluation()
         k = self.num_classes or self._state.npig.shape[0]
         records = self._state.records(self._thresholds.shape[0])
         npig = np.zeros((k, _NUM_AREAS), np.int64)
@@ -209,7 +218,15 @@ class DetectionMAP(Portable, keras.metrics.Metric):
         )
 
     def result(self) -> dict[str, float]:
-        """`{key: float}` (see the class docstring); NaN, with a warning, where undefined."""
+        """`{key: float}` (see the class docstring); NaN, with a warning, where undefined.
+
+        Under a torch.distributed group of several processes the images of every process,
+        gathered in process order (see `epochmetrics.distributed.sync_on_read`).
+        """
+        processes = _combine.reader(self)
+        if processes is not None:
+            with _combine.global_reads([self], processes):
+                return self.result()
         ev = self.evaluation()
         out = {self._prefix + k: float(v) for k, v in ev.stats.items()}
         if self.per_class:
