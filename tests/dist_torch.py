@@ -166,6 +166,61 @@ def scenario_reads(rank: int) -> dict[str, Any]:
     return out
 
 
+def scenario_evaluator(rank: int) -> dict[str, Any]:
+    """EpochEvaluator on 2 ranks: "whole" arrays, "own" DataLoaders with padded
+    DistributedSamplers (said by the data), in fit with EarlyStopping and a history file, and
+    on a DistributedDataParallel-wrapped model."""
+    import tempfile
+
+    import dist_evaluator as de
+    import keras
+    import torch
+    from multiproc import classification_data
+    from torch.utils.data import DataLoader, Dataset, DistributedSampler, TensorDataset
+
+    import epochmetrics as em
+
+    x, y, _ = classification_data(N, C, D)
+    dx, dy = de.detection_samples(41)
+
+    class Images(Dataset):
+        def __len__(self) -> int:
+            return len(dy["labels"])
+
+        def __getitem__(self, i: int) -> Any:
+            return {k: v[i] for k, v in dx.items()}, {k: v[i] for k, v in dy.items()}
+
+    out: dict[str, Any] = {
+        "whole": de.evaluate_all((x, y), (dx, dy), batch_size=64, process_data="whole")
+    }
+    tensors = TensorDataset(torch.from_numpy(x), torch.from_numpy(y).long())
+    classes = DataLoader(tensors, batch_size=64, sampler=DistributedSampler(tensors, shuffle=False))
+    images = DataLoader(Images(), batch_size=8, sampler=DistributedSampler(Images(), seed=3))
+    out["own"] = de.evaluate_all(classes, images)  # 1,001 on 2: one padding copy, left out
+
+    # In fit: every rank logs the same values, EarlyStopping acts alike, rank 0 writes.
+    folder = tempfile.mkdtemp()
+    path = os.path.join(folder, f"history_{rank}.json")
+    model = de.classifier()
+    model.compile(keras.optimizers.SGD(0.5), "sparse_categorical_crossentropy")
+    ev = em.EpochEvaluator(
+        (x, y), de.class_metrics(), batch_size=64, process_data="whole", history_path=path
+    )
+    stop = keras.callbacks.EarlyStopping(monitor="val_f1_macro", patience=1)
+    keras.utils.set_random_seed(rank)  # the ranks train apart: their models differ
+    part = em.shard((x, y))
+    history = model.fit(*part, batch_size=32, epochs=6, verbose=0, callbacks=[stop, ev])
+    out["fit"] = {
+        "history": history.history,
+        "evaluator": ev.history["scalars"],
+        "written": os.path.exists(path),
+    }
+    ddp = torch.nn.parallel.DistributedDataParallel(de.classifier())
+    ev = em.EpochEvaluator((x, y), de.class_metrics(), batch_size=64, process_data="whole")
+    out["ddp"] = ev.evaluate(ddp)
+    return out
+
+
 def main() -> None:
     import torch
     import torch.distributed as dist
@@ -179,7 +234,7 @@ def main() -> None:
         timeout=datetime.timedelta(seconds=int(os.environ["COLLECTIVE_TIMEOUT"])),
     )
     results = {}
-    for name in os.environ.get("SCENARIOS", "fit,stop,reads").split(","):
+    for name in os.environ.get("SCENARIOS", "fit,stop,reads,evaluator").split(","):
         results[name] = globals()[f"scenario_{name}"](rank)
     dist.barrier()
     dist.destroy_process_group()

@@ -16,6 +16,7 @@ import sys
 import textwrap
 from pathlib import Path
 
+import dist_evaluator
 import numpy as np
 import pytest
 from helpers import BACKEND, assert_close, sk
@@ -69,10 +70,10 @@ def run(model):
 """
 
 
-def run_child(script: str, env: dict[str, str] | None = None, timeout: int = 240) -> dict:
+def run_child(script: str, env: dict[str, str] | None = None, timeout: int = 600) -> dict:
     full_env = {
         **os.environ,
-        "PYTHONPATH": os.pathsep.join([SRC, os.environ.get("PYTHONPATH", "")]),
+        "PYTHONPATH": os.pathsep.join([SRC, str(HERE), os.environ.get("PYTHONPATH", "")]),
         "TF_CPP_MIN_LOG_LEVEL": "3",
         **(env or {}),
     }
@@ -185,6 +186,27 @@ with strategy.scope():
     inside = cm.matrix()
 result["big"] = {"outside": cm.matrix().tolist(), "inside": inside.tolist(),
                  "merged": merged.matrix().tolist()}
+
+# EpochEvaluator: batches of 32, 13 and 1 rows, each split over the two replicas.
+import dist_evaluator as de
+from multiproc import classification_data
+
+
+def cut(x, y, sizes):
+    out, at, i = [], 0, 0
+    n = len(keras.tree.flatten(y)[0])
+    while at < n:
+        part = slice(at, min(at + sizes[i % len(sizes)], n))
+        at, i = part.stop, i + 1
+        out.append((keras.tree.map_structure(lambda a: a[part], x),
+                    keras.tree.map_structure(lambda a: a[part], y)))
+    return out
+
+
+xe, ye, _ = classification_data(1001, de.C, de.D)
+with strategy.scope():
+    result["evaluator"] = de.evaluate_all(cut(xe, ye, [32, 13, 1]),
+                                          cut(*de.detection_samples(41), [32, 8, 1]))
 print("RESULT " + json.dumps(result))
 """
 )
@@ -198,6 +220,10 @@ def test_tensorflow_mirrored_strategy():
     expected = [[2.0**24 + 3, 0.0], [0.0, 2.0**24 + 5]]
     for where, matrix in result["big"].items():
         assert matrix == expected, where
+    # EpochEvaluator: B rows out for B rows in (not R x B), the one-device values.
+    evaluator = result["evaluator"]
+    dist_evaluator.compare(evaluator, dist_evaluator.expected(), "MirroredStrategy")
+    assert (evaluator["class_rows"], evaluator["det_rows"]) == (1001, 41)
 
 
 # --- JAX: keras.distribution.DataParallel over two host devices --------------------------------
@@ -220,6 +246,15 @@ model = build()
 state = model.layers[-1].kernel.value
 assert len(state.sharding.device_set) == 2, state.sharding  # replicated on both devices
 result["parallel"] = run(model)
+
+import dist_evaluator as de
+from multiproc import classification_data
+
+xe, ye, _ = classification_data(333, de.C, de.D)
+result["evaluator"] = de.evaluate_all((xe, ye), de.detection_samples(41), batch_size=32)
+ev = em.EpochEvaluator((xe, ye), de.class_metrics(), batch_size=32)
+ev.evaluate(classifier := de.classifier())
+result["evaluator"]["ways"] = ev._memo.predictor(classifier)._fn.ways
 print("RESULT " + json.dumps(result))
 """
 )
@@ -229,7 +264,25 @@ print("RESULT " + json.dumps(result))
     BACKEND != "jax", reason="keras.distribution.DataParallel needs the JAX backend"
 )
 def test_jax_data_parallel():
-    check_runs(run_child(JAX_SCRIPT, {"KERAS_BACKEND": "jax"}))
+    result = run_child(JAX_SCRIPT, {"KERAS_BACKEND": "jax"})
+    check_runs(result)
+    # EpochEvaluator: 333 rows at batch 32 split over the two devices (a last batch of 13,
+    # padded to 14 for the devices and cut back), the one-device values.
+    evaluator = result["evaluator"]
+    dist_evaluator.compare(evaluator, dist_evaluator.expected(333, 41, batch_size=32), "DP(2)")
+    assert (evaluator["class_rows"], evaluator["det_rows"]) == (333, 41)
+    assert evaluator["ways"] == 2
+
+
+@pytest.mark.skipif(BACKEND != "jax", reason="JAX processes need the JAX backend")
+def test_jax_processes():
+    ranks = launch(HERE / "dist_jax.py", env={"KERAS_BACKEND": "jax"})
+    want = dist_evaluator.expected()
+    for rank, r in enumerate(ranks):
+        for mode in ("whole", "own"):
+            dist_evaluator.compare(r[mode], want, mode)
+            # Each process predicted its half only.
+            assert (r[mode]["class_rows"], r[mode]["det_rows"]) == ((501, 21), (500, 20))[rank]
 
 
 # --- torch: two gloo ranks (tests/dist_torch.py) ------------------------------------------------
@@ -286,6 +339,21 @@ def test_torch_ranks_read_global_values():
         # Counts past 2**24, in place; reading again does not add the copies once more.
         assert r["cm"] == [[2.0**30 + 2.0**24 + 6, 0.0], [0.0, 2.0**24 + 3]]
         assert "aggregation='none'" in r["error"] and "'last'" in r["error"]
+
+    # EpochEvaluator: the one-device values on both ranks, each sample predicted once.
+    want = dist_evaluator.expected()
+    evaluator = [r["evaluator"] for r in ranks]
+    for rank, r in enumerate(evaluator):
+        dist_evaluator.compare(r["whole"], want, "whole")
+        assert (r["whole"]["class_rows"], r["whole"]["det_rows"]) == ((501, 21), (500, 20))[rank]
+        # A padded DistributedSampler: 501 rows predicted on each rank, the copy left out.
+        dist_evaluator.compare(r["own"], want, "own")
+        assert (r["own"]["class_rows"], r["own"]["det_rows"]) == (501, 21)
+        assert r["ddp"] == want["class"]
+    fits = [r["fit"] for r in evaluator]
+    assert fits[0]["history"] == fits[1]["history"]  # the same epochs, the same values
+    assert fits[0]["evaluator"] == fits[1]["evaluator"]
+    assert [f["written"] for f in fits] == [True, False]  # process 0 writes the history file
 
 
 # --- merge_state: shards evaluated by separate workers -----------------------------------------
@@ -410,3 +478,25 @@ def test_keras_canary_reads_outside_steps_are_global_and_steps_local(monkeypatch
         assert model.evaluate(x, y, verbose=0, return_dict=True)["support_0"] == local
     finally:
         em.sync_on_read(previous)
+
+
+@pytest.mark.skipif(BACKEND != "tensorflow", reason="tf.distribute needs the TensorFlow backend")
+def test_tensorflow_multi_worker():
+    # MultiWorkerMirroredStrategy, 2 workers, a custom loop (Keras 3's fit fails under it
+    # upstream): every worker reads the values over both workers' samples.
+    workers = launch(HERE / "dist_tf.py", env={"KERAS_BACKEND": "tensorflow"})
+    _, y, w = classification_data(1001, C, 8)
+    pred = np.asarray(workers[0]["pred"])
+    expected = expected_report(y, pred, w)
+    matrix = skm.confusion_matrix(y, pred, labels=range(C)).tolist()
+    want = dist_evaluator.expected()
+    for rank, r in enumerate(workers):
+        assert_close({k: r["report"][k] for k in expected}, expected, what=f"worker {rank}")
+        assert r["matrix"] == matrix and np.sum(r["matrix"]) == 1001
+        assert r["local_total"] == (501, 500)[rank]  # with sync_on_read(False): its own
+        assert r["keras_accuracy"] == pytest.approx(skm.accuracy_score(y, pred))
+        # Past 2**24: the workers' float64 totals added, not their float32 halves.
+        assert r["big"] == [[2.0**30 + 2.0**24 + 6, 0.0], [0.0, 2.0**24 + 3]]
+        for mode in ("whole", "own"):
+            dist_evaluator.compare(r[mode], want, mode)
+            assert (r[mode]["class_rows"], r[mode]["det_rows"]) == ((501, 21), (500, 20))[rank]

@@ -519,3 +519,45 @@ def test_bad_states(changes: dict[str, Any], message: str) -> None:
         metric.set_state(_state(**changes))
     with pytest.raises(ValueError, match="takes the dict that get_state"):
         em.F1Score.from_state([1, 2])
+
+
+def _twin(monkeypatch: Any) -> None:
+    """This process posing as one of two torch ranks (its twin holds the same data)."""
+    from epochmetrics._backend import collectives
+
+    twin = collectives.Processes("torch", 2, 0)
+    monkeypatch.setattr(collectives, "torch_processes", lambda group=None: twin)
+    monkeypatch.setattr(collectives, "_torch_gather", lambda words, g, n: np.stack([words] * n))
+
+
+EVALUATOR_IN_PROCESSES = [
+    (
+        {},
+        r"EpochEvaluator runs in 2 processes \(a torch.distributed process group\): say what each "
+        r"process's `data` holds with `process_data=`: 'whole' if every process holds all the "
+        r"validation data .* or 'own' if each holds its own part",
+    ),
+    (
+        {"process_data": "all"},
+        r"`process_data` must be 'whole' \(every process holds all the data\), 'own' \(each "
+        r"process holds its own part\) or None. Received: process_data='all'",
+    ),
+    (
+        {"process_data": "whole", "data": lambda: iter([])},
+        r"process_data='whole' splits `data` into one contiguous part per process, and this "
+        r"callable data does not say how many batches it has",
+    ),
+]
+
+
+@pytest.mark.parametrize(("kwargs", "message"), EVALUATOR_IN_PROCESSES)
+def test_evaluator_in_several_processes(monkeypatch: Any, kwargs: dict, message: str) -> None:
+    import keras
+
+    _twin(monkeypatch)
+    data = kwargs.pop("data", (np.zeros((4, 3), "float32"), np.zeros(4, int)))
+    inputs = keras.Input((3,))
+    model = keras.Model(inputs, keras.layers.Softmax()(inputs))
+    with pytest.raises(ValueError, match=message):
+        ev = em.EpochEvaluator(data, [em.F1Score("multiclass", num_classes=3)], **kwargs)
+        ev.evaluate(model)

@@ -156,14 +156,16 @@ def shard(data: Any, *, index: int | None = None, count: int | None = None) -> A
         raise ValueError(f"`index` must be below `count`. Received: index={index}, count={count}.")
     if isinstance(data, int) and not isinstance(data, bool):
         return range(*collectives.bounds(data, count, index))
-    if isinstance(data, (tuple, list)) and data and all(_sized(d) for d in data):
-        n = _length(list(data))
-        start, stop = collectives.bounds(n, count, index)
-        return type(data)(d[start:stop] for d in data)
-    if isinstance(data, dict) and data:
-        n = _length(list(data.values()))
-        start, stop = collectives.bounds(n, count, index)
-        return {k: v[start:stop] for k, v in data.items()}
+    if isinstance(data, (tuple, list, dict)) and data:
+        leaves = _leaves(data)
+        lengths = {len(a) for a in leaves}
+        if not leaves or len(lengths) != 1:
+            raise ValueError(
+                "shard takes a structure (tuple, list, dict) of arrays of one length. Received "
+                f"lengths {sorted(lengths)}."
+            )
+        start, stop = collectives.bounds(lengths.pop(), count, index)
+        return _map(data, lambda a: a[start:stop])
     if _host.is_tf_dataset(data):
         n = int(data.cardinality())
         if n < 0:
@@ -189,8 +191,17 @@ def _sized(x: Any) -> bool:
     return hasattr(x, "__len__") and hasattr(x, "__getitem__")
 
 
-def _length(parts: list[Any]) -> int:
-    lengths = {len(p) for p in parts}
-    if len(lengths) != 1:
-        raise ValueError(f"The arrays to shard differ in length: {sorted(lengths)}.")
-    return lengths.pop()
+def _leaves(tree: Any) -> list[Any]:
+    if isinstance(tree, dict):
+        return [leaf for v in tree.values() for leaf in _leaves(v)]
+    if isinstance(tree, (tuple, list)):
+        return [leaf for v in tree for leaf in _leaves(v)]
+    return [tree] if _sized(tree) else []
+
+
+def _map(tree: Any, fn: Any) -> Any:
+    if isinstance(tree, dict):
+        return {k: _map(v, fn) for k, v in tree.items()}
+    if isinstance(tree, (tuple, list)):
+        return type(tree)(_map(v, fn) for v in tree)
+    return fn(tree) if _sized(tree) else tree

@@ -20,6 +20,8 @@ Every process must call the same methods in the same order (they are collective 
 
 from __future__ import annotations
 
+import json
+import os
 import pickle
 import sys
 from collections.abc import Sequence
@@ -32,6 +34,7 @@ __all__ = [
     "Processes",
     "bounds",
     "current",
+    "keras_keeps_process_states",
     "single",
     "strategy_of",
     "tf_workers",
@@ -192,6 +195,15 @@ def current(*, group: Any = None, strategy: Any = None) -> Processes:
     return _SINGLE
 
 
+def keras_keeps_process_states() -> bool:
+    """Whether Keras leaves every process its own metric states (torch: nothing combines
+    them), so reads of a model's metrics must combine them. TensorFlow's workers combine
+    Keras' variables on read; JAX's processes update them on the global batch."""
+    import keras
+
+    return keras.backend.backend() == "torch"
+
+
 def torch_processes(group: Any = None) -> Processes | None:
     """The processes of a torch.distributed group (`group`, or the default one) when it is
     initialised with more than one process; None otherwise. Never imports torch."""
@@ -211,18 +223,23 @@ def tf_workers(strategy: Any = None) -> Processes | None:
         return None
     import tensorflow as tf
 
-    if strategy is None:
-        if not tf.distribute.has_strategy():
-            return None
+    if strategy is None and tf.distribute.has_strategy():
         strategy = tf.distribute.get_strategy()
-    resolver = getattr(strategy, "cluster_resolver", None)
-    if resolver is None:
-        return None
-    spec = resolver.cluster_spec().as_dict()
+    if strategy is None:
+        # Outside a strategy's scope: the workers TF_CONFIG declares (which is where the
+        # multi-worker strategy reads them), with nothing to exchange through.
+        config = json.loads(os.environ.get("TF_CONFIG") or "{}")
+        spec, task = config.get("cluster", {}), config.get("task", {})
+        me = (task.get("type"), int(task.get("index", 0)))
+    else:
+        resolver = getattr(strategy, "cluster_resolver", None)
+        if resolver is None:
+            return None
+        spec = resolver.cluster_spec().as_dict()
+        me = (resolver.task_type, int(resolver.task_id or 0))
     tasks = [(kind, i) for kind in ("chief", "worker") for i in range(len(spec.get(kind, [])))]
-    if len(tasks) < 2:
+    if len(tasks) < 2 or me not in tasks:
         return None
-    me = (resolver.task_type, int(resolver.task_id or 0))
     return Processes("tensorflow", len(tasks), tasks.index(me), strategy)
 
 
@@ -275,6 +292,11 @@ def _jax_gather(words: np.ndarray) -> np.ndarray:
 def _tf_gather(words: np.ndarray, strategy: Any, count: int) -> np.ndarray:
     import tensorflow as tf
 
+    if strategy is None:
+        raise RuntimeError(
+            "tf.distribute workers exchange data through their strategy: do this inside "
+            "`strategy.scope()` (TF_CONFIG names the workers, but no strategy is in scope)."
+        )
     local = len(strategy.extended.worker_devices)
     empty = np.zeros((0, words.size), np.int32)
     mine = words[None]

@@ -144,15 +144,15 @@ class SumStateMetric(_sums.PortableSums, keras.metrics.Metric):
     def _add_sums(self, batch: Any) -> None:
         """Add one vector of sums (laid out as `_layout()`) to the state."""
         hi, lo = _sums.add(self._hi.value, self._lo.value, batch)
-        self._hi.assign(hi)
-        self._lo.assign(lo)
+        _backend.assign(self._hi, hi)
+        _backend.assign(self._lo, lo)
 
     def _add_state_of(self, other: SumStateMetric) -> None:
         """Add `other`'s summed state to this one's (on the host: merges are eager)."""
         total = _sums.read_total(self._hi, self._lo) + _sums.read_total(other._hi, other._lo)
         hi, lo = _sums.host_split(total)
-        self._hi.assign(hi)
-        self._lo.assign(lo)
+        _backend.assign_host(self._hi, hi)
+        _backend.assign_host(self._lo, lo)
 
     def result(self) -> Any:
         read = keras_read(self)  # first: it looks at our caller's frame

@@ -35,6 +35,7 @@ import numpy as np
 
 from epochmetrics._backend import collectives
 from epochmetrics._backend import host as _host
+from epochmetrics._backend import ops as _backend
 from epochmetrics._backend.collectives import Processes
 from epochmetrics.metrics._keras_calls import wrap_model_reads
 from epochmetrics.metrics._portable import Portable
@@ -107,8 +108,9 @@ def _model_read(model: Any, read: Any) -> Any:
 
 
 def install() -> None:
-    """On torch, make Keras' reads of a model's metrics go through `_model_read`."""
-    if keras.backend.backend() == "torch":
+    """Where Keras leaves each process's metrics its own (torch), make its reads of a model's
+    metrics go through `_model_read`."""
+    if collectives.keras_keeps_process_states():
         wrap_model_reads(_model_read)
 
 
@@ -160,7 +162,7 @@ def _import(metric: Any, arrays: dict[str, np.ndarray]) -> None:
         metric._import_arrays(arrays)
         return
     for i, v in enumerate(metric.variables):
-        v.assign(arrays[str(i)].astype(_host.to_numpy(v.value).dtype))
+        _backend.assign_host(v, arrays[str(i)].astype(_host.to_numpy(v.value).dtype))
 
 
 def _digest(arrays: dict[str, np.ndarray]) -> str:

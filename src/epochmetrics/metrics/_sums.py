@@ -176,10 +176,10 @@ class PortableSums(Portable):
 
     def _import_arrays(self, arrays: dict[str, np.ndarray]) -> None:
         hi, lo = host_split(arrays["sums"].astype(np.float64))
-        self._hi.assign(hi)
-        self._lo.assign(lo)
+        _backend.assign_host(self._hi, hi)
+        _backend.assign_host(self._lo, lo)
         for v in self._other_variables():
-            v.assign(arrays[v.name].astype(_host.to_numpy(v.value).dtype))
+            _backend.assign_host(v, arrays[v.name].astype(_host.to_numpy(v.value).dtype))
 
     def _merge_exports(self, exports: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
         if self._other_variables():

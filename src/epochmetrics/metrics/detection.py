@@ -305,6 +305,25 @@ class DetectionMAP(Portable, keras.metrics.Metric):
     def _expected_shapes(self) -> dict[str, tuple[int, ...] | None]:
         return {**dict.fromkeys((*self._RECORDS, "npig")), "num_images": ()}
 
+    def _renumber_images(self, order: np.ndarray) -> None:
+        """Put the images in the order of `order` (one sort key per image, in the current
+        order: e.g. their positions in a dataset that several processes read interleaved),
+        as if they had arrived in that order. Detections keep their order within an image."""
+        records = self._state.records(self._thresholds.shape[0])
+        order = np.asarray(order)
+        if len(order) != self._state.num_images:
+            raise ValueError(
+                f"{len(order)} image positions for the {self._state.num_images} images evaluated."
+            )
+        rank = np.empty(len(order), np.int64)
+        rank[np.argsort(order, kind="stable")] = np.arange(len(order))
+        image = rank[records.image]
+        perm = np.argsort(image, kind="stable")
+        moved = {k: getattr(records, k)[perm] for k in self._RECORDS if k != "image"}
+        npig, n = self._state.npig, self._state.num_images
+        self._state = _State()
+        self._state.add(Records(image=image[perm], **moved), npig, n)
+
     # --- helpers ---------------------------------------------------------------------------
     def _signature(self) -> tuple[Any, ...]:
         return (self.num_classes, tuple(self._thresholds.tolist()), self.max_detections)
