@@ -21,18 +21,19 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 import keras
 import numpy as np
 
 from epochmetrics._backend import collectives
 from epochmetrics._backend.collectives import Processes
+from epochmetrics._types import ProcessData
 from epochmetrics.callbacks._gather import LARGE_GATHER_BYTES
 from epochmetrics.callbacks._metrics import Entry, EvaluationError
+from epochmetrics.functional._args import check_choice
 
 __all__ = [
-    "ProcessData",
     "Share",
     "agree_on_the_pass",
     "check_process_data",
@@ -44,7 +45,6 @@ __all__ = [
     "whole_arrays",
 ]
 
-ProcessData = Literal["whole", "own"]
 _ENGINES = {
     "torch": "a torch.distributed process group",
     "jax": "JAX processes",
@@ -52,13 +52,14 @@ _ENGINES = {
 }
 
 
-def check_process_data(value: Any) -> ProcessData | None:
-    if value not in (None, "whole", "own"):
-        raise ValueError(
-            "`process_data` must be 'whole' (every process holds all the data), 'own' (each "
-            f"process holds its own part) or None. Received: process_data={value!r}."
-        )
-    return value  # type: ignore[no-any-return]
+def check_process_data(value: Any) -> ProcessData:
+    return check_choice(  # type: ignore[no-any-return]
+        "process_data",
+        value,
+        ("whole", "own", None),
+        what="'whole' (every process holds all the data), 'own' (each process holds its own "
+        "part) or None",
+    )
 
 
 @dataclass
@@ -66,7 +67,7 @@ class Share:
     """This process's share of an evaluation: the processes and what `data` holds."""
 
     processes: Processes
-    mode: ProcessData | None  # None: one process
+    mode: ProcessData  # None: one process
 
     @property
     def several(self) -> bool:
@@ -80,7 +81,7 @@ class Share:
         return None
 
 
-def resolve(process_data: ProcessData | None, source: Any, model: Any = None) -> Share:
+def resolve(process_data: ProcessData, source: Any, model: Any = None) -> Share:
     """The share of this process, or the error that asks for `process_data`."""
     strategy = getattr(model, "distribute_strategy", None) if model is not None else None
     processes = collectives.current(strategy=strategy)

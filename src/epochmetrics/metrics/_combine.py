@@ -37,7 +37,8 @@ from epochmetrics._backend import collectives
 from epochmetrics._backend import host as _host
 from epochmetrics._backend import ops as _backend
 from epochmetrics._backend.collectives import Processes
-from epochmetrics.metrics._keras_calls import wrap_model_reads
+from epochmetrics._backend.keras_internals import wrap_model_reads
+from epochmetrics.functional._args import check_bool
 from epochmetrics.metrics._portable import Portable
 
 __all__ = [
@@ -63,9 +64,7 @@ def sync_on_read(enabled: bool = True) -> bool:
     """Turn the combination of metric states at eager reads on or off; returns the previous
     setting. See `epochmetrics.distributed.sync_on_read`."""
     global _ENABLED
-    if not isinstance(enabled, bool):
-        raise TypeError(f"`enabled` must be True or False. Received: {enabled!r}.")
-    previous, _ENABLED = _ENABLED, enabled
+    previous, _ENABLED = _ENABLED, check_bool("enabled", enabled)
     return previous
 
 
@@ -101,7 +100,7 @@ def _model_read(model: Any, read: Any) -> Any:
     (one exchange for all of them; TensorFlow's workers combine Keras' own variables on read,
     and each epochmetrics metric combines itself)."""
     processes = reader()
-    if processes is None:
+    if processes is None or not isinstance(model, keras.Model):
         return read()
     with global_reads(leaves(model.metrics), processes):
         return read()
