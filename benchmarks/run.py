@@ -18,7 +18,10 @@ table of ratios and PASS/MISS per target:
 - classes: per-class results at C = 1,000: first eager read < 2 s and later reads < 10 ms
   (JAX), C = 10,000 works, and a fit epoch with a per-class report at most 2x macro F1 alone;
 - detection: COCO evaluation >= 10x faster than pycocotools and >= 2x faster than
-  faster-coco-eval, arrays identical (bench_detection.py).
+  faster-coco-eval, arrays identical (bench_detection.py);
+- distributed: the evaluator's peak memory for whole arrays of 100,000 x 1,000 scores at most
+  1.1x their bytes (the anchor, a list of batches concatenated: 2x), and the cost of a global
+  read per epoch end under torch.distributed (2 ranks; distributed.py).
 
     python benchmarks/run.py                 # everything (fit alone: ~3.5 min on 2 cores)
     python benchmarks/run.py --quick         # smoke check: small sizes, 2 repeats (fit: 5 rounds)
@@ -225,6 +228,31 @@ def print_evaluator(results: list[dict[str, Any]]) -> list[bool]:
     return checks
 
 
+GATHER_TARGET = 1.1  # peak bytes / score bytes, whole arrays for a callable
+
+
+def print_distributed(memory: list[dict[str, Any]], sync: list[dict[str, Any]]) -> list[bool]:
+    checks = []
+    for res in memory:
+        print(
+            f"\nEpochEvaluator whole arrays, {res['samples']:,} x {res['classes']:,} float32 "
+            f"scores ({res['score_mb']:,.0f} MB): peak allocated / score bytes (tracemalloc, JAX)"
+        )
+        print("{:>22} {:>7} {:>7}".format("", "ratio", "target"))
+        ok = res["callable"] <= GATHER_TARGET
+        checks.append(ok)
+        print(f"{'callable (gather)':>22} {res['callable']:>7.2f} {verdict(ok):>7}")
+        print(f"{'exact AUROC':>22} {res['auroc']:>7.2f} {'':>7}")
+        print(f"{'anchor: list + concat':>22} {res['anchor']:>7.2f} {'':>7}")
+    for res in sync:
+        print(
+            "\nGlobal reads under torch.distributed (2 gloo ranks, loss + 10-class report + F1): "
+            f"a model's read {res['read_global_ms']:.1f} ms combined, {res['read_local_ms']:.1f} "
+            f"ms per rank; per epoch end (2 reads) +{res['epoch_end_ms']:.1f} ms"
+        )
+    return checks
+
+
 def print_detection(results: list[dict[str, Any]]) -> list[bool]:
     if not results:
         return []
@@ -273,7 +301,9 @@ def print_classes(results: list[dict[str, Any]]) -> list[bool]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="small sizes, 2 repeats (smoke)")
-    parser.add_argument("--sections", default="update,dense,fit,evaluator,classes,detection")
+    parser.add_argument(
+        "--sections", default="update,dense,fit,evaluator,classes,detection,distributed"
+    )
     parser.add_argument("--backends", default="jax,tensorflow,torch")
     parser.add_argument("--repeats", type=int, default=None)
     parser.add_argument("--threads", type=int, default=1, help="intra-op threads (0: default)")
@@ -294,6 +324,8 @@ def main(argv: list[str] | None = None) -> int:
         "evaluator": [],
         "classes": [],
         "detection": [],
+        "memory": [],
+        "sync": [],
     }
     if "update" in sections:
         sizes = ["--sizes", QUICK_SIZES] if args.quick else []
@@ -325,6 +357,13 @@ def main(argv: list[str] | None = None) -> int:
         extra = ["--quick"] if args.quick else []
         raw["detection"] = [section("bench_detection.py", backends[0], extra)]
 
+    if "distributed" in sections:
+        size = ["--samples", "10000"] if args.quick else []
+        raw["memory"] = [section("distributed.py", "jax", ["--part", "memory", *size])]
+        if "torch" in backends:
+            reads = ["--repeats", "10" if args.quick else "50"]
+            raw["sync"] = [section("distributed.py", "torch", ["--part", "sync", *reads])]
+
     rows = {r["backend"]: r["rows"] for r in raw["update"]}
     checks = {
         **print_update(rows.get("jax", []), rows.get("torch", [])),
@@ -333,6 +372,7 @@ def main(argv: list[str] | None = None) -> int:
         "evaluator": print_evaluator(raw["evaluator"]),
         "classes": print_classes(raw["classes"]),
         "detection": print_detection(raw["detection"]),
+        "distributed": print_distributed(raw["memory"], raw["sync"]),
     }
     print("\nTargets:")
     labels = {
@@ -344,6 +384,7 @@ def main(argv: list[str] | None = None) -> int:
         "evaluator": "EpochEvaluator per epoch <= predict + scikit-learn",
         "classes": "C = 1,000: first read < 2 s, later < 10 ms (JAX); per-class fit <= 2x",
         "detection": "COCO: >= 10x pycocotools, >= 2x faster-coco-eval, identical arrays",
+        "distributed": f"evaluator's whole arrays (100k x 1,000): peak <= {GATHER_TARGET}x scores",
     }
     for name, results in checks.items():
         if results:

@@ -79,6 +79,7 @@ def evaluate_all(class_data: Any, det_data: Any, **kwargs: Any) -> dict[str, Any
         ev = em.EpochEvaluator(data, metrics, **kwargs)
         out[name] = ev.evaluate(model)
         out[f"{name}_rows"] = ev._memo.rows_predicted
+        out[f"{name}_positions"] = ev._memo.positions.tolist()
     return out
 
 

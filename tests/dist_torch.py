@@ -215,6 +215,16 @@ def scenario_evaluator(rank: int) -> dict[str, Any]:
         "evaluator": ev.history["scalars"],
         "written": os.path.exists(path),
     }
+    # A failure on one rank (a label out of range in its part) is raised on both.
+    bad = y.copy()
+    bad[-1] = C + 2
+    ev = em.EpochEvaluator(
+        em.shard((x, bad)), [em.F1Score("multiclass", num_classes=C)], process_data="own"
+    )
+    try:
+        ev.evaluate(de.classifier())
+    except Exception as err:
+        out["failure"] = f"{type(err).__name__}: {err}"
     ddp = torch.nn.parallel.DistributedDataParallel(de.classifier())
     ev = em.EpochEvaluator((x, y), de.class_metrics(), batch_size=64, process_data="whole")
     out["ddp"] = ev.evaluate(ddp)

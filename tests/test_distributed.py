@@ -250,6 +250,19 @@ result["parallel"] = run(model)
 import dist_evaluator as de
 from multiproc import classification_data
 
+# 1,001 samples: Keras refuses the last batch (41 rows on 2 devices) unless padded; padded with
+# weight-0 rows (docs/distributed.md), the metrics are those of the 1,001 samples.
+xp, yp, wp = classification_data(1001, C, D)
+extra = -len(yp) % BATCH
+xp = np.concatenate([xp, np.zeros((extra, D), "float32")])
+yp = np.concatenate([yp, np.zeros(extra, yp.dtype)])
+wp = np.concatenate([wp, np.zeros(extra, "float32")])
+padded = model.evaluate(xp, yp, sample_weight=wp, batch_size=BATCH, verbose=0, return_dict=True)
+result["padded"] = {k: float(v) for k, v in padded.items()}
+result["padded_pred"] = np.asarray(model.predict(xp, batch_size=BATCH, verbose=0))[:1001].argmax(
+    -1
+).tolist()
+
 xe, ye, _ = classification_data(333, de.C, de.D)
 result["evaluator"] = de.evaluate_all((xe, ye), de.detection_samples(41), batch_size=32)
 ev = em.EpochEvaluator((xe, ye), de.class_metrics(), batch_size=32)
@@ -266,6 +279,9 @@ print("RESULT " + json.dumps(result))
 def test_jax_data_parallel():
     result = run_child(JAX_SCRIPT, {"KERAS_BACKEND": "jax"})
     check_runs(result)
+    _, y, w = classification_data(1001, C, 8)
+    expected = expected_report(y, np.asarray(result["padded_pred"]), w)
+    assert_close({k: result["padded"][k] for k in expected}, expected, what="weight-0 padding")
     # EpochEvaluator: 333 rows at batch 32 split over the two devices (a last batch of 13,
     # padded to 14 for the devices and cut back), the one-device values.
     evaluator = result["evaluator"]
@@ -350,6 +366,15 @@ def test_torch_ranks_read_global_values():
         dist_evaluator.compare(r["own"], want, "own")
         assert (r["own"]["class_rows"], r["own"]["det_rows"]) == (501, 21)
         assert r["ddp"] == want["class"]
+    # Rank 1's bad label fails its pass; rank 0 learns it at the exchange, nobody waits.
+    assert "y_true values to be integers in [0, num_classes=5)" in evaluator[1]["failure"]
+    assert evaluator[0]["failure"].startswith("EvaluationError: The evaluation failed on process 1")
+    for mode in ("whole", "own"):  # every sample's position once, across the ranks
+        for name, n in (("class", 1001), ("det", 41)):
+            seen = sorted(p for r in evaluator for p in r[mode][f"{name}_positions"])
+            assert seen == list(range(n)), (mode, name)
+    assert evaluator[1]["whole"]["class_positions"][:2] == [501, 502]  # contiguous parts
+    assert evaluator[1]["own"]["class_positions"][:2] == [1, 3]  # the sampler's order
     fits = [r["fit"] for r in evaluator]
     assert fits[0]["history"] == fits[1]["history"]  # the same epochs, the same values
     assert fits[0]["evaluator"] == fits[1]["evaluator"]
@@ -500,3 +525,27 @@ def test_tensorflow_multi_worker():
         for mode in ("whole", "own"):
             dist_evaluator.compare(r[mode], want, mode)
             assert (r[mode]["class_rows"], r[mode]["det_rows"]) == ((501, 21), (500, 20))[rank]
+
+
+def test_shard_gives_contiguous_parts_without_repeats():
+    assert [em.shard(1001, index=i, count=2) for i in range(2)] == [range(501), range(501, 1001)]
+    assert [list(em.shard(7, index=i, count=3)) for i in range(3)] == [[0, 1, 2], [3, 4], [5, 6]]
+    assert em.shard(5) == range(5)  # one process: everything
+    x, y = np.arange(10).reshape(5, 2), np.arange(5)
+    xs, ys = em.shard((x, y), index=1, count=2)
+    np.testing.assert_array_equal(ys, [3, 4])
+    np.testing.assert_array_equal(xs, [[6, 7], [8, 9]])
+    nested = em.shard(({"a": x, "b": [y, y]}, y), index=0, count=2)
+    np.testing.assert_array_equal(nested[0]["b"][1], [0, 1, 2])
+    assert em.shard(list("abcde"), index=1, count=2) == ["d", "e"]
+    if BACKEND == "torch":
+        import torch
+
+        data = torch.utils.data.TensorDataset(torch.arange(5))
+        part = em.shard(data, index=0, count=2)
+        assert isinstance(part, torch.utils.data.Subset) and list(part.indices) == [0, 1, 2]
+    if BACKEND == "tensorflow":
+        import tensorflow as tf
+
+        part = em.shard(tf.data.Dataset.range(5), index=1, count=2)
+        assert [int(v) for v in part] == [3, 4]

@@ -618,3 +618,26 @@ def test_evaluator_in_several_processes(monkeypatch: Any, kwargs: dict, message:
     with pytest.raises(ValueError, match=message):
         ev = em.EpochEvaluator(data, [em.F1Score("multiclass", num_classes=3)], **kwargs)
         ev.evaluate(model)
+
+
+BAD_SHARDS = [
+    (
+        {"data": 10, "index": 2, "count": 2},
+        r"`index` must be an integer from 0 to 1. Received: index=2, count=2",
+    ),
+    (
+        {"data": 10, "index": 0, "count": 0},
+        r"`count` must be a positive integer. Received: count=0",
+    ),
+    (
+        {"data": (np.zeros(3), np.zeros(4)), "index": 0, "count": 2},
+        r"shard takes a structure \(tuple, list, dict\) of arrays of one length. Received lengths \[3, 4\]",
+    ),
+    ({"data": object(), "index": 0, "count": 2}, r"shard takes a number of samples, arrays"),
+]
+
+
+@pytest.mark.parametrize(("kwargs", "message"), BAD_SHARDS)
+def test_bad_shards(kwargs: dict[str, Any], message: str) -> None:
+    with pytest.raises((ValueError, TypeError), match=message):
+        em.shard(**kwargs)

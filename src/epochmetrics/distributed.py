@@ -17,6 +17,7 @@ from typing import Any
 
 from epochmetrics._backend import collectives
 from epochmetrics._backend import host as _host
+from epochmetrics.functional._args import check_int, is_int
 from epochmetrics.metrics import _combine
 
 __all__ = ["all_reduce_metrics", "shard", "sync_on_read"]
@@ -149,17 +150,16 @@ def shard(data: Any, *, index: int | None = None, count: int | None = None) -> A
         processes = collectives.current()
         index = processes.index if index is None else index
         count = processes.count if count is None else count
-    for name, value, low in (("count", count, 1), ("index", index, 0)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < low:
-            raise ValueError(f"`{name}` must be an integer >= {low}. Received: {name}={value!r}.")
-    if index >= count:
-        raise ValueError(f"`index` must be below `count`. Received: index={index}, count={count}.")
-    if isinstance(data, int) and not isinstance(data, bool):
-        return range(*collectives.bounds(data, count, index))
-    if isinstance(data, (tuple, list, dict)) and data:
-        leaves = _leaves(data)
+    count = check_int("count", count, minimum=1)
+    index = check_int(
+        "index", index, minimum=0, maximum=count - 1, received=f"index={index!r}, count={count}"
+    )
+    if is_int(data):
+        return range(*collectives.bounds(check_int("data", data, minimum=0), count, index))
+    leaves = _leaves(data) if isinstance(data, (tuple, list, dict)) else []
+    if leaves:  # a structure of arrays (a plain list or tuple of samples is a sequence)
         lengths = {len(a) for a in leaves}
-        if not leaves or len(lengths) != 1:
+        if len(lengths) != 1:
             raise ValueError(
                 "shard takes a structure (tuple, list, dict) of arrays of one length. Received "
                 f"lengths {sorted(lengths)}."
@@ -191,12 +191,17 @@ def _sized(x: Any) -> bool:
     return hasattr(x, "__len__") and hasattr(x, "__getitem__")
 
 
+def _is_array(x: Any) -> bool:
+    """An array or tensor with a first axis (NumPy, torch, TensorFlow, JAX)."""
+    return len(getattr(x, "shape", ())) > 0 and _sized(x)
+
+
 def _leaves(tree: Any) -> list[Any]:
     if isinstance(tree, dict):
         return [leaf for v in tree.values() for leaf in _leaves(v)]
     if isinstance(tree, (tuple, list)):
         return [leaf for v in tree for leaf in _leaves(v)]
-    return [tree] if _sized(tree) else []
+    return [tree] if _is_array(tree) else []
 
 
 def _map(tree: Any, fn: Any) -> Any:
@@ -204,4 +209,4 @@ def _map(tree: Any, fn: Any) -> Any:
         return {k: _map(v, fn) for k, v in tree.items()}
     if isinstance(tree, (tuple, list)):
         return type(tree)(_map(v, fn) for v in tree)
-    return fn(tree) if _sized(tree) else tree
+    return fn(tree) if _is_array(tree) else tree

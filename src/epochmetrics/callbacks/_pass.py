@@ -26,6 +26,7 @@ from epochmetrics.callbacks._processes import (
     Share,
     agree_on_the_pass,
     global_positions,
+    local_positions,
     padding,
     warn_if_large,
     whole_arrays,
@@ -128,6 +129,10 @@ class Memo:
     stacks: tuple[Stack, Stack, Stack, Rows] | None = None
     warned_large: bool = False
     rows_predicted: int = 0  # rows this process ran through the model, last evaluation
+    # The position in the validation data (all processes' data, in its order) of each row this
+    # process evaluated last, in the order it evaluated them: what a per-sample computation
+    # (a resampling of the rows) keys on, the same whatever the engine or the process count.
+    positions: Any = None
 
     def predictor(self, model: Any) -> Predictor:
         if self.predictors is None:
@@ -222,7 +227,7 @@ def run_pass(
         pad, at = padding(sampler), 0
         chunk = _Chunk()
         weighted: bool | None = None
-        index, failure, predicted = -1, None, 0
+        index, failure, predicted, kept = -1, None, 0, 0
         try:
             for index, (x, y, sw), pred in _batches(source, share, memo.predictor(model)):
                 if y is None:
@@ -244,6 +249,7 @@ def run_pass(
                     at += rows
                     if not keep.all():
                         y, pred, sw = _take(y, keep), _take(pred, keep), _take(sw, keep)
+                kept += _rows(y)
                 if structured:
                     for e in structured:
                         _update(e, y, pred, sw, where, f"batch {index}")
@@ -268,11 +274,12 @@ def run_pass(
                 raise
             failure = err  # raised on every process below, never a process left waiting
         memo.rows_predicted = predicted
-        agree_on_the_pass(processes, index + 1, failure, where)
+        counts = agree_on_the_pass(processes, index + 1, kept, failure, where)
+        memo.positions = local_positions(counts, processes.index, sampler, pad, at)
         order = None
         if processes.several:
             _combine.all_reduce([e.obj for e in streamed], processes)
-            order = global_positions(processes, sampler, pad)
+            order = global_positions(processes, None if sampler is None else memo.positions)
             if order is not None:  # images in the data's order (ties break by it)
                 for e in structured:
                     e.obj._renumber_images(order)

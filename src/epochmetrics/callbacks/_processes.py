@@ -38,6 +38,7 @@ __all__ = [
     "agree_on_the_pass",
     "check_process_data",
     "global_positions",
+    "local_positions",
     "padding",
     "positions",
     "resolve",
@@ -131,32 +132,43 @@ def positions(sampler: Any) -> np.ndarray | None:
 
 
 # --- after the pass ------------------------------------------------------------------------------
-def agree_on_the_pass(processes: Processes, batches: int, failure: Any, where: str) -> None:
+def agree_on_the_pass(
+    processes: Processes, batches: int, rows: int, failure: Any, where: str
+) -> list[int]:
     """Every process learns whether one failed (then all raise, none is left waiting in an
-    exchange) or none had data."""
+    exchange) or none had data; returns the rows each process evaluated."""
     if not processes.several:
         if batches == 0:
             raise ValueError("`data` yielded no batches: there is nothing to evaluate.")
-        return
+        return [rows]
     status = processes.gather_objects(
-        (batches, None if failure is None else f"{type(failure).__name__}: {failure}")
+        (batches, rows, None if failure is None else f"{type(failure).__name__}: {failure}")
     )
     if failure is not None:
         raise failure
-    failed = [(i, msg) for i, (_, msg) in enumerate(status) if msg is not None]
+    failed = [(i, msg) for i, (_, _, msg) in enumerate(status) if msg is not None]
     if failed:
         i, msg = failed[0]
         raise EvaluationError(f"The evaluation failed on process {i} {where}: {msg}")
-    if sum(n for n, _ in status) == 0:
+    if sum(n for n, _, _ in status) == 0:
         raise ValueError("`data` yielded no batches on any process: there is nothing to evaluate.")
+    return [r for _, r, _ in status]
 
 
-def global_positions(processes: Processes, sampler: Any, pad: Any) -> np.ndarray | None:
-    """The dataset index of every combined row, in process order, where the parts are not
-    contiguous (a DistributedSampler interleaves them); None when they are."""
-    local = None
+def local_positions(counts: list[int], index: int, sampler: Any, pad: Any, rows: int) -> np.ndarray:
+    """The position in the validation data of each row this process evaluated: its
+    sampler's indices (padding left out), or, for contiguous parts in process order, the
+    rows of the processes before it plus its own row number."""
     if sampler is not None:
-        local = positions(sampler)[: len(pad)][~pad]  # type: ignore[index]
+        return positions(sampler)[:rows][~pad[:rows]]  # type: ignore[index]
+    start = sum(counts[:index])
+    return np.arange(start, start + counts[index], dtype=np.int64)
+
+
+def global_positions(processes: Processes, local: np.ndarray | None) -> np.ndarray | None:
+    """The position of every combined row, in process order, where the parts are not
+    contiguous (`local`: this process's positions when a DistributedSampler interleaves the
+    parts, else None); None when they are."""
     if not any(processes.gather_objects(local is not None)):
         return None
     gathered, _ = processes.gather_rows(local)
