@@ -268,6 +268,16 @@ result["evaluator"] = de.evaluate_all((xe, ye), de.detection_samples(41), batch_
 ev = em.EpochEvaluator((xe, ye), de.class_metrics(), batch_size=32)
 ev.evaluate(classifier := de.classifier())
 result["evaluator"]["ways"] = ev._memo.predictor(classifier)._fn.ways
+
+# ModelParallel: the kernel split over a "model" axis of the two devices.
+mesh = keras.distribution.DeviceMesh((1, 2), ["batch", "model"], devices=jax.devices())
+layouts = keras.distribution.LayoutMap(mesh)
+layouts["dense.*kernel"] = ("model", None)
+keras.distribution.set_distribution(
+    keras.distribution.ModelParallel(layout_map=layouts, batch_dim_name="batch")
+)
+result["model_parallel"] = de.evaluate_all((xe, ye), de.detection_samples(41), batch_size=32)
+assert len(de.classifier().layers[-1].kernel.value.sharding.device_set) == 2
 print("RESULT " + json.dumps(result))
 """
 )
@@ -288,6 +298,7 @@ def test_jax_data_parallel():
     dist_evaluator.compare(evaluator, dist_evaluator.expected(333, 41, batch_size=32), "DP(2)")
     assert (evaluator["class_rows"], evaluator["det_rows"]) == (333, 41)
     assert evaluator["ways"] == 2
+    dist_evaluator.compare(result["model_parallel"], evaluator, "ModelParallel")
 
 
 @pytest.mark.skipif(BACKEND != "jax", reason="JAX processes need the JAX backend")

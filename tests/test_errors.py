@@ -618,6 +618,11 @@ def test_evaluator_in_several_processes(monkeypatch: Any, kwargs: dict, message:
     with pytest.raises(ValueError, match=message):
         ev = em.EpochEvaluator(data, [em.F1Score("multiclass", num_classes=3)], **kwargs)
         ev.evaluate(model)
+    if not kwargs:  # in fit: before the first epoch
+        model.compile("sgd", "mse")
+        x = np.zeros((4, 3), "float32")
+        with pytest.raises(ValueError, match=message):
+            model.fit(x, x, epochs=1, verbose=0, callbacks=[ev])
 
 
 BAD_SHARDS = [
