@@ -1,8 +1,9 @@
 """A metric's state travels: pickle and `get_state` / `from_state` keep it, on every backend.
 
-Ray, Spark, joblib, `multiprocessing` and torch's `all_gather_object` move metrics by pickle;
-a received metric must hold what the sender held, and go on accumulating from there. Shards
-updated in a process pool and merged equal one pass over all the data.
+Ray, Spark, joblib, `multiprocessing` and torch's `all_gather_object` move metrics by pickle
+(Ray, Spark and joblib's process workers by cloudpickle); a received metric must hold what the
+sender held, and go on accumulating from there. Shards updated in a process pool and merged
+equal one pass over all the data.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import pickle
 from concurrent.futures import ProcessPoolExecutor
 from typing import Any
 
+import cloudpickle  # what Ray, Spark and joblib's workers pickle with (joblib requires it)
 import numpy as np
 import pytest
 from helpers import METRIC_TASKS, assert_close, make_metric
@@ -57,7 +59,11 @@ def test_pickle_and_exported_state_keep_the_state(name: str, task: str, kwargs: 
     before = _value(metric)
     state = metric.get_state()
     assert state["class"] == name and state["config"] == metric.get_config()
-    copies = [pickle.loads(pickle.dumps(metric)), type(metric).from_state(state)]
+    copies = [
+        pickle.loads(pickle.dumps(metric)),
+        cloudpickle.loads(cloudpickle.dumps(metric)),
+        type(metric).from_state(state),
+    ]
     fresh = make_metric(name, task, num_classes=C, **kwargs)
     fresh.set_state(state)
     for copy in [*copies, fresh]:
@@ -75,12 +81,13 @@ def test_detection_map_state_pickles_and_round_trips() -> None:
     metric = em.DetectionMAP(num_classes=3, per_class=True)
     metric.update_state(take(truth, slice(0, 7)), take(pred, slice(0, 7)))
     received = pickle.loads(pickle.dumps(metric))
+    clouded = cloudpickle.loads(cloudpickle.dumps(metric))
     rebuilt = em.DetectionMAP.from_state(metric.get_state())
-    for m in (metric, received, rebuilt):
+    for m in (metric, received, clouded, rebuilt):
         m.update_state(take(truth, slice(7, 12)), take(pred, slice(7, 12)))
     one = em.DetectionMAP(num_classes=3, per_class=True)
     one.update_state(truth, pred)
-    for m in (received, rebuilt):
+    for m in (received, clouded, rebuilt):
         assert m._state.num_images == 12
         assert_close(m.result(), one.result(), atol=0.0)
 
