@@ -7,7 +7,7 @@ line) spell it alike. The checks that enforce them live in `functional/_args.py`
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Literal
 
 __all__ = [
@@ -15,6 +15,7 @@ __all__ = [
     "CalibrationAverage",
     "Direction",
     "KappaWeights",
+    "Multioutput",
     "MultidimAverage",
     "Norm",
     "Normalize",
@@ -24,6 +25,7 @@ __all__ = [
     "RankingAverage",
     "RatioAverage",
     "Task",
+    "TauVariant",
 ]
 
 Task = Literal["binary", "multiclass", "multilabel"]
@@ -40,6 +42,10 @@ Norm = Literal["l1", "l2", "max"]
 PerStep = Literal["all", "averages", "none"]
 # What each process's evaluation data holds: all of it, or its own part (None: one process).
 ProcessData = Literal["whole", "own"] | None
+# How the outputs of a regression metric combine (scikit-learn's `multioutput`); or D weights.
+Multioutput = Literal["raw_values", "uniform_average", "variance_weighted"] | Sequence[float]
+# Kendall's tau: tau-b or Stuart's tau-c.
+TauVariant = Literal["b", "c"]
 # Whether higher ("up") or lower ("down") values of a log key are better.
 Direction = Literal["up", "down"]
 # Called with a short message at each stage of a long job (COCO files, reports).

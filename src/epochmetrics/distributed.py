@@ -34,10 +34,13 @@ def all_reduce_metrics(metrics: Any, group: Any = None) -> None:
 
     How each kind combines, exactly, in one exchange for all of them:
 
-    - sum metrics (every epochmetrics metric but the two below): their float64 totals are
+    - sum metrics (every epochmetrics metric but those below): their float64 totals are
       added in process order, so integer counts stay exact up to 2**53 (float32 halves
       added separately would round past 2**24), and split back into the compensated pair
       (exact up to 2**48);
+    - the regression metrics' shifted moments (R², correlations, explained variance): each
+      process's float64 state, combined in process order as `merge_state` does (re-centred,
+      then added), so every process holds the same state;
     - `DetectionMAP`: the processes' matched records, appended in process order (with
       contiguous shards, the images' order: equal to one process);
     - exact-mode ranking metrics (`exact=True`): the stored samples, appended in process

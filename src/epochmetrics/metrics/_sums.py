@@ -44,11 +44,14 @@ class Step(NamedTuple):
     """A batch function and its static arguments: `fn(*args, y_true, y_pred, sample_weight)`
     returns one batch's sums. Hashable, so compiled updates are shared by equal steps.
     `kernel` names the direct kernel that computes the same sums on some backends (the map is
-    `_backend.kernels`), or None."""
+    `_backend.kernels`), or None. `reads_state`: `fn(*args, state, y_true, ...)` also reads
+    the state (the pair added, in the wide float), and its kernel takes `(hi, lo)` and
+    returns the whole update `(hi, lo, invalid)`."""
 
     fn: Callable[..., Any]
     args: tuple[Any, ...]
     kernel: str | None = None
+    reads_state: bool = False
 
 
 def update(
@@ -65,14 +68,21 @@ def update(
 
     `check=False`: invalid inputs are counted, never read on the host (see `_format`).
     The step's direct kernel runs where the backend has one and it applies
-    (`_backend.kernels`)."""
+    (`_backend.kernels`); a step that reads the state gives it the pair, and it returns the
+    whole update."""
     direct = _kernels.direct(step.kernel)
     if direct is not None:
         kernel, add_pair = direct
-        batch = kernel(*step.args, y_true, y_pred, sample_weight, check=check)
-        if batch is not None:
-            return (*add_pair(hi, lo, batch), batch[-len(INVALID_KINDS) :])
-    batch = step.fn(*step.args, y_true, y_pred, sample_weight, check=check)
+        if step.reads_state:  # the kernel reads the pair and adds to it itself
+            out = kernel(*step.args, hi, lo, y_true, y_pred, sample_weight, check=check)
+            if out is not None:
+                return out
+        else:
+            batch = kernel(*step.args, y_true, y_pred, sample_weight, check=check)
+            if batch is not None:
+                return (*add_pair(hi, lo, batch), batch[-len(INVALID_KINDS) :])
+    state = (traced_total([hi, lo], _backend.wide_float()),) if step.reads_state else ()
+    batch = step.fn(*step.args, *state, y_true, y_pred, sample_weight, check=check)
     return (*add(hi, lo, batch), batch[-len(INVALID_KINDS) :])
 
 
@@ -144,15 +154,20 @@ def host_split(total: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 class PortableSums(Portable):
     """The export of a metric kept in a pair (see `_portable`): `sums`, the pair as one exact
-    float64 total (replicas added), and any other variable as it is. States of sums alone
-    have the same shape whatever the data and merge by addition."""
+    float64 total (replicas combined), and any other variable as it is. States of sums alone
+    have the same shape whatever the data and merge by the metric's `_host_combine` (an
+    addition, or the regression metrics' re-centred moments)."""
 
     _hi: Any
     _lo: Any
 
-    def _state_total(self) -> np.ndarray:
-        """The summed state, float64 on the host (an eager read)."""
-        return read_total(self._hi, self._lo)
+    def _state_total(self) -> np.ndarray:  # pragma: no cover - the metric defines it
+        """The state, float64 on the host (an eager read; replicas combined)."""
+        raise NotImplementedError
+
+    def _host_combine(self, totals: list[np.ndarray]) -> np.ndarray:  # pragma: no cover
+        """One state from several float64 states, in order (the metric defines it)."""
+        raise NotImplementedError
 
     def _export_arrays(self) -> dict[str, np.ndarray]:
         """`sums`: the pair as one exact float64 total (replicas added); other variables as
@@ -170,10 +185,7 @@ class PortableSums(Portable):
     def _merge_exports(self, exports: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
         if self._other_variables():
             return super()._merge_exports(exports)
-        total = np.array(exports[0]["sums"], dtype=np.float64)
-        for arrays in exports[1:]:
-            total += arrays["sums"]
-        return {"sums": total}
+        return {"sums": self._host_combine([np.asarray(e["sums"], np.float64) for e in exports])}
 
     def _fixed_export(self) -> bool:
         return not self._other_variables()
