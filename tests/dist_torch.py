@@ -125,7 +125,8 @@ class _Unsummable:
 
 
 def scenario_reads(rank: int) -> dict[str, Any]:
-    """Eager reads, all_reduce_metrics (DetectionMAP, exact AUROC, counts past 2**24), errors."""
+    """Eager reads, all_reduce_metrics (DetectionMAP, exact AUROC, counts past 2**24, R2Score,
+    SpearmanCorrCoef), errors."""
     from multiproc import classification_data, detection_data, take
 
     import epochmetrics as em
@@ -154,7 +155,16 @@ def scenario_reads(rank: int) -> dict[str, Any]:
     big = [2.0**30 + 3, 2.0**24 + 2] if rank == 0 else [2.0**24 + 3, 1.0]
     cm.update_state(np.array([0, 1]), np.array([0.1, 0.9]), np.array(big))
     out["det_read"] = det.result()["map"]  # a global read, state kept
-    em.all_reduce_metrics([det, auroc, cm])
+    # Regression moments about each rank's own shift, and a rank metric's arrays.
+    target = x[:, 0].astype(np.float64) + 1e4
+    guess = target + 0.5 * x[:, 1]
+    r2, spearman = em.R2Score(), em.SpearmanCorrCoef()
+    r2.update_state(target[part], guess[part], w[part])
+    spearman.update_state(target[part], guess[part])
+    out["r2_read"], out["spearman_read"] = float(r2.result()), float(spearman.result())
+    em.all_reduce_metrics([det, auroc, cm, spearman])
+    out["spearman"] = float(spearman.result())
+    out["spearman_rows"] = len(spearman.get_state()["arrays"]["y_true"])
     out["det"] = det.result()["map"]
     out["det_images"] = det._state.num_images
     out["auroc"] = float(auroc.result())

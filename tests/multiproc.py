@@ -13,11 +13,14 @@ Also here, because spawned processes import them by name: the data of the distri
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import socket
 import subprocess
 import sys
+import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
@@ -48,7 +51,7 @@ def launch(
     n: int = 2,
     env: dict[str, str] | None = None,
     args: list[str] | None = None,
-    timeout: float = 300,
+    timeout: float = 240,
 ) -> list[Any]:
     """Run `worker` in `n` processes on localhost; the JSON result of each rank, by rank."""
     ports = free_ports(n + 1)
@@ -65,29 +68,43 @@ def launch(
         "OMP_NUM_THREADS": "1",
         **(env or {}),
     }
-    procs = [
-        subprocess.Popen(
-            [sys.executable, "-W", "ignore", str(worker), *(args or [])],
-            env={**base, "RANK": str(rank)},
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
+    # Output to files, not pipes: a rank blocked on a full pipe while the other waits for it
+    # in a collective would hang both until the timeout.
+    with contextlib.ExitStack() as stack:
+        files = [
+            tuple(stack.enter_context(tempfile.TemporaryFile("w+")) for _ in "oe") for _ in range(n)
+        ]
+        procs = [
+            subprocess.Popen(
+                [sys.executable, "-W", "ignore", str(worker), *(args or [])],
+                env={**base, "RANK": str(rank)},
+                stdout=out,
+                stderr=err,
+                text=True,
+            )
+            for rank, (out, err) in enumerate(files)
+        ]
+        deadline = time.monotonic() + timeout  # one limit for the whole job
+        hung = False
+        try:
+            for p in procs:
+                p.wait(timeout=max(0.0, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            hung = True
+        finally:
+            for p in procs:
+                if p.poll() is None:
+                    p.kill()
+                    p.wait()
+        outputs = []
+        for out, err in files:
+            out.seek(0)
+            err.seek(0)
+            outputs.append((out.read(), err.read()))
+    if hung:
+        raise AssertionError(
+            f"a worker hung (killed after {timeout:.0f} s):\n" + _report(procs, outputs)
         )
-        for rank in range(n)
-    ]
-    outputs: list[tuple[str, str]] = []
-    try:
-        for p in procs:
-            outputs.append(p.communicate(timeout=timeout))
-    except subprocess.TimeoutExpired:
-        for p in procs:
-            p.kill()
-        outputs = [p.communicate() for p in procs]
-        raise AssertionError("a worker hung:\n" + _report(procs, outputs)) from None
-    finally:
-        for p in procs:
-            if p.poll() is None:
-                p.kill()
     results = []
     for p, (out, _) in zip(procs, outputs, strict=True):
         lines = [ln for ln in out.splitlines() if ln.startswith("RESULT ")]

@@ -21,6 +21,7 @@ import numpy as np
 import pytest
 from helpers import BACKEND, assert_close, sk
 from multiproc import classification_data, detection_data, launch
+from scipy.stats import spearmanr
 from sklearn import metrics as skm
 
 import epochmetrics as em
@@ -70,7 +71,7 @@ def run(model):
 """
 
 
-def run_child(script: str, env: dict[str, str] | None = None, timeout: int = 600) -> dict:
+def run_child(script: str, env: dict[str, str] | None = None, timeout: int = 300) -> dict:
     full_env = {
         **os.environ,
         "PYTHONPATH": os.pathsep.join([SRC, str(HERE), os.environ.get("PYTHONPATH", "")]),
@@ -363,6 +364,12 @@ def test_torch_ranks_read_global_values():
         assert r["auroc"] == pytest.approx(
             skm.roc_auc_score(y, scores, multi_class="ovr", labels=range(C)), abs=1e-12
         )
+        target = x[:, 0].astype(np.float64) + 1e4
+        guess = target + 0.5 * x[:, 1]
+        assert r["r2_read"] == pytest.approx(skm.r2_score(target, guess, sample_weight=w))
+        rho = spearmanr(target, guess).statistic
+        assert r["spearman_read"] == r["spearman"] == pytest.approx(rho, abs=1e-12)
+        assert r["spearman_rows"] == len(y)
         # Counts past 2**24, in place; reading again does not add the copies once more.
         assert r["cm"] == [[2.0**30 + 2.0**24 + 6, 0.0], [0.0, 2.0**24 + 3]]
         assert "aggregation='none'" in r["error"] and "'last'" in r["error"]

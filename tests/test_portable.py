@@ -16,7 +16,7 @@ from typing import Any
 import cloudpickle  # what Ray, Spark and joblib's workers pickle with (joblib requires it)
 import numpy as np
 import pytest
-from helpers import METRIC_TASKS, assert_close, make_metric
+from helpers import METRIC_TASKS, REGRESSION_METRICS, assert_close, make_metric
 from multiproc import classification_data, detection_data, evaluate_partition, take
 
 import epochmetrics as em
@@ -113,7 +113,8 @@ def test_process_pool_partitions_merge_to_one_pass() -> None:
     ]
     states = [f().get_state() for f in factories]
     parts = [(0, 90), (90, 200)]
-    with ProcessPoolExecutor(2, mp_context=multiprocessing.get_context("spawn")) as pool:
+    # One worker for both parts: each import of a backend costs seconds of CPU.
+    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
         shards = list(pool.map(evaluate_partition, [states] * len(parts), parts))
     x, y, w = classification_data(200, 4, 4)
     scores = np.abs(x) / np.abs(x).sum(axis=1, keepdims=True)
@@ -126,3 +127,30 @@ def test_process_pool_partitions_merge_to_one_pass() -> None:
         else:
             one.update_state(y, scores, w)
         assert_close(merged.result(), one.result(), atol=1e-12, what=type(one).__name__)
+
+
+@pytest.mark.parametrize("name", [*REGRESSION_METRICS, "SpearmanCorrCoef", "KendallTau"])
+def test_regression_and_rank_states_travel(name: str) -> None:
+    # Targets far from 0 (1e4): the regression moments are kept about a shift, which travels
+    # with them; the rank metrics keep the arrays themselves.
+    rng = np.random.default_rng(len(name))
+    y = rng.normal(size=(40, 2)) * [1.0, 3.0] + 1e4
+    p = y + rng.normal(size=(40, 2))
+    w = rng.integers(1, 4, 40).astype("float64")
+    kwargs: dict[str, Any] = {"num_outputs": 2, "multioutput": "raw_values"}
+    rank = name in ("SpearmanCorrCoef", "KendallTau")
+    args = (lambda a: (y[a], p[a])) if rank else (lambda a: (y[a], p[a], w[a]))
+    metric = getattr(em, name)(**kwargs)
+    metric.update_state(*args(slice(0, 25)))
+    state = metric.get_state()
+    copies = [
+        pickle.loads(pickle.dumps(metric)),
+        cloudpickle.loads(cloudpickle.dumps(metric)),
+        type(metric).from_state(state),
+    ]
+    for copy in copies:
+        assert_close(copy.result(), metric.result(), atol=0.0, what=name)
+        copy.update_state(*args(slice(25, 40)))
+    metric.update_state(*args(slice(25, 40)))
+    for copy in copies:
+        assert_close(copy.result(), metric.result(), atol=0.0, what=f"{name} after more data")

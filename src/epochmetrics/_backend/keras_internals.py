@@ -39,6 +39,7 @@ the names it gives every metric (its own algorithm, checked against Keras by a c
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import re
 import sys
@@ -329,15 +330,18 @@ def torch_device() -> Any:
     return get_device()
 
 
-def wrap_model_reads(hook: Any) -> None:
-    """Route every read of a model's metrics outside a step through `hook(model, read)`.
+def wrap_model_reads(hook: Any, step_reads: Any = contextlib.nullcontext) -> None:
+    """Route every read of a model's metrics outside a step through `hook(model, read)`, and
+    run those from inside a step within `step_reads()` (a context manager).
 
     Keras reads all of a model's metrics in `Trainer.get_metrics_result`: for the epoch's logs
     of `fit` and `evaluate` (through `_get_metrics_result_or_logs`), for `evaluate`'s return
     value, and inside every train/test step (through `compute_metrics`). The hook gets the
     reads from outside a step, with `read()` doing Keras' own; reads inside steps go to Keras
-    directly. Installed once (idempotent); a Keras without these methods is reported, and its
-    reads stay Keras' own (`tests/test_distributed.py` has the canary).
+    directly, within `step_reads()` (that includes metrics a model tracks as its attributes,
+    which Keras reads there without going through its compiled metrics). Installed once
+    (idempotent); a Keras without these methods is reported, and its reads stay Keras' own
+    (`tests/test_distributed.py` has the canary).
     """
     if Trainer is None or _STEP_CODE is None:
         return
@@ -351,7 +355,8 @@ def wrap_model_reads(hook: Any) -> None:
 
     def get_metrics_result(self: Any) -> Any:
         if sys._getframe(1).f_code is _STEP_CODE:
-            return original(self)
+            with step_reads():
+                return original(self)
         return hook(self, lambda: original(self))
 
     get_metrics_result.__doc__ = original.__doc__

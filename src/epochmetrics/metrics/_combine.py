@@ -110,22 +110,30 @@ def install() -> None:
     """Where Keras leaves each process's metrics its own (torch), make its reads of a model's
     metrics go through `_model_read`."""
     if collectives.keras_keeps_process_states():
-        wrap_model_reads(_model_read)
+        wrap_model_reads(_model_read, local_reads)  # reads inside a step stay local
 
 
 def leaves(items: Any) -> list[Any]:
-    """Metrics to combine: a metric, an iterable of them, or a model (its `metrics`)."""
+    """Metrics to combine: a metric, an iterable of them, or a model (its `metrics`); each
+    once, in order (a model may hold a metric twice: as its attribute and compiled)."""
+    out: dict[int, Any] = {}
+    for m in _leaves(items):
+        out.setdefault(id(m), m)
+    return list(out.values())
+
+
+def _leaves(items: Any) -> list[Any]:
     if isinstance(items, keras.Model):
-        return leaves(items.metrics)
+        return _leaves(items.metrics)
     if isinstance(items, Portable):
         return [items]
     if isinstance(items, keras.metrics.Metric):
         inner = getattr(items, "metrics", None)  # Keras' containers of compiled metrics
         if isinstance(inner, list) and all(isinstance(m, keras.metrics.Metric) for m in inner):
-            return [leaf for m in inner for leaf in leaves(m)]
+            return [leaf for m in inner for leaf in _leaves(m)]
         return [items]
     if isinstance(items, Iterable) and not isinstance(items, (str, bytes)):
-        return [leaf for m in items for leaf in leaves(m)]
+        return [leaf for m in items for leaf in _leaves(m)]
     raise TypeError(
         "`metrics` must be a Keras metric, a list of metrics or a Keras model. "
         f"Received: {type(items).__name__}."
