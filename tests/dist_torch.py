@@ -1,7 +1,8 @@
 """The torch ranks of `tests/test_distributed.py` (2 gloo processes, run by `multiproc.launch`).
 
 Scenarios, one process group: `fit` with global logs, EarlyStopping on ranks that disagree,
-eager reads and `all_reduce_metrics`, and the EpochEvaluator (`dist_evaluator.py`). Each rank
+eager reads and `all_reduce_metrics`, the EpochEvaluator (`dist_evaluator.py`), and the
+file-writing callbacks (process 0 writes). Each rank
 prints `RESULT {json}`; the test compares them with scikit-learn.
 """
 
@@ -241,6 +242,23 @@ def scenario_evaluator(rank: int) -> dict[str, Any]:
     return out
 
 
+def scenario_files(rank: int) -> dict[str, Any]:
+    """Files are written by process 0 only: each rank points the file-writing callbacks at its
+    own directory under `OUT_DIR`; the test checks that only rank 0's exist."""
+    import epochmetrics as em
+    from epochmetrics._backend.process import process_index
+
+    model = _model()
+    out = os.environ["OUT_DIR"]
+    for callback in (em.RunRecorder(f"{out}/run{rank}"), em.TensorBoard(f"{out}/tb{rank}")):
+        callback.set_model(model)
+        callback.on_train_begin()
+        callback.on_epoch_begin(0)
+        callback.on_epoch_end(0, {"loss": 1.0})
+        callback.on_train_end()
+    return {"process_index": process_index()}
+
+
 def main() -> None:
     import torch
     import torch.distributed as dist
@@ -254,7 +272,7 @@ def main() -> None:
         timeout=datetime.timedelta(seconds=int(os.environ["COLLECTIVE_TIMEOUT"])),
     )
     results = {}
-    for name in os.environ.get("SCENARIOS", "fit,stop,reads,evaluator").split(","):
+    for name in os.environ.get("SCENARIOS", "fit,stop,reads,evaluator,files").split(","):
         results[name] = globals()[f"scenario_{name}"](rank)
     dist.barrier()
     dist.destroy_process_group()

@@ -320,8 +320,9 @@ def _sk_unweighted_f1(y: np.ndarray, pred: np.ndarray) -> dict[str, float]:
 
 
 @pytest.mark.skipif(BACKEND != "torch", reason="torch.distributed needs the torch backend")
-def test_torch_ranks_read_global_values():
-    ranks = launch(HERE / "dist_torch.py", env={"KERAS_BACKEND": "torch"})
+def test_torch_ranks_read_global_values(tmp_path):
+    env = {"KERAS_BACKEND": "torch", "OUT_DIR": str(tmp_path)}
+    ranks = launch(HERE / "dist_torch.py", env=env)
     x, y, w = classification_data(1001, C, 8)
 
     # fit on uneven shards (501/500): every epoch log is the value over all 1,001 samples,
@@ -397,6 +398,12 @@ def test_torch_ranks_read_global_values():
     assert fits[0]["history"] == fits[1]["history"]  # the same epochs, the same values
     assert fits[0]["evaluator"] == fits[1]["evaluator"]
     assert [f["written"] for f in fits] == [True, False]  # process 0 writes the history file
+
+    # RunRecorder and TensorBoard: only process 0 wrote its run directory and event files.
+    assert [r["files"]["process_index"] for r in ranks] == [0, 1]
+    assert (tmp_path / "run0" / "history.csv").is_file()
+    assert (tmp_path / "tb0" / "train").is_dir()
+    assert not (tmp_path / "run1").exists() and not (tmp_path / "tb1").exists()
 
 
 # --- merge_state: shards evaluated by separate workers -----------------------------------------

@@ -66,6 +66,7 @@ class PassResult:
     scalars: dict[str, float]
     matrices: dict[str, tuple[np.ndarray, Any]]  # key -> (matrix, class names or None)
     origins: dict[str, Entry]  # key -> the entry that produced it
+    curves: dict[str, Any]  # entry name -> its ThresholdCounts (when asked for)
 
 
 # Metrics whose state is a sum give the same result for any partition of the data, so their
@@ -195,9 +196,13 @@ def run_pass(
     where: str,
     share: Share,
     memo: Memo,
+    curve_thresholds: int | None = None,
 ) -> PassResult:
     """One prediction pass over this process's part of `source`, combined over the processes,
-    then every entry's result (unprefixed keys, the same on every process)."""
+    then every entry's result (unprefixed keys, the same on every process).
+
+    With `curve_thresholds`, entries that can (the ranking metrics) also give their counts at
+    that many uniform thresholds, from the same whole arrays (`PassResult.curves`)."""
     streamed = [e for e in entries if e.kind == "stream"]
     chunked = [e for e in streamed if isinstance(e.obj, SumStateMetric)]
     per_batch = [e for e in streamed if not isinstance(e.obj, SumStateMetric)]
@@ -210,6 +215,7 @@ def run_pass(
     matrices: dict[str, tuple[np.ndarray, Any]] = {}
     origins: dict[str, Entry] = {}
     processes = share.processes
+    curves: dict[str, Any] = {}
     if streamed or whole:
         names = list(getattr(model, "output_names", None) or [])
         for e in streamed:
@@ -295,12 +301,19 @@ def run_pass(
             for e in whole:
                 compute = partial(_call_whole, e, y_true, y_pred, sample_weight)
                 _collect(e, compute, scalars, matrices, origins, where, detail)
+                if curve_thresholds is not None and hasattr(e.obj, "threshold_counts_arrays"):
+                    try:
+                        curves[e.name] = e.obj.threshold_counts_arrays(
+                            y_true, y_pred, sample_weight, num_thresholds=curve_thresholds
+                        )
+                    except Exception as err:
+                        raise _fail(f"Metric {e.label}", where, detail, err) from err
     for e in entries:
         if e.kind == "model":
             _collect(e, partial(e.obj, model), scalars, matrices, origins, where, " on the model")
     if processes.several:  # process 0's values everywhere: the same logs, the same decisions
-        scalars, matrices = processes.broadcast((scalars, matrices))
-    return PassResult(scalars, matrices, origins)
+        scalars, matrices, curves = processes.broadcast((scalars, matrices, curves))
+    return PassResult(scalars, matrices, origins, curves)
 
 
 def _stream_result(e: Entry) -> Any:
