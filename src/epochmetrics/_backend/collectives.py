@@ -219,7 +219,7 @@ def torch_processes(group: Any = None) -> Processes | None:
 def tf_workers(strategy: Any = None) -> Processes | None:
     """The workers of a multi-worker tf.distribute strategy (`strategy`, or the one in
     scope), or None when there is none or it has one worker."""
-    if "tensorflow" not in sys.modules:
+    if sys.modules.get("tensorflow") is None:  # not imported (or blocked): no strategy
         return None
     import tensorflow as tf
 
@@ -245,7 +245,7 @@ def tf_workers(strategy: Any = None) -> Processes | None:
 
 def strategy_of(value: Any) -> Any:
     """The tf.distribute strategy a distributed variable's value belongs to (None otherwise)."""
-    if "tensorflow" not in sys.modules:
+    if sys.modules.get("tensorflow") is None:  # not imported (or blocked): no strategy
         return None
     import tensorflow as tf
 
