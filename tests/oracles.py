@@ -109,9 +109,9 @@ def calibration_error(
 
 # --- top-k predictions ---------------------------------------------------------------------------
 def top_k_sets(scores: np.ndarray, k: int) -> np.ndarray:
-    """`(n, C)` bool: the k highest scores of each row, ties to the higher class index (the
-    order of scikit-learn's `top_k_accuracy_score`: a stable ascending sort, reversed)."""
-    order = np.argsort(scores, axis=1, kind="mergesort")[:, ::-1][:, :k]
+    """`(n, C)` bool: the k highest scores of each row, ties to the lower class index (the
+    order of a stable descending sort; argmax's first maximum for k = 1)."""
+    order = np.argsort(-scores, axis=1, kind="stable")[:, :k]
     chosen = np.zeros(scores.shape, bool)
     np.put_along_axis(chosen, order, True, axis=1)
     return chosen

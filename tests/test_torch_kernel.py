@@ -165,6 +165,19 @@ def _kernel(case: Case, check: bool, matrix: bool = False) -> Any:
     )
 
 
+def _two_readings(case: Case) -> bool:
+    """A multiclass batch whose integer y_pred has y_true's shape with a last axis of C: the
+    generic function refuses it (it fits two readings), whatever its values."""
+    t, p = case.y_true, case.y_pred
+    return (
+        case.spec.task == "multiclass"
+        and t.ndim >= 2
+        and t.shape == p.shape
+        and t.shape[-1] == case.spec.num_classes
+        and not p.is_floating_point()
+    )
+
+
 # --- 1. the same sums, bit for bit --------------------------------------------------------------
 def _false_alarm_possible(case: Case) -> bool:
     """Whether the kernel's one read may mistake a valid batch for an invalid one: a sum of
@@ -203,6 +216,11 @@ def test_check_false_counts_invalid_values_as_the_generic_function(
     case: Case, matrix: bool
 ) -> None:
     """check=False (torch's fit steps): invalid values masked and counted, exactly."""
+    if _two_readings(case):
+        with pytest.raises(ValueError, match="cannot tell"):
+            _generic(case, False, matrix)
+        assert _kernel(case, False, matrix) is None
+        return
     expected = _generic(case, False, matrix)
     ours = _kernel(case, False, matrix)
     one_hot_like = case.y_true.ndim >= 2 and case.y_true.shape == case.y_pred.shape
@@ -222,6 +240,8 @@ def test_check_true_with_invalid_values_leaves_the_batch_to_the_generic_function
 def test_the_pair_update_matches_the_generic_update(case: Case) -> None:
     """`_sums.update` through the kernel and `add_pair` equals the generic function plus
     `_sums.add`, for a state with a long history (hi and lo both in use)."""
+    if _two_readings(case):
+        return
     step = _sums.Step(stat_scores_update, (case.spec, case.ordinal))
     size = _generic(case, False).shape[0]
     total = torch.linspace(0.0, 2.0**40 + 0.5, size, dtype=torch.float64)
@@ -282,6 +302,7 @@ def test_host_arrays_are_converted_as_the_generic_function_does() -> None:
         ([0, 1], [[1, 0, 0], [0, 1, 0]], None),  # integer scores
         ([0, 1], [[0.5, 0.5]] * 2, None),  # no form: the generic function raises
         ([0, 1], [[0.1, 0.9, 0.0]], None),  # batch sizes differ
+        ([[0, 1, 2], [2, 2, 0]], [[0, 1, 1], [2, 0, 0]], None),  # two readings: an error
     ],
 )
 def test_other_forms_are_left_to_the_generic_function(
@@ -360,6 +381,8 @@ def test_the_refusal_works() -> None:
 
 @given(case=cases(invalid=True), matrix=st.booleans())
 def test_check_false_reads_nothing_on_the_host(case: Case, matrix: bool) -> None:
+    if _two_readings(case):
+        return
     expected = _generic(case, False, matrix)
     step = _sums.Step(stat_scores_update, (case.spec, case.ordinal))
     hi = lo = torch.zeros(expected.shape[0] if not matrix else 1)
@@ -388,6 +411,8 @@ def off_the_cpu() -> Iterator[None]:
 
 @given(case=cases(invalid=True), matrix=st.booleans())
 def test_device_branches_give_the_same_sums(case: Case, matrix: bool) -> None:
+    if _two_readings(case):
+        return
     with off_the_cpu():
         expected = _generic(case, False, matrix)
         ours = _kernel(case, False, matrix)

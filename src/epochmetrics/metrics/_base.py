@@ -22,7 +22,12 @@ from epochmetrics.functional._args import (
 )
 from epochmetrics.functional._layout import Layout
 from epochmetrics.metrics import _sums
-from epochmetrics.metrics._keras_calls import KerasName, called_by_compiled_metrics, keras_read
+from epochmetrics.metrics._keras_calls import (
+    KerasName,
+    called_by_compiled_metrics,
+    inferring_shapes,
+    keras_read,
+)
 from epochmetrics.metrics._public import PerStep
 
 # A metric whose state passes this size gets a warning at construction.
@@ -108,7 +113,7 @@ class SumStateMetric(keras.metrics.Metric):
 
     def update_state(self, y_true: Any, y_pred: Any, sample_weight: Any = None) -> None:
         """Add one batch. Inputs as described in the class docstring."""
-        if _backend.is_shape_only(y_pred):
+        if inferring_shapes(y_pred):
             return  # Keras inferring shapes: nothing to add, the state keeps its shape
         step, state = self._step(), (_backend.value(self._hi), _backend.value(self._lo))
         if not all(_backend.is_concrete(x) for x in (y_true, y_pred, state[0])):
@@ -270,8 +275,9 @@ class SumStateMetric(keras.metrics.Metric):
         spec = self._spec
         if spec.task == "multiclass":
             return (
-                f"y_true labels outside [0, num_classes={spec.num_classes}) or one-hot rows "
-                "naming no class"
+                f"y_true labels outside [0, num_classes={spec.num_classes}) or rows that are "
+                "not one-hot (0/1 with one 1, or soft fractions; all-zero rows are void only "
+                "with ignore_index)"
             )
         return "y_true values other than 0 and 1"
 

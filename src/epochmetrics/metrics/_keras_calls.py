@@ -33,7 +33,23 @@ from typing import Any, NamedTuple
 from keras.src.trainers.compile_utils import CompileMetrics
 from keras.src.trainers.trainer import Trainer
 
-__all__ = ["KerasName", "KerasRead", "called_by_compiled_metrics", "keras_read"]
+from epochmetrics._backend import ops as _backend
+
+try:  # Keras' scope for shape inference (`compute_output_spec`)
+    from keras.src.backend.common.symbolic_scope import in_symbolic_scope
+except ImportError:  # pragma: no cover - a Keras without it never calls us with dummy values
+
+    def in_symbolic_scope() -> bool:
+        return False
+
+
+__all__ = [
+    "KerasName",
+    "KerasRead",
+    "called_by_compiled_metrics",
+    "inferring_shapes",
+    "keras_read",
+]
 
 KerasName = tuple[str, str]  # (output prefix such as "digit_" or "", name after renaming)
 
@@ -152,3 +168,11 @@ def called_by_compiled_metrics() -> bool:
             return True
         frame = frame.f_back
     return False
+
+
+def inferring_shapes(y_pred: Any) -> bool:
+    """Whether Keras is only inferring shapes (building compiled metrics): an update then adds
+    nothing. torch's backend first passes "meta" tensors (shapes, no values), and when anything
+    fails on them it calls again with tensors of ones, whose values are dummies (rows of ones
+    are not one-hot): counting them as invalid would warn about data the user never gave."""
+    return _backend.is_shape_only(y_pred) or in_symbolic_scope()
