@@ -47,7 +47,16 @@ def operating_point(
     tied = ok & (value >= best - 1e-12)
     # Best on the constrained rate among the tied points (it only grows one way along a curve).
     pick = np.flatnonzero(tied)[np.argmax(constrained[tied])]
-    return float(best), float(thr[pick])
+    return float(best), below(thr[pick], s)
+
+
+def below(curve_threshold: float, s: np.ndarray) -> float:
+    """A curve threshold (positive when score >= it) as the threshold of the same cut for
+    "positive when score > t": the largest number below it in the scores' precision (float32
+    scores compare in float32). Infinity stays."""
+    dtype = np.float32 if np.asarray(s).dtype == np.float32 else np.float64
+    t = dtype(curve_threshold)
+    return float(t) if not np.isfinite(t) else float(np.nextafter(t, dtype(-np.inf)))
 
 
 def operating_points(

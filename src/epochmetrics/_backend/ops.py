@@ -175,6 +175,15 @@ def float_bits(x: Any) -> Any:
     return ops.view(x, "int32")
 
 
+def float_from_bits(bits: Any) -> Any:
+    """The float32 whose bit pattern is int32 `bits` (the inverse of `float_bits`)."""
+    if keras.backend.backend() == "tensorflow":
+        import tensorflow as tf
+
+        return tf.bitcast(bits, tf.float32)
+    return ops.view(bits, "float32")
+
+
 def read_parts(variable: Any) -> list[Any]:
     """Tensors whose sum is `variable`'s value: one per replica where TF keeps replicas apart.
 

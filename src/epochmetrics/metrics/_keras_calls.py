@@ -171,8 +171,12 @@ def called_by_compiled_metrics() -> bool:
 
 
 def inferring_shapes(y_pred: Any) -> bool:
-    """Whether Keras is only inferring shapes (building compiled metrics): an update then adds
-    nothing. torch's backend first passes "meta" tensors (shapes, no values), and when anything
-    fails on them it calls again with tensors of ones, whose values are dummies (rows of ones
-    are not one-hot): counting them as invalid would warn about data the user never gave."""
-    return _backend.is_shape_only(y_pred) or in_symbolic_scope()
+    """Whether Keras is only inferring shapes (building compiled metrics) with inputs an update
+    must not count. torch's backend first passes "meta" tensors (shapes, no values), and when
+    anything fails on them it calls again with tensors of ones, whose values are dummies (rows
+    of ones are not one-hot): counting them as invalid would warn about data the user never
+    gave. What is added there is discarded anyway (a stateless scope)."""
+    if _backend.is_shape_only(y_pred):
+        return True
+    # Traced inputs (JAX, TensorFlow) run the update as a real step would, for its shapes.
+    return in_symbolic_scope() and _backend.is_concrete(y_pred)
