@@ -186,7 +186,7 @@ def batch_form(spec: TaskSpec, y_true: Any, y_pred: Any, scores: bool) -> Form |
         return Form(False, True, st1)  # labels + scores
     if len(st) >= 2 and st == sp and st[-1] == c:
         if _is_int(y_pred):
-            raise ambiguous_form_error(spec, st, str(y_pred.dtype))
+            raise ambiguous_form_error(spec, st, keras.backend.standardize_dtype(y_pred.dtype))
         return Form(True, True, st[:-1])  # one-hot + scores
     if scores:
         return None
