@@ -15,6 +15,7 @@ SRC = Path(__file__).resolve().parents[1] / "src" / "epochmetrics"
 
 # Top-level area of a module -> the areas it may import at module level.
 ALLOWED = {
+    "_types": set(),
     "_backend": {"_backend"},
     "functional": {"_backend", "functional"},
     "metrics": {"_backend", "functional", "metrics"},
@@ -27,6 +28,9 @@ ALLOWED = {
     "__init__": {"_backend"},
     "__main__": {"cli"},
 }
+# The names of the options' values (standard library only): every area may import them.
+for _allowed in ALLOWED.values():
+    _allowed.add("_types")
 # The one crossing from the compute stack into the artifacts stack: the evaluator writes its
 # history file through the format's owner; and plots read tensors with the framework-free
 # converter.
@@ -114,6 +118,42 @@ def test_framework_names_only_in_the_backend_and_distributed() -> None:
                 )
                 for name in names:
                     assert name.split(".")[0] not in FRAMEWORKS, f"{module} imports {name}"
+
+
+def test_keras_internals_only_in_their_module() -> None:
+    """`keras.src` is read in one module, with its per-version strategy and canaries."""
+    for module, path in MODULES.items():
+        if module == "epochmetrics._backend.keras_internals":
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import | ast.ImportFrom):
+                names = (
+                    [a.name for a in node.names]
+                    if isinstance(node, ast.Import)
+                    else [node.module or ""]
+                )
+                assert not any(n.startswith("keras.src") for n in names), module
+            if isinstance(node, ast.Constant) and isinstance(node.value, str):
+                assert not node.value.startswith("keras.src"), module
+
+
+def _is_backend_name(node: ast.AST) -> bool:
+    """`keras.backend.backend()` or `keras.config.backend()`, however imported."""
+    return isinstance(node, ast.Call) and ast.unparse(node.func).split(".")[-1] == "backend"
+
+
+def test_backend_names_are_compared_only_in_the_backend_and_distributed() -> None:
+    """What differs by backend is decided in `_backend/` (and by `distributed.py`, which is
+    torch's): elsewhere a backend's name is shown, never compared."""
+    for module, path in MODULES.items():
+        if _area(module) in ("_backend", "distributed"):
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Compare):
+                sides = [node.left, *node.comparators]
+                assert not any(_is_backend_name(s) for s in sides), (
+                    f"{module}:{node.lineno} compares the backend's name: ask `_backend` instead"
+                )
 
 
 def test_no_import_cycles() -> None:

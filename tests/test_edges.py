@@ -120,7 +120,7 @@ def test_keras_canary_compiled_metric_names() -> None:
     """Keras-behaviour canary: our copy of CompileMetrics' naming gives Keras' own keys.
 
     If this fails, Keras changed how it names compiled metrics, and per-class keys would no
-    longer follow: update `metrics/_log_keys.py`.
+    longer follow: update `metrics/_keras_calls.py` (`_compiled_names`).
     """
     from epochmetrics.metrics._keras_calls import _compiled_names
 

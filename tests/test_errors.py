@@ -519,3 +519,60 @@ def test_merge_state_rejects_other_configurations() -> None:
         ValueError, match="differ in class: 'F1Score' here, 'Precision' in the other"
     ):
         a.merge_state(em.Precision("multiclass", num_classes=3))
+
+
+# --- callbacks: the same checks and messages as the metrics' options ---------------------------
+_X, _Y = np.zeros((4, 2), "float32"), np.zeros(4, "int32")
+
+BAD_CALLBACK_ARGUMENTS = [
+    # (EpochEvaluator keyword arguments, error, message)
+    (
+        {"every_n_epochs": 0},
+        ValueError,
+        r"`every_n_epochs` must be a positive integer\. Received: every_n_epochs=0\.",
+    ),
+    ({"every_n_epochs": 2.0}, ValueError, r"Received: every_n_epochs=2\.0\."),
+    ({"every_n_epochs": np.int64(0)}, ValueError, r"`every_n_epochs` must be a positive integer"),
+    ({"every_n_epochs": True}, ValueError, r"Received: every_n_epochs=True\."),
+    ({"steps": np.int32(0)}, ValueError, r"`steps` must be a positive integer or None"),
+    (
+        {"steps": 1.5},
+        ValueError,
+        r"`steps` must be a positive integer or None\. Received: steps=1\.5",
+    ),
+    ({"batch_size": np.float32(4)}, ValueError, r"`batch_size` must be a positive integer or None"),
+    ({"prefix": 1}, TypeError, r"`prefix` must be a string\. Received: prefix=1\."),
+    (
+        {"output": 1.5},
+        TypeError,
+        r"`output` must be an output name, an index or None\. Received: output=1\.5\.",
+    ),
+    ({"output": np.bool_(True)}, TypeError, r"`output` must be an output name"),
+    (
+        {"directions": {"val_f1": "higher"}},
+        ValueError,
+        r"`directions\['val_f1'\]` must be 'up' or 'down' \(or 'max'/'min'\)\. Received: 'higher'",
+    ),
+]
+
+
+@pytest.mark.parametrize(("kwargs", "error", "message"), BAD_CALLBACK_ARGUMENTS)
+def test_bad_callback_arguments(kwargs: dict[str, Any], error: type, message: str) -> None:
+    with pytest.raises(error, match=message):
+        em.EpochEvaluator((_X, _Y), [em.Accuracy("binary")], **kwargs)
+
+
+def test_callbacks_take_numpy_integers_where_they_take_integers() -> None:
+    """As the metrics do (`num_classes=np.int64(3)`): a count read from an array works."""
+    ev = em.EpochEvaluator(
+        (_X[:, :1], _Y),
+        [em.Accuracy("binary")],
+        every_n_epochs=np.int64(2),
+        batch_size=np.int32(2),
+        steps=np.int64(1),
+        output=np.int64(0),
+    )
+    assert (ev.every_n_epochs, ev.source.batch_size, ev.source.steps, ev.output) == (2, 2, 1, 0)
+    assert all(type(v) is int for v in (ev.every_n_epochs, ev.source.batch_size, ev.output))
+    with pytest.raises(ValueError, match=r"`direction` must be 'up' or 'down'"):
+        em.callbacks.ModelEvaluator(lambda model: 0.0, direction="higher")

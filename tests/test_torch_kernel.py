@@ -25,6 +25,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import epochmetrics as em
+from epochmetrics._backend import kernels
 from epochmetrics._backend import torch_batch as tb
 from epochmetrics._backend import torch_kernels as tk
 from epochmetrics.functional._args import TaskSpec, make_spec
@@ -242,7 +243,7 @@ def test_the_pair_update_matches_the_generic_update(case: Case) -> None:
     `_sums.add`, for a state with a long history (hi and lo both in use)."""
     if _two_readings(case):
         return
-    step = _sums.Step(stat_scores_update, (case.spec, case.ordinal))
+    step = _sums.Step(stat_scores_update, (case.spec, case.ordinal), kernel="stat_scores")
     size = _generic(case, False).shape[0]
     total = torch.linspace(0.0, 2.0**40 + 0.5, size, dtype=torch.float64)
     hi, lo = total.float(), (total - total.float().double()).float()
@@ -254,11 +255,20 @@ def test_the_pair_update_matches_the_generic_update(case: Case) -> None:
 
 
 def test_the_kernel_is_selected_for_the_count_family_only() -> None:
-    from epochmetrics.functional.ranking_graph import binned_update
-
-    assert _sums._direct(stat_scores_update) == (tk.stat_scores, tk.add_pair)
-    assert _sums._direct(confusion_matrix_update) == (tk.confusion_matrix, tk.add_pair)
-    assert _sums._direct(binned_update) is None
+    assert kernels.direct("stat_scores") == (tk.stat_scores, tk.add_pair)
+    assert kernels.direct("confusion_matrix") == (tk.confusion_matrix, tk.add_pair)
+    assert kernels.direct(None) is None
+    mc = {"task": "multiclass", "num_classes": 3}
+    steps = {
+        "stat_scores": em.F1Score(**mc)._step(),
+        "confusion_matrix": em.ConfusionMatrix(**mc)._step(),
+        None: em.AUROC(**mc)._step(),
+    }
+    for name, step in steps.items():
+        assert step.kernel == name
+    assert em.F1Score(**mc, top_k=2)._step().kernel is None  # no direct kernel for top-k
+    assert steps["stat_scores"].fn is stat_scores_update
+    assert steps["confusion_matrix"].fn is confusion_matrix_update
 
 
 @pytest.mark.parametrize("classes, batch", [(2, 5000), (10, 3000), (300, 200), (1000, 64)])
@@ -384,7 +394,7 @@ def test_check_false_reads_nothing_on_the_host(case: Case, matrix: bool) -> None
     if _two_readings(case):
         return
     expected = _generic(case, False, matrix)
-    step = _sums.Step(stat_scores_update, (case.spec, case.ordinal))
+    step = _sums.Step(stat_scores_update, (case.spec, case.ordinal), kernel="stat_scores")
     hi = lo = torch.zeros(expected.shape[0] if not matrix else 1)
     with no_host_reads():
         ours = _kernel(case, False, matrix)
@@ -441,5 +451,5 @@ def test_metric_updates_equal_the_generic_path(monkeypatch: pytest.MonkeyPatch) 
         return torch.cat([metric._hi.value, metric._lo.value]).detach().numpy().copy()
 
     ours = stream()
-    monkeypatch.setattr(_sums, "_direct", lambda fn: None)
+    monkeypatch.setattr(kernels, "direct", lambda name: None)
     np.testing.assert_array_equal(ours.view(np.int32), stream().view(np.int32))

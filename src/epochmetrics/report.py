@@ -16,20 +16,19 @@ import html
 import io
 import json
 import math
-from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from epochmetrics import plot
 from epochmetrics._files.run import Run, load_run
 from epochmetrics._files.run_dir import FIGURES, REPORT_HTML
+from epochmetrics._types import Progress
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
 __all__ = ["Run", "load_run", "render_figures", "write_figures", "write_report"]
 
-Progress = Callable[[str], None]
 DPI = 110
 
 

@@ -6,6 +6,10 @@ user's `result()`) run in NumPy on the host (`numpy_ops`): eager Keras ops pay 1
 dispatch each on torch and compile per shape on JAX (a 1,000-class per-class result took over
 a minute there), while NumPy on the same float64 sums takes well under a millisecond. Both
 namespaces have the `keras.ops` signatures; result code receives one of them as `xp`.
+
+Two rules every result follows are kept here, once: `mean` is a sum over a count in both
+namespaces (`keras.ops.mean` computes float64 input in float32 on torch), and `divide` is the
+one zero-safe division (scikit-learn's `zero_division`: no epsilon anywhere).
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ from keras import ops as _keras_ops
 
 from epochmetrics._backend import ops as _backend
 
-__all__ = ["keras_ops", "numpy_ops"]
+__all__ = ["divide", "keras_ops", "numpy_ops"]
 
 
 class _NumpyOps:
@@ -60,12 +64,26 @@ class _NumpyOps:
         raise AttributeError(f"epochmetrics' host results have no NumPy version of ops.{name}")
 
 
+def _mean(x: Any, axis: int | None = None) -> Any:
+    """A sum over a count, in the input's dtype: `keras.ops.mean` computes float64 input in
+    float32 on torch."""
+    total = _keras_ops.sum(x, axis=axis)
+    dims = tuple(x.shape) if axis is None else (x.shape[axis],)
+    if any(d is None for d in dims):  # a dimension known only when the step runs
+        count = _keras_ops.cast(
+            _keras_ops.size(x) if axis is None else _keras_ops.shape(x)[axis], total.dtype
+        )
+        return total / count
+    return total / int(np.prod(dims))
+
+
 class _KerasOps:
     """`keras.ops`, with the functions whose dtype or speed differs by backend routed to
-    `_backend` (`argmax` over the last axis only)."""
+    `_backend` (`argmax` over the last axis only) and `mean` kept in the input's dtype."""
 
     argmax = staticmethod(lambda x, axis=-1: _backend.argmax(x))  # last axis only
     cumsum = staticmethod(_backend.cumsum)
+    mean = staticmethod(_mean)
     top_1 = staticmethod(_backend.top_1)  # (max, argmax) of the last axis
 
     def __getattr__(self, name: str) -> Any:
@@ -74,3 +92,11 @@ class _KerasOps:
 
 numpy_ops: Any = _NumpyOps()
 keras_ops: Any = _KerasOps()
+
+
+def divide(xp: Any, num: Any, den: Any, zero_division: float = 0.0) -> Any:
+    """num / den, and `zero_division` where den is 0 (no epsilon), in namespace `xp`."""
+    zero = xp.equal(den, 0)
+    return xp.where(
+        zero, xp.cast(zero_division, num.dtype), num / xp.where(zero, xp.ones_like(den), den)
+    )

@@ -17,6 +17,7 @@ from typing import Literal
 import numpy as np
 
 from epochmetrics._files.history import History
+from epochmetrics._types import Direction
 
 __all__ = [
     "VAL_PREFIX",
@@ -29,7 +30,6 @@ __all__ = [
 ]
 
 Split = Literal["train", "val"]
-Direction = Literal["up", "down"]
 
 VAL_PREFIX = "val_"
 # Lower-is-better metric names; everything else (our metrics) is higher-is-better.

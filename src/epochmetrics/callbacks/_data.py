@@ -28,6 +28,7 @@ import keras
 import numpy as np
 
 from epochmetrics._backend import host as _host
+from epochmetrics.functional._args import check_int
 
 __all__ = ["Batch", "BatchSource"]
 
@@ -82,19 +83,8 @@ class BatchSource:
     def __init__(
         self, data: Any, *, batch_size: int | None = None, steps: int | None = None
     ) -> None:
-        if steps is not None and (
-            isinstance(steps, bool) or not isinstance(steps, int) or steps < 1
-        ):
-            raise ValueError(
-                f"`steps` must be a positive integer or None. Received: steps={steps!r}."
-            )
-        if batch_size is not None and (
-            isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1
-        ):
-            raise ValueError(
-                "`batch_size` must be a positive integer or None. "
-                f"Received: batch_size={batch_size!r}."
-            )
+        steps = check_int("steps", steps, minimum=1, none=True)
+        batch_size = check_int("batch_size", batch_size, minimum=1, none=True)
         self.steps = steps
         self.batch_size = batch_size
         self.one_shot = False  # an iterator without `steps`: one pass only

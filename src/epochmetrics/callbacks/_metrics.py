@@ -17,23 +17,21 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 
 from epochmetrics._backend.host import to_numpy
+from epochmetrics._types import Direction
+from epochmetrics.functional._args import check_direction
 
 __all__ = [
     "Entry",
     "EvaluationError",
     "ModelEvaluator",
     "build_entries",
-    "check_direction",
     "flatten_result",
 ]
-
-Direction = Literal["up", "down"]
-_DIRECTIONS = {"up": "up", "max": "up", "down": "down", "min": "down"}
 
 
 class EvaluationError(RuntimeError):
@@ -48,12 +46,6 @@ class EvaluationError(RuntimeError):
     def __init__(self, message: str, original: BaseException | None = None) -> None:
         super().__init__(message)
         self.original = original
-
-
-def check_direction(value: Any, where: str) -> Direction:
-    if value not in _DIRECTIONS:
-        raise ValueError(f"{where} must be 'up' or 'down' (or 'max'/'min'). Received: {value!r}.")
-    return _DIRECTIONS[value]  # type: ignore[return-value]
 
 
 class ModelEvaluator:

@@ -12,9 +12,10 @@ import keras
 from epochmetrics._files.evaluation import check_history_path, prepare_history_path
 from epochmetrics.callbacks import _keras
 from epochmetrics.callbacks._data import BatchSource
-from epochmetrics.callbacks._metrics import Entry, build_entries, check_direction
+from epochmetrics.callbacks._metrics import Entry, build_entries
 from epochmetrics.callbacks._pass import Output, run_pass
 from epochmetrics.callbacks._record import HistoryRecord
+from epochmetrics.functional._args import check_direction, check_int, check_output, check_str
 
 __all__ = ["EpochEvaluator"]
 
@@ -135,21 +136,9 @@ class EpochEvaluator(keras.callbacks.Callback):
         history_path: str | os.PathLike[str] | None = None,
     ) -> None:
         super().__init__()
-        if (
-            isinstance(every_n_epochs, bool)
-            or not isinstance(every_n_epochs, int)
-            or every_n_epochs < 1
-        ):
-            raise ValueError(
-                "`every_n_epochs` must be a positive integer. "
-                f"Received: every_n_epochs={every_n_epochs!r}."
-            )
-        if not isinstance(prefix, str):
-            raise TypeError(f"`prefix` must be a string. Received: prefix={prefix!r}.")
-        if output is not None and (isinstance(output, bool) or not isinstance(output, (int, str))):
-            raise TypeError(
-                f"`output` must be an output name, an index or None. Received: output={output!r}."
-            )
+        every_n_epochs = check_int("every_n_epochs", every_n_epochs, minimum=1)
+        prefix = check_str("prefix", prefix)
+        output = check_output(output)
         self.entries: list[Entry] = build_entries(metrics)
         self.source = BatchSource(data, batch_size=batch_size, steps=steps)
         if self.source.kind == "none" and any(e.kind != "model" for e in self.entries):

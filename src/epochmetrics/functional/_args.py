@@ -1,9 +1,15 @@
 """Options and messages: validated once, named in one place. Plain Python, no Keras.
 
+Every option of every public class and function (metrics, functional API, callbacks) is
+checked here, so that the same kind of mistake gets the same kind of message everywhere:
+"`name` must be ... Received: name=value." Integers may be Python or NumPy integers, floats
+Python or NumPy floats; booleans are never numbers. The names of the allowed values
+(`Task`, `Average`, ...) are in `epochmetrics._types`.
+
 - `TaskSpec` / `make_spec`: the task arguments every metric shares.
-- Small checkers (`check_int`, `check_choice`, `check_bool`, `check_float`) for every other
-  option, so that the same kind of mistake gets the same kind of message everywhere:
-  "`name` must be ... Received: name=value."
+- Small checkers (`check_int`, `check_float`, `check_bool`, `check_choice`, `check_str`,
+  `check_rate`) and the options several classes share (`check_per_step`,
+  `check_direction`, `check_bins_per_octave`).
 - The messages for bad inputs, shared by the in-graph formatter (`_format`) and the host
   validator (`functional.ranking.prepare`), so both paths say the same thing.
 """
@@ -13,16 +19,16 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
+
+from epochmetrics._types import Average, Direction, PerStep, Task
 
 __all__ = [
     "INVALID_KINDS",
     "ONE_HOT_RULE",
     "SCORES",
-    "Average",
-    "Task",
     "TaskSpec",
     "UndefinedMetricWarning",
     "ambiguous_form_error",
@@ -31,21 +37,27 @@ __all__ = [
     "bad_values_error",
     "bad_weights_error",
     "check_average",
+    "check_bins_per_octave",
     "check_bool",
     "check_choice",
     "check_class_names",
+    "check_direction",
+    "check_entries",
     "check_float",
     "check_int",
+    "check_output",
+    "check_per_step",
+    "check_rate",
+    "check_str",
     "check_zero_division",
     "class_labels",
     "default_average",
+    "is_int",
     "make_spec",
     "nan_rows_error",
     "shape_error",
 ]
 
-Task = Literal["binary", "multiclass", "multilabel"]
-Average = Literal["binary", "micro", "macro", "weighted"] | None
 TASKS: tuple[str, ...] = ("binary", "multiclass", "multilabel")
 # Kinds of invalid input, counted in this order in the last cells of every state.
 INVALID_KINDS = ("y_true", "y_pred", "sample_weight")
@@ -54,7 +66,8 @@ SCORES = "float scores (ranking needs scores, not predicted labels)"
 
 
 # --- small checkers ----------------------------------------------------------------------------
-def _is_int(value: Any) -> bool:
+def is_int(value: Any) -> bool:
+    """A Python or NumPy integer, not a bool."""
     return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
 
 
@@ -67,12 +80,14 @@ def check_int(
     none: bool = False,
     what: str | None = None,
     lead: str | None = None,
+    received: str | None = None,
 ) -> Any:
     """`value` as an int in [minimum, maximum] (or None when `none`), else a ValueError:
-    "`name` must be <what>. Received: name=value." (`lead` replaces "`name` must be")."""
+    "`name` must be <what>. Received: name=value." (`lead` replaces "`name` must be",
+    `received` replaces "name=value")."""
     if value is None and none:
         return None
-    ok = _is_int(value) and (minimum is None or value >= minimum)
+    ok = is_int(value) and (minimum is None or value >= minimum)
     ok = ok and (maximum is None or value <= maximum)
     if not ok:
         if what is None:
@@ -80,7 +95,8 @@ def check_int(
             if (minimum is not None and minimum != 1) or maximum is not None:
                 what += f" {_interval(minimum, maximum)}"
         lead = f"`{name}` must be" if lead is None else lead
-        raise ValueError(f"{lead} {what}{' or None' if none else ''}. Received: {name}={value!r}.")
+        shown = f"{name}={value!r}" if received is None else received
+        raise ValueError(f"{lead} {what}{' or None' if none else ''}. Received: {shown}.")
     return int(value)
 
 
@@ -99,21 +115,25 @@ def check_float(
     low: float = -math.inf,
     high: float = math.inf,
     open_interval: bool = False,
+    open_low: bool = False,
     nan: bool = False,
     what: str | None = None,
 ) -> float:
-    """`value` as a float in [low, high] (or (low, high) when `open_interval`; NaN too when
-    `nan`)."""
+    """`value` as a float in [low, high] (or (low, high) when `open_interval`, (low, high]
+    when `open_low`; NaN too when `nan`)."""
     ok = isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(
         value, (bool, np.bool_)
     )
     if ok:
         v = float(value)
-        ok = (nan and math.isnan(v)) or (low < v < high if open_interval else low <= v <= high)
+        above = low < v if open_interval or open_low else low <= v
+        below = v < high if open_interval else v <= high
+        ok = (nan and math.isnan(v)) or (above and below)
     if not ok:
         if what is None:
-            brackets = "()" if open_interval else "[]"
-            what = f"a number in {brackets[0]}{low:g}, {high:g}{brackets[1]}"
+            left = "(" if open_interval or open_low else "["
+            right = ")" if open_interval else "]"
+            what = f"a number in {left}{low:g}, {high:g}{right}"
         raise ValueError(f"`{name}` must be {what}. Received: {name}={value!r}.")
     return float(value)
 
@@ -124,13 +144,79 @@ def check_bool(name: str, value: Any) -> bool:
     return bool(value)
 
 
-def check_choice(name: str, value: Any, choices: Sequence[Any], where: str = "") -> Any:
-    """`value` if it is one of `choices`, else a ValueError listing them."""
+def check_choice(
+    name: str, value: Any, choices: Sequence[Any], where: str = "", what: str | None = None
+) -> Any:
+    """`value` if it is one of `choices`, else a ValueError listing them (or saying `what`)."""
     if value not in choices:
-        listed = [repr(c) for c in choices]
-        names = listed[0] if len(listed) == 1 else ", ".join(listed[:-1]) + f" or {listed[-1]}"
-        raise ValueError(f"`{name}` must be {names}{where}. Received: {name}={value!r}.")
+        if what is None:
+            listed = [repr(c) for c in choices]
+            what = listed[0] if len(listed) == 1 else ", ".join(listed[:-1]) + f" or {listed[-1]}"
+        raise ValueError(f"`{name}` must be {what}{where}. Received: {name}={value!r}.")
     return value
+
+
+def check_entries(name: str, values: Sequence[Any], choices: Sequence[Any]) -> tuple[Any, ...]:
+    """Each of `values` one of `choices` (a list option, e.g. the averages of a report)."""
+    many = len(choices) > 3
+    allowed = (
+        f"among {[*choices]}"
+        if many
+        else ", ".join(repr(c) for c in choices[:-1]) + f" or {choices[-1]!r}"
+    )
+    for value in values:
+        if value not in choices:
+            raise ValueError(f"`{name}` entries must be {allowed}. Received: {value!r}.")
+    return tuple(values)
+
+
+def check_str(name: str, value: Any, what: str = "a string") -> str:
+    """A string, else a TypeError (a name or a prefix: no other type could be meant)."""
+    if not isinstance(value, str):
+        raise TypeError(f"`{name}` must be {what}. Received: {name}={value!r}.")
+    return value
+
+
+def check_output(output: Any) -> int | str | None:
+    """A model output, by name or index (None: the only one), else a TypeError."""
+    if output is None or isinstance(output, str):
+        return output
+    if not is_int(output):
+        raise TypeError(
+            f"`output` must be an output name, an index or None. Received: output={output!r}."
+        )
+    return int(output)
+
+
+def check_rate(name: str, value: Any, *, open_low: bool = False) -> float:
+    """A rate (recall, precision, ...) in [0, 1], or (0, 1] with `open_low`."""
+    interval = "(0, 1]" if open_low else "[0, 1]"
+    what = f"a number in {interval}"
+    return check_float(name, value, low=0.0, high=1.0, open_low=open_low, what=what)
+
+
+def check_per_step(per_step: Any) -> PerStep:
+    """Which keys a train or test step returns (see `metrics/_docs.py`)."""
+    return check_choice("per_step", per_step, ("all", "averages", "none"))  # type: ignore[no-any-return]
+
+
+_DIRECTIONS = {"up": "up", "max": "up", "down": "down", "min": "down"}
+
+
+def check_direction(value: Any, where: str) -> Direction:
+    """ "up" or "down" ("max" and "min" as Keras' modes say it); `where` names the option."""
+    if not isinstance(value, str) or value not in _DIRECTIONS:
+        raise ValueError(f"{where} must be 'up' or 'down' (or 'max'/'min'). Received: {value!r}.")
+    return _DIRECTIONS[value]  # type: ignore[return-value]
+
+
+def check_bins_per_octave(bins_per_octave: Any) -> int:
+    """The ranking metrics' binned resolution: a power of two from 1 to 1024."""
+    what = "a power of two from 1 to 1024"
+    value = check_int("bins_per_octave", bins_per_octave, minimum=1, maximum=1024, what=what)
+    if value & (value - 1):
+        raise ValueError(f"`bins_per_octave` must be {what}. Received: bins_per_octave={value!r}.")
+    return int(value)
 
 
 # --- the task arguments --------------------------------------------------------------------------
@@ -172,7 +258,7 @@ def make_spec(
                 f"{'classes' if task == 'multiclass' else 'labels'}. Received: num_classes=None."
             )
         minimum = 2 if task == "multiclass" else 1
-        if not _is_int(num_classes):
+        if not is_int(num_classes):
             raise ValueError(
                 f"`num_classes` must be an integer >= {minimum}. "
                 f"Received: num_classes={num_classes!r}."
@@ -198,7 +284,7 @@ def make_spec(
             f"(or use task='multilabel' for independent labels). Received: threshold={threshold!r}."
         )
     check_bool("from_logits", from_logits)
-    if ignore_index is not None and not _is_int(ignore_index):
+    if ignore_index is not None and not is_int(ignore_index):
         raise ValueError(
             f"`ignore_index` must be an integer or None. Received: ignore_index={ignore_index!r}."
         )

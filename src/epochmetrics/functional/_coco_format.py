@@ -17,19 +17,18 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 
+from epochmetrics._types import Progress
 from epochmetrics.functional._coco_match import Detections, GroundTruth
 
 __all__ = ["CocoGroundTruth", "load_json", "read_ground_truth", "read_results"]
 
-Progress = Callable[[str], None] | None
 
-
-def load_json(source: Any, what: str, progress: Progress = None) -> Any:
+def load_json(source: Any, what: str, progress: Progress | None = None) -> Any:
     """A path (str or PathLike) is read as JSON; anything else is returned as is."""
     if not isinstance(source, (str, os.PathLike)):
         return source
@@ -97,7 +96,7 @@ def _bboxes(items: list[Any], what: str) -> np.ndarray:
     return out
 
 
-def read_ground_truth(gt: Any, progress: Progress = None) -> CocoGroundTruth:
+def read_ground_truth(gt: Any, progress: Progress | None = None) -> CocoGroundTruth:
     data = load_json(gt, "ground truth", progress)
     if not isinstance(data, Mapping) or not all(
         isinstance(data.get(k), list) for k in ("images", "annotations", "categories")
@@ -126,7 +125,7 @@ def read_ground_truth(gt: Any, progress: Progress = None) -> CocoGroundTruth:
     )
 
 
-def read_results(results: Any, gt: CocoGroundTruth, progress: Progress = None) -> Detections:
+def read_results(results: Any, gt: CocoGroundTruth, progress: Progress | None = None) -> Detections:
     data = load_json(results, "results", progress)
     if isinstance(data, np.ndarray):
         if data.ndim != 2 or data.shape[1] != 7:

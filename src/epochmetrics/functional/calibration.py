@@ -35,7 +35,7 @@ from __future__ import annotations
 
 import functools
 import warnings
-from typing import Any, Literal
+from typing import Any
 
 import keras
 import numpy as np
@@ -43,14 +43,13 @@ from keras import ops
 
 from epochmetrics._backend import ops as _backend
 from epochmetrics._backend.xp import keras_ops, numpy_ops
+from epochmetrics._types import CalibrationAverage, Norm, Task
 from epochmetrics.functional import ranking
-from epochmetrics.functional._args import TaskSpec, make_spec
+from epochmetrics.functional._args import TaskSpec, check_choice, check_int, make_spec
 from epochmetrics.functional._format import format_batch
 from epochmetrics.functional._layout import Layout
-from epochmetrics.functional.ranking import Task
 
 __all__ = [
-    "Norm",
     "bin_edges",
     "bin_index",
     "calibration_error",
@@ -59,33 +58,29 @@ __all__ = [
     "calibration_layout",
     "calibration_sums",
     "calibration_update",
+    "check_calibration_average",
     "check_n_bins",
     "check_norm",
     "top_label",
 ]
 
-Norm = Literal["l1", "l2", "max"]
 NORMS = ("l1", "l2", "max")
 
 
 def check_n_bins(n_bins: Any) -> int:
     """`n_bins`: an integer from 1 to 2**24 (float32 counts bins exactly up to there)."""
-    ok = isinstance(n_bins, (int, np.integer)) and not isinstance(n_bins, bool)
-    if not (ok and 1 <= n_bins <= 2**24):
-        raise ValueError(
-            "`n_bins` must be an integer from 1 to 2**24 (15 is usual). "
-            f"Received: n_bins={n_bins!r}."
-        )
-    return int(n_bins)
+    what = "an integer from 1 to 2**24 (15 is usual)"
+    return int(check_int("n_bins", n_bins, minimum=1, maximum=2**24, what=what))
 
 
 def check_norm(norm: Any) -> str:
-    if norm not in NORMS:
-        raise ValueError(
-            f"`norm` must be one of 'l1' (ECE), 'l2' (RMS calibration error) or 'max' (MCE). "
-            f"Received: norm={norm!r}."
-        )
-    return str(norm)
+    what = "one of 'l1' (ECE), 'l2' (RMS calibration error) or 'max' (MCE)"
+    return str(check_choice("norm", norm, NORMS, what=what))
+
+
+def check_calibration_average(average: Any) -> CalibrationAverage:
+    """Multilabel's average of the per-label errors."""
+    return check_choice("average", average, ("macro", "micro", None))  # type: ignore[no-any-return]
 
 
 def bin_edges(n_bins: int) -> np.ndarray:
@@ -243,7 +238,7 @@ def calibration_error(
     num_classes: int | None = None,
     n_bins: int = 15,
     norm: Norm = "l1",
-    average: Literal["macro", "micro"] | None = "macro",
+    average: CalibrationAverage = "macro",
     sample_weight: Any = None,
     from_logits: bool = False,
     ignore_index: int | None = None,
@@ -285,10 +280,7 @@ def calibration_error(
     """
     n_bins, kind = check_n_bins(n_bins), check_norm(norm)
     spec = make_spec(task, num_classes, 0.5, from_logits, ignore_index)
-    if average not in ("macro", "micro", None):
-        raise ValueError(
-            f"`average` must be one of 'macro', 'micro' or None. Received: average={average!r}."
-        )
+    average = check_calibration_average(average)
     cols = ranking.prepare(spec, y_true, y_prob, sample_weight)
     scores = cols.scores.astype(np.float64)
     if from_logits and spec.task != "multiclass":  # multiclass: softmax done by `prepare`

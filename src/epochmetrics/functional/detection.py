@@ -25,12 +25,12 @@ from __future__ import annotations
 import itertools
 import json
 import math
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
+from epochmetrics._types import Progress
 from epochmetrics.functional._coco_accumulate import accumulate, summarize
 from epochmetrics.functional._coco_format import read_ground_truth, read_results
 from epochmetrics.functional._coco_match import (
@@ -49,7 +49,6 @@ from epochmetrics.functional._detection_inputs import (
 
 __all__ = ["COCOEvaluation", "coco_evaluate", "coco_main", "detection_map", "summary_text"]
 
-Progress = Callable[[str], None] | None
 # Detections matched per call: bounds the memory of the candidate pairs on large files.
 CHUNK_DETECTIONS = 2**18
 
@@ -116,7 +115,7 @@ def match_all(
     num_classes: int,
     iou_thresholds: np.ndarray,
     max_det: int,
-    progress: Progress = None,
+    progress: Progress | None = None,
 ) -> tuple[Records, np.ndarray]:
     """`match` over consecutive image ranges of about `CHUNK_DETECTIONS` detections each."""
     d_cut = np.searchsorted(np.sort(dt.image), np.arange(num_images + 1))
@@ -151,7 +150,7 @@ def coco_evaluate(
     *,
     iou_thresholds: Any = None,
     max_detections: Any = (1, 10, 100),
-    progress: Progress = None,
+    progress: Progress | None = None,
 ) -> COCOEvaluation:
     """COCO bbox evaluation of results against a ground truth, as pycocotools' `COCOeval`.
 
@@ -310,7 +309,7 @@ def summary_text(result: COCOEvaluation) -> str:
 
 
 def coco_main(
-    gt_path: Any, results_path: Any, *, as_json: bool = False, progress: Progress = None
+    gt_path: Any, results_path: Any, *, as_json: bool = False, progress: Progress | None = None
 ) -> str:
     """What `epochmetrics coco GT.json RESULTS.json` prints: the summary, or JSON with
     `--json` (`{"stats": {...}, "per_class_ap": {category_id: AP}}`, null for undefined).

@@ -27,15 +27,15 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from epochmetrics._backend.xp import numpy_ops
+from epochmetrics._types import RankingAverage, Task
 from epochmetrics.functional import _ranking_kernels, ranking, ranking_graph
 from epochmetrics.functional import operating_points_ops as opo
+from epochmetrics.functional._args import check_rate
 from epochmetrics.functional._host_format import column
 from epochmetrics.functional._ranking_kernels import reduce_columns
-from epochmetrics.functional.ranking import RankingAverage, Task
 
 __all__ = [
     "OperatingPoint",
-    "check_rate",
     "operating_point_columns",
     "partial_auc_columns",
     "precision_at_recall",
@@ -56,15 +56,6 @@ class OperatingPoint(NamedTuple):
 
     value: Any
     threshold: Any
-
-
-def check_rate(name: str, value: Any, *, open_low: bool = False) -> float:
-    ok = isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
-    low_ok = ok and (value > 0.0 if open_low else value >= 0.0)
-    if not (low_ok and value <= 1.0 and math.isfinite(value)):
-        interval = "(0, 1]" if open_low else "[0, 1]"
-        raise ValueError(f"`{name}` must be a number in {interval}. Received: {name}={value!r}.")
-    return float(value)
 
 
 def _groups(t: np.ndarray, s: np.ndarray, w: np.ndarray | None) -> tuple[np.ndarray, ...]:

@@ -45,7 +45,7 @@ from keras import ops
 
 from epochmetrics._backend import host as _host
 from epochmetrics._backend import ops as _backend
-from epochmetrics._backend.xp import numpy_ops
+from epochmetrics._backend.xp import divide, numpy_ops
 from epochmetrics.functional import ranking_graph
 
 __all__ = [
@@ -76,12 +76,6 @@ KINDS: tuple[str, ...] = (
 _HIGHEST = ("recall_at_precision", "sensitivity_at_specificity")
 
 
-def _div(xp: Any, a: Any, b: Any) -> Any:
-    """a / b, 0 where b == 0 (callers mask those cases)."""
-    zero = xp.equal(b, 0.0)
-    return xp.where(zero, xp.zeros_like(a), a / xp.where(zero, xp.ones_like(b), b))
-
-
 def _cumulative(xp: Any, pos: Any, neg: Any) -> tuple[Any, Any, Any, Any]:
     """(TP, FP, P, N): `(K, G)` masses at or above each group, `(K, 1)` totals.
 
@@ -95,19 +89,19 @@ def _cumulative(xp: Any, pos: Any, neg: Any) -> tuple[Any, Any, Any, Any]:
 
 def _rates(xp: Any, kind: str, tp: Any, fp: Any, p: Any, n: Any) -> tuple[Any, Any]:
     """(value, constrained metric) at thresholds with masses `tp`, `fp` at or above."""
-    recall = _div(xp, tp, p)
+    recall = divide(xp, tp, p)
     if kind == "precision_at_recall":
         return _precision(xp, tp, fp), recall
     if kind == "recall_at_precision":
         return recall, _precision(xp, tp, fp)
-    specificity = 1.0 - _div(xp, fp, n)
+    specificity = 1.0 - divide(xp, fp, n)
     if kind == "sensitivity_at_specificity":
         return recall, specificity
     return specificity, recall
 
 
 def _precision(xp: Any, tp: Any, fp: Any) -> Any:
-    return xp.where(tp + fp > 0.0, _div(xp, tp, tp + fp), xp.ones_like(tp))
+    return xp.where(tp + fp > 0.0, divide(xp, tp, tp + fp), xp.ones_like(tp))
 
 
 def _defined(xp: Any, kind: str, p: Any, n: Any) -> Any:
@@ -245,13 +239,13 @@ def operating_point_error_bound(xp: Any, kind: str, pos: Any, neg: Any, constrai
     b = f - neg  # negative mass above each bin
     best_precision = _precision(xp, t, b)
     if kind == "precision_at_recall":
-        upper, possible = best_precision, _div(xp, t, p) >= constraint
+        upper, possible = best_precision, divide(xp, t, p) >= constraint
     elif kind == "recall_at_precision":
-        upper, possible = _div(xp, t, p), best_precision >= constraint
+        upper, possible = divide(xp, t, p), best_precision >= constraint
     elif kind == "sensitivity_at_specificity":
-        upper, possible = _div(xp, t, p), 1.0 - _div(xp, b, n) >= constraint
+        upper, possible = divide(xp, t, p), 1.0 - divide(xp, b, n) >= constraint
     else:
-        upper, possible = 1.0 - _div(xp, b, n), _div(xp, t, p) >= constraint
+        upper, possible = 1.0 - divide(xp, b, n), divide(xp, t, p) >= constraint
     counted = xp.logical_and(pos + neg > 0.0, possible)
     top = xp.max(xp.where(counted, upper, -xp.ones_like(upper)), axis=-1)
     gap = top - value
@@ -262,11 +256,11 @@ def operating_point_error_bound(xp: Any, kind: str, pos: Any, neg: Any, constrai
 def _segments(xp: Any, pos: Any, neg: Any, max_fpr: float) -> tuple[Any, ...]:
     """ROC segment of each group (ties: a straight line), clipped to fpr <= max_fpr."""
     tp, fp, p, n = _cumulative(xp, pos, neg)
-    x0, x1 = _div(xp, fp - neg, n), _div(xp, fp, n)
-    y0, y1 = _div(xp, tp - pos, p), _div(xp, tp, p)
+    x0, x1 = divide(xp, fp - neg, n), divide(xp, fp, n)
+    y0, y1 = divide(xp, tp - pos, p), divide(xp, tp, p)
     inside = x1 <= max_fpr
     width = xp.where(x0 < max_fpr, xp.where(inside, x1, max_fpr + xp.zeros_like(x1)) - x0, 0.0)
-    slope = _div(xp, y1 - y0, x1 - x0)
+    slope = divide(xp, y1 - y0, x1 - x0)
     y_end = xp.where(inside, y1, y0 + slope * width)
     return p, n, x0, x1, y0, y1, width, y_end
 
@@ -314,8 +308,8 @@ def roc_auc_max_fpr_error_bound(xp: Any, pos: Any, neg: Any, max_fpr: float) -> 
         0.0
     """
     p, n, x0, x1, _, _, width, _ = _segments(xp, pos, neg, max_fpr)
-    h = _div(xp, pos, p)
-    spread = h * width * (1.0 - 0.5 * _div(xp, width, x1 - x0))
+    h = divide(xp, pos, p)
+    spread = h * width * (1.0 - 0.5 * divide(xp, width, x1 - x0))
     value = xp.sum(spread, axis=-1) / (2.0 * max_fpr - max_fpr**2)
     defined = xp.reshape(xp.logical_and(p > 0.0, n > 0.0), (-1,))
     return xp.where(defined, value, xp.cast(float("nan"), value.dtype))

@@ -27,8 +27,9 @@ without negatives). Averages propagate NaN like scikit-learn's.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any
 
+from epochmetrics._types import RankingAverage, Task
 from epochmetrics.functional._args import (
     TaskSpec,
     UndefinedMetricWarning,
@@ -52,9 +53,6 @@ __all__ = [
     "roc_auc",
     "roc_curve",
 ]
-
-Task = Literal["binary", "multiclass", "multilabel"]
-RankingAverage = Literal["micro", "macro", "weighted"] | None
 
 
 def roc_auc(

@@ -34,6 +34,7 @@ import keras
 from keras import ops
 
 from epochmetrics._backend import ops as _backend
+from epochmetrics._backend.xp import divide
 from epochmetrics.functional._args import TaskSpec
 from epochmetrics.functional._format import format_batch, split_targets
 from epochmetrics.functional._layout import Layout
@@ -194,15 +195,11 @@ def group_counts(scores: Any, pos_w: Any, neg_w: Any, dtype: str) -> tuple[Any, 
     return ops.reshape(pos, (k, n)), ops.reshape(neg, (k, n))
 
 
-def _safe_div(xp: Any, a: Any, b: Any) -> Any:
-    return a / xp.where(xp.equal(b, 0.0), xp.ones_like(b), b)
-
-
 def auroc_from_counts(xp: Any, pos: Any, neg: Any) -> Any:
     """`(K, G)` ascending group masses -> `(K,)` ROC-AUC, ties counting 1/2; NaN if undefined."""
     p, n = xp.sum(pos, axis=-1), xp.sum(neg, axis=-1)
     below = xp.cumsum(neg, axis=-1) - neg
-    value = _safe_div(xp, xp.sum(pos * (below + 0.5 * neg), axis=-1), p * n)
+    value = divide(xp, xp.sum(pos * (below + 0.5 * neg), axis=-1), p * n)
     defined = xp.logical_and(p > 0, n > 0)
     return xp.where(defined, value, xp.cast(float("nan"), value.dtype))
 
@@ -211,9 +208,9 @@ def average_precision_from_counts(xp: Any, pos: Any, neg: Any) -> Any:
     """`(K, G)` ascending group masses -> `(K,)` average precision; 0.0 without positives."""
     tp = xp.flip(xp.cumsum(xp.flip(pos, axis=-1), axis=-1), axis=-1)  # mass at or above
     fp = xp.flip(xp.cumsum(xp.flip(neg, axis=-1), axis=-1), axis=-1)
-    precision = xp.where(pos > 0, _safe_div(xp, tp, tp + fp), xp.zeros_like(tp))
+    precision = xp.where(pos > 0, divide(xp, tp, tp + fp), xp.zeros_like(tp))
     p = xp.sum(pos, axis=-1)
-    return xp.where(p > 0, _safe_div(xp, xp.sum(pos * precision, axis=-1), p), xp.zeros_like(p))
+    return xp.where(p > 0, divide(xp, xp.sum(pos * precision, axis=-1), p), xp.zeros_like(p))
 
 
 def auroc_error_bound(xp: Any, pos: Any, neg: Any) -> Any:
@@ -224,7 +221,7 @@ def auroc_error_bound(xp: Any, pos: Any, neg: Any) -> Any:
     sum_b P_b N_b / (2 P N).
     """
     p, n = xp.sum(pos, axis=-1), xp.sum(neg, axis=-1)
-    return _safe_div(xp, xp.sum(pos * neg, axis=-1), 2.0 * p * n)
+    return divide(xp, xp.sum(pos * neg, axis=-1), 2.0 * p * n)
 
 
 def average_precision_error_bound(xp: Any, pos: Any, neg: Any) -> Any:
@@ -241,11 +238,11 @@ def average_precision_error_bound(xp: Any, pos: Any, neg: Any) -> Any:
     above = xp.flip(xp.cumsum(xp.flip(total, axis=-1), axis=-1), axis=-1) - total
     spread = xp.where(
         above > 0,
-        xp.minimum(_safe_div(xp, total, above), xp.ones_like(total)),
+        xp.minimum(divide(xp, total, above), xp.ones_like(total)),
         xp.cast(neg > 0, total.dtype),
     )
     p = xp.sum(pos, axis=-1)
-    return _safe_div(xp, xp.sum(pos * spread, axis=-1), p)
+    return divide(xp, xp.sum(pos * spread, axis=-1), p)
 
 
 def average_values(xp: Any, values: Any, support: Any, average: str | None) -> Any:
@@ -256,8 +253,6 @@ def average_values(xp: Any, values: Any, support: Any, average: str | None) -> A
         total = xp.sum(support)
         kept = xp.where(xp.equal(support, 0.0), xp.zeros_like(values), values)
         return xp.where(
-            xp.equal(total, 0.0), xp.zeros_like(total), _safe_div(xp, xp.sum(kept * support), total)
+            xp.equal(total, 0.0), xp.zeros_like(total), divide(xp, xp.sum(kept * support), total)
         )
-    # A sum over a count, not `mean`: keras.ops.mean computes float64 input in float32 on
-    # some backends.
-    return xp.sum(values) / float(values.shape[0])
+    return xp.mean(values)

@@ -21,7 +21,9 @@ from __future__ import annotations
 import math
 from typing import Any, Literal
 
-from epochmetrics.functional._args import Average, TaskSpec
+from epochmetrics._backend.xp import divide
+from epochmetrics._types import Average, KappaWeights, Normalize
+from epochmetrics.functional._args import TaskSpec
 from epochmetrics.functional.stat_scores import (
     Counts,
     confusion_matrix_layout,
@@ -30,7 +32,6 @@ from epochmetrics.functional.stat_scores import (
 
 __all__ = [
     "Ratio",
-    "divide",
     "accuracy",
     "balanced_accuracy",
     "cohen_kappa",
@@ -45,14 +46,6 @@ __all__ = [
 ]
 
 NAN = float("nan")
-
-
-def divide(xp: Any, num: Any, den: Any, zero_division: float) -> Any:
-    """num / den, and `zero_division` where den is 0 (no epsilon)."""
-    zero = xp.equal(den, 0)
-    return xp.where(
-        zero, xp.cast(zero_division, num.dtype), num / xp.where(zero, xp.ones_like(den), den)
-    )
 
 
 def _average(
@@ -238,9 +231,6 @@ def matthews_corrcoef(xp: Any, spec: TaskSpec, counts: Counts) -> Any:
     return xp.where(ok, cov_tp / xp.sqrt(xp.where(ok, den, xp.ones_like(den))), xp.zeros_like(den))
 
 
-KappaWeights = Literal["linear", "quadratic"] | None
-
-
 def cohen_kappa(xp: Any, spec: TaskSpec, counts: Counts, *, weights: KappaWeights = None) -> Any:
     """Cohen's kappa, 1 - observed / expected disagreement; NaN when undefined, as scikit-learn.
 
@@ -268,9 +258,6 @@ def cohen_kappa(xp: Any, spec: TaskSpec, counts: Counts, *, weights: KappaWeight
     same = xp.logical_and(same, xp.argmax(counts.support) == xp.argmax(counts.predicted))
     undefined = xp.logical_or(same, total <= 0)
     return xp.where(undefined, xp.cast(NAN, t.dtype), 1.0 - divide(xp, observed, expected, NAN))
-
-
-Normalize = Literal["true", "pred", "all"] | None
 
 
 def confusion_matrix(xp: Any, spec: TaskSpec, state: Any, *, normalize: Normalize = None) -> Any:

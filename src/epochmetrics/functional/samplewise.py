@@ -22,9 +22,10 @@ import keras
 from keras import ops
 
 from epochmetrics._backend import ops as _backend
-from epochmetrics._backend.xp import keras_ops
+from epochmetrics._backend.xp import divide, keras_ops
+from epochmetrics._types import Average
 from epochmetrics.functional import reductions
-from epochmetrics.functional._args import Average, TaskSpec
+from epochmetrics.functional._args import TaskSpec
 from epochmetrics.functional._format import Batch, format_batch
 from epochmetrics.functional._layout import Layout
 from epochmetrics.functional.stat_scores import Counts
@@ -88,9 +89,7 @@ def samplewise_values(
     undefined value is NaN, leaves it out.
     """
     if kind == "accuracy":
-        return reductions.divide(
-            xp, xp.sum(counts.tp, axis=-1), xp.sum(counts.support, axis=-1), float("nan")
-        )
+        return divide(xp, xp.sum(counts.tp, axis=-1), xp.sum(counts.support, axis=-1), float("nan"))
     _, averaged = reductions.ratios(
         xp, spec, counts, [kind], [average], zero_division=zero_division, beta=beta
     )
@@ -130,8 +129,7 @@ def samplewise_update(
         sample_w = ops.ones((samples,), dtype=wide)
     else:  # the mean weight of the sample's rows
         rows = ops.reshape(ops.cast(x.sample_weight, wide), (samples, -1))
-        # A sum over a count, not `ops.mean`, which computes float64 in float32 on torch.
-        sample_w = ops.sum(rows, axis=-1) / ops.cast(ops.shape(rows)[1], wide)
+        sample_w = keras_ops.mean(rows, axis=-1)
     w = ops.expand_dims(sample_w, -1) if per_class else sample_w
     defined = ops.logical_not(ops.isnan(values))
     w = ops.where(defined, w, ops.zeros_like(w))

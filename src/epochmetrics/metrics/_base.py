@@ -13,6 +13,7 @@ from keras import ops
 from epochmetrics._backend import ops as _backend
 from epochmetrics._backend import runtime
 from epochmetrics._backend.xp import keras_ops, numpy_ops
+from epochmetrics._types import PerStep
 from epochmetrics.functional._args import (
     INVALID_KINDS,
     TaskSpec,
@@ -27,8 +28,8 @@ from epochmetrics.metrics._keras_calls import (
     called_by_compiled_metrics,
     inferring_shapes,
     keras_read,
+    per_step_honoured,
 )
-from epochmetrics.metrics._public import PerStep
 
 # A metric whose state passes this size gets a warning at construction.
 LARGE_STATE_BYTES = 100 * 2**20
@@ -230,9 +231,12 @@ class SumStateMetric(keras.metrics.Metric):
         return value
 
     def _step_index(self) -> np.ndarray | None:
-        """Positions of the keys a train/test step returns, by `per_step` (None: all)."""
+        """Positions of the keys a train/test step returns, by `per_step` (None: all).
+
+        All where Keras would keep a step's logs for the epoch when they hold fewer keys than
+        a fresh read (Keras < 3.14, see `keras_internals.per_step_honoured`)."""
         keys = self._keys_now()
-        if self.per_step == "all" or keys is None:
+        if self.per_step == "all" or keys is None or not per_step_honoured():
             return None
         cached = self._step_cache
         if cached is None or cached[0] != (self._keras_name, self.per_step):

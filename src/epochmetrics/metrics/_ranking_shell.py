@@ -16,15 +16,20 @@ from keras import ops
 
 from epochmetrics._backend import ops as _backend
 from epochmetrics._backend.xp import numpy_ops
+from epochmetrics._types import PerStep, RankingAverage, Task
 from epochmetrics.functional import ranking, ranking_graph
-from epochmetrics.functional._args import Task, check_bool, check_int, make_spec
+from epochmetrics.functional._args import (
+    check_bins_per_octave,
+    check_bool,
+    check_per_step,
+    make_spec,
+)
 from epochmetrics.functional._layout import Layout
 from epochmetrics.functional._ranking_kernels import reduce_columns
-from epochmetrics.functional.ranking import RankingAverage, check_ranking_average
+from epochmetrics.functional.ranking import check_ranking_average
 from epochmetrics.metrics import _sums
 from epochmetrics.metrics._base import SumStateMetric, _metric_list
 from epochmetrics.metrics._keras_calls import called_by_compiled_metrics, inferring_shapes
-from epochmetrics.metrics._public import PerStep, check_per_step
 from epochmetrics.metrics._ranking_state import BinnedState, BufferState, Groups
 from epochmetrics.metrics._sums import Step
 
@@ -70,7 +75,7 @@ class RankingMetric(SumStateMetric):
         cls = type(self).__name__
         self.exact = check_bool("exact", exact)
         self.capacity = BufferState.check(cls, capacity, self.exact)
-        self.bins_per_octave = _check_bins(bins_per_octave)
+        self.bins_per_octave = check_bins_per_octave(bins_per_octave)
         spec = make_spec(task, num_classes, 0.5, from_logits, ignore_index)
         # The sums exist in both modes (binned: the histograms; exact: dropped and invalid
         # counts); the buffer's own variables are made after them.
@@ -258,11 +263,3 @@ class RankingMetric(SumStateMetric):
             "bins_per_octave": self.bins_per_octave,
             "per_step": self.per_step,
         }
-
-
-def _check_bins(bins_per_octave: Any) -> int:
-    what = "a power of two from 1 to 1024"
-    value = check_int("bins_per_octave", bins_per_octave, minimum=1, maximum=1024, what=what)
-    if value & (value - 1):
-        raise ValueError(f"`bins_per_octave` must be {what}. Received: bins_per_octave={value!r}.")
-    return value

@@ -9,17 +9,17 @@ balanced accuracy, MCC, kappa).
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, Literal
+from typing import Any
 
 import keras
 
-from epochmetrics.functional import reductions
+from epochmetrics._backend.xp import divide
+from epochmetrics._types import Average, MultidimAverage, PerStep, RatioAverage, Task
 from epochmetrics.functional._args import (
-    Average,
-    Task,
     check_average,
     check_choice,
     check_int,
+    check_per_step,
     check_zero_division,
     default_average,
     make_spec,
@@ -34,7 +34,7 @@ from epochmetrics.functional.stat_scores import (
     unpack_stat_scores,
 )
 from epochmetrics.metrics._base import SumStateMetric
-from epochmetrics.metrics._public import PER_STEP_ARG, PerStep, check_per_step, own_init
+from epochmetrics.metrics._public import PER_STEP_ARG, own_init
 from epochmetrics.metrics._sums import Step
 
 register = keras.saving.register_keras_serializable(package="epochmetrics")
@@ -108,7 +108,7 @@ class _StatScores(SumStateMetric):
         return stat_scores_layout(self._spec, self._ordinal)
 
     def _step(self) -> Step:
-        return Step(stat_scores_update, (self._spec, self._ordinal))
+        return Step(stat_scores_update, (self._spec, self._ordinal), kernel="stat_scores")
 
     def _counts(self, state: Any, xp: Any) -> Counts:
         return unpack_stat_scores(xp, self._spec, state, ordinal=self._ordinal)
@@ -125,7 +125,7 @@ class _Averaged(_StatScores):
         task: Task,
         *,
         num_classes: int | None = None,
-        average: Average | Literal["auto", "samples"] = "auto",
+        average: RatioAverage = "auto",
         threshold: float = 0.5,
         from_logits: bool = False,
         zero_division: float = 0.0,
@@ -180,7 +180,7 @@ class _Averaged(_StatScores):
     def _compute(self, state: Any, xp: Any) -> Any:
         if self._samplewise:
             parts = self._layout().unpack(state)
-            value = reductions.divide(xp, parts["value"], parts["weight"], float("nan"))
+            value = divide(xp, parts["value"], parts["weight"], float("nan"))
             return self._per_class(value) if self.average is None else value[0]
         value = type(self)._reduce(
             xp,
@@ -215,9 +215,6 @@ class _Averaged(_StatScores):
     def _samples_average(self) -> bool:
         """Whether this is multilabel `average="samples"` (samplewise micro over rows)."""
         return self._spec.task == "multilabel" and self._samplewise and self.average == "micro"
-
-
-MultidimAverage = Literal["global", "samplewise"]
 
 
 def _check_averaging(

@@ -13,7 +13,6 @@ into two float32 halves.
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
@@ -22,9 +21,9 @@ import numpy as np
 from keras import ops
 
 from epochmetrics._backend import host as _host
+from epochmetrics._backend import kernels as _kernels
 from epochmetrics._backend import ops as _backend
 from epochmetrics.functional._args import INVALID_KINDS
-from epochmetrics.functional.stat_scores import confusion_matrix_update, stat_scores_update
 
 __all__ = [
     "Step",
@@ -41,10 +40,13 @@ __all__ = [
 
 class Step(NamedTuple):
     """A batch function and its static arguments: `fn(*args, y_true, y_pred, sample_weight)`
-    returns one batch's sums. Hashable, so compiled updates are shared by equal steps."""
+    returns one batch's sums. Hashable, so compiled updates are shared by equal steps.
+    `kernel` names the direct kernel that computes the same sums on some backends (the map is
+    `_backend.kernels`), or None."""
 
     fn: Callable[..., Any]
     args: tuple[Any, ...]
+    kernel: str | None = None
 
 
 def update(
@@ -60,8 +62,9 @@ def update(
     """The pair plus one batch: `(hi, lo, the batch's invalid counts)`. A pure function.
 
     `check=False`: invalid inputs are counted, never read on the host (see `_format`).
-    On torch the count family runs its direct-torch kernel where one applies (`_direct`)."""
-    direct = _direct(step.fn)
+    The step's direct kernel runs where the backend has one and it applies
+    (`_backend.kernels`)."""
+    direct = _kernels.direct(step.kernel)
     if direct is not None:
         kernel, add_pair = direct
         batch = kernel(*step.args, y_true, y_pred, sample_weight, check=check)
@@ -69,23 +72,6 @@ def update(
             return (*add_pair(hi, lo, batch), batch[-len(INVALID_KINDS) :])
     batch = step.fn(*step.args, y_true, y_pred, sample_weight, check=check)
     return (*add(hi, lo, batch), batch[-len(INVALID_KINDS) :])
-
-
-@functools.cache
-def _direct(fn: Callable[..., Any]) -> tuple[Callable[..., Any], Callable[..., Any]] | None:
-    """The one place that picks a backend's direct kernel for a batch function: on torch, the
-    count family's (`_backend.torch_kernels`: the same sums, bit for bit, or None where it does
-    not apply) with its `add`. Elsewhere, and for other functions, None: the `keras.ops`
-    function runs, in the caller's compiled step or compiled by the runtime."""
-    if keras.backend.backend() != "torch":
-        return None
-    from epochmetrics._backend import torch_kernels
-
-    kernels: dict[Callable[..., Any], Callable[..., Any]] = {
-        stat_scores_update: torch_kernels.stat_scores,
-        confusion_matrix_update: torch_kernels.confusion_matrix,
-    }
-    return (kernels[fn], torch_kernels.add_pair) if fn in kernels else None
 
 
 def split(total: Any) -> tuple[Any, Any]:

@@ -7,13 +7,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from epochmetrics._backend.xp import divide
+from epochmetrics._types import KappaWeights, MultidimAverage, Task
 from epochmetrics.functional import reductions
-from epochmetrics.functional._args import Task, check_choice, make_spec
+from epochmetrics.functional._args import check_choice, make_spec
 from epochmetrics.functional._layout import Layout
-from epochmetrics.functional.reductions import KappaWeights
 from epochmetrics.functional.samplewise import samplewise_layout, samplewise_update
 from epochmetrics.functional.stat_scores import top_k_update
-from epochmetrics.metrics._stat_metrics import MultidimAverage, _Scalar, check_top_k, doc, register
+from epochmetrics.metrics._stat_metrics import _Scalar, check_top_k, doc, register
 from epochmetrics.metrics._sums import Step
 
 __all__ = ["Accuracy", "BalancedAccuracy", "CohenKappa", "MatthewsCorrCoef"]
@@ -110,7 +111,7 @@ class Accuracy(_Scalar):
     def _compute(self, state: Any, xp: Any) -> Any:
         if self.multidim_average == "samplewise":
             parts = self._layout().unpack(state)
-            return reductions.divide(xp, parts["value"], parts["weight"], float("nan"))[0]
+            return divide(xp, parts["value"], parts["weight"], float("nan"))[0]
         return reductions.accuracy(xp, self._spec, self._counts(state, xp))
 
     def get_config(self) -> dict[str, Any]:
@@ -231,11 +232,7 @@ class CohenKappa(_Scalar):
         name: str | None = None,
         dtype: Any = None,
     ) -> None:
-        if weights not in (None, "linear", "quadratic"):
-            raise ValueError(
-                f"`weights` must be None, 'linear' or 'quadratic'. Received: weights={weights!r}."
-            )
-        self.weights = weights
+        self.weights = check_choice("weights", weights, (None, "linear", "quadratic"))
         self._ordinal = weights is not None
         super().__init__(
             task,

@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any
 
 import keras
 
+from epochmetrics._types import CalibrationAverage, Norm, PerStep, Task
 from epochmetrics.functional import calibration
-from epochmetrics.functional._args import Task, check_choice
+from epochmetrics.functional._args import check_per_step
 from epochmetrics.functional._layout import Layout
-from epochmetrics.functional.calibration import Norm
 from epochmetrics.metrics._base import SumStateMetric
-from epochmetrics.metrics._public import PER_STEP_ARG, PerStep, check_per_step
+from epochmetrics.metrics._public import PER_STEP_ARG
 from epochmetrics.metrics._sums import Step
 
 __all__ = ["CalibrationError"]
@@ -83,7 +83,7 @@ class CalibrationError(SumStateMetric):
         num_classes: int | None = None,
         n_bins: int = 15,
         norm: Norm = "l1",
-        average: Literal["macro", "micro"] | None = "macro",
+        average: CalibrationAverage = "macro",
         from_logits: bool = False,
         ignore_index: int | None = None,
         class_names: Any = None,
@@ -93,7 +93,7 @@ class CalibrationError(SumStateMetric):
     ) -> None:
         self.n_bins = calibration.check_n_bins(n_bins)
         self.norm = calibration.check_norm(norm)
-        self.average = check_choice("average", average, ("macro", "micro", None))
+        self.average = calibration.check_calibration_average(average)
         super().__init__(
             task,
             num_classes=num_classes,
@@ -125,8 +125,7 @@ class CalibrationError(SumStateMetric):
         values = calibration.calibration_error_from_sums(xp, sums, self.norm)
         if self._per_label():
             return self._per_class(values)
-        # A sum over a count, not `mean`: keras.ops.mean computes float64 in float32 on torch.
-        return values[0] if k == 1 or self.average == "micro" else xp.sum(values) / float(k)
+        return values[0] if k == 1 or self.average == "micro" else xp.mean(values)
 
     def _invalid_pred_text(self) -> str:
         if self._spec.from_logits:

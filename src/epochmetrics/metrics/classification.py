@@ -6,13 +6,12 @@ class) and turns them into results with `functional.reductions`.
 
 from __future__ import annotations
 
-import math
-from typing import Any, Literal
+from typing import Any
 
+from epochmetrics._types import MultidimAverage, PerStep, RatioAverage, Task
 from epochmetrics.functional import reductions
-from epochmetrics.functional._args import Average, Task
-from epochmetrics.metrics._public import PerStep
-from epochmetrics.metrics._stat_metrics import MultidimAverage, _Averaged, doc, register
+from epochmetrics.functional._args import check_float
+from epochmetrics.metrics._stat_metrics import _Averaged, doc, register
 
 __all__ = ["F1Score", "FBetaScore", "JaccardIndex", "Precision", "Recall", "Specificity"]
 
@@ -119,7 +118,7 @@ class FBetaScore(_Averaged):
         *,
         beta: float = 1.0,
         num_classes: int | None = None,
-        average: Average | Literal["auto", "samples"] = "auto",
+        average: RatioAverage = "auto",
         threshold: float = 0.5,
         from_logits: bool = False,
         zero_division: float = 0.0,
@@ -131,14 +130,7 @@ class FBetaScore(_Averaged):
         name: str | None = None,
         dtype: Any = None,
     ) -> None:
-        if (
-            isinstance(beta, bool)
-            or not isinstance(beta, (int, float))
-            or not beta > 0
-            or math.isnan(beta)
-        ):
-            raise ValueError(f"`beta` must be a positive number. Received: beta={beta!r}.")
-        self.beta = float(beta)
+        self.beta = check_float("beta", beta, low=0.0, open_low=True, what="a positive number")
         super().__init__(
             task,
             num_classes=num_classes,
@@ -202,7 +194,7 @@ class F1Score(FBetaScore):
         task: Task,
         *,
         num_classes: int | None = None,
-        average: Average | Literal["auto", "samples"] = "auto",
+        average: RatioAverage = "auto",
         threshold: float = 0.5,
         from_logits: bool = False,
         zero_division: float = 0.0,

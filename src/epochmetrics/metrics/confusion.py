@@ -9,13 +9,19 @@ import keras
 import numpy as np
 
 from epochmetrics._backend import host as _host
+from epochmetrics._types import Average, Normalize, PerStep, Task
 from epochmetrics.functional import reductions
-from epochmetrics.functional._args import Average, Task, check_zero_division
+from epochmetrics.functional._args import (
+    check_bool,
+    check_choice,
+    check_entries,
+    check_per_step,
+    check_zero_division,
+)
 from epochmetrics.functional._layout import Layout
-from epochmetrics.functional.reductions import Normalize
 from epochmetrics.functional.stat_scores import confusion_matrix_layout, confusion_matrix_update
 from epochmetrics.metrics._base import Keyed, SumStateMetric
-from epochmetrics.metrics._public import REPORT_PER_STEP_ARG, PerStep, check_per_step
+from epochmetrics.metrics._public import REPORT_PER_STEP_ARG
 from epochmetrics.metrics._stat_metrics import CLASS_NAMES_ARG, COMMON_ARGS, INPUTS, _StatScores
 from epochmetrics.metrics._sums import Step
 
@@ -77,12 +83,7 @@ class ConfusionMatrix(SumStateMetric):
         name: str | None = None,
         dtype: Any = None,
     ) -> None:
-        if normalize not in (None, "true", "pred", "all"):
-            raise ValueError(
-                "`normalize` must be None, 'true', 'pred' or 'all'. "
-                f"Received: normalize={normalize!r}."
-            )
-        self.normalize = normalize
+        self.normalize = check_choice("normalize", normalize, (None, "true", "pred", "all"))
         super().__init__(
             task,
             num_classes=num_classes,
@@ -98,7 +99,7 @@ class ConfusionMatrix(SumStateMetric):
         return confusion_matrix_layout(self._spec)
 
     def _step(self) -> Step:
-        return Step(confusion_matrix_update, (self._spec,))
+        return Step(confusion_matrix_update, (self._spec,), kernel="confusion_matrix")
 
     def _compute(self, state: Any, xp: Any) -> Any:
         return reductions.confusion_matrix(xp, self._spec, state, normalize=self.normalize)
@@ -202,25 +203,18 @@ class ClassificationReport(_StatScores):
                 ("macro", "weighted") if task != "multilabel" else ("micro", "macro", "weighted")
             )
         include, averages = tuple(include), tuple(averages)
+        check_entries("include", include, (*_PER_CLASS, *_SCALARS))
         for item in include:
-            if item not in (*_PER_CLASS, *_SCALARS):
-                raise ValueError(
-                    f"`include` entries must be among {[*_PER_CLASS, *_SCALARS]}. "
-                    f"Received: {item!r}."
-                )
             if task == "multilabel" and item in _MULTILABEL_ONLY_NOT:
                 raise ValueError(
                     f"{item!r} is not defined for task='multilabel'. Remove it from `include`."
                 )
-        for avg in averages:
-            if avg not in ("micro", "macro", "weighted"):
-                raise ValueError(
-                    f"`averages` entries must be 'micro', 'macro' or 'weighted'. Received: {avg!r}."
-                )
+        check_entries("averages", averages, ("micro", "macro", "weighted"))
         clash = set(self._labels()) & {"micro", "macro", "weighted"}
         if clash:
             raise ValueError(f"`class_names` may not contain {sorted(clash)}: they name averages.")
-        self.include, self.averages, self.per_class = include, averages, bool(per_class)
+        self.include, self.averages = include, averages
+        self.per_class = check_bool("per_class", per_class)
         self.zero_division = check_zero_division(zero_division)
 
     def _prefix(self) -> str:

@@ -18,11 +18,11 @@ from typing import Any
 import keras
 import numpy as np
 
+from epochmetrics._types import PerStep, RankingAverage, Task
 from epochmetrics.functional import operating_points, ranking, ranking_graph
 from epochmetrics.functional import operating_points_ops as opo
-from epochmetrics.functional._args import Task
-from epochmetrics.functional.ranking import RankingAverage
-from epochmetrics.metrics._public import PER_STEP_ARG, PerStep
+from epochmetrics.functional._args import check_rate
+from epochmetrics.metrics._public import PER_STEP_ARG
 from epochmetrics.metrics._ranking_shell import INPUTS, RankingMetric
 from epochmetrics.metrics._ranking_state import Groups
 
@@ -105,7 +105,7 @@ class _OperatingPoint(RankingMetric):
     _host_arg: str  # the host function's constraint argument, e.g. "min_recall"
 
     def __init__(self, task: Task, constraint: Any, **kwargs: Any) -> None:
-        self.constraint = operating_points.check_rate(self._arg, constraint)
+        self.constraint = check_rate(self._arg, constraint)
         super().__init__(task, **kwargs)
         if not self.exact:
             self._binned.thresholds  # noqa: B018 (computed eagerly here, cached for steps)

@@ -15,12 +15,11 @@ from typing import Any
 
 import keras
 
+from epochmetrics._types import PerStep, RankingAverage, Task
 from epochmetrics.functional import operating_points, ranking, ranking_graph
 from epochmetrics.functional import operating_points_ops as opo
-from epochmetrics.functional._args import Task
-from epochmetrics.functional.operating_points import check_rate
-from epochmetrics.functional.ranking import RankingAverage
-from epochmetrics.metrics._public import PER_STEP_ARG, PerStep, own_init
+from epochmetrics.functional._args import check_rate
+from epochmetrics.metrics._public import PER_STEP_ARG, own_init
 from epochmetrics.metrics._ranking_shell import INPUTS, RankingMetric
 
 _register = keras.saving.register_keras_serializable(package="epochmetrics")

@@ -11,6 +11,7 @@ import numpy as np
 
 from epochmetrics._backend.host import to_numpy
 from epochmetrics._files.matrix import confusion_counts
+from epochmetrics._types import Normalize
 from epochmetrics.plot._mpl import new_figure
 
 if TYPE_CHECKING:
@@ -21,7 +22,6 @@ __all__ = ["ConfusedPair", "most_confused", "plot_confusion_matrix"]
 
 # Above this many classes the cells of a confusion matrix are too small to annotate.
 MAX_ANNOTATED_CLASSES = 30
-Normalize = Literal["true", "pred", "all"] | None
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,43 @@
+"""Which direct kernel runs a batch function on the backend in use: the one map.
+
+A metric names the kernel of its batch function in its `Step` (`Step(stat_scores_update,
+args, kernel="stat_scores")`); `direct(name)` gives that kernel and the pair `add` that goes
+with it, or None where there is none (another backend, or a name without one here). The
+caller then runs the generic `keras.ops` function, in the caller's compiled step or compiled
+by the runtime. A kernel returns the generic function's sums bit for bit, or None where it
+does not apply (the caller runs the generic function then too).
+
+To add one: write it in `torch_kernels.py` (or a module of its own, beside `torch_batch.py`),
+name it in `_TORCH` below, give the metric's `Step` that name, and test it bit for bit against
+the generic function as `tests/test_torch_kernel.py` does.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any
+
+import keras
+
+__all__ = ["direct"]
+
+# Kernel name -> function of `torch_kernels` (on the torch backend).
+_TORCH = {
+    "stat_scores": "stat_scores",
+    "confusion_matrix": "confusion_matrix",
+}
+
+
+@functools.cache
+def direct(name: str | None) -> tuple[Callable[..., Any], Callable[..., Any]] | None:
+    """`(kernel, add_pair)` for the kernel `name` on this backend, else None.
+
+    `kernel(*step.args, y_true, y_pred, sample_weight, check=...)` returns one batch's sums
+    (or None where it does not apply); `add_pair(hi, lo, sums)` adds them to the state pair.
+    """
+    if name is None or keras.backend.backend() != "torch" or name not in _TORCH:
+        return None
+    from epochmetrics._backend import torch_kernels
+
+    return getattr(torch_kernels, _TORCH[name]), torch_kernels.add_pair
