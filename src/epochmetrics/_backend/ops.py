@@ -120,6 +120,12 @@ def _own_tensor(variable: Any) -> Any:
     return getattr(variable, "_value", None)
 
 
+def own_tensor(variable: Any) -> Any:
+    """On torch outside a stateless scope, the tensor a Keras variable keeps its value in, for
+    kernels that update a state in place (None elsewhere: assign a new value instead)."""
+    return _own_tensor(variable)
+
+
 def value(variable: Any) -> Any:
     """`variable.value`; on torch, its own tensor (see `_own_tensor`): ~3 us less per read."""
     own = _own_tensor(variable)

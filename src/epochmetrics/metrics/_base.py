@@ -119,6 +119,16 @@ class SumStateMetric(keras.metrics.Metric):
         step, state = self._step(), (_backend.value(self._hi), _backend.value(self._lo))
         if not all(_backend.is_concrete(x) for x in (y_true, y_pred, state[0])):
             hi, lo, _ = _sums.update(step, *state, y_true, y_pred, sample_weight)  # in a step
+        elif _sums.has_in_place(step) and _sums.update_in_place(
+            step,
+            self._hi,
+            self._lo,
+            y_true,
+            y_pred,
+            sample_weight,
+            check=not called_by_compiled_metrics(),  # as below: no host read inside fit
+        ):
+            return  # added where the batch lands, in the variables' own tensors
         elif called_by_compiled_metrics():
             # An eager train/test step (torch's fit): no host read per step. Invalid inputs are
             # counted, as in compiled steps, and the epoch's read warns with the counts.
