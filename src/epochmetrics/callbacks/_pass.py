@@ -173,8 +173,10 @@ def run_pass(
     *,
     output: Output,
     where: str,
+    batches: int | None = None,
 ) -> PassResult:
-    """One prediction pass over `source`, then every entry's result (unprefixed keys)."""
+    """One prediction pass over `source`, then every entry's result (unprefixed keys).
+    `batches`: stop after that many (a dry run)."""
     streamed = [e for e in entries if e.kind == "stream"]
     chunked = [e for e in streamed if isinstance(e.obj, SumStateMetric)]
     per_batch = [e for e in streamed if not isinstance(e.obj, SumStateMetric)]
@@ -228,6 +230,8 @@ def run_pass(
                 gathered[0].append(y)
                 gathered[1].append(pred)
                 gathered[2].append(sw)
+            if batches is not None and index + 1 >= batches:
+                break
         if index < 0:
             raise ValueError("`data` yielded no batches: there is nothing to evaluate.")
         chunk.flush(chunked, index, where)
