@@ -21,7 +21,12 @@ table of ratios and PASS/MISS per target:
   faster-coco-eval, arrays identical (bench_detection.py);
 - ranking: binned AUROC / AveragePrecision update on torch (eager `update_state`) at most 2x
   torchmetrics' binned AUROC (thresholds=200) and at most 1x keras.metrics.AUC, B = 32 and
-  4,096, binary and 10 classes (per-round ratios; ranking_update.py).
+  4,096, binary and 10 classes (per-round ratios; ranking_update.py);
+- regression: the update cost of `em.R2Score` at most 1.0x `keras.metrics.R2Score` (JAX,
+  jitted; TensorFlow and torch, eager `update_state`) and of `em.PearsonCorrCoef` at most 1.0x
+  torchmetrics' `PearsonCorrCoef` (torch), per-round ratios; and Keras' own Pearson,
+  concordance and R^2 beside ours and scipy/scikit-learn at target offsets 0, 1e4, 1e6
+  (regression.py).
 
     python benchmarks/run.py                 # everything (fit alone: ~3.5 min on 2 cores)
     python benchmarks/run.py --quick         # smoke check: small sizes, 2 repeats (fit: 5 rounds)
@@ -230,6 +235,44 @@ def print_evaluator(results: list[dict[str, Any]]) -> list[bool]:
     return checks
 
 
+REGRESSION_TARGETS = {"ours/keras_r2": 1.0, "ours_pearson/torchmetrics_pearson": 1.0}
+
+
+def print_regression(results: list[dict[str, Any]]) -> list[bool]:
+    """Update cost against Keras' R2Score and torchmetrics' Pearson; Keras' values beside ours."""
+    checks: list[bool] = []
+    if not results:
+        return checks
+    print(
+        "\nRegression update, one output: ours / anchor, median of per-round ratios [IQR]; us per "
+        "update (JAX: jitted stateless updates; torch, TensorFlow: eager update_state)"
+    )
+    for res in results:
+        for row in res["rows"]:
+            pairs = [k for k in row if k in REGRESSION_TARGETS]
+            cells = ", ".join(
+                f"{k} x{row[k]['median']:.2f} [{row[k]['iqr'][0]:.2f}-{row[k]['iqr'][1]:.2f}] "
+                f"{verdict(row[k]['median'] <= REGRESSION_TARGETS[k])}"
+                for k in pairs
+            )
+            times = ", ".join(f"{k} {us(v)}" for k, v in row["seconds"].items())
+            print(f"{res['backend']:>10} B={row['batch']:>6}: {cells}; us: {times}")
+            checks += [row[k]["median"] <= REGRESSION_TARGETS[k] for k in pairs]
+    print(
+        "\nValues in compiled model.evaluate (linear model, 3,000 samples, batch 32): Keras 3 / "
+        "ours / reference"
+    )
+    for res in results:
+        for row in res.get("values", []):
+            cells = "; ".join(
+                f"{name} {row['keras'][name]:.5f} / {row['ours'][name]:.10f} / "
+                f"{row['reference'][name]:.10f}"
+                for name in row["reference"]
+            )
+            print(f"{res['backend']:>10} offset {row['offset']:>9g}: {cells}")
+    return checks
+
+
 def print_detection(results: list[dict[str, Any]]) -> list[bool]:
     if not results:
         return []
@@ -321,7 +364,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="small sizes, 2 repeats (smoke)")
     parser.add_argument(
-        "--sections", default="update,dense,ranking,fit,evaluator,classes,detection"
+        "--sections", default="update,dense,ranking,fit,evaluator,classes,detection,regression"
     )
     parser.add_argument("--backends", default="jax,tensorflow,torch")
     parser.add_argument("--repeats", type=int, default=None)
@@ -344,6 +387,7 @@ def main(argv: list[str] | None = None) -> int:
         "classes": [],
         "detection": [],
         "ranking": [],
+        "regression": [],
     }
     if "update" in sections:
         sizes = ["--sizes", QUICK_SIZES] if args.quick else []
@@ -378,6 +422,12 @@ def main(argv: list[str] | None = None) -> int:
         extra = ["--quick"] if args.quick else []
         raw["detection"] = [section("bench_detection.py", backends[0], extra)]
 
+    if "regression" in sections:
+        sizes = ["--sizes", "32,1024"] if args.quick else []
+        regression_args = [*sizes, "--rounds", "3" if args.quick else "9"]
+        regression_args += ["--threads", str(args.threads)]
+        raw["regression"] = [section("regression.py", b, regression_args) for b in backends]
+
     rows = {r["backend"]: r["rows"] for r in raw["update"]}
     checks = {
         **print_update(rows.get("jax", []), rows.get("torch", [])),
@@ -387,6 +437,7 @@ def main(argv: list[str] | None = None) -> int:
         "evaluator": print_evaluator(raw["evaluator"]),
         "classes": print_classes(raw["classes"]),
         "detection": print_detection(raw["detection"]),
+        "regression": print_regression(raw["regression"]),
     }
     print("\nTargets:")
     labels = {
@@ -399,6 +450,8 @@ def main(argv: list[str] | None = None) -> int:
         "classes": "C = 1,000: first read < 2 s, later < 10 ms (JAX); per-class fit <= 2x",
         "detection": "COCO: >= 10x pycocotools, >= 2x faster-coco-eval, identical arrays",
         "ranking": "torch binned AUROC update <= 2x torchmetrics (thresholds=200), <= 1x Keras AUC",
+        "regression": "regression update <= 1.0x keras R2Score (every backend), <= 1.0x "
+        "torchmetrics PearsonCorrCoef (torch)",
     }
     for name, results in checks.items():
         if results:
