@@ -60,9 +60,9 @@ class OperatingPoint(NamedTuple):
 
 def _groups(t: np.ndarray, s: np.ndarray, w: np.ndarray | None) -> tuple[np.ndarray, ...]:
     """One binary problem -> `(1, G)` ascending group masses and the groups' scores (float64)."""
-    if len(t) == 0:  # no samples: one empty group, never a candidate (the value is NaN)
-        return np.zeros((1, 1)), np.zeros((1, 1)), np.zeros((1, 1))
     fps, tps, thr = _ranking_kernels.thresholds(t, s, w)  # descending distinct scores, cumulative
+    if len(thr) == 0:  # no samples (or all of weight 0): one empty group, never a candidate
+        return np.zeros((1, 1)), np.zeros((1, 1)), np.zeros((1, 1))
     pos = np.diff(np.r_[0.0, tps])[::-1]
     neg = np.diff(np.r_[0.0, fps])[::-1]
     return pos[None], neg[None], thr[::-1].astype(np.float64)[None]
