@@ -10,10 +10,13 @@ from typing import Any
 import keras
 
 from epochmetrics._files.evaluation import check_history_path, prepare_history_path
+from epochmetrics._types import ProcessData
 from epochmetrics.callbacks import _keras
 from epochmetrics.callbacks._data import BatchSource
 from epochmetrics.callbacks._metrics import Entry, build_entries
-from epochmetrics.callbacks._pass import Output, run_pass
+from epochmetrics.callbacks._outputs import Output
+from epochmetrics.callbacks._pass import Memo, run_pass
+from epochmetrics.callbacks._processes import Share, check_process_data, resolve
 from epochmetrics.callbacks._record import HistoryRecord
 from epochmetrics.functional._args import check_direction, check_int, check_output, check_str
 
@@ -71,6 +74,23 @@ class EpochEvaluator(keras.callbacks.Callback):
     callable without one, pass `directions={"val_map": "up"}` here or `mode="max"` to the
     monitor; otherwise the first evaluation raises a ValueError saying so.
 
+    **Several devices, several processes.** Under `tf.distribute` strategies and JAX's
+    `keras.distribution` the model predicts each batch once, split across the devices, and
+    the values are the one-device values. With several processes (a `torch.distributed`
+    group, JAX processes, `tf.distribute` workers) every process runs the evaluator, and
+    `process_data` says what its `data` holds: `"whole"` (every process holds all the
+    validation data: each predicts a contiguous 1/N of it) or `"own"` (each holds its own
+    part: `em.shard(data)`, or a DataLoader with a `DistributedSampler`, whose padding copies
+    are left out, so 1,001 samples on 2 processes count 1,001). A DataLoader with a
+    `DistributedSampler` says "own" by itself; any other data in several processes without
+    `process_data` is an error at the start of `fit`. The parts then combine exactly: the
+    streamed metrics' states in one exchange, the whole arrays gathered in the data's order
+    (every process holds them once), DetectionMAP's records appended in image order; every
+    process gets process 0's values, so every callback takes the same decision on every
+    process, and only process 0 writes `history_path`. Every process must evaluate together
+    (the combination is a collective call). A `ModelEvaluator`'s function runs on every
+    process; the values are process 0's.
+
     **Errors.** An exception in a metric (or in the model's prediction) becomes an
     `EvaluationError` naming the metric, the epoch and the shapes it received, with the
     original exception chained.
@@ -98,7 +118,10 @@ class EpochEvaluator(keras.callbacks.Callback):
             that is never left behind. Checked at construction, which creates nothing: it must
             name a file, not a directory, and its directory must be writable or creatable.
             Checked again at the start of `fit`, which creates the directory if needed and
-            tries a write, so a bad path fails before the first epoch, not after it.
+            tries a write, so a bad path fails before the first epoch, not after it. With
+            several processes, only process 0 writes it.
+        process_data: with several processes, what each one's `data` holds: "whole" or
+            "own" (see above). Ignored in one process.
 
     Raises:
         TypeError, ValueError: on invalid arguments, at construction (and a `history_path`
@@ -134,6 +157,7 @@ class EpochEvaluator(keras.callbacks.Callback):
         output: Output = None,
         directions: Mapping[str, str] | None = None,
         history_path: str | os.PathLike[str] | None = None,
+        process_data: ProcessData = None,
     ) -> None:
         super().__init__()
         every_n_epochs = check_int("every_n_epochs", every_n_epochs, minimum=1)
@@ -155,6 +179,9 @@ class EpochEvaluator(keras.callbacks.Callback):
         }
         check_history_path(history_path)
         self.history_path = history_path
+        self.process_data = check_process_data(process_data)
+        self._share: Share | None = None
+        self._memo = Memo()
         self._record = HistoryRecord()
         self._held: dict[str, float] = {}
         self._callback_list: Any = None
@@ -162,6 +189,8 @@ class EpochEvaluator(keras.callbacks.Callback):
         self._monitors_ready = False
         self._clash_warned: set[str] = set()
         self._origins: dict[str, Entry] = {}
+        self.curve_thresholds: int | None = None
+        self._curves: dict[str, Any] = {}
 
     # --- public API ----------------------------------------------------------------------------
     @property
@@ -180,6 +209,15 @@ class EpochEvaluator(keras.callbacks.Callback):
         """
         return self._record.data
 
+    @property
+    def curves(self) -> dict[str, Any]:
+        """The last evaluation's per-class counts at uniform thresholds, by prefixed metric name
+        (`{"val_auroc": ThresholdCounts, ...}`, exact: from the whole arrays), for the ranking
+        metrics (AUROC, AveragePrecision, operating points). Recorded during `fit` only when
+        `curve_thresholds` is set (to the number of thresholds): `em.TensorBoard` and
+        `em.RunRecorder` set it; empty otherwise."""
+        return self._curves
+
     def evaluate(self, model: Any = None) -> dict[str, float]:
         """Run one evaluation now and return `{prefix + key: value}` (scalars only).
 
@@ -194,7 +232,9 @@ class EpochEvaluator(keras.callbacks.Callback):
             model = self.model  # on JAX this also syncs the weights from the training state
         if model is None:
             raise ValueError("`evaluate()` needs a model: pass it, or call it during `fit`.")
-        scalars, _, _ = self._evaluate(model, "in evaluate()")
+        model = _unwrap(model)
+        share = resolve(self.process_data, self.source, model)
+        scalars, _, _ = self._evaluate(model, "in evaluate()", share)
         return scalars
 
     def save_history(self, path: str | os.PathLike[str]) -> None:
@@ -207,8 +247,12 @@ class EpochEvaluator(keras.callbacks.Callback):
 
     # --- Keras hooks ---------------------------------------------------------------------------
     def on_train_begin(self, logs: dict[str, Any] | None = None) -> None:
-        prepare_history_path(self.history_path)  # fail now, not after the first epoch
+        # Several processes: what each one's data holds, or the error that asks for it.
+        self._share = resolve(self.process_data, self.source, self.model)
+        if self._share.processes.index == 0:
+            prepare_history_path(self.history_path)  # fail now, not after the first epoch
         self._record.reset()
+        self._curves = {}
         self._held = {}
         self._first_epoch = None
         self._monitors_ready = False
@@ -231,8 +275,9 @@ class EpochEvaluator(keras.callbacks.Callback):
         if logs is None:
             logs = {}
         if self._due(epoch):
+            share = self._share or resolve(self.process_data, self.source, self.model)
             scalars, matrices, directions = self._evaluate(
-                self.model, f"at the end of epoch {epoch + 1}"
+                self.model, f"at the end of epoch {epoch + 1}", share, self.curve_thresholds
             )
             self._record.add(epoch, scalars, matrices, directions)
             self._held = scalars
@@ -240,27 +285,32 @@ class EpochEvaluator(keras.callbacks.Callback):
             if not self._monitors_ready:
                 self._monitors_ready = True
                 self._configure_monitors(directions)
-            if self.history_path is not None:
+            if self.history_path is not None and share.processes.index == 0:
                 self.save_history(self.history_path)
         else:
             self._push(self._held, logs)
 
     def on_train_end(self, logs: dict[str, Any] | None = None) -> None:
         self._callback_list = None  # no reference to the finished fit's callbacks
+        self._share = None
 
     # --- internals -----------------------------------------------------------------------------
     def _dry_run(self) -> None:
         """Bad data fails now, not after the first epoch has trained: the first batch through
         the model and every metric that reads batches (shapes, dtypes, label values, box
         formats, dict keys, log keys), then their states reset. Skipped for an iterator (a
-        batch read now would be missing later). Callables and ModelEvaluators are not run:
-        on one batch a callable may fail where the whole data would not (scikit-learn's
-        roc_auc_score with one class), and a ModelEvaluator runs its own inference."""
-        if self.source.kind in ("none", "iterator") or self._model is None:
+        batch read now would be missing later) and with several processes (their passes
+        agree on counts and combine states: a partial pass there is not tested). Callables
+        and ModelEvaluators are not run: on one batch a callable may fail where the whole
+        data would not (scikit-learn's roc_auc_score with one class), and a ModelEvaluator
+        runs its own inference."""
+        share = self._share
+        if self.source.kind in ("none", "iterator") or share is None or share.processes.several:
             return
         entries = [e for e in self.entries if e.kind in ("stream", "arrays")]
         if not entries:
             return
+        self._memo.predictor(self.model)  # built once, shared with the evaluations
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # one batch: classes without samples are expected
             run_pass(
@@ -269,6 +319,8 @@ class EpochEvaluator(keras.callbacks.Callback):
                 self.model,
                 output=self.output,
                 where="on the first batch of `data`, checked before training",
+                share=share,
+                memo=Memo(predictors=self._memo.predictors),  # the evaluations' sizes kept
                 batches=1,
             )
         for e in entries:
@@ -283,8 +335,21 @@ class EpochEvaluator(keras.callbacks.Callback):
             last is not None and epoch == last - 1
         )
 
-    def _evaluate(self, model: Any, where: str) -> tuple[dict[str, float], Any, dict[str, Any]]:
-        result = run_pass(self.entries, self.source, model, output=self.output, where=where)
+    def _evaluate(
+        self, model: Any, where: str, share: Share, curve_thresholds: int | None = None
+    ) -> tuple[dict[str, float], Any, dict[str, Any]]:
+        result = run_pass(
+            self.entries,
+            self.source,
+            model,
+            output=self.output,
+            where=where,
+            share=share,
+            memo=self._memo,
+            curve_thresholds=curve_thresholds,
+        )
+        if curve_thresholds is not None:
+            self._curves = {self.prefix + k: v for k, v in result.curves.items()}
         scalars = {self.prefix + k: v for k, v in result.scalars.items()}
         matrices = {self.prefix + k: v for k, v in result.matrices.items()}
         self._origins.update({self.prefix + k: e for k, e in result.origins.items()})
@@ -323,3 +388,12 @@ class EpochEvaluator(keras.callbacks.Callback):
         _keras.configure_monitors(
             others, directions, every_n_epochs=self.every_n_epochs, sources=sources
         )
+
+
+def _unwrap(model: Any) -> Any:
+    """The Keras model inside a wrapper such as torch's DistributedDataParallel (`.module`),
+    as Keras' own `Callback.model` does."""
+    if isinstance(model, keras.Model):
+        return model
+    inner = getattr(model, "module", None)
+    return inner if isinstance(inner, keras.Model) else model
