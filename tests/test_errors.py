@@ -517,6 +517,34 @@ BAD_CALLBACK_ARGUMENTS = [
         ValueError,
         r"`directions\['val_f1'\]` must be 'up' or 'down' \(or 'max'/'min'\)\. Received: 'higher'",
     ),
+    (
+        {"confidence": 95},
+        ValueError,
+        r"`confidence` must be a number in \(0, 1\), e\.g\. 0\.95, or None\. Received: confidence=95",
+    ),
+    ({"confidence": 1.0}, ValueError, r"Received: confidence=1\.0"),
+    (
+        {"confidence": 0.9, "resamples": 1},
+        ValueError,
+        r"`resamples` must be an integer from 2 to 100000\. Received: resamples=1",
+    ),
+    ({"confidence": 0.9, "resamples": 10.0}, ValueError, r"Received: resamples=10\.0"),
+    (
+        {"confidence": 0.9, "seed": -1},
+        ValueError,
+        r"`seed` must be an integer from 0 to 2\*\*64 - 1\. Received: seed=-1",
+    ),
+    ({"confidence": 0.9, "seed": 2**64}, ValueError, r"Received: seed=18446744073709551616"),
+    (
+        {"noise_aware": "val_accuracy"},
+        ValueError,
+        r"`noise_aware` compares epochs on bootstrap replicates: pass `confidence=` too",
+    ),
+    (
+        {"confidence": 0.9, "noise_aware": 3},
+        TypeError,
+        r"`noise_aware` must be a log key or a list of log keys\. Received: noise_aware=3",
+    ),
 ]
 
 

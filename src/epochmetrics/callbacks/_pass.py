@@ -10,7 +10,7 @@ import inspect
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import partial
-from typing import Any
+from typing import Any, Protocol
 
 import keras
 import numpy as np
@@ -19,9 +19,17 @@ from epochmetrics.callbacks._data import BatchSource, to_numpy
 from epochmetrics.callbacks._metrics import Entry, EvaluationError, flatten_result
 from epochmetrics.metrics._base import SumStateMetric
 
-__all__ = ["Output", "PassResult", "run_pass"]
+__all__ = ["Observer", "Output", "PassResult", "run_pass"]
 
 Output = int | str | None
+
+
+class Observer(Protocol):
+    """What sees the data of a pass besides the metrics (the bootstrap's `Resampler`)."""
+
+    def stream(self, entry: Entry, y: Any, pred: Any, sw: Any) -> None: ...
+
+    def whole(self, entry: Entry, y_true: Any, y_pred: Any, sample_weight: Any) -> None: ...
 
 
 # --- one evaluation -----------------------------------------------------------------------------
@@ -142,7 +150,9 @@ class _Chunk:
         self.parts.append((y, pred, sw))
         self.values += int(np.size(pred))
 
-    def flush(self, entries: list[Entry], last: int, where: str) -> None:
+    def flush(
+        self, entries: list[Entry], last: int, where: str, observer: Observer | None = None
+    ) -> None:
         if not self.parts:
             return
         try:
@@ -154,13 +164,17 @@ class _Chunk:
         span = f"batch {last}" if self.first == last else f"batches {self.first}-{last}"
         for e in entries:
             for y, pred, sw in groups:
-                _update(e, y, pred, sw, where, span)
+                _update(e, y, pred, sw, where, span, observer)
         self.parts, self.values = [], 0
 
 
-def _update(e: Entry, y: Any, pred: Any, sw: Any, where: str, span: str) -> None:
+def _update(
+    e: Entry, y: Any, pred: Any, sw: Any, where: str, span: str, observer: Observer | None = None
+) -> None:
     try:
         e.obj.update_state(y, pred, sample_weight=sw)
+        if observer is not None:
+            observer.stream(e, y, pred, sw)
     except Exception as err:
         detail = f" on {span} with {_shapes(y_true=y, y_pred=pred, sample_weight=sw)}"
         raise _fail(f"Metric {e.label}", where, detail, err) from err
@@ -173,8 +187,12 @@ def run_pass(
     *,
     output: Output,
     where: str,
+    observer: Observer | None = None,
 ) -> PassResult:
-    """One prediction pass over `source`, then every entry's result (unprefixed keys)."""
+    """One prediction pass over `source`, then every entry's result (unprefixed keys).
+
+    `observer` (the bootstrap) sees every batch a streamed entry receives, in data order, and
+    the whole arrays of every whole-array entry."""
     streamed = [e for e in entries if e.kind == "stream"]
     chunked = [e for e in streamed if isinstance(e.obj, SumStateMetric)]
     per_batch = [e for e in streamed if not isinstance(e.obj, SumStateMetric)]
@@ -213,24 +231,24 @@ def run_pass(
                 raise _fail("The model's prediction", where, detail, err) from err
             whole_pred = keras.tree.map_structure(to_numpy, pred) if structured else None
             for e in structured:
-                _update(e, y, whole_pred, sw, where, f"batch {index}")
+                _update(e, y, whole_pred, sw, where, f"batch {index}", observer)
             if not (per_batch or chunked or whole):
                 continue
             pred = np.asarray(to_numpy(_select(pred, output, names, "model output")))
             y = _select_target(y, output, names)
             for e in per_batch:
-                _update(e, y, pred, sw, where, f"batch {index}")
+                _update(e, y, pred, sw, where, f"batch {index}", observer)
             if chunked:
                 chunk.add(index, y, pred, sw)
                 if chunk.values >= CHUNK_VALUES:
-                    chunk.flush(chunked, index, where)
+                    chunk.flush(chunked, index, where, observer)
             if whole:
                 gathered[0].append(y)
                 gathered[1].append(pred)
                 gathered[2].append(sw)
         if index < 0:
             raise ValueError("`data` yielded no batches: there is nothing to evaluate.")
-        chunk.flush(chunked, index, where)
+        chunk.flush(chunked, index, where, observer)
         for e in streamed:
             _collect(e, partial(_stream_result, e), scalars, matrices, origins, where, "")
         if whole:
@@ -240,6 +258,12 @@ def run_pass(
             for e in whole:
                 compute = partial(_call_whole, e, y_true, y_pred, sample_weight)
                 _collect(e, compute, scalars, matrices, origins, where, detail)
+                if observer is None:
+                    continue
+                try:
+                    observer.whole(e, y_true, y_pred, sample_weight)
+                except Exception as err:
+                    raise _fail(f"Metric {e.label}", where, detail + " (replicates)", err) from err
     for e in entries:
         if e.kind == "model":
             _collect(e, partial(e.obj, model), scalars, matrices, origins, where, " on the model")

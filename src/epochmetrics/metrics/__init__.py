@@ -6,6 +6,7 @@ from epochmetrics.metrics.agreement import (
     CohenKappa,
     MatthewsCorrCoef,
 )
+from epochmetrics.metrics.best_threshold import FBetaAtBestThreshold
 from epochmetrics.metrics.calibration import CalibrationError
 from epochmetrics.metrics.classification import (
     F1Score,
@@ -36,6 +37,7 @@ __all__ = [
     "ConfusionMatrix",
     "DetectionMAP",
     "F1Score",
+    "FBetaAtBestThreshold",
     "FBetaScore",
     "JaccardIndex",
     "MatthewsCorrCoef",
