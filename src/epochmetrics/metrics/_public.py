@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import types
 from typing import Any
 
@@ -12,7 +13,9 @@ PER_STEP_ARG = """per_step: Which keys a train or test step returns when the res
             "none". The epoch's logs (History, CSVLogger, callbacks' `on_epoch_end`,
             `evaluate`) always hold every key; only per-batch logs (the progress bar during an
             epoch, batch-level callbacks, `train_on_batch`) see fewer. Per-class keys cost
-            each step ~10-30 us apiece in Keras' own log handling."""
+            each step ~10-30 us apiece in Keras' own log handling. On Keras 3.8-3.13 steps
+            return every key whatever `per_step` (Keras there keeps a step's logs for the
+            epoch when they hold fewer keys than a fresh read)."""
 # A report is read per epoch: its running values would crowd the progress bar, and every key a
 # step returns costs the step (TensorFlow: ~24 us per key, 8 averages = x1.24 of a small MLP's
 # epoch against x1.06 with none; benchmarks/RESULTS.md).
@@ -20,7 +23,8 @@ REPORT_PER_STEP_ARG = """per_step: Which keys a train or test step returns: "non
             "averages" (averaged and single-value keys) or "all". The epoch's logs (History,
             CSVLogger, callbacks' `on_epoch_end`, `evaluate`) always hold every key; only
             per-batch logs (the progress bar during an epoch, batch-level callbacks,
-            `train_on_batch`) see fewer: read `result()` there for every key."""
+            `train_on_batch`) see fewer: read `result()` there for every key. On Keras
+            3.8-3.13 steps return every key (see the README's Compatibility section)."""
 
 
 def own_init(cls: type) -> type:
@@ -34,8 +38,11 @@ def own_init(cls: type) -> type:
         return cls
     base: Any = next(vars(c)["__init__"] for c in cls.__mro__ if "__init__" in vars(c))
     qualname = f"{cls.__qualname__}.__init__"
+    code = base.__code__
+    if sys.version_info >= (3, 11):  # argument errors name co_qualname; 3.10 has no such field
+        code = code.replace(co_qualname=qualname)
     init = types.FunctionType(
-        base.__code__.replace(co_qualname=qualname),
+        code,
         base.__globals__,
         base.__name__,
         base.__defaults__,
