@@ -103,9 +103,7 @@ def main(argv: list[str] | None = None) -> None:
             key = f"{name}_{'ci' if conf else 'plain'}"
             evaluators[key] = ev
             candidates[key] = lambda ev=ev: ev.evaluate(model)
-    candidates["train_epoch"] = lambda: model.fit(
-        x_tr, y_tr, epochs=1, batch_size=32, verbose=0
-    )
+    candidates["train_epoch"] = lambda: model.fit(x_tr, y_tr, epochs=1, batch_size=32, verbose=0)
     log(f"timing {len(candidates)} candidates, {args.repeats} rounds")
     start = time.perf_counter()
     seconds = compare(candidates, repeats=args.repeats, min_time=0.2, warmup=1)
@@ -115,8 +113,8 @@ def main(argv: list[str] | None = None) -> None:
     emit(
         {
             "backend": keras.backend.backend(),
-            "val_samples": int(len(y_va)),
-            "train_samples": int(len(y_tr)),
+            "val_samples": len(y_va),
+            "train_samples": len(y_tr),
             "resamples": args.resamples,
             "seconds": seconds,
             "keys": keys,

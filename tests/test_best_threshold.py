@@ -3,6 +3,7 @@ against scikit-learn's precision_recall_curve; binned within its bound; in compi
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import keras
@@ -166,3 +167,60 @@ def test_compiled_fit_logs_value_and_threshold(exact: bool) -> None:
         assert value == pytest.approx(best, abs=1e-6) and threshold == pytest.approx(best_threshold)
     else:
         assert value <= best + 1e-6
+
+
+def test_other_data_is_evaluated_at_the_thresholds_chosen_on_validation() -> None:
+    rng = np.random.default_rng(4)
+    y_val, s_val = _data("multilabel", 120, rng, ties=False)
+    y_test, s_test = _data("multilabel", 80, rng, ties=False)
+    inputs = keras.Input((C,))
+    model = keras.Model(inputs, keras.layers.Identity()(inputs))
+    ev = em.EpochEvaluator(
+        (s_val, y_val),
+        [
+            em.FBetaAtBestThreshold("multilabel", num_classes=C, average=None),
+            em.F1Score("multilabel", num_classes=C, name="f1_at_half"),
+        ],
+        apply_to={"test_": (s_test, y_test)},
+    )
+    logs = ev.evaluate(model)
+    for k, ((t, s), (tt, st)) in enumerate(
+        zip(
+            _columns("multilabel", y_val, s_val),
+            _columns("multilabel", y_test, s_test),
+            strict=True,
+        )
+    ):
+        best, threshold = _oracle_binary(t, s, None, 1.0)
+        assert logs[f"val_f1_best_{k}"] == pytest.approx(best, abs=1e-12)
+        assert logs[f"val_f1_best_threshold_{k}"] == threshold
+        assert logs[f"test_f1_best_{k}"] == pytest.approx(_achieved(tt, st, None, 1.0, threshold))
+    assert not any(k.startswith("test_") and "threshold" in k for k in logs)
+    expected = sk(fbeta_score, y_test, (s_test > 0.5).astype(int), beta=1.0, average="macro")
+    assert logs["test_f1_at_half"] == pytest.approx(expected, abs=1e-12)
+
+
+def test_the_readme_line_keeps_the_thresholds_of_the_saved_epoch(tmp_path: Any) -> None:
+    import json
+    import pathlib
+
+    rng = np.random.default_rng(5)
+    x = rng.normal(size=(64, 3)).astype("float32")
+    y = (x[:, 0] + rng.normal(size=64) > 0).astype("float32")
+    keras.utils.set_random_seed(1)
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1, activation="sigmoid")])
+    model.compile(optimizer=keras.optimizers.SGD(0.5), loss="binary_crossentropy")
+    path = tmp_path / "best.thresholds.json"
+    ckpt = keras.callbacks.ModelCheckpoint(
+        str(tmp_path / "{epoch:02d}.weights.h5"), monitor="val_f1_best", mode="max",
+        save_best_only=True, save_weights_only=True)  # fmt: skip
+    thresholds = keras.callbacks.LambdaCallback(on_epoch_end=lambda epoch, logs: (ckpt.best is None or logs["val_f1_best"] > ckpt.best) and pathlib.Path(path).write_text(json.dumps({k: v for k, v in logs.items() if "_threshold" in k})))  # fmt: skip
+    evaluator = em.EpochEvaluator((x, y), [em.FBetaAtBestThreshold("binary")])
+    history = model.fit(x, y, epochs=6, verbose=0, callbacks=[thresholds, ckpt, evaluator])
+    values = history.history["val_f1_best"]
+    saved = sorted(int(name[:2]) - 1 for name in os.listdir(tmp_path) if name.endswith(".h5"))
+    assert saved == [e for e in range(len(values)) if e == 0 or values[e] > max(values[:e])]
+    last = saved[-1]
+    assert json.loads(path.read_text()) == {
+        "val_f1_best_threshold": history.history["val_f1_best_threshold"][last]
+    }

@@ -58,6 +58,12 @@ BAD_ARGUMENTS = [
     (em.Recall, {**MC, "class_names": ["a", "a", "b"]}, "`class_names` must be unique"),
     (em.Recall, {**MC, "class_names": "abc"}, "`class_names` must be a list of strings"),
     (em.FBetaScore, {**MC, "beta": 0}, "`beta` must be a positive number. Received: beta=0"),
+    (
+        em.FBetaAtBestThreshold,
+        {"task": "binary", "beta": -1.0},
+        r"`beta` must be a positive number\. Received: beta=-1\.0",
+    ),
+    (em.FBetaAtBestThreshold, {"task": "binary", "beta": math.inf}, "Received: beta=inf"),
     (em.FBetaScore, {**MC, "beta": math.nan}, "`beta` must be a positive number"),
     (
         em.MatthewsCorrCoef,
@@ -539,6 +545,16 @@ BAD_CALLBACK_ARGUMENTS = [
         {"noise_aware": "val_accuracy"},
         ValueError,
         r"`noise_aware` compares epochs on bootstrap replicates: pass `confidence=` too",
+    ),
+    (
+        {"apply_to": {"val_": (_X, _Y)}},
+        ValueError,
+        r"`apply_to` prefixes must be non-empty and differ from `prefix='val_'`\. Received: 'val_'",
+    ),
+    (
+        {"apply_to": [(_X, _Y)]},
+        TypeError,
+        r"`apply_to` must be a dict \{prefix: data\}, e\.g\. \{'test_': \(x_test, y_test\)\}",
     ),
     (
         {"confidence": 0.9, "noise_aware": 3},

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import warnings
 from collections.abc import Mapping, Sequence
@@ -140,6 +141,12 @@ class EpochEvaluator(keras.callbacks.Callback):
         seed: the replicates' seed, an integer from 0 to 2**64 - 1.
         noise_aware: a log key or a list of them (with or without the prefix) that also get
             `K_sig` and `K_p_better` (see above).
+        apply_to: `{prefix: data}`, other data (e.g. a test set, `{"test_": (x_test,
+            y_test)}`) evaluated in the same epoch with what was chosen on `data`: metrics
+            that choose a threshold (`FBetaAtBestThreshold`) give their value there at the
+            thresholds chosen on `data` (no threshold keys), so nothing is tuned on it; the
+            other metrics are computed as usual; `ModelEvaluator`s are left out. One more
+            prediction pass per evaluation and dataset; no intervals.
 
     Raises:
         TypeError, ValueError: on invalid arguments, at construction (and a `history_path`
@@ -179,6 +186,7 @@ class EpochEvaluator(keras.callbacks.Callback):
         resamples: int = DEFAULT_RESAMPLES,
         seed: int = 0,
         noise_aware: str | Sequence[str] | None = None,
+        apply_to: Mapping[str, Any] | None = None,
     ) -> None:
         super().__init__()
         every_n_epochs = check_int("every_n_epochs", every_n_epochs, minimum=1)
@@ -210,6 +218,10 @@ class EpochEvaluator(keras.callbacks.Callback):
             else Resampler(self.confidence, self.resamples, self.seed)
         )
         self._selection: Selection | None = None
+        self.apply_to = {
+            key: BatchSource(value, batch_size=batch_size)
+            for key, value in _check_apply_to(apply_to, prefix).items()
+        }
         self._record = HistoryRecord()
         self._held: dict[str, float] = {}
         self._callback_list: Any = None
@@ -324,6 +336,14 @@ class EpochEvaluator(keras.callbacks.Callback):
         scalars = {self.prefix + k: v for k, v in result.scalars.items()}
         matrices = {self.prefix + k: v for k, v in result.matrices.items()}
         self._origins.update({self.prefix + k: e for k, e in result.origins.items()})
+        for prefix, source in self.apply_to.items():
+            entries = _entries_at(self.entries, result.scalars)
+            other = run_pass(
+                entries, source, model, output=self.output, where=f"{where} on {prefix!r} data"
+            )
+            scalars.update({prefix + k: v for k, v in other.scalars.items()})
+            matrices.update({prefix + k: v for k, v in other.matrices.items()})
+            self._origins.update({prefix + k: e for k, e in other.origins.items()})
         directions = {key: self._direction(key) for key in scalars}
         if resampler is None:
             return scalars, matrices, directions
@@ -436,3 +456,44 @@ def _check_noise_aware(value: Any, confidence: float | None) -> tuple[str, ...]:
             f"(e.g. 0.95). Received: noise_aware={value!r}, confidence=None."
         )
     return names
+
+
+def _check_apply_to(value: Any, prefix: str) -> dict[str, Any]:
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise TypeError(
+            "`apply_to` must be a dict {prefix: data}, e.g. {'test_': (x_test, y_test)}. "
+            f"Received: apply_to={type(value).__name__}."
+        )
+    for key in value:
+        check_str("apply_to", key, "a dict whose keys are log key prefixes such as 'test_'")
+        if key == prefix or not key:
+            raise ValueError(
+                f"`apply_to` prefixes must be non-empty and differ from `prefix={prefix!r}`. "
+                f"Received: {key!r}."
+            )
+    return dict(value)
+
+
+def _entries_at(entries: list[Entry], chosen: Mapping[str, float]) -> list[Entry]:
+    """The entries for other data: metrics that choose thresholds on the evaluation data
+    (`evaluate_at_thresholds`) are computed at the thresholds they chose there (`chosen`, the
+    unprefixed scalars of this evaluation); `ModelEvaluator`s run their own data: left out."""
+    out = []
+    for e in entries:
+        if e.kind == "model":
+            continue
+        at = getattr(e.obj, "evaluate_at_thresholds", None)
+        if at is None:
+            out.append(e)
+            continue
+        thresholds = [chosen[k] for k in e.obj.threshold_keys()]
+        out.append(Entry(e.name, "callable", functools.partial(_at, at, thresholds), e.direction))
+    return out
+
+
+def _at(
+    at: Any, thresholds: list[float], y_true: Any, y_pred: Any, sample_weight: Any = None
+) -> Any:
+    return at(y_true, y_pred, thresholds, sample_weight=sample_weight)

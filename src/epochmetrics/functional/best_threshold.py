@@ -47,6 +47,7 @@ from epochmetrics.functional.operating_points import (
 
 __all__ = [
     "best_fbeta_columns",
+    "fbeta_at_thresholds",
     "best_fbeta_error_bound",
     "best_fbeta_from_counts",
     "check_beta",
@@ -151,6 +152,29 @@ def best_fbeta_columns(
         return OperatingPoint(values, thresholds)
     value = ranking_graph.average_values(numpy_ops, values, _support(cols), average)
     return OperatingPoint(float(value), thresholds)
+
+
+def fbeta_at_thresholds(
+    beta: float, cols: ranking.Columns, average: RankingAverage, thresholds: Any
+) -> Any:
+    """F-beta of validated columns at given thresholds, one per problem (as
+    `best_fbeta_columns` returns them): "positive when score >= threshold". A float for one
+    problem or an average, else `(C,)` values. NaN where a class has no positives."""
+    problems = _problems(cols, average)
+    cuts = np.broadcast_to(np.asarray(thresholds, np.float64).reshape(-1), (len(problems),))
+    values = np.empty(len(problems))
+    with np.errstate(all="ignore"):
+        for i, (t, s, w) in enumerate(problems):
+            weight = np.ones(t.shape) if w is None else np.asarray(w, np.float64)
+            hit = s.astype(np.float64) >= cuts[i]
+            tp, fp, p = (np.sum(weight * x) for x in (t * hit, (1 - t) * hit, t * 1.0))
+            value = fbeta_at(numpy_ops, np.float64(tp), np.float64(fp), np.float64(p), beta)
+            values[i] = value if p > 0 else np.nan
+    if len(problems) == 1:
+        return float(values[0])
+    if average is None:
+        return values
+    return float(ranking_graph.average_values(numpy_ops, values, _support(cols), average))
 
 
 def fbeta_at_best_threshold(

@@ -136,6 +136,29 @@ class FBetaAtBestThreshold(RankingMetric):
     def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "beta": self.beta}
 
+    # --- other data at the thresholds chosen on this data -----------------------------------
+    def threshold_keys(self, keys: Any = None) -> tuple[str, ...]:
+        """The keys of the thresholds among the result's keys (`_result_keys` order)."""
+        keys = self._log_keys(None) if keys is None else keys
+        stem = self.name + "_threshold"
+        return tuple(k for k in keys if k == stem or k.startswith(stem + "_"))
+
+    def evaluate_at_thresholds(
+        self, y_true: Any, y_pred: Any, thresholds: Any, sample_weight: Any = None
+    ) -> Any:
+        """F-beta on whole arrays at given thresholds (those a result of this metric chose on
+        other data: its threshold values, in key order), with the result's value keys.
+
+        For data that must not choose its own threshold, such as a test set: the
+        `EpochEvaluator` calls it with the thresholds of the same epoch's validation data
+        (`apply_to=`).
+        """
+        cols = ranking.prepare(self._spec, y_true, y_pred, sample_weight, probabilities=True)
+        values = np.reshape(bt.fbeta_at_thresholds(self.beta, cols, self.average, thresholds), -1)
+        keys = self._log_keys(None) or ()
+        names = [k for k in keys if k not in self.threshold_keys(keys)]
+        return dict(zip(names, values.tolist(), strict=True))
+
 
 FBetaAtBestThreshold.__doc__ = (
     (FBetaAtBestThreshold.__doc__ or "").rstrip()
