@@ -49,7 +49,9 @@ class Run:
         confusion: the confusion matrix shown, confusion_epoch its epoch, confusion_note its
             source (or why there is none).
         per_class_rows: one dict per class: "class", and "precision", "recall", "f1",
-            "support" where known; per_class_note says where they come from.
+            "support" where known (and "<metric>_low", "<metric>_high", the best epoch's
+            intervals, where the evaluator logged them); per_class_note says where they come
+            from.
         notes: what was missing or odd.
     """
 
@@ -290,8 +292,8 @@ def _find_intervals(run: Run) -> None:
         if not found:
             continue
         for r in run.per_class_rows:
-            for metric, (low, high) in found.get(str(r["class"]), {}).items():
-                r[f"{metric}_low"], r[f"{metric}_high"] = low, high
+            for metric, (lo, hi) in found.get(str(r["class"]), {}).items():
+                r[f"{metric}_low"], r[f"{metric}_high"] = lo, hi
         run.per_class_note += (
             f" Intervals: the evaluator's bootstrap intervals at epoch {run.best_epoch}."
         )

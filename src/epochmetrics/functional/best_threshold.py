@@ -47,12 +47,12 @@ from epochmetrics.functional.operating_points import (
 
 __all__ = [
     "best_fbeta_columns",
-    "fbeta_at_thresholds",
     "best_fbeta_error_bound",
     "best_fbeta_from_counts",
     "check_beta",
     "fbeta_at",
     "fbeta_at_best_threshold",
+    "fbeta_at_thresholds",
 ]
 
 
