@@ -24,7 +24,18 @@ from epochmetrics.metrics.operating_points import (
     SensitivityAtSpecificity,
     SpecificityAtSensitivity,
 )
+from epochmetrics.metrics.rank_correlation import KendallTau, SpearmanCorrCoef
 from epochmetrics.metrics.ranking import AUROC, AveragePrecision
+from epochmetrics.metrics.regression import (
+    ConcordanceCorrCoef,
+    ExplainedVariance,
+    MeanAbsoluteError,
+    MeanAbsolutePercentageError,
+    MeanSquaredError,
+    PearsonCorrCoef,
+    R2Score,
+    RootMeanSquaredError,
+)
 
 __all__ = [
     "AUROC",
@@ -34,18 +45,28 @@ __all__ = [
     "CalibrationError",
     "ClassificationReport",
     "CohenKappa",
+    "ConcordanceCorrCoef",
     "ConfusionMatrix",
     "DetectionMAP",
+    "ExplainedVariance",
     "F1Score",
     "FBetaAtBestThreshold",
     "FBetaScore",
     "JaccardIndex",
+    "KendallTau",
     "MatthewsCorrCoef",
+    "MeanAbsoluteError",
+    "MeanAbsolutePercentageError",
+    "MeanSquaredError",
+    "PearsonCorrCoef",
     "Precision",
     "PrecisionAtRecall",
+    "R2Score",
     "Recall",
     "RecallAtPrecision",
+    "RootMeanSquaredError",
     "SensitivityAtSpecificity",
+    "SpearmanCorrCoef",
     "Specificity",
     "SpecificityAtSensitivity",
 ]
