@@ -259,13 +259,15 @@ def print_bootstrap(results: list[dict[str, Any]]) -> list[bool]:
     )
     print(
         "\nMonte Carlo noise of the interval itself: F1 macro, 1,000 samples (3 classes), "
-        "SD of the 95% endpoints over 40 seeds"
+        "SD of the endpoints over 40 seeds"
     )
-    print("{:>8} {:>10} {:>10} {:>22}".format("R", "SD low", "SD high", "mean interval"))
+    header = ("R", "SD low", "SD high", "95% interval (mean)", "99%: SD low", "SD high")
+    print("{:>8} {:>10} {:>10} {:>22} {:>12} {:>10}".format(*header))
     for r, row in r0["stability"].items():
         print(
             f"{int(r):>8,} {row['sd_low']:>10.4f} {row['sd_high']:>10.4f} "
-            f"{row['mean_low']:>10.4f} - {row['mean_high']:.4f}"
+            f"{row['mean_low']:>10.4f} - {row['mean_high']:.4f} "
+            f"{row['sd_low_99']:>12.4f} {row['sd_high_99']:>10.4f}"
         )
     return []
 

@@ -136,8 +136,9 @@ class EpochEvaluator(keras.callbacks.Callback):
             tries a write, so a bad path fails before the first epoch, not after it.
         confidence: a level in (0, 1), e.g. 0.95: add `K_low` / `K_high` for every scalar key
             K (see above). None (default) adds nothing and costs nothing.
-        resamples: the number of bootstrap replicates R (default 1,000: the endpoints of an
-            F1 interval at 1,000 samples move by about 0.005 between seeds at that R).
+        resamples: the number of bootstrap replicates R (default 1,000, chosen by
+            measurement: README, "Is it noise?"). Cost and the intervals' own Monte Carlo
+            noise follow R and 1 / sqrt(R).
         seed: the replicates' seed, an integer from 0 to 2**64 - 1.
         noise_aware: a log key or a list of them (with or without the prefix) that also get
             `K_sig` and `K_p_better` (see above).
