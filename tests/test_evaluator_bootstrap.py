@@ -305,3 +305,21 @@ def test_noise_aware_selection_accepts_pure_noise_in_about_half_of_one_minus_con
         aware += accepted != [0, 1, 2, K, len(script) - 1]
         plain += any(values[e] > max(values[:e]) for e in range(K + 1, K + 1 + NOISY))
     assert plain >= 35 and aware <= 2
+
+
+def test_regression_metrics_get_intervals_by_reweighted_updates() -> None:
+    """A metric whose state is not a plain sum of per-sample contributions (the regression
+    moments) takes the re-weighted-updates path: the same interval as scikit-learn's r2_score
+    with the replicate weights."""
+    rng = np.random.default_rng(6)
+    x = rng.normal(size=(120, 1)).astype("float32")
+    y = (x[:, 0] + 0.5 * rng.normal(size=120)).astype("float32")
+    ev = em.EpochEvaluator(
+        (x, y), [em.R2Score()], confidence=0.9, resamples=40, seed=3, batch_size=32, prefix=""
+    )
+    logs = ev.evaluate(_identity_model(1))
+    w = replicate_weights(np.arange(120), 40, 3)
+    reps = [skm.r2_score(y, x[:, 0], sample_weight=w[:, r]) for r in range(40)]
+    low, high = np.quantile(reps, [0.05, 0.95])
+    assert logs["r2_low"] == pytest.approx(low, abs=1e-6)
+    assert logs["r2_high"] == pytest.approx(high, abs=1e-6)
