@@ -21,11 +21,17 @@ table of ratios and PASS/MISS per target:
   (JAX), C = 10,000 works, and a fit epoch with a per-class report at most 2x macro F1 alone;
 - detection: COCO evaluation >= 10x faster than pycocotools and >= 2x faster than
   faster-coco-eval, arrays identical (bench_detection.py);
+- tensorboard: what `em.TensorBoard` adds to a fit epoch of the small MLP at C = 10 and 1,000
+  (per-class F1, binned AUROC and a confusion matrix compiled; bench_tensorboard.py): printed,
+  no target.
 - regression: the update cost of `em.R2Score` at most 1.0x `keras.metrics.R2Score` (JAX,
   jitted; TensorFlow and torch, eager `update_state`) and of `em.PearsonCorrCoef` at most 1.0x
   torchmetrics' `PearsonCorrCoef` (torch), per-round ratios; and Keras' own Pearson,
   concordance and R^2 beside ours and scipy/scikit-learn at target offsets 0, 1e4, 1e6
-  (regression.py).
+  (regression.py);
+- distributed: the evaluator's peak memory for whole arrays of 100,000 x 1,000 scores at most
+  1.1x their bytes (the anchor, a list of batches concatenated: 2x), and the cost of a global
+  read per epoch end under torch.distributed (2 ranks; distributed.py).
 
     python benchmarks/run.py                 # everything (fit alone: ~3.5 min on 2 cores)
     python benchmarks/run.py --quick         # smoke check: small sizes, 2 repeats (fit: 5 rounds)
@@ -49,6 +55,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
 import bench_detection  # noqa: E402
+import bench_tensorboard  # noqa: E402
 import fit as fit_bench  # noqa: E402
 from _common import RESULT_PREFIX  # noqa: E402
 
@@ -310,6 +317,31 @@ def print_regression(results: list[dict[str, Any]]) -> list[bool]:
     return checks
 
 
+GATHER_TARGET = 1.1  # peak bytes / score bytes, whole arrays for a callable
+
+
+def print_distributed(memory: list[dict[str, Any]], sync: list[dict[str, Any]]) -> list[bool]:
+    checks = []
+    for res in memory:
+        print(
+            f"\nEpochEvaluator whole arrays, {res['samples']:,} x {res['classes']:,} float32 "
+            f"scores ({res['score_mb']:,.0f} MB): peak allocated / score bytes (tracemalloc, JAX)"
+        )
+        print("{:>22} {:>7} {:>7}".format("", "ratio", "target"))
+        ok = res["callable"] <= GATHER_TARGET
+        checks.append(ok)
+        print(f"{'callable (gather)':>22} {res['callable']:>7.2f} {verdict(ok):>7}")
+        print(f"{'exact AUROC':>22} {res['auroc']:>7.2f} {'':>7}")
+        print(f"{'anchor: list + concat':>22} {res['anchor']:>7.2f} {'':>7}")
+    for res in sync:
+        print(
+            "\nGlobal reads under torch.distributed (2 gloo ranks, loss + 10-class report + F1): "
+            f"a model's read {res['read_global_ms']:.1f} ms combined, {res['read_local_ms']:.1f} "
+            f"ms per rank; per epoch end (2 reads) +{res['epoch_end_ms']:.1f} ms"
+        )
+    return checks
+
+
 def print_detection(results: list[dict[str, Any]]) -> list[bool]:
     if not results:
         return []
@@ -359,7 +391,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="small sizes, 2 repeats (smoke)")
     parser.add_argument(
-        "--sections", default="update,dense,fit,evaluator,bootstrap,classes,detection,regression"
+        "--sections",
+        default="update,dense,fit,evaluator,bootstrap,classes,detection,regression,tensorboard,"
+        "distributed",
     )
     parser.add_argument("--backends", default="jax,tensorflow,torch")
     parser.add_argument("--repeats", type=int, default=None)
@@ -382,7 +416,10 @@ def main(argv: list[str] | None = None) -> int:
         "bootstrap": [],
         "classes": [],
         "detection": [],
+        "tensorboard": [],
         "regression": [],
+        "memory": [],
+        "sync": [],
     }
     if "update" in sections:
         sizes = ["--sizes", QUICK_SIZES] if args.quick else []
@@ -416,11 +453,23 @@ def main(argv: list[str] | None = None) -> int:
         extra = ["--quick"] if args.quick else []
         raw["detection"] = [section("bench_detection.py", backends[0], extra)]
 
+    if "tensorboard" in sections:
+        rounds = 3 if args.quick else bench_tensorboard.ROUNDS
+        extra = ["--samples", "8192"] if args.quick else []
+        tb_args = [*extra, "--rounds", str(rounds), "--threads", str(args.threads)]
+        raw["tensorboard"] = [section("bench_tensorboard.py", b, tb_args) for b in backends]
+
     if "regression" in sections:
         sizes = ["--sizes", "32,1024"] if args.quick else []
         regression_args = [*sizes, "--rounds", "3" if args.quick else "9"]
         regression_args += ["--threads", str(args.threads)]
         raw["regression"] = [section("regression.py", b, regression_args) for b in backends]
+    if "distributed" in sections:
+        size = ["--samples", "10000"] if args.quick else []
+        raw["memory"] = [section("distributed.py", "jax", ["--part", "memory", *size])]
+        if "torch" in backends:
+            reads = ["--repeats", "10" if args.quick else "50"]
+            raw["sync"] = [section("distributed.py", "torch", ["--part", "sync", *reads])]
 
     rows = {r["backend"]: r["rows"] for r in raw["update"]}
     checks = {
@@ -432,7 +481,11 @@ def main(argv: list[str] | None = None) -> int:
         "classes": print_classes(raw["classes"]),
         "detection": print_detection(raw["detection"]),
         "regression": print_regression(raw["regression"]),
+        "distributed": print_distributed(raw["memory"], raw["sync"]),
     }
+    lines = bench_tensorboard.table(raw["tensorboard"])
+    if lines:
+        print("\n" + "\n".join(lines))
     print("\nTargets:")
     labels = {
         "update": "JAX update <= 0.5x keras.metrics.F1Score (every size)",
@@ -445,6 +498,7 @@ def main(argv: list[str] | None = None) -> int:
         "detection": "COCO: >= 10x pycocotools, >= 2x faster-coco-eval, identical arrays",
         "regression": "regression update <= 1.0x keras R2Score (every backend), <= 1.0x "
         "torchmetrics PearsonCorrCoef (torch)",
+        "distributed": f"evaluator's whole arrays (100k x 1,000): peak <= {GATHER_TARGET}x scores",
     }
     for name, results in checks.items():
         if results:

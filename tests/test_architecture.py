@@ -20,7 +20,7 @@ ALLOWED = {
     "functional": {"_backend", "functional"},
     "metrics": {"_backend", "functional", "metrics"},
     "callbacks": {"_backend", "functional", "metrics", "callbacks", "_files"},
-    "distributed": {"metrics"},
+    "distributed": {"metrics", "functional", "_backend"},
     "_files": {"_files"},
     "plot": {"plot", "_files", "_backend"},
     "report": {"plot", "_files"},
@@ -31,11 +31,20 @@ ALLOWED = {
 # The names of the options' values (standard library only): every area may import them.
 for _allowed in ALLOWED.values():
     _allowed.add("_types")
-# The one crossing from the compute stack into the artifacts stack: the evaluator writes its
-# history file through the format's owner; and plots read tensors with the framework-free
-# converter.
+# The crossings from the compute stack into the artifacts stack: the callbacks write run
+# artifacts through their formats' owners (the evaluator its history file; RunRecorder the run
+# directory; TensorBoard reads what log keys mean); and plots read tensors with the
+# framework-free converter.
 CROSSINGS = {
-    ("callbacks", "_files"): {"epochmetrics._files.evaluation"},
+    ("callbacks", "_files"): {
+        "epochmetrics._files.curves",
+        "epochmetrics._files.evaluation",
+        "epochmetrics._files.history",
+        "epochmetrics._files.keys",
+        "epochmetrics._files.matrix",
+        "epochmetrics._files.run",
+        "epochmetrics._files.run_dir",
+    },
     ("plot", "_backend"): {"epochmetrics._backend.host"},
 }
 FRAMEWORKS = ("jax", "tensorflow", "torch")

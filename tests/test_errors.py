@@ -262,6 +262,38 @@ UNKNOWN_ARGUMENTS = [
 ]
 
 
+def test_tensorboard_missing_packages_name_the_extra(tmp_path, monkeypatch) -> None:
+    import sys
+
+    tb = em.TensorBoard(tmp_path, confusion_images=True)
+    monkeypatch.setitem(sys.modules, "matplotlib", None)
+    with pytest.raises(
+        ImportError,
+        match=r"draws confusion matrices with matplotlib, which is "
+        r"not installed\. Install it with: pip install 'epochmetrics\[plot\]'",
+    ):
+        tb.on_train_begin()
+    for name in ("tensorboard", "tensorboard.compat", "tensorboard.compat.proto"):
+        monkeypatch.setitem(sys.modules, name, None)  # as if not installed, even if imported
+    with pytest.raises(
+        ImportError,
+        match=r"with the `tensorboard` package \(TensorFlow is not "
+        r"needed\)\. Install it with: pip install 'epochmetrics\[tensorboard\]'",
+    ):
+        em.TensorBoard(tmp_path).on_train_begin()
+
+
+def test_threshold_counts_bad_grid() -> None:
+    metric = em.AUROC("binary")
+    with pytest.raises(ValueError, match=r"`num_thresholds` must be an integer from 2 to 10000"):
+        metric.threshold_counts(num_thresholds=1)
+    with pytest.raises(
+        ValueError,
+        match=r"`num_thresholds` must be an integer from 2 to 10000\. Received: num_thresholds=0\.5",
+    ):
+        metric.threshold_counts(num_thresholds=0.5)  # type: ignore[arg-type]
+
+
 @pytest.mark.parametrize(("cls", "kwargs", "message"), BAD_ARGUMENTS)
 def test_bad_arguments(cls: Any, kwargs: dict[str, Any], message: str) -> None:
     with pytest.raises(ValueError, match=message):
@@ -757,6 +789,74 @@ def test_bad_callback_arguments(kwargs: dict[str, Any], error: type, message: st
         em.EpochEvaluator((_X, _Y), [em.Accuracy("binary")], **kwargs)
 
 
+# (callback class, arguments, error, message): em.TensorBoard and em.RunRecorder.
+BAD_WRITER_ARGUMENTS = [
+    (em.TensorBoard, {"log_dir": 3}, TypeError, r"`log_dir` must be a path\. Received: log_dir=3"),
+    (
+        em.TensorBoard,
+        {"update_freq": "step"},
+        ValueError,
+        r"`update_freq` must be 'epoch', 'batch' or a positive integer\. Received: "
+        r"update_freq='step'",
+    ),
+    (em.TensorBoard, {"update_freq": 0}, ValueError, r"Received: update_freq=0\."),
+    (
+        em.TensorBoard,
+        {"max_classes": 1},
+        ValueError,
+        r"`max_classes` must be an integer >= 2 or None \(every class\)\. Received: max_classes=1",
+    ),
+    (
+        em.TensorBoard,
+        {"num_thresholds": 1},
+        ValueError,
+        r"`num_thresholds` must be an integer from 2 to 10000\. Received: num_thresholds=1\.",
+    ),
+    (em.TensorBoard, {"num_thresholds": 2.0}, ValueError, r"Received: num_thresholds=2\.0\."),
+    (em.TensorBoard, {"pr_curves": 1}, ValueError, r"`pr_curves` must be True or False\."),
+    (
+        em.TensorBoard,
+        {"confusion_images": "yes"},
+        ValueError,
+        r"`confusion_images` must be True, False or None\. Received: confusion_images='yes'",
+    ),
+    (em.RunRecorder, {"run_dir": None}, TypeError, r"`run_dir` must be a path"),
+    (
+        em.RunRecorder,
+        {"run_dir": "r", "mode": "up"},
+        ValueError,
+        r"`mode` must be 'auto', 'max' or 'min'\. Received: mode='up'",
+    ),
+    (
+        em.RunRecorder,
+        {"run_dir": "r", "monitor": 3},
+        TypeError,
+        r"`monitor` must be a log key or None\. Received: monitor=3",
+    ),
+    (em.RunRecorder, {"run_dir": "r", "settings": [1]}, TypeError, r"`settings` must be a dict"),
+    (
+        em.RunRecorder,
+        {"run_dir": "r", "num_thresholds": 20_000},
+        ValueError,
+        r"`num_thresholds` must be an integer from 2 to 10000",
+    ),
+]
+
+
+@pytest.mark.parametrize(("cls", "kwargs", "error", "message"), BAD_WRITER_ARGUMENTS)
+def test_bad_writer_callback_arguments(
+    cls: Any, kwargs: dict[str, Any], error: type, message: str
+) -> None:
+    with pytest.raises(error, match=message):
+        cls(**kwargs)
+
+
+def test_writer_callbacks_take_numpy_integers() -> None:
+    tb = em.TensorBoard("logs", update_freq=np.int64(2), max_classes=np.int32(4))
+    assert (tb.update_freq, tb.max_classes) == (2, 4)
+    assert em.RunRecorder("run", num_thresholds=np.int64(11)).num_thresholds == 11
+
+
 def test_callbacks_take_numpy_integers_where_they_take_integers() -> None:
     """As the metrics do (`num_classes=np.int64(3)`): a count read from an array works."""
     ev = em.EpochEvaluator(
@@ -771,3 +871,109 @@ def test_callbacks_take_numpy_integers_where_they_take_integers() -> None:
     assert all(type(v) is int for v in (ev.every_n_epochs, ev.source.batch_size, ev.output))
     with pytest.raises(ValueError, match=r"`direction` must be 'up' or 'down'"):
         em.callbacks.ModelEvaluator(lambda model: 0.0, direction="higher")
+
+
+def _state(**changes: Any) -> dict[str, Any]:
+    state = em.F1Score("multiclass", num_classes=3).get_state()
+    return {**state, **changes}
+
+
+BAD_STATES = [
+    (
+        {"format": "other/1"},
+        r"F1Score.set_state takes the dict that get_state\(\) returns \(format 'epochmetrics.state/1'\). Received: 'other/1'",
+    ),
+    (
+        {"class": "Precision"},
+        r"This state was exported from a Precision, not a F1Score: build the metric with Precision.from_state\(state\)",
+    ),
+    (
+        {"config": {**_state()["config"], "num_classes": 4}},
+        r"The state comes from a F1Score with other settings \(num_classes: 3 here, 4 in the state\)",
+    ),
+    ({"arrays": {}}, r"F1Score keeps the arrays \['sums'\]; the state holds \[\]"),
+    (
+        {"arrays": {"sums": np.zeros(3)}},
+        r"F1Score's array 'sums' has shape \(\d+,\); the state's has shape \(3,\)",
+    ),
+]
+
+
+@pytest.mark.parametrize(("changes", "message"), BAD_STATES)
+def test_bad_states(changes: dict[str, Any], message: str) -> None:
+    metric = em.F1Score("multiclass", num_classes=3, name="other_name")  # names may differ
+    metric.set_state(_state())
+    with pytest.raises(ValueError, match=message):
+        metric.set_state(_state(**changes))
+    with pytest.raises(ValueError, match="takes the dict that get_state"):
+        em.F1Score.from_state([1, 2])
+
+
+def _twin(monkeypatch: Any) -> None:
+    """This process posing as one of two torch ranks (its twin holds the same data)."""
+    from epochmetrics._backend import collectives
+
+    twin = collectives.Processes("torch", 2, 0)
+    monkeypatch.setattr(collectives, "torch_processes", lambda group=None: twin)
+    monkeypatch.setattr(collectives, "_torch_gather", lambda words, g, n: np.stack([words] * n))
+
+
+EVALUATOR_IN_PROCESSES = [
+    (
+        {},
+        r"EpochEvaluator runs in 2 processes \(a torch.distributed process group\): say what each "
+        r"process's `data` holds with `process_data=`: 'whole' if every process holds all the "
+        r"validation data .* or 'own' if each holds its own part",
+    ),
+    (
+        {"process_data": "all"},
+        r"`process_data` must be 'whole' \(every process holds all the data\), 'own' \(each "
+        r"process holds its own part\) or None. Received: process_data='all'",
+    ),
+    (
+        {"process_data": "whole", "data": lambda: iter([])},
+        r"process_data='whole' splits `data` into one contiguous part per process, and this "
+        r"callable data does not say how many batches it has",
+    ),
+]
+
+
+@pytest.mark.parametrize(("kwargs", "message"), EVALUATOR_IN_PROCESSES)
+def test_evaluator_in_several_processes(monkeypatch: Any, kwargs: dict, message: str) -> None:
+    import keras
+
+    _twin(monkeypatch)
+    data = kwargs.pop("data", (np.zeros((4, 3), "float32"), np.zeros(4, int)))
+    inputs = keras.Input((3,))
+    model = keras.Model(inputs, keras.layers.Softmax()(inputs))
+    with pytest.raises(ValueError, match=message):
+        ev = em.EpochEvaluator(data, [em.F1Score("multiclass", num_classes=3)], **kwargs)
+        ev.evaluate(model)
+    if not kwargs:  # in fit: before the first epoch
+        model.compile("sgd", "mse")
+        x = np.zeros((4, 3), "float32")
+        with pytest.raises(ValueError, match=message):
+            model.fit(x, x, epochs=1, verbose=0, callbacks=[ev])
+
+
+BAD_SHARDS = [
+    (
+        {"data": 10, "index": 2, "count": 2},
+        r"`index` must be an integer from 0 to 1. Received: index=2, count=2",
+    ),
+    (
+        {"data": 10, "index": 0, "count": 0},
+        r"`count` must be a positive integer. Received: count=0",
+    ),
+    (
+        {"data": (np.zeros(3), np.zeros(4)), "index": 0, "count": 2},
+        r"shard takes a structure \(tuple, list, dict\) of arrays of one length. Received lengths \[3, 4\]",
+    ),
+    ({"data": object(), "index": 0, "count": 2}, r"shard takes a number of samples, arrays"),
+]
+
+
+@pytest.mark.parametrize(("kwargs", "message"), BAD_SHARDS)
+def test_bad_shards(kwargs: dict[str, Any], message: str) -> None:
+    with pytest.raises((ValueError, TypeError), match=message):
+        em.shard(**kwargs)

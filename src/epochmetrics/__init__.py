@@ -53,15 +53,19 @@ _EXPORTS = {
     "Recall": "epochmetrics.metrics",
     "RecallAtPrecision": "epochmetrics.metrics",
     "RootMeanSquaredError": "epochmetrics.metrics",
+    "RunRecorder": "epochmetrics.callbacks",
     "SensitivityAtSpecificity": "epochmetrics.metrics",
     "SpearmanCorrCoef": "epochmetrics.metrics",
     "Specificity": "epochmetrics.metrics",
     "SpecificityAtSensitivity": "epochmetrics.metrics",
+    "TensorBoard": "epochmetrics.callbacks",
     "UndefinedMetricWarning": "epochmetrics.functional.ranking",
     "all_reduce_metrics": "epochmetrics.distributed",
     "load_history": "epochmetrics._files.evaluation",
     "plot_confusion_matrix": "epochmetrics.plot",
     "plot_history": "epochmetrics.plot",
+    "shard": "epochmetrics.distributed",
+    "sync_on_read": "epochmetrics.distributed",
 }
 
 # Subpackages reachable as attributes (`em.functional.ranking`), imported on first access too.
@@ -96,16 +100,20 @@ __all__ = [
     "Recall",
     "RecallAtPrecision",
     "RootMeanSquaredError",
+    "RunRecorder",
     "SensitivityAtSpecificity",
     "SpearmanCorrCoef",
     "Specificity",
     "SpecificityAtSensitivity",
+    "TensorBoard",
     "UndefinedMetricWarning",
     "__version__",
     "all_reduce_metrics",
     "load_history",
     "plot_confusion_matrix",
     "plot_history",
+    "shard",
+    "sync_on_read",
 ]
 
 
@@ -148,8 +156,8 @@ if _typing.TYPE_CHECKING:  # what type checkers and IDEs see; never executed
     from epochmetrics import plot as plot
     from epochmetrics import report as report
     from epochmetrics._files.evaluation import load_history
-    from epochmetrics.callbacks import EpochEvaluator
-    from epochmetrics.distributed import all_reduce_metrics
+    from epochmetrics.callbacks import EpochEvaluator, RunRecorder, TensorBoard
+    from epochmetrics.distributed import all_reduce_metrics, shard, sync_on_read
     from epochmetrics.functional.ranking import UndefinedMetricWarning
     from epochmetrics.metrics import (
         AUROC,

@@ -15,16 +15,19 @@ __all__ = [
     "CalibrationAverage",
     "Direction",
     "KappaWeights",
+    "Mode",
     "Multioutput",
     "MultidimAverage",
     "Norm",
     "Normalize",
     "PerStep",
+    "ProcessData",
     "Progress",
     "RankingAverage",
     "RatioAverage",
     "Task",
     "TauVariant",
+    "UpdateFreq",
 ]
 
 Task = Literal["binary", "multiclass", "multilabel"]
@@ -39,6 +42,8 @@ KappaWeights = Literal["linear", "quadratic"] | None
 Normalize = Literal["true", "pred", "all"] | None
 Norm = Literal["l1", "l2", "max"]
 PerStep = Literal["all", "averages", "none"]
+# What each process's evaluation data holds: all of it, or its own part (None: one process).
+ProcessData = Literal["whole", "own"] | None
 # How the outputs of a regression metric combine (scikit-learn's `multioutput`); or D weights.
 Multioutput = Literal["raw_values", "uniform_average", "variance_weighted"] | Sequence[float]
 # Kendall's tau: tau-b or Stuart's tau-c.
@@ -47,3 +52,7 @@ TauVariant = Literal["b", "c"]
 Direction = Literal["up", "down"]
 # Called with a short message at each stage of a long job (COCO files, reports).
 Progress = Callable[[str], None]
+# How often em.TensorBoard writes the training step's logs (besides every epoch), as Keras' own.
+UpdateFreq = Literal["epoch", "batch"] | int
+# Which way a monitored key improves, as Keras' callbacks say it ("auto": from the key).
+Mode = Literal["auto", "max", "min"]

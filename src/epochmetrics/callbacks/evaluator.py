@@ -11,6 +11,7 @@ from typing import Any
 import keras
 
 from epochmetrics._files.evaluation import check_history_path, prepare_history_path
+from epochmetrics._types import ProcessData
 from epochmetrics.callbacks import _keras
 from epochmetrics.callbacks._bootstrap import (
     Resampler,
@@ -21,7 +22,9 @@ from epochmetrics.callbacks._bootstrap import (
 )
 from epochmetrics.callbacks._data import BatchSource
 from epochmetrics.callbacks._metrics import Entry, build_entries
-from epochmetrics.callbacks._pass import Output, run_pass
+from epochmetrics.callbacks._outputs import Output
+from epochmetrics.callbacks._pass import Memo, run_pass
+from epochmetrics.callbacks._processes import Share, check_process_data, resolve
 from epochmetrics.callbacks._record import HistoryRecord
 from epochmetrics.functional._args import check_direction, check_int, check_output, check_str
 from epochmetrics.functional.bootstrap import check_confidence, check_resamples, check_seed
@@ -106,6 +109,23 @@ class EpochEvaluator(keras.callbacks.Callback):
     comparisons: use 0.99 for long runs. It is about validation-sample noise: a real gain on
     the validation population, not a promise of generalisation.
 
+    **Several devices, several processes.** Under `tf.distribute` strategies and JAX's
+    `keras.distribution` the model predicts each batch once, split across the devices, and
+    the values are the one-device values. With several processes (a `torch.distributed`
+    group, JAX processes, `tf.distribute` workers) every process runs the evaluator, and
+    `process_data` says what its `data` holds: `"whole"` (every process holds all the
+    validation data: each predicts a contiguous 1/N of it) or `"own"` (each holds its own
+    part: `em.shard(data)`, or a DataLoader with a `DistributedSampler`, whose padding copies
+    are left out, so 1,001 samples on 2 processes count 1,001). A DataLoader with a
+    `DistributedSampler` says "own" by itself; any other data in several processes without
+    `process_data` is an error at the start of `fit`. The parts then combine exactly: the
+    streamed metrics' states in one exchange, the whole arrays gathered in the data's order
+    (every process holds them once), DetectionMAP's records appended in image order; every
+    process gets process 0's values, so every callback takes the same decision on every
+    process, and only process 0 writes `history_path`. Every process must evaluate together
+    (the combination is a collective call). A `ModelEvaluator`'s function runs on every
+    process; the values are process 0's.
+
     **Errors.** An exception in a metric (or in the model's prediction) becomes an
     `EvaluationError` naming the metric, the epoch and the shapes it received, with the
     original exception chained.
@@ -133,7 +153,10 @@ class EpochEvaluator(keras.callbacks.Callback):
             that is never left behind. Checked at construction, which creates nothing: it must
             name a file, not a directory, and its directory must be writable or creatable.
             Checked again at the start of `fit`, which creates the directory if needed and
-            tries a write, so a bad path fails before the first epoch, not after it.
+            tries a write, so a bad path fails before the first epoch, not after it. With
+            several processes, only process 0 writes it.
+        process_data: with several processes, what each one's `data` holds: "whole" or
+            "own" (see above). Ignored in one process.
         confidence: a level in (0, 1), e.g. 0.95: add `K_low` / `K_high` for every scalar key
             K (see above). None (default) adds nothing and costs nothing.
         resamples: the number of bootstrap replicates R (default 1,000, chosen by
@@ -188,6 +211,7 @@ class EpochEvaluator(keras.callbacks.Callback):
         seed: int = 0,
         noise_aware: str | Sequence[str] | None = None,
         apply_to: Mapping[str, Any] | None = None,
+        process_data: ProcessData = None,
     ) -> None:
         super().__init__()
         every_n_epochs = check_int("every_n_epochs", every_n_epochs, minimum=1)
@@ -209,6 +233,9 @@ class EpochEvaluator(keras.callbacks.Callback):
         }
         check_history_path(history_path)
         self.history_path = history_path
+        self.process_data = check_process_data(process_data)
+        self._share: Share | None = None
+        self._memo = Memo()
         self.confidence = check_confidence(confidence)
         self.resamples = check_resamples(resamples)
         self.seed = check_seed(seed)
@@ -223,6 +250,7 @@ class EpochEvaluator(keras.callbacks.Callback):
             key: BatchSource(value, batch_size=batch_size)
             for key, value in _check_apply_to(apply_to, prefix).items()
         }
+        self._apply_memos = {key: Memo() for key in self.apply_to}
         self._record = HistoryRecord()
         self._held: dict[str, float] = {}
         self._callback_list: Any = None
@@ -230,6 +258,8 @@ class EpochEvaluator(keras.callbacks.Callback):
         self._monitors_ready = False
         self._clash_warned: set[str] = set()
         self._origins: dict[str, Entry] = {}
+        self.curve_thresholds: int | None = None
+        self._curves: dict[str, Any] = {}
 
     # --- public API ----------------------------------------------------------------------------
     @property
@@ -248,6 +278,15 @@ class EpochEvaluator(keras.callbacks.Callback):
         """
         return self._record.data
 
+    @property
+    def curves(self) -> dict[str, Any]:
+        """The last evaluation's per-class counts at uniform thresholds, by prefixed metric name
+        (`{"val_auroc": ThresholdCounts, ...}`, exact: from the whole arrays), for the ranking
+        metrics (AUROC, AveragePrecision, operating points). Recorded during `fit` only when
+        `curve_thresholds` is set (to the number of thresholds): `em.TensorBoard` and
+        `em.RunRecorder` set it; empty otherwise."""
+        return self._curves
+
     def evaluate(self, model: Any = None) -> dict[str, float]:
         """Run one evaluation now and return `{prefix + key: value}` (scalars only).
 
@@ -262,7 +301,9 @@ class EpochEvaluator(keras.callbacks.Callback):
             model = self.model  # on JAX this also syncs the weights from the training state
         if model is None:
             raise ValueError("`evaluate()` needs a model: pass it, or call it during `fit`.")
-        scalars, _, _ = self._evaluate(model, "in evaluate()")
+        model = _unwrap(model)
+        share = resolve(self.process_data, self.source, model)
+        scalars, _, _ = self._evaluate(model, "in evaluate()", share)
         return scalars
 
     def save_history(self, path: str | os.PathLike[str]) -> None:
@@ -275,8 +316,12 @@ class EpochEvaluator(keras.callbacks.Callback):
 
     # --- Keras hooks ---------------------------------------------------------------------------
     def on_train_begin(self, logs: dict[str, Any] | None = None) -> None:
-        prepare_history_path(self.history_path)  # fail now, not after the first epoch
+        # Several processes: what each one's data holds, or the error that asks for it.
+        self._share = resolve(self.process_data, self.source, self.model)
+        if self._share.processes.index == 0:
+            prepare_history_path(self.history_path)  # fail now, not after the first epoch
         self._record.reset()
+        self._curves = {}
         self._held = {}
         self._first_epoch = None
         self._monitors_ready = False
@@ -299,8 +344,13 @@ class EpochEvaluator(keras.callbacks.Callback):
         if logs is None:
             logs = {}
         if self._due(epoch):
+            share = self._share or resolve(self.process_data, self.source, self.model)
             scalars, matrices, directions = self._evaluate(
-                self.model, f"at the end of epoch {epoch + 1}", select=True
+                self.model,
+                f"at the end of epoch {epoch + 1}",
+                share,
+                self.curve_thresholds,
+                select=True,
             )
             self._record.add(epoch, scalars, matrices, directions)
             self._held = scalars
@@ -308,13 +358,14 @@ class EpochEvaluator(keras.callbacks.Callback):
             if not self._monitors_ready:
                 self._monitors_ready = True
                 self._configure_monitors(directions)
-            if self.history_path is not None:
+            if self.history_path is not None and share.processes.index == 0:
                 self.save_history(self.history_path)
         else:
             self._push(self._held, logs)
 
     def on_train_end(self, logs: dict[str, Any] | None = None) -> None:
         self._callback_list = None  # no reference to the finished fit's callbacks
+        self._share = None
 
     # --- internals -----------------------------------------------------------------------------
     def _due(self, epoch: int) -> bool:
@@ -326,21 +377,48 @@ class EpochEvaluator(keras.callbacks.Callback):
         )
 
     def _evaluate(
-        self, model: Any, where: str, select: bool = False
+        self,
+        model: Any,
+        where: str,
+        share: Share,
+        curve_thresholds: int | None = None,
+        select: bool = False,
     ) -> tuple[dict[str, float], Any, dict[str, Any]]:
         resampler = self._resampler
         if resampler is not None:
+            if share.processes.several:
+                raise ValueError(
+                    "`confidence=` (bootstrap intervals) is computed in one process: with "
+                    f"{share.processes.count} processes, evaluate without it, or run the "
+                    "evaluator with intervals in a single process."
+                )
             resampler.start()
         result = run_pass(
-            self.entries, self.source, model, output=self.output, where=where, observer=resampler
+            self.entries,
+            self.source,
+            model,
+            output=self.output,
+            where=where,
+            share=share,
+            memo=self._memo,
+            curve_thresholds=curve_thresholds,
+            observer=resampler,
         )
+        if curve_thresholds is not None:
+            self._curves = {self.prefix + k: v for k, v in result.curves.items()}
         scalars = {self.prefix + k: v for k, v in result.scalars.items()}
         matrices = {self.prefix + k: v for k, v in result.matrices.items()}
         self._origins.update({self.prefix + k: e for k, e in result.origins.items()})
         for prefix, source in self.apply_to.items():
             entries = _entries_at(self.entries, result.scalars)
             other = run_pass(
-                entries, source, model, output=self.output, where=f"{where} on {prefix!r} data"
+                entries,
+                source,
+                model,
+                output=self.output,
+                where=f"{where} on {prefix!r} data",
+                share=resolve(self.process_data, source, model),
+                memo=self._apply_memos[prefix],
             )
             scalars.update({prefix + k: v for k, v in other.scalars.items()})
             matrices.update({prefix + k: v for k, v in other.matrices.items()})
@@ -498,3 +576,12 @@ def _at(
     at: Any, thresholds: list[float], y_true: Any, y_pred: Any, sample_weight: Any = None
 ) -> Any:
     return at(y_true, y_pred, thresholds, sample_weight=sample_weight)
+
+
+def _unwrap(model: Any) -> Any:
+    """The Keras model inside a wrapper such as torch's DistributedDataParallel (`.module`),
+    as Keras' own `Callback.model` does."""
+    if isinstance(model, keras.Model):
+        return model
+    inner = getattr(model, "module", None)
+    return inner if isinstance(inner, keras.Model) else model

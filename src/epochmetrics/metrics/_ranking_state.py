@@ -24,6 +24,7 @@ from keras import ops
 
 from epochmetrics._backend import host as _host
 from epochmetrics._backend import ops as _backend
+from epochmetrics._backend.xp import numpy_ops
 from epochmetrics.functional import operating_points_ops as opo
 from epochmetrics.functional import ranking, ranking_graph
 from epochmetrics.functional._args import TaskSpec, check_int
@@ -71,6 +72,12 @@ class BinnedState:
         if pooled:  # the bins are the same for every class: pooling sums the histograms
             pos, neg = xp.sum(pos, axis=0, keepdims=True), xp.sum(neg, axis=0, keepdims=True)
         return Groups(pos, neg, support, self.thresholds if thresholds else None)
+
+    def histograms(self, state: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Eagerly: the summed state as per-class histograms `pos, neg` `(K, bins)` and the
+        smallest score of each bin `(bins,)` (in the units the bins are computed in)."""
+        groups = self.counts(state, numpy_ops, pooled=False, thresholds=True)
+        return groups.pos, groups.neg, groups.thresholds
 
     @property
     def thresholds(self) -> np.ndarray:
@@ -188,6 +195,22 @@ class BufferState:
         pos, neg = ranking_graph.group_counts(scores, pos_w, neg_w, dtype)
         starts = opo.group_thresholds(scores) if thresholds else None
         return Groups(pos, neg, support, starts)
+
+    def host_columns(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Eagerly: the stored samples as K one-vs-rest columns, `scores (n, K)` (multiclass:
+        probabilities; otherwise as given), `targets (n, K)` bool and `weights (n, K)` (0
+        where an element is not counted)."""
+        count = int(_host.to_numpy(self.count.value))
+        scores = _host.to_numpy(self.scores.value)[:count]
+        labels = _host.to_numpy(self.targets.value)[:count]
+        weights = _host.to_numpy(self.weights.value)[:count].astype(np.float64)
+        counted = labels >= 0
+        if self.spec.task == "multiclass":
+            targets = labels == np.arange(self.k)[None, :]  # (n, 1) class -> (n, K)
+        else:
+            targets = labels == 1
+        columns = np.broadcast_to(counted, targets.shape)
+        return scores, targets, np.where(columns, weights[:, None], 0.0)
 
     def host_value(self, host: Callable[..., Any], average: Any) -> Any:
         """An eager read: the stored samples through the host (NumPy) function `host`, whose

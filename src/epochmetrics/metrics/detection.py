@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import warnings
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 import keras
 import numpy as np
@@ -20,9 +20,11 @@ from epochmetrics.functional._detection_inputs import (
 )
 from epochmetrics.functional.detection import COCOEvaluation, evaluate_records
 from epochmetrics.functional.ranking import UndefinedMetricWarning
+from epochmetrics.metrics import _combine
 from epochmetrics.metrics._keras_calls import called_by_compiled_metrics
+from epochmetrics.metrics._portable import Portable
 
-__all__ = ["DetectionMAP"]
+__all__ = ["DetectionCurves", "DetectionMAP"]
 
 SUMMARY_KEYS = ("map", "map_50", "map_75", "map_small", "map_medium", "map_large")
 _NUM_AREAS = 4
@@ -55,6 +57,10 @@ class _State:
         self.npig = grown
         self.num_images += num_images
 
+    def count(self) -> tuple[int, int]:
+        """What changes with every update and merge (to know when to evaluate again)."""
+        return self.num_images, sum(len(p) for p in self.parts)
+
     def records(self, num_thresholds: int) -> Records:
         if not self.parts:
             return Records.empty(_NUM_AREAS, num_thresholds)
@@ -63,8 +69,17 @@ class _State:
         return merged
 
 
+class DetectionCurves(NamedTuple):
+    """Per-class precision-recall points of a COCO evaluation (`DetectionMAP.pr_curves`)."""
+
+    recall: np.ndarray  # (R,) COCO's recall points, 0.00, 0.01, ..., 1.00
+    precision: np.ndarray  # (K, R) interpolated precision
+    ground_truth: np.ndarray  # (K,) ground-truth boxes per class (not ignored, area "all")
+    labels: tuple[str, ...]  # (K,) class names, or indices
+
+
 @keras.saving.register_keras_serializable(package="epochmetrics")
-class DetectionMAP(keras.metrics.Metric):
+class DetectionMAP(Portable, keras.metrics.Metric):
     """COCO mean average precision and recall of object detections, exactly as pycocotools.
 
     The 12 numbers of pycocotools 2.0.11's `COCOeval` (`iouType="bbox"`), bit for bit: AP over
@@ -194,7 +209,64 @@ class DetectionMAP(keras.metrics.Metric):
         self._state.add(records, npig, n)
 
     def evaluation(self) -> COCOEvaluation:
-        """The full evaluation so far: precision/recall arrays, summary, per-class AP."""
+        """The full evaluation so far: precision/recall arrays, summary, per-class AP.
+
+        Under a torch.distributed group of several processes, the images of every process
+        (gathered in process order), as `result()`.
+        """
+        processes = _combine.reader(self)
+        if processes is not None:
+            with _combine.global_reads([self], processes):
+                return self.evaluation()
+        cached = getattr(self, "_evaluated", None)
+        # Computed once per state: result() and the curves of one epoch read the same one.
+        if cached is not None and cached[0] is self._state and cached[1] == self._state.count():
+            return cached[2]  # type: ignore[no-any-return]
+        evaluation = self._evaluate()
+        self._evaluated = (self._state, self._state.count(), evaluation)
+        return evaluation
+
+    def pr_curves(self, iou_threshold: float | None = 0.5) -> DetectionCurves:
+        """Per-class precision at COCO's recall points (area "all", the largest maxDets).
+
+        The curves COCO averages into AP: `iou_threshold=0.5` gives those of `map_50`, None
+        the mean over the IoU thresholds (.50:.95 by default) of those of `map`.
+
+        Returns:
+            `DetectionCurves(recall (R,), precision (K, R), ground_truth (K,), labels)`:
+            precision NaN for a class without ground truth, 0.0 past the recall it reaches.
+
+        Raises:
+            ValueError: `iou_threshold` is not one of the metric's IoU thresholds.
+        """
+        processes = _combine.reader(self)
+        if processes is not None:  # several processes: every image, as `result()`
+            with _combine.global_reads([self], processes):
+                return self.pr_curves(iou_threshold)
+        ev = self.evaluation()
+        p = ev.precision[:, :, :, 0, -1]  # (T, R, K)
+        p = np.where(p > -1, p, np.nan)
+        if iou_threshold is None:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN: no ground truth
+                precision = np.nanmean(p, axis=0).T
+        else:
+            hits = np.nonzero(np.isclose(ev.iou_thresholds, float(iou_threshold)))[0]
+            if hits.shape[0] == 0:
+                raise ValueError(
+                    f"`iou_threshold` must be one of the metric's IoU thresholds "
+                    f"{ev.iou_thresholds.tolist()} or None. Received: {iou_threshold!r}."
+                )
+            precision = p[hits[0]].T
+        k = precision.shape[0]
+        ground_truth = np.zeros(k)
+        npig = self._state.npig[:k, 0]
+        ground_truth[: npig.shape[0]] = npig
+        labels = tuple(self.class_names or (str(i) for i in range(k)))
+        recall = np.linspace(0.0, 1.0, precision.shape[1])
+        return DetectionCurves(recall, precision, ground_truth, labels)
+
+    def _evaluate(self) -> COCOEvaluation:
         k = self.num_classes or self._state.npig.shape[0]
         records = self._state.records(self._thresholds.shape[0])
         npig = np.zeros((k, _NUM_AREAS), np.int64)
@@ -208,7 +280,15 @@ class DetectionMAP(keras.metrics.Metric):
         )
 
     def result(self) -> dict[str, float]:
-        """`{key: float}` (see the class docstring); NaN, with a warning, where undefined."""
+        """`{key: float}` (see the class docstring); NaN, with a warning, where undefined.
+
+        Under a torch.distributed group of several processes the images of every process,
+        gathered in process order (see `epochmetrics.distributed.sync_on_read`).
+        """
+        processes = _combine.reader(self)
+        if processes is not None:
+            with _combine.global_reads([self], processes):
+                return self.result()
         ev = self.evaluation()
         out = {self._prefix + k: float(v) for k, v in ev.stats.items()}
         if self.per_class:
@@ -268,6 +348,43 @@ class DetectionMAP(keras.metrics.Metric):
     def __repr__(self) -> str:
         # Keras quotes the metrics in its own compile errors: point to the evaluator there too.
         return f"<DetectionMAP name={self.name} (a host metric: use it in EpochEvaluator)>"
+
+    # --- state export (see `_portable`): the records, per-class GT counts, image count --------
+    _RECORDS = ("image", "label", "score", "rank", "status")
+
+    def _export_arrays(self) -> dict[str, np.ndarray]:
+        records = self._state.records(self._thresholds.shape[0])
+        out = {k: getattr(records, k) for k in self._RECORDS}
+        return {**out, "npig": self._state.npig, "num_images": np.int64(self._state.num_images)}
+
+    def _import_arrays(self, arrays: dict[str, np.ndarray]) -> None:
+        dtypes = {"image": np.int64, "label": np.int64, "score": np.float64, "rank": np.int32}
+        parts = {k: arrays[k].astype(dtypes.get(k, np.int8)) for k in self._RECORDS}
+        self._state = _State()
+        npig = arrays["npig"].astype(np.int64).reshape(-1, _NUM_AREAS)
+        self._state.add(Records(**parts), npig, int(arrays["num_images"]))
+
+    def _expected_shapes(self) -> dict[str, tuple[int, ...] | None]:
+        return {**dict.fromkeys((*self._RECORDS, "npig")), "num_images": ()}
+
+    def _renumber_images(self, order: np.ndarray) -> None:
+        """Put the images in the order of `order` (one sort key per image, in the current
+        order: e.g. their positions in a dataset that several processes read interleaved),
+        as if they had arrived in that order. Detections keep their order within an image."""
+        records = self._state.records(self._thresholds.shape[0])
+        order = np.asarray(order)
+        if len(order) != self._state.num_images:
+            raise ValueError(
+                f"{len(order)} image positions for the {self._state.num_images} images evaluated."
+            )
+        rank = np.empty(len(order), np.int64)
+        rank[np.argsort(order, kind="stable")] = np.arange(len(order))
+        image = rank[records.image]
+        perm = np.argsort(image, kind="stable")
+        moved = {k: getattr(records, k)[perm] for k in self._RECORDS if k != "image"}
+        npig, n = self._state.npig, self._state.num_images
+        self._state = _State()
+        self._state.add(Records(image=image[perm], **moved), npig, n)
 
     # --- helpers ---------------------------------------------------------------------------
     def _signature(self) -> tuple[Any, ...]:
