@@ -18,7 +18,8 @@ import epochmetrics as em
 from epochmetrics.callbacks._bootstrap import Resampler
 from epochmetrics.callbacks._data import BatchSource
 from epochmetrics.callbacks._metrics import build_entries
-from epochmetrics.callbacks._pass import run_pass
+from epochmetrics.callbacks._pass import Memo, run_pass
+from epochmetrics.callbacks._processes import resolve
 from epochmetrics.functional.bootstrap import replicate_weights
 
 C = 3
@@ -116,7 +117,8 @@ def test_the_same_intervals_for_any_batch_size_and_any_split_of_the_data() -> No
     for resampler, start, stop in ((whole, 0, 90), (first, 0, 40), (second, 40, 90)):
         resampler.start(first=start)
         source = BatchSource((x[start:stop], y[start:stop]), batch_size=16)
-        run_pass(entries, source, model, output=None, where="", observer=resampler)
+        run_pass(entries, source, model, output=None, where="", share=resolve(None, source),
+                 memo=Memo(), observer=resampler)  # fmt: skip
     first.merge(second)
     merged, expected = first.values(entries), whole.values(entries)
     assert merged.keys() == expected.keys()
