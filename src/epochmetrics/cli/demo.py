@@ -100,7 +100,11 @@ def run(out: str | Path, epochs: int = 30, seed: int = 0) -> int:
     model = build_model(seed)
     callbacks: list[Any] = [
         keras.callbacks.EarlyStopping(monitor=MONITOR, patience=6, restore_best_weights=True),
-        keras.callbacks.ModelCheckpoint(str(out / MODEL), monitor=MONITOR, save_best_only=True),
+        # mode="max" explicitly: before Keras 3.11, ModelCheckpoint's "auto" goes by the name
+        # ("max" only for "acc") and would keep the worst model.
+        keras.callbacks.ModelCheckpoint(
+            str(out / MODEL), monitor=MONITOR, mode="max", save_best_only=True
+        ),
         keras.callbacks.CSVLogger(str(out / HISTORY_CSV)),
     ]
     callbacks.append(_evaluator(x_va, y_va, out))
