@@ -6,7 +6,8 @@ PIP    := $(BIN)/python -m pip install --quiet --disable-pip-version-check
 # torch is pinned: an unpinned torch pulls a multi-GB CUDA build.
 TORCH  := torch==2.13.0
 BACKENDS := jax torch tensorflow
-PYTEST_ARGS ?= -rs
+# Two pytest workers, one per core of the CI machine.
+PYTEST_ARGS ?= -rs -n 2
 OUT ?= runs/demo
 
 .PHONY: demo test test-jax test-torch test-tensorflow compat lint bench clean chromium
