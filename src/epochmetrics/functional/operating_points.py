@@ -120,7 +120,7 @@ def operating_point_columns(
             values[i], thresholds[i] = v[0], t[0]
     what = kind.replace("_", " ").capitalize()
     undefined = [int(i) for i in np.flatnonzero(np.isnan(values))]
-    _warn(what, undefined, len(problems) == 1, "spec" in kind)
+    _warn(what, undefined, len(problems) == 1, opo.POINTS[kind].roc)
     if len(problems) == 1:
         return OperatingPoint(float(values[0]), float(thresholds[0]))
     if average is None:

@@ -16,8 +16,7 @@ from __future__ import annotations
 
 import functools
 import warnings
-from collections.abc import Callable
-from typing import Any, NamedTuple
+from typing import Any
 
 import numpy as np
 from keras import ops
@@ -25,24 +24,14 @@ from keras import ops
 from epochmetrics._backend import host as _host
 from epochmetrics._backend import ops as _backend
 from epochmetrics.functional import operating_points_ops as opo
-from epochmetrics.functional import ranking, ranking_graph
+from epochmetrics.functional import ranking_graph
 from epochmetrics.functional._args import TaskSpec, check_int
+from epochmetrics.functional._host_format import Columns
 from epochmetrics.functional._layout import Layout
+from epochmetrics.functional.ranking_graph import Groups
 from epochmetrics.metrics._sums import Step
 
-__all__ = ["BinnedState", "BufferState", "Groups"]
-
-
-class Groups(NamedTuple):
-    """A state as groups along ascending scores, per one-vs-rest problem (K of them, or 1
-    pooled): `pos`, `neg` `(K, G)` masses, `support` `(K,)` positive mass per class (before
-    pooling), `thresholds` `(G,)` or `(K, G)` the score each group starts at (None when not
-    computed)."""
-
-    pos: Any
-    neg: Any
-    support: Any
-    thresholds: Any
+__all__ = ["BinnedState", "BufferState"]
 
 
 @functools.cache
@@ -189,32 +178,20 @@ class BufferState:
         starts = opo.group_thresholds(scores) if thresholds else None
         return Groups(pos, neg, support, starts)
 
-    def host_value(self, host: Callable[..., Any], average: Any) -> Any:
-        """An eager read: the stored samples through the host (NumPy) function `host`, whose
-        result is returned as it is."""
+    def columns(self) -> Columns:
+        """An eager read: the stored samples as the host validator's columns (`Columns`), for
+        the kernel's exact `host` function. Elements stored but not counted (label -1: a
+        multilabel `ignore_index`) weigh 0."""
         count = int(_host.to_numpy(self.count.value))
-        scores = _host.to_numpy(self.scores.value)[:count]
-        labels = _host.to_numpy(self.targets.value)[:count]
-        weights = _host.to_numpy(self.weights.value)[:count]
-        spec = self.spec
-        if spec.task == "binary":
-            labels, scores = labels[:, 0], scores[:, 0]
-        elif spec.task == "multiclass":
-            labels = labels[:, 0]  # stored scores are probabilities (softmax of logits)
-        with warnings.catch_warnings():
-            # Undefined classes give scikit-learn's value, as the compiled result does.
-            warnings.simplefilter("ignore", ranking.UndefinedMetricWarning)
-            value = host(
-                labels,
-                scores,
-                task=spec.task,
-                num_classes=None if spec.task == "binary" else spec.num_classes,
-                average=average,
-                sample_weight=weights,
-                from_logits=spec.from_logits and spec.task != "multiclass",
-                ignore_index=-1,  # elements stored but not counted (multilabel ignore_index)
-            )
-        return value
+        scores = _host.to_numpy(self.scores.value)[:count]  # (n, K) float32
+        labels = _host.to_numpy(self.targets.value)[:count]  # (n, T), -1 = not counted
+        weights = _host.to_numpy(self.weights.value)[:count].astype(np.float64)
+        if self.spec.task == "multiclass":  # stored scores are probabilities (softmax of logits)
+            targets = labels[:, :1] == np.arange(self.spec.num_classes)[None, :]
+        else:
+            targets = labels == 1
+        counted = weights[:, None] * (labels >= 0)  # (n, T)
+        return Columns(scores, targets, np.broadcast_to(counted, scores.shape))
 
     def reset(self) -> None:
         self.warned_dropped = 0.0

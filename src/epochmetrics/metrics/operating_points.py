@@ -10,20 +10,16 @@ rule and undefined cases are those of `functional.operating_points_ops`.
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable
 from typing import Any
 
 import keras
-import numpy as np
 
 from epochmetrics._types import PerStep, RankingAverage, Task
-from epochmetrics.functional import operating_points, ranking, ranking_graph
 from epochmetrics.functional import operating_points_ops as opo
-from epochmetrics.functional._args import check_rate
+from epochmetrics.functional import ranking_kernel
 from epochmetrics.metrics._public import PER_STEP_ARG
-from epochmetrics.metrics._ranking_shell import INPUTS, RankingMetric
-from epochmetrics.metrics._ranking_state import Groups
+from epochmetrics.metrics._ranking_shell import INPUTS, RankingMetric, shell_arguments
 
 __all__ = [
     "PrecisionAtRecall",
@@ -90,75 +86,15 @@ DOC = """{summary}
 """
 
 
-class _OperatingPoint(RankingMetric):
-    """One operating point kind (`opo.KINDS`) on a ranking state; thresholds logged with it."""
-
-    _thresholds = True
-    _kind: str  # the functional kind, e.g. "precision_at_recall"
-    _arg: str  # the constraint's argument, e.g. "recall"
-    _host: Callable[..., Any]
-    _host_arg: str  # the host function's constraint argument, e.g. "min_recall"
-
-    def __init__(self, task: Task, constraint: Any, **kwargs: Any) -> None:
-        self.constraint = check_rate(self._arg, constraint)
-        super().__init__(task, **kwargs)
-        if not self.exact:
-            self._binned.thresholds  # noqa: B018 (computed eagerly here, cached for steps)
-
-    # --- keys ---------------------------------------------------------------------------------
-    def _result_keys(self) -> tuple[str, ...] | None:
-        stem = self._key_stem()
-        if self._single():
-            return (stem, f"{stem}_threshold")
-        thresholds = self._per_class_keys(f"{stem}_threshold")
-        if self.average is None:
-            return (*self._per_class_keys(stem), *thresholds)
-        return (stem, *thresholds)
-
-    def _averaged_keys(self) -> tuple[str, ...]:
-        keys = self._keys_now() or ()
-        if self._single():
-            return keys
-        return () if self.average is None else keys[:1]
-
-    # --- values -------------------------------------------------------------------------------
-    def _from_groups(self, xp: Any, groups: Groups) -> Any:
-        values, thresholds = opo.operating_point_from_counts(
-            xp, self._kind, groups.pos, groups.neg, groups.thresholds, self.constraint
-        )
-        if self._single():
-            return xp.concatenate([values, thresholds])
-        if self.average is not None:
-            values = ranking_graph.average_values(xp, values, groups.support, self.average)
-        return xp.concatenate([xp.reshape(values, (-1,)), thresholds])
-
-    def _bounds(self, xp: Any, pos: Any, neg: Any) -> Any:
-        return opo.operating_point_error_bound(xp, self._kind, pos, neg, self.constraint)
-
-    def _host_fn(self) -> Callable[..., Any]:
-        return functools.partial(type(self)._host, **{self._host_arg: self.constraint})
-
-    def _of_columns(self, cols: ranking.Columns) -> Any:
-        return operating_points.operating_point_columns(
-            self._kind, self.constraint, cols, self.average
-        )
-
-    def _from_host(self, result: Any) -> np.ndarray:
-        value, threshold = result
-        return np.concatenate([np.reshape(value, -1), np.reshape(threshold, -1)]).astype(np.float64)
-
-    def get_config(self) -> dict[str, Any]:
-        return {**super().get_config(), self._arg: self.constraint}
-
-
 def _doc(
     summary: str, value: str, constrained: str, curve: str, a_priori: str, examples: str
 ) -> Callable[[type], type]:
     def wrap(cls: Any) -> Any:
-        roc = cls._arg in ("specificity", "sensitivity")
+        point = opo.POINTS[cls._default_name]
+        roc = point.roc
         cls.__doc__ = DOC.format(
             summary=summary,
-            arg=cls._arg,
+            arg=point.constraint,
             value=value,
             constrained=constrained,
             undefined="no positives or no negatives" if roc else "no positives",
@@ -172,26 +108,6 @@ def _doc(
         return cls
 
     return wrap
-
-
-# Each class spells out its signature (the constraint under its own name, as in Keras).
-_COMMON = (
-    "num_classes",
-    "average",
-    "from_logits",
-    "ignore_index",
-    "class_names",
-    "exact",
-    "capacity",
-    "bins_per_octave",
-    "per_step",
-    "name",
-    "dtype",
-)
-
-
-def _rest(values: dict[str, Any]) -> dict[str, Any]:
-    return {k: values[k] for k in _COMMON}
 
 
 @_register
@@ -212,12 +128,8 @@ def _rest(values: dict[str, Any]) -> dict[str, Any]:
         >>> {k: round(float(v), 4) for k, v in m.result().items()}
         {'precision_at_recall': 0.6667, 'precision_at_recall_threshold': 0.35}""",
 )
-class PrecisionAtRecall(_OperatingPoint):
+class PrecisionAtRecall(RankingMetric):
     _default_name = "precision_at_recall"
-    _kind = "precision_at_recall"
-    _arg = "recall"
-    _host = staticmethod(operating_points.precision_at_recall)
-    _host_arg = "min_recall"
 
     def __init__(
         self,
@@ -236,7 +148,8 @@ class PrecisionAtRecall(_OperatingPoint):
         name: str | None = None,
         dtype: Any = None,
     ) -> None:
-        super().__init__(task, recall, **_rest(locals()))
+        kernel = ranking_kernel.operating_point("precision_at_recall", recall)
+        super().__init__(task, kernel, **shell_arguments(locals()))
 
 
 @_register
@@ -253,12 +166,8 @@ class PrecisionAtRecall(_OperatingPoint):
         >>> {k: round(float(v), 4) for k, v in m.result().items()}
         {'recall_at_precision': 1.0, 'recall_at_precision_threshold': 0.3496}""",
 )
-class RecallAtPrecision(_OperatingPoint):
+class RecallAtPrecision(RankingMetric):
     _default_name = "recall_at_precision"
-    _kind = "recall_at_precision"
-    _arg = "precision"
-    _host = staticmethod(operating_points.recall_at_precision)
-    _host_arg = "min_precision"
 
     def __init__(
         self,
@@ -277,7 +186,8 @@ class RecallAtPrecision(_OperatingPoint):
         name: str | None = None,
         dtype: Any = None,
     ) -> None:
-        super().__init__(task, precision, **_rest(locals()))
+        kernel = ranking_kernel.operating_point("recall_at_precision", precision)
+        super().__init__(task, kernel, **shell_arguments(locals()))
 
 
 @_register
@@ -293,12 +203,8 @@ class RecallAtPrecision(_OperatingPoint):
         >>> {k: round(float(v), 4) for k, v in m.result().items()}
         {'sensitivity_at_specificity': 1.0, 'sensitivity_at_specificity_threshold': 0.3496}""",
 )
-class SensitivityAtSpecificity(_OperatingPoint):
+class SensitivityAtSpecificity(RankingMetric):
     _default_name = "sensitivity_at_specificity"
-    _kind = "sensitivity_at_specificity"
-    _arg = "specificity"
-    _host = staticmethod(operating_points.sensitivity_at_specificity)
-    _host_arg = "min_specificity"
 
     def __init__(
         self,
@@ -317,7 +223,8 @@ class SensitivityAtSpecificity(_OperatingPoint):
         name: str | None = None,
         dtype: Any = None,
     ) -> None:
-        super().__init__(task, specificity, **_rest(locals()))
+        kernel = ranking_kernel.operating_point("sensitivity_at_specificity", specificity)
+        super().__init__(task, kernel, **shell_arguments(locals()))
 
 
 @_register
@@ -333,12 +240,8 @@ class SensitivityAtSpecificity(_OperatingPoint):
         >>> {k: round(float(v), 4) for k, v in m.result().items()}
         {'specificity_at_sensitivity': 0.5, 'specificity_at_sensitivity_threshold': 0.3496}""",
 )
-class SpecificityAtSensitivity(_OperatingPoint):
+class SpecificityAtSensitivity(RankingMetric):
     _default_name = "specificity_at_sensitivity"
-    _kind = "specificity_at_sensitivity"
-    _arg = "sensitivity"
-    _host = staticmethod(operating_points.specificity_at_sensitivity)
-    _host_arg = "min_sensitivity"
 
     def __init__(
         self,
@@ -357,4 +260,5 @@ class SpecificityAtSensitivity(_OperatingPoint):
         name: str | None = None,
         dtype: Any = None,
     ) -> None:
-        super().__init__(task, sensitivity, **_rest(locals()))
+        kernel = ranking_kernel.operating_point("specificity_at_sensitivity", sensitivity)
+        super().__init__(task, kernel, **shell_arguments(locals()))

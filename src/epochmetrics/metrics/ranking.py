@@ -9,18 +9,15 @@ arrays (`evaluate_arrays`, used by the epoch-end evaluator) both are exact, on t
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable
 from typing import Any
 
 import keras
 
 from epochmetrics._types import PerStep, RankingAverage, Task
-from epochmetrics.functional import operating_points, ranking, ranking_graph
-from epochmetrics.functional import operating_points_ops as opo
-from epochmetrics.functional._args import check_rate
+from epochmetrics.functional import ranking_kernel
 from epochmetrics.metrics._public import PER_STEP_ARG, own_init
-from epochmetrics.metrics._ranking_shell import INPUTS, RankingMetric
+from epochmetrics.metrics._ranking_shell import INPUTS, RankingMetric, shell_arguments
 
 _register = keras.saving.register_keras_serializable(package="epochmetrics")
 
@@ -139,10 +136,6 @@ def _doc(
 )
 class AUROC(RankingMetric):
     _default_name = "auroc"
-    _kind = "roc_auc"
-    _host = staticmethod(ranking.roc_auc)
-    _from_counts = staticmethod(ranking_graph.auroc_from_counts)
-    _bound = staticmethod(ranking_graph.auroc_error_bound)
 
     def __init__(
         self,
@@ -161,44 +154,7 @@ class AUROC(RankingMetric):
         name: str | None = None,
         dtype: Any = None,
     ) -> None:
-        self.max_fpr = None if max_fpr is None else check_rate("max_fpr", max_fpr, open_low=True)
-        super().__init__(
-            task,
-            num_classes=num_classes,
-            average=average,
-            from_logits=from_logits,
-            ignore_index=ignore_index,
-            class_names=class_names,
-            exact=exact,
-            capacity=capacity,
-            bins_per_octave=bins_per_octave,
-            per_step=per_step,
-            name=name,
-            dtype=dtype,
-        )
-
-    def _values(self, xp: Any, pos: Any, neg: Any) -> Any:
-        if self.max_fpr is None:
-            return super()._values(xp, pos, neg)
-        return opo.roc_auc_max_fpr_from_counts(xp, pos, neg, self.max_fpr)
-
-    def _bounds(self, xp: Any, pos: Any, neg: Any) -> Any:
-        if self.max_fpr is None:
-            return super()._bounds(xp, pos, neg)
-        return opo.roc_auc_max_fpr_error_bound(xp, pos, neg, self.max_fpr)
-
-    def _host_fn(self) -> Callable[..., Any]:
-        if self.max_fpr is None:
-            return super()._host_fn()
-        return functools.partial(operating_points.roc_auc_max_fpr, max_fpr=self.max_fpr)
-
-    def _of_columns(self, cols: ranking.Columns) -> Any:
-        if self.max_fpr is None:
-            return super()._of_columns(cols)
-        return operating_points.partial_auc_columns(cols, self.average, self.max_fpr)
-
-    def get_config(self) -> dict[str, Any]:
-        return {**super().get_config(), "max_fpr": self.max_fpr}
+        super().__init__(task, ranking_kernel.auroc(max_fpr), **shell_arguments(locals()))
 
 
 @_register
@@ -227,7 +183,21 @@ class AUROC(RankingMetric):
 )
 class AveragePrecision(RankingMetric):
     _default_name = "average_precision"
-    _kind = "average_precision"
-    _host = staticmethod(ranking.average_precision)
-    _from_counts = staticmethod(ranking_graph.average_precision_from_counts)
-    _bound = staticmethod(ranking_graph.average_precision_error_bound)
+
+    def __init__(
+        self,
+        task: Task,
+        *,
+        num_classes: int | None = None,
+        average: RankingAverage = "macro",
+        from_logits: bool = False,
+        ignore_index: int | None = None,
+        class_names: Any = None,
+        exact: bool = False,
+        capacity: int | None = None,
+        bins_per_octave: int = 64,
+        per_step: PerStep = "averages",
+        name: str | None = None,
+        dtype: Any = None,
+    ) -> None:
+        super().__init__(task, ranking_kernel.average_precision(), **shell_arguments(locals()))
