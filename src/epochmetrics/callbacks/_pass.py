@@ -34,10 +34,29 @@ def _shapes(**parts: Any) -> str:
     return ", ".join(f"{k}.shape={shape(v)}" for k, v in parts.items())
 
 
-def _fail(entry_label: str, where: str, detail: str, err: BaseException) -> EvaluationError:
+def _fail(
+    entry_label: str, where: str, detail: str, err: BaseException, hint: str = ""
+) -> EvaluationError:
     return EvaluationError(
-        f"{entry_label} failed {where}{detail}: {type(err).__name__}: {err}", err
+        f"{entry_label} failed {where}{detail}: {type(err).__name__}: {err}{hint}", err
     )
+
+
+# keras-hub 0.32's object detectors fail in `predict_on_batch` (the fix: docs/detection.md).
+_KERAS_HUB_PREDICT_ON_BATCH = (
+    ". This is keras-hub's object detectors failing in `predict_on_batch`, which the "
+    "evaluator uses: their `decode_predictions` unpacks `(images, _)` from the one-element "
+    "tuple `(x,)` that Keras passes (`predict` works). Until keras-hub fixes it, unwrap the "
+    "tuple once before fitting: `decode = detector.decode_predictions; "
+    "detector.decode_predictions = lambda predictions, data: decode(predictions, data[0] if "
+    "isinstance(data, (tuple, list)) and len(data) == 1 else data)` (docs/detection.md)."
+)
+
+
+def _prediction_hint(model: Any, err: BaseException) -> str:
+    """What to do about a known failure of a model's `predict_on_batch`, or ""."""
+    known = isinstance(err, ValueError) and "not enough values to unpack" in str(err)
+    return _KERAS_HUB_PREDICT_ON_BATCH if known and hasattr(model, "decode_predictions") else ""
 
 
 def _select(value: Any, output: Output, names: list[str], what: str) -> Any:
@@ -210,7 +229,8 @@ def run_pass(
                 pred = model.predict_on_batch(x)
             except Exception as err:
                 detail = f" on batch {index} with {_shapes(x=x)}"
-                raise _fail("The model's prediction", where, detail, err) from err
+                hint = _prediction_hint(model, err)
+                raise _fail("The model's prediction", where, detail, err, hint) from err
             whole_pred = keras.tree.map_structure(to_numpy, pred) if structured else None
             for e in structured:
                 _update(e, y, whole_pred, sw, where, f"batch {index}")

@@ -1,29 +1,13 @@
-"""Exact COCO bbox evaluation on the host: pycocotools 2.0.11's numbers, vectorised NumPy.
+"""Exact COCO bbox evaluation on the host: the public functions and the batch matching.
 
-The precision `[T, R, K, A, M]` and recall `[T, K, A, M]` arrays equal pycocotools' `COCOeval`
-(`iouType="bbox"`) bit for bit, and so do the 12 summary numbers: IoU thresholds .50:.05:.95,
-101 recall points on the precision envelope, `maxDets` 1/10/100 per image *and class*, area
-ranges all/small/medium/large (bounds inclusive, from the ground truth's `area`), crowd ground
-truth (IoU over the detection's area, any number of matches, matched detections ignored),
-greedy matching in score order, score ties across images broken by image order, classes
-without ground truth excluded. Matching is per image and vectorised over all images at once
-(see `_coco_match`); accumulation loops over classes only (see `_coco_accumulate`). On 5,000
-images x 100 detections it runs tens of times faster than pycocotools (`benchmarks/`).
-
-Conventions where pycocotools has none, or a trap:
-
-- A summary value pycocotools reports as -1 (no ground truth in that area range) is NaN in
-  `COCOEvaluation.stats`; `summary_text` prints it as -1.000, as pycocotools does.
-- `max_detections` other than (1, 10, 100): the AP values and the area-range ARs use the
-  largest value, and there is one `mar_<m>` per value. (pycocotools computes `stats[0]` at a
-  hard-coded 100, so it reports -1 when 100 is not among them, and uses `maxDets[2]` for the
-  rest.) `map_50` / `map_75` exist when 0.5 / 0.75 are among `iou_thresholds`.
+`coco_evaluate` reads COCO files (`coco_files`), `detection_map` and `DetectionMAP` take
+batches in the Keras convention (`inputs`); both match with `match_batch`/`match_all`
+(`match`), accumulate (`accumulate`) and summarize (`summary`) with one `Params` (`params`).
 """
 
 from __future__ import annotations
 
 import itertools
-import json
 import math
 from dataclasses import dataclass
 from typing import Any
@@ -31,23 +15,21 @@ from typing import Any
 import numpy as np
 
 from epochmetrics._types import Progress
-from epochmetrics.functional._coco_accumulate import accumulate, summarize
-from epochmetrics.functional._coco_format import read_ground_truth, read_results
-from epochmetrics.functional._coco_match import (
-    AREA_LABELS,
-    Detections,
-    GroundTruth,
-    Records,
-    match,
-)
-from epochmetrics.functional._detection_inputs import (
-    check_box_format,
-    check_iou_thresholds,
-    check_max_detections,
-    format_batch,
-)
+from epochmetrics.functional.detection.accumulate import accumulate
+from epochmetrics.functional.detection.coco_files import read_ground_truth, read_results
+from epochmetrics.functional.detection.inputs import check_box_format, check_classes, format_batch
+from epochmetrics.functional.detection.match import Detections, GroundTruth, Records, match
+from epochmetrics.functional.detection.params import Params, make_params
+from epochmetrics.functional.detection.summary import summarize, summary_text
 
-__all__ = ["COCOEvaluation", "coco_evaluate", "coco_main", "detection_map", "summary_text"]
+__all__ = [
+    "COCOEvaluation",
+    "coco_evaluate",
+    "detection_map",
+    "evaluate_records",
+    "match_all",
+    "match_batch",
+]
 
 # Detections matched per call: bounds the memory of the candidate pairs on large files.
 CHUNK_DETECTIONS = 2**18
@@ -87,24 +69,49 @@ class COCOEvaluation:
             out[cid] = float(np.mean(kept)) if kept.shape[0] else math.nan
         return out
 
+    @property
+    def params(self) -> Params:
+        """The parameters this evaluation was computed with."""
+        return Params(tuple(self.iou_thresholds.tolist()), self.max_detections)
+
     def summary(self) -> str:
         """pycocotools' 12-line summary text (see `summary_text`)."""
         return summary_text(self)
 
 
 def evaluate_records(
-    records: Records,
-    npig: np.ndarray,
-    *,
-    iou_thresholds: np.ndarray,
-    max_detections: tuple[int, ...],
-    class_ids: tuple[int, ...],
+    records: Records, npig: np.ndarray, params: Params, class_ids: tuple[Any, ...]
 ) -> COCOEvaluation:
     """Accumulate matched records (from `match`) into a `COCOEvaluation`."""
-    precision, recall = accumulate(records, npig, max_detections)
-    stats = summarize(precision, recall, iou_thresholds, max_detections)
+    precision, recall = accumulate(records, npig, params)
+    stats = summarize(precision, recall, params)
     stats = {k: (math.nan if v == -1 else v) for k, v in stats.items()}
-    return COCOEvaluation(precision, recall, stats, class_ids, iou_thresholds, max_detections)
+    return COCOEvaluation(
+        precision, recall, stats, class_ids, params.iou_array, params.max_detections
+    )
+
+
+def match_batch(
+    y_true: Any,
+    y_pred: Any,
+    params: Params,
+    *,
+    bounding_box_format: str,
+    size: tuple[float, float] | None,
+    num_classes: int | None,
+) -> tuple[Records, np.ndarray, int]:
+    """One batch in the Keras convention, checked and matched: `(records, npig, images)`.
+
+    Classes are `0 .. num_classes - 1`, or up to the largest label seen (`npig` has one row
+    per class). The one matching of `detection_map` and `DetectionMAP.update_state`.
+    """
+    gt, dt, n = format_batch(
+        y_true, y_pred, fmt=bounding_box_format, size=size, num_classes=num_classes
+    )
+    largest = max(gt.label.max(initial=-1), dt.label.max(initial=-1))
+    k = num_classes if num_classes is not None else int(largest) + 1
+    records, npig = match_all(gt, dt, num_images=n, num_classes=k, params=params)
+    return records, npig, n
 
 
 def match_all(
@@ -113,8 +120,7 @@ def match_all(
     *,
     num_images: int,
     num_classes: int,
-    iou_thresholds: np.ndarray,
-    max_det: int,
+    params: Params,
     progress: Progress | None = None,
 ) -> tuple[Records, np.ndarray]:
     """`match` over consecutive image ranges of about `CHUNK_DETECTIONS` detections each."""
@@ -124,7 +130,7 @@ def match_all(
         target = d_cut[bounds[-1]] + CHUNK_DETECTIONS
         bounds.append(max(bounds[-1] + 1, int(np.searchsorted(d_cut, target, side="right")) - 1))
         bounds[-1] = min(bounds[-1], num_images)
-    parts, npig = [], np.zeros((num_classes, 4), np.int64)
+    parts, npig = [], np.zeros((num_classes, params.num_areas), np.int64)
     for a, b in itertools.pairwise(bounds):
         g = (gt.image >= a) & (gt.image < b)
         d = (dt.image >= a) & (dt.image < b)
@@ -132,15 +138,14 @@ def match_all(
             GroundTruth(gt.image[g], gt.label[g], gt.xywh[g], gt.area[g], gt.crowd[g]),
             Detections(dt.image[d], dt.label[d], dt.xywh[d], dt.score[d]),
             num_classes=num_classes,
-            iou_thresholds=iou_thresholds,
-            max_det=max_det,
+            params=params,
         )
         parts.append(rec)
         npig += counts
         if progress is not None and len(bounds) > 2:
             progress(f"matched {b}/{num_images} images")
     if not parts:
-        return Records.empty(4, iou_thresholds.shape[0]), npig
+        return Records.empty(params.num_areas, len(params.iou_thresholds)), npig
     return Records.concat(parts, [0] * len(parts)), npig
 
 
@@ -191,8 +196,7 @@ def coco_evaluate(
         >>> ev.precision.shape
         (10, 101, 2, 4, 3)
     """
-    thr = check_iou_thresholds(iou_thresholds)
-    max_dets = check_max_detections(max_detections)
+    params = make_params(iou_thresholds, max_detections)
     truth = read_ground_truth(gt, progress)
     dt = read_results(results, truth, progress)
     num_classes = truth.category_ids.shape[0]
@@ -201,16 +205,13 @@ def coco_evaluate(
         dt,
         num_images=truth.image_ids.shape[0],
         num_classes=num_classes,
-        iou_thresholds=thr,
-        max_det=max_dets[-1],
+        params=params,
         progress=progress,
     )
     if progress is not None:
         progress(f"accumulating {len(records)} detections over {num_classes} classes")
     ids = tuple(int(c) for c in truth.category_ids)
-    return evaluate_records(
-        records, npig, iou_thresholds=thr, max_detections=max_dets, class_ids=ids
-    )
+    return evaluate_records(records, npig, params, ids)
 
 
 def detection_map(
@@ -253,79 +254,9 @@ def detection_map(
         {0: 1.0, 1: 0.1}
     """
     size = check_box_format(bounding_box_format, image_shape)
-    thr = check_iou_thresholds(iou_thresholds)
-    max_dets = check_max_detections(max_detections)
-    if num_classes is not None and (isinstance(num_classes, bool) or int(num_classes) < 1):
-        raise ValueError(f"`num_classes` must be a positive integer. Received: {num_classes!r}.")
-    gt, dt, n = format_batch(
-        y_true, y_pred, fmt=bounding_box_format, size=size, num_classes=num_classes
+    params = make_params(iou_thresholds, max_detections)
+    k, _ = check_classes(num_classes)
+    records, npig, _ = match_batch(
+        y_true, y_pred, params, bounding_box_format=bounding_box_format, size=size, num_classes=k
     )
-    largest = max(gt.label.max(initial=-1), dt.label.max(initial=-1))
-    k = int(num_classes) if num_classes is not None else int(largest) + 1
-    records, npig = match_all(
-        gt, dt, num_images=n, num_classes=k, iou_thresholds=thr, max_det=max_dets[-1]
-    )
-    return evaluate_records(
-        records, npig, iou_thresholds=thr, max_detections=max_dets, class_ids=tuple(range(k))
-    )
-
-
-_LINES = (  # (AP?, IoU, area, key): `_summarizeDets` order
-    (True, None, "all", "map"),
-    (True, 0.5, "all", "map_50"),
-    (True, 0.75, "all", "map_75"),
-    (True, None, "small", "map_small"),
-    (True, None, "medium", "map_medium"),
-    (True, None, "large", "map_large"),
-)
-
-
-def summary_text(result: COCOEvaluation) -> str:
-    """The summary lines exactly as pycocotools' `COCOeval.summarize()` prints them.
-
-    With the default parameters the 12 lines are character for character pycocotools'; NaN
-    values print as -1.000. With other `max_detections` there is one AR line per value.
-
-    Examples:
-        >>> from epochmetrics.functional.detection import detection_map, summary_text
-        >>> ev = detection_map({"boxes": [[[0, 0, 10, 10]]], "labels": [[0]]},
-        ...                    {"boxes": [[[0, 0, 10, 10]]], "scores": [[1.0]], "labels": [[0]]})
-        >>> print(summary_text(ev).splitlines()[0])
-         Average Precision  (AP) @[ IoU=0.50:0.95 | area=   all | maxDets=100 ] = 1.000
-    """
-    thr, max_dets, stats = result.iou_thresholds, result.max_detections, result.stats
-    line = " {:<18} {} @[ IoU={:<9} | area={:>6s} | maxDets={:>3d} ] = {:0.3f}"
-
-    def fmt(ap: bool, iou: float | None, area: str, m: int, key: str) -> str:
-        value = stats.get(key, math.nan)
-        iou_str = f"{thr[0]:0.2f}:{thr[-1]:0.2f}" if iou is None else f"{iou:0.2f}"
-        title, kind = ("Average Precision", "(AP)") if ap else ("Average Recall", "(AR)")
-        return line.format(title, kind, iou_str, area, m, -1.0 if math.isnan(value) else value)
-
-    lines = [fmt(ap, iou, area, max_dets[-1], key) for ap, iou, area, key in _LINES]
-    lines += [fmt(False, None, "all", m, f"mar_{m}") for m in max_dets]
-    lines += [fmt(False, None, a, max_dets[-1], f"mar_{a}") for a in AREA_LABELS[1:]]
-    return "\n".join(lines)
-
-
-def coco_main(
-    gt_path: Any, results_path: Any, *, as_json: bool = False, progress: Progress | None = None
-) -> str:
-    """What `epochmetrics coco GT.json RESULTS.json` prints: the summary, or JSON with
-    `--json` (`{"stats": {...}, "per_class_ap": {category_id: AP}}`, null for undefined).
-
-    Raises:
-        ValueError: a one-line message for unreadable or malformed files.
-    """
-    result = coco_evaluate(gt_path, results_path, progress=progress)
-    if not as_json:
-        return summary_text(result)
-
-    def clean(v: float) -> float | None:
-        return None if math.isnan(v) else v
-
-    payload = {
-        "stats": {k: clean(v) for k, v in result.stats.items()},
-        "per_class_ap": {str(k): clean(v) for k, v in result.per_class_ap.items()},
-    }
-    return json.dumps(payload, indent=2)
+    return evaluate_records(records, npig, params, tuple(range(npig.shape[0])))
