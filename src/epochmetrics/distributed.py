@@ -13,6 +13,7 @@ from typing import Any
 
 import keras
 
+from epochmetrics._docs import docstring
 from epochmetrics.metrics import _sums
 from epochmetrics.metrics._base import SumStateMetric
 
@@ -38,6 +39,7 @@ def _leaves(items: Any) -> list[keras.metrics.Metric]:
     )
 
 
+@docstring()
 def all_reduce_metrics(metrics: Any, group: Any = None) -> None:
     """Sum metric states over the processes of a `torch.distributed` group, in place.
 

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from epochmetrics import plot
+from epochmetrics._docs import docstring
 from epochmetrics._files.run import Run, load_run
 from epochmetrics._files.run_dir import FIGURES, REPORT_HTML
 from epochmetrics._types import Progress
@@ -32,9 +33,17 @@ __all__ = ["Run", "load_run", "render_figures", "write_figures", "write_report"]
 DPI = 110
 
 
+@docstring()
 def render_figures(run: Run) -> dict[str, Figure]:
     """The run's figures: "curves" (always) and "confusion_matrix" (when the run has one);
-    each is saved under its file name in `FIGURES` (`<name>.png`)."""
+    each is saved under its file name in `FIGURES` (`<name>.png`).
+
+    Args:
+        run: A run directory as read by `load_run`.
+
+    Returns:
+        `{name: matplotlib Figure}`.
+    """
     figures = {"curves": plot.plot_history(run.history, class_names=run.class_names)}
     if run.confusion is not None:
         figures["confusion_matrix"] = plot.plot_confusion_matrix(
@@ -46,6 +55,7 @@ def render_figures(run: Run) -> dict[str, Figure]:
     return figures
 
 
+@docstring()
 def write_figures(run_dir: str | Path, out_dir: str | Path | None = None) -> list[Path]:
     """Write curves.png and (when the run has a matrix) confusion_matrix.png.
 
@@ -72,6 +82,7 @@ def write_figures(run_dir: str | Path, out_dir: str | Path | None = None) -> lis
     return written
 
 
+@docstring()
 def write_report(
     run_dir: str | Path,
     out: str | Path | None = None,

@@ -9,6 +9,7 @@ from typing import Any
 
 import keras
 
+from epochmetrics._docs import docstring
 from epochmetrics._files.evaluation import check_history_path, prepare_history_path
 from epochmetrics.callbacks import _keras
 from epochmetrics.callbacks._data import BatchSource
@@ -20,6 +21,7 @@ from epochmetrics.functional._args import check_direction, check_int, check_outp
 __all__ = ["EpochEvaluator"]
 
 
+@docstring()
 class EpochEvaluator(keras.callbacks.Callback):
     """Computes metrics on held-out data at epoch end and puts them into the Keras logs.
 

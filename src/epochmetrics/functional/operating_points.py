@@ -25,6 +25,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from epochmetrics._backend.xp import numpy_ops
+from epochmetrics._docs import HOST_RANKING_ARGS, docstring
 from epochmetrics._types import RankingAverage, Task
 from epochmetrics.functional import _ranking_kernels, ranking, ranking_graph
 from epochmetrics.functional import operating_points_ops as opo
@@ -42,6 +43,17 @@ __all__ = [
     "sensitivity_at_specificity",
     "specificity_at_sensitivity",
 ]
+
+_POINT_ARGS = {
+    "min_recall": "The minimum recall, in [0, 1].",
+    "min_precision": "The minimum precision, in [0, 1].",
+    "min_specificity": "The minimum specificity, in [0, 1].",
+    "min_sensitivity": "The minimum sensitivity, in [0, 1].",
+    "max_fpr": "The largest false positive rate counted, in (0, 1].",
+    "average": '"macro" (mean over classes, NaN if one is undefined), "weighted" (by positive '
+    'support), "micro" (all class/sample pairs pooled, one threshold) or None (per class). '
+    "Ignored for binary.",
+}
 
 
 class OperatingPoint(NamedTuple):
@@ -129,6 +141,7 @@ def operating_point_columns(
     return OperatingPoint(float(value), thresholds)
 
 
+@docstring(_POINT_ARGS, HOST_RANKING_ARGS)
 def precision_at_recall(
     y_true: Any,
     y_score: Any,
@@ -149,18 +162,7 @@ def precision_at_recall(
     `min_recall=0` the +inf threshold (precision 1 by convention) qualifies: the value is 1.0.
 
     Args:
-        y_true: Binary `(n,)` 0/1 labels; multiclass `(n,)` integer labels or `(n, C)` one-hot;
-            multilabel `(n, L)` 0/1.
-        y_score: Binary `(n,)` scores; multiclass and multilabel `(n, C)`.
-        min_recall: The minimum recall, in [0, 1].
-        task: "binary", "multiclass" (one-vs-rest) or "multilabel".
-        num_classes: Number of classes or labels (multiclass, multilabel).
-        average: "macro" (mean over classes, NaN if one is undefined), "weighted" (by positive
-            support), "micro" (all class/sample pairs pooled, one threshold) or None (per
-            class). Ignored for binary.
-        sample_weight: `(n,)` non-negative sample weights.
-        from_logits: Multiclass only: apply softmax to `y_score` first.
-        ignore_index: Label value whose samples (multilabel: elements) are left out.
+        $args
 
     Returns:
         An `OperatingPoint(value, threshold)` (see there for shapes).
@@ -189,6 +191,7 @@ def precision_at_recall(
     )
 
 
+@docstring(_POINT_ARGS, HOST_RANKING_ARGS)
 def recall_at_precision(
     y_true: Any,
     y_score: Any,
@@ -208,15 +211,7 @@ def recall_at_precision(
     precision the result is 0.0 at threshold +inf (predict nothing).
 
     Args:
-        y_true: Labels, as in `precision_at_recall`.
-        y_score: Scores, as in `precision_at_recall`.
-        min_precision: The minimum precision, in [0, 1].
-        task: As in `precision_at_recall`.
-        num_classes: As in `precision_at_recall`.
-        average: As in `precision_at_recall`.
-        sample_weight: As in `precision_at_recall`.
-        from_logits: As in `precision_at_recall`.
-        ignore_index: As in `precision_at_recall`.
+        $args
 
     Returns:
         An `OperatingPoint(value, threshold)` (see there for shapes).
@@ -246,6 +241,7 @@ def recall_at_precision(
     )
 
 
+@docstring(_POINT_ARGS, HOST_RANKING_ARGS)
 def sensitivity_at_specificity(
     y_true: Any,
     y_score: Any,
@@ -265,15 +261,7 @@ def sensitivity_at_specificity(
     The +inf threshold (specificity 1) always qualifies, so the value is at least 0.0.
 
     Args:
-        y_true: Labels, as in `precision_at_recall`.
-        y_score: Scores, as in `precision_at_recall`.
-        min_specificity: The minimum specificity, in [0, 1].
-        task: As in `precision_at_recall`.
-        num_classes: As in `precision_at_recall`.
-        average: As in `precision_at_recall`.
-        sample_weight: As in `precision_at_recall`.
-        from_logits: As in `precision_at_recall`.
-        ignore_index: As in `precision_at_recall`.
+        $args
 
     Returns:
         An `OperatingPoint(value, threshold)` (see there for shapes).
@@ -301,6 +289,7 @@ def sensitivity_at_specificity(
     )
 
 
+@docstring(_POINT_ARGS, HOST_RANKING_ARGS)
 def specificity_at_sensitivity(
     y_true: Any,
     y_score: Any,
@@ -320,15 +309,7 @@ def specificity_at_sensitivity(
     sensitivity 1).
 
     Args:
-        y_true: Labels, as in `precision_at_recall`.
-        y_score: Scores, as in `precision_at_recall`.
-        min_sensitivity: The minimum sensitivity, in [0, 1].
-        task: As in `precision_at_recall`.
-        num_classes: As in `precision_at_recall`.
-        average: As in `precision_at_recall`.
-        sample_weight: As in `precision_at_recall`.
-        from_logits: As in `precision_at_recall`.
-        ignore_index: As in `precision_at_recall`.
+        $args
 
     Returns:
         An `OperatingPoint(value, threshold)` (see there for shapes).
@@ -366,6 +347,7 @@ def _binary_partial_auc(
     return value, math.isnan(value)
 
 
+@docstring(_POINT_ARGS, HOST_RANKING_ARGS)
 def roc_auc_max_fpr(
     y_true: Any,
     y_score: Any,
@@ -387,15 +369,7 @@ def roc_auc_max_fpr(
     multiclass; here each class's one-vs-rest problem gets it, as for multilabel.
 
     Args:
-        y_true: Labels, as in `precision_at_recall`.
-        y_score: Scores, as in `precision_at_recall`.
-        max_fpr: The largest false positive rate counted, in (0, 1].
-        task: As in `precision_at_recall`.
-        num_classes: As in `precision_at_recall`.
-        average: As in `precision_at_recall`.
-        sample_weight: As in `precision_at_recall`.
-        from_logits: As in `precision_at_recall`.
-        ignore_index: As in `precision_at_recall`.
+        $args
 
     Returns:
         A Python float, or with `average=None` a float64 array of shape `(C,)`. NaN, with an

@@ -1,26 +1,11 @@
-"""What the public metric classes share: their own `__init__`, and the `per_step` option."""
+"""What the public metric classes share: their own `__init__`."""
 
 from __future__ import annotations
 
 import types
 from typing import Any
 
-__all__ = ["PER_STEP_ARG", "REPORT_PER_STEP_ARG", "own_init"]
-
-PER_STEP_ARG = """per_step: Which keys a train or test step returns when the result has several:
-            "averages" (default: averaged and single-value keys, no per-class keys), "all" or
-            "none". The epoch's logs (History, CSVLogger, callbacks' `on_epoch_end`,
-            `evaluate`) always hold every key; only per-batch logs (the progress bar during an
-            epoch, batch-level callbacks, `train_on_batch`) see fewer. Per-class keys cost
-            each step ~10-30 us apiece in Keras' own log handling."""
-# A report is read per epoch: its running values would crowd the progress bar, and every key a
-# step returns costs the step (TensorFlow: ~24 us per key, 8 averages = x1.24 of a small MLP's
-# epoch against x1.06 with none; benchmarks/RESULTS.md).
-REPORT_PER_STEP_ARG = """per_step: Which keys a train or test step returns: "none" (default),
-            "averages" (averaged and single-value keys) or "all". The epoch's logs (History,
-            CSVLogger, callbacks' `on_epoch_end`, `evaluate`) always hold every key; only
-            per-batch logs (the progress bar during an epoch, batch-level callbacks,
-            `train_on_batch`) see fewer: read `result()` there for every key."""
+__all__ = ["own_init"]
 
 
 def own_init(cls: type) -> type:

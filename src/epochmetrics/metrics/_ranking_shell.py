@@ -35,7 +35,7 @@ from epochmetrics.metrics._keras_calls import called_by_compiled_metrics
 from epochmetrics.metrics._ranking_state import BinnedState, BufferState
 from epochmetrics.metrics._sums import Step
 
-__all__ = ["INPUTS", "RankingMetric", "shell_arguments"]
+__all__ = ["RankingMetric", "shell_arguments"]
 
 # The shell's keyword arguments: each public class spells them out in its own signature (with
 # its kernel's arguments) and passes them on with `shell_arguments(locals())`.
@@ -57,14 +57,6 @@ _SHELL_ARGUMENTS = (
 def shell_arguments(values: dict[str, Any]) -> dict[str, Any]:
     """The shell's keyword arguments among a public `__init__`'s `locals()`."""
     return {key: values[key] for key in _SHELL_ARGUMENTS}
-
-
-INPUTS = """Inputs to `update_state(y_true, y_pred, sample_weight=None)`: binary `(B,)` or `(B, 1)`
-    labels and probabilities (or logits); multiclass `y_true` as integer labels `(B,)`/`(B, 1)`
-    or one-hot `(B, C)` and `y_pred` as `(B, C)` scores; multilabel `(B, L)` for both.
-    `sample_weight` has shape `(B,)`. Dense inputs (segmentation) have extra axes between the
-    batch and the class axis, `(B, ..., C)`, and count every element as a sample (e.g. every
-    pixel of `(B, H, W)` labels); `sample_weight` is then `(B,)` or per element `(B, ...)`."""
 
 
 class RankingMetric(SumStateMetric):

@@ -11,6 +11,7 @@ import keras
 import numpy as np
 
 from epochmetrics._backend import ops as _backend
+from epochmetrics._docs import DETECTION_ARGS, docstring
 from epochmetrics.functional._args import UndefinedMetricWarning
 from epochmetrics.functional.detection.evaluate import (
     COCOEvaluation,
@@ -67,6 +68,14 @@ class _State:
 
 
 @keras.saving.register_keras_serializable(package="epochmetrics")
+@docstring(
+    {
+        "per_class": "Also return AP per class.",
+        "name": '"map", or a prefix for every key.',
+        "dtype": "Keras dtype policy of the metric (the results are Python floats).",
+    },
+    DETECTION_ARGS,
+)
 class DetectionMAP(keras.metrics.Metric):
     """COCO mean average precision and recall of object detections, exactly as pycocotools.
 
@@ -98,18 +107,7 @@ class DetectionMAP(keras.metrics.Metric):
     ground truth are not penalised (pycocotools).
 
     Args:
-        bounding_box_format: Keras' name of the box format: "xyxy", "yxyx", "xywh",
-            "center_xywh", "center_yxhw", or "rel_xyxy", "rel_yxyx", "rel_xywh",
-            "rel_center_xywh" (these need `image_shape`).
-        num_classes: class ids are `0 .. num_classes - 1`; labels outside are an error. None:
-            any non-negative label.
-        class_names: names of the classes for the per-class keys (sets `num_classes`).
-        iou_thresholds: increasing IoU thresholds (None: 0.5, 0.55, ..., 0.95 as pycocotools).
-        max_detections: increasing detections kept per image and class (pycocotools'
-            `maxDets`). AP and the area-range ARs use the largest.
-        per_class: also return AP per class.
-        image_shape: `(height, width)` in pixels, for the `rel_*` formats.
-        name: "map", or a prefix for every key.
+        $args
 
     Examples:
         >>> import numpy as np

@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from epochmetrics._docs import DETECTION_ARGS, docstring
 from epochmetrics._types import Progress
 from epochmetrics.functional.detection.accumulate import accumulate
 from epochmetrics.functional.detection.coco_files import read_ground_truth, read_results
@@ -31,6 +32,12 @@ __all__ = [
     "match_batch",
 ]
 
+_COCO = {
+    "gt": "A COCO dataset dict (`images`, `annotations`, `categories`) or its JSON path.",
+    "results": 'A list of `{"image_id", "category_id", "bbox": [x, y, w, h], "score"}`, its '
+    "JSON path, or an `(n, 7)` array `[image_id, x, y, w, h, score, category_id]`.",
+    "progress": "Called with a short message at each stage (reading, matching, ...).",
+}
 # Detections matched per call: bounds the memory of the candidate pairs on large files.
 CHUNK_DETECTIONS = 2**18
 
@@ -149,6 +156,7 @@ def match_all(
     return Records.concat(parts, [0] * len(parts)), npig
 
 
+@docstring(_COCO, DETECTION_ARGS)
 def coco_evaluate(
     gt: Any,
     results: Any,
@@ -163,12 +171,7 @@ def coco_evaluate(
     `evaluate()`, `accumulate()` and `summarize()`, with the same arrays and numbers.
 
     Args:
-        gt: a COCO dataset dict (`images`, `annotations`, `categories`) or its JSON path.
-        results: a list of `{"image_id", "category_id", "bbox": [x, y, w, h], "score"}`,
-            its JSON path, or an `(n, 7)` array `[image_id, x, y, w, h, score, category_id]`.
-        iou_thresholds: increasing IoU thresholds (None: pycocotools' 0.5, 0.55, ..., 0.95).
-        max_detections: increasing maxDets values (pycocotools' `params.maxDets`).
-        progress: called with a short message at each stage (reading, matching, ...).
+        $args
 
     Returns:
         A `COCOEvaluation`.
@@ -214,6 +217,7 @@ def coco_evaluate(
     return evaluate_records(records, npig, params, ids)
 
 
+@docstring(DETECTION_ARGS)
 def detection_map(
     y_true: Any,
     y_pred: Any,
@@ -227,17 +231,7 @@ def detection_map(
     """COCO mAP of detections in the Keras convention, in one call (`DetectionMAP`'s math).
 
     Args:
-        y_true: `{"boxes": (B, G, 4), "labels": (B, G)}` (optional `"iscrowd"`, `"area"`),
-            label -1 marking padding, or a list of per-image dicts of any length.
-        y_pred: `{"boxes": (B, D, 4), "confidence"` or `"scores": (B, D), "labels": (B, D)}`
-            (optional `"num_detections": (B,)`), or a list of per-image dicts.
-        bounding_box_format: one of Keras' formats (`"xyxy"`, `"yxyx"`, `"xywh"`,
-            `"center_xywh"`, `"center_yxhw"`, `"rel_xyxy"`, `"rel_yxyx"`, `"rel_xywh"`,
-            `"rel_center_xywh"`).
-        num_classes: classes are `0 .. num_classes - 1` (None: up to the largest label).
-        iou_thresholds: increasing IoU thresholds (None: 0.5, 0.55, ..., 0.95).
-        max_detections: increasing maxDets values.
-        image_shape: `(height, width)`, needed by the `rel_*` formats.
+        $args
 
     Returns:
         A `COCOEvaluation` whose classes are the label indices.

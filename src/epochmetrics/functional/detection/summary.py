@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 
+from epochmetrics._docs import docstring
 from epochmetrics.functional.detection.params import Params
 
 if TYPE_CHECKING:
@@ -118,11 +119,18 @@ def summarize(precision: np.ndarray, recall: np.ndarray, params: Params) -> dict
     return out
 
 
+@docstring({"result": "A `COCOEvaluation` (`coco_evaluate`, `detection_map`)."})
 def summary_text(result: COCOEvaluation) -> str:
     """The summary lines exactly as pycocotools' `COCOeval.summarize()` prints them.
 
     With the default parameters the 12 lines are character for character pycocotools'; NaN
     values print as -1.000. With other `max_detections` there is one AR line per value.
+
+    Args:
+        $args
+
+    Returns:
+        The lines, joined by newlines (no newline at the end).
 
     Examples:
         >>> from epochmetrics.functional.detection import detection_map, summary_text
