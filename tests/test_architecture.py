@@ -122,6 +122,23 @@ def test_framework_names_only_in_the_backend_and_distributed() -> None:
                     assert name.split(".")[0] not in FRAMEWORKS, f"{module} imports {name}"
 
 
+def test_keras_internals_only_in_their_module() -> None:
+    """`keras.src` is read in one module, with its per-version strategy and canaries."""
+    for module, path in MODULES.items():
+        if module == "epochmetrics._backend.keras_internals":
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import | ast.ImportFrom):
+                names = (
+                    [a.name for a in node.names]
+                    if isinstance(node, ast.Import)
+                    else [node.module or ""]
+                )
+                assert not any(n.startswith("keras.src") for n in names), module
+            if isinstance(node, ast.Constant) and isinstance(node.value, str):
+                assert not node.value.startswith("keras.src"), module
+
+
 def _is_backend_name(node: ast.AST) -> bool:
     """`keras.backend.backend()` or `keras.config.backend()`, however imported."""
     return isinstance(node, ast.Call) and ast.unparse(node.func).split(".")[-1] == "backend"

@@ -23,8 +23,6 @@ from epochmetrics._backend import select as _select_backend
 _select_backend.select_backend()
 _registration.install()
 
-__version__ = "0.1.0"
-
 # Public name -> the module that defines it, imported on first access (PEP 562).
 _EXPORTS = {
     "AUROC": "epochmetrics.metrics",
@@ -91,7 +89,10 @@ __all__ = [
 
 def __getattr__(name: str) -> _typing.Any:
     module = _EXPORTS.get(name)
-    if module is not None:
+    value: _typing.Any
+    if name == "__version__":
+        value = _version()
+    elif module is not None:
         value = getattr(_importlib.import_module(module), name)
     elif name in _SUBMODULES:
         value = _importlib.import_module(f"{__name__}.{name}")
@@ -101,11 +102,22 @@ def __getattr__(name: str) -> _typing.Any:
     return value
 
 
+def _version() -> str:
+    """The installed distribution's version (pyproject.toml is its one source)."""
+    import importlib.metadata
+
+    try:
+        return importlib.metadata.version("epochmetrics")
+    except importlib.metadata.PackageNotFoundError:  # run from a source tree, not installed
+        return "0+unknown"
+
+
 def __dir__() -> list[str]:
     return sorted({*globals(), *__all__, *_SUBMODULES})
 
 
 if _typing.TYPE_CHECKING:  # what type checkers and IDEs see; never executed
+    __version__: str
     # Subpackages: the redundant aliases mark them as re-exported.
     from epochmetrics import callbacks as callbacks
     from epochmetrics import distributed as distributed

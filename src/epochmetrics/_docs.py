@@ -161,7 +161,8 @@ METRIC_ARGS = {
     "The epoch's logs (History, CSVLogger, callbacks' `on_epoch_end`, `evaluate`) always hold "
     "every key; only per-batch logs (the progress bar during an epoch, batch-level callbacks, "
     "`train_on_batch`) see fewer. Per-class keys cost each step ~10-30 us apiece in Keras' own "
-    "log handling.",
+    "log handling. On Keras 3.8-3.13 steps return every key whatever `per_step` (Keras there "
+    "keeps a step's logs for the epoch when they hold fewer keys than a fresh read).",
 }
 
 # The per-class ratios (precision, recall, F-scores, specificity, Jaccard).

@@ -7,7 +7,8 @@ from typing import Any
 import keras
 import numpy as np
 from keras import ops
-from keras.src.backend.common.stateless_scope import in_stateless_scope
+
+from epochmetrics._backend.keras_internals import in_stateless_scope
 
 __all__ = [
     "argmax",
@@ -166,12 +167,23 @@ def replica_count() -> int:
 
 
 def float_bits(x: Any) -> Any:
-    """The int32 bit pattern of float32 `x` (monotone in x for x >= 0)."""
-    if keras.backend.backend() == "tensorflow":
+    """The int32 bit pattern of float32 `x` (monotone in x for x >= 0).
+
+    With each backend's own bitcast: `keras.ops.view` is new in Keras 3.12, and on TensorFlow
+    it checks shapes with Python bools, which fails on a symbolic batch size."""
+    backend = keras.backend.backend()
+    if backend == "tensorflow":
         import tensorflow as tf
 
-        # keras.ops.view checks shapes with Python bools, which fails on a symbolic batch size.
         return tf.bitcast(x, tf.int32)
+    if backend == "jax":
+        import jax
+
+        return jax.lax.bitcast_convert_type(x, "int32")
+    if backend == "torch":
+        import torch
+
+        return x.view(torch.int32)
     return ops.view(x, "int32")
 
 

@@ -12,6 +12,7 @@ thing. On torch eager dispatch is cheap and nothing is compiled.
 from __future__ import annotations
 
 import contextlib
+import importlib
 from collections.abc import Callable, Hashable
 from typing import Any
 
@@ -35,7 +36,11 @@ def eager_x64() -> contextlib.AbstractContextManager[Any]:
         import jax
 
         if not jax.config.read("jax_enable_x64"):
-            return jax.enable_x64(True)
+            # jax.enable_x64 is new in jax 0.8; before, it lives in jax.experimental.
+            enable: Any = getattr(jax, "enable_x64", None)
+            if enable is None:
+                enable = importlib.import_module("jax.experimental").enable_x64
+            return enable(True)  # type: ignore[no-any-return]
     return contextlib.nullcontext()
 
 

@@ -18,7 +18,8 @@ from typing import Any, NamedTuple
 import keras
 import numpy as np
 import torch
-from keras.src.backend.torch.core import get_device
+
+from epochmetrics._backend import keras_internals
 
 __all__ = ["Inputs", "Labels", "batch", "inputs", "labels"]
 
@@ -49,7 +50,7 @@ def _tensor(x: Any, device: torch.device) -> torch.Tensor | None:
 
 def _device() -> torch.device:
     """Keras' torch device (where `keras.ops.convert_to_tensor` puts tensors)."""
-    return _as_device(get_device())
+    return _as_device(keras_internals.torch_device())
 
 
 @functools.cache

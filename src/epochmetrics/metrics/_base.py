@@ -23,7 +23,12 @@ from epochmetrics.functional._args import (
 )
 from epochmetrics.functional._layout import Layout
 from epochmetrics.metrics import _sums
-from epochmetrics.metrics._keras_calls import KerasName, called_by_compiled_metrics, keras_read
+from epochmetrics.metrics._keras_calls import (
+    KerasName,
+    called_by_compiled_metrics,
+    keras_read,
+    per_step_honoured,
+)
 
 # A metric whose state passes this size gets a warning at construction.
 LARGE_STATE_BYTES = 100 * 2**20
@@ -225,9 +230,12 @@ class SumStateMetric(keras.metrics.Metric):
         return value
 
     def _step_index(self) -> np.ndarray | None:
-        """Positions of the keys a train/test step returns, by `per_step` (None: all)."""
+        """Positions of the keys a train/test step returns, by `per_step` (None: all).
+
+        All where Keras would keep a step's logs for the epoch when they hold fewer keys than
+        a fresh read (Keras < 3.14, see `keras_internals.per_step_honoured`)."""
         keys = self._keys_now()
-        if self.per_step == "all" or keys is None:
+        if self.per_step == "all" or keys is None or not per_step_honoured():
             return None
         cached = self._step_cache
         if cached is None or cached[0] != (self._keras_name, self.per_step):

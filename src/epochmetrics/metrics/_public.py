@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import types
 from typing import Any
 
@@ -19,8 +20,11 @@ def own_init(cls: type) -> type:
         return cls
     base: Any = next(vars(c)["__init__"] for c in cls.__mro__ if "__init__" in vars(c))
     qualname = f"{cls.__qualname__}.__init__"
+    code = base.__code__
+    if sys.version_info >= (3, 11):  # argument errors name co_qualname; 3.10 has no such field
+        code = code.replace(co_qualname=qualname)
     init = types.FunctionType(
-        base.__code__.replace(co_qualname=qualname),
+        code,
         base.__globals__,
         base.__name__,
         base.__defaults__,

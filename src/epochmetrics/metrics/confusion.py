@@ -45,7 +45,8 @@ _REPORT = {
     '(averaged and single-value keys) or "all". The epoch\'s logs (History, CSVLogger, '
     "callbacks' `on_epoch_end`, `evaluate`) always hold every key; only per-batch logs (the "
     "progress bar during an epoch, batch-level callbacks, `train_on_batch`) see fewer: read "
-    "`result()` there for every key.",
+    "`result()` there for every key. On Keras 3.8-3.13 steps return every key (see the README's "
+    "Compatibility section).",
 }
 
 
