@@ -18,7 +18,12 @@ table of ratios and PASS/MISS per target:
 - classes: per-class results at C = 1,000: first eager read < 2 s and later reads < 10 ms
   (JAX), C = 10,000 works, and a fit epoch with a per-class report at most 2x macro F1 alone;
 - detection: COCO evaluation >= 10x faster than pycocotools and >= 2x faster than
-  faster-coco-eval, arrays identical (bench_detection.py).
+  faster-coco-eval, arrays identical (bench_detection.py);
+- regression: the update cost of `em.R2Score` at most 1.0x `keras.metrics.R2Score` (JAX,
+  jitted; TensorFlow and torch, eager `update_state`) and of `em.PearsonCorrCoef` at most 1.0x
+  torchmetrics' `PearsonCorrCoef` (torch), per-round ratios; and Keras' own Pearson,
+  concordance and R^2 beside ours and scipy/scikit-learn at target offsets 0, 1e4, 1e6
+  (regression.py).
 
     python benchmarks/run.py                 # everything (fit alone: ~3.5 min on 2 cores)
     python benchmarks/run.py --quick         # smoke check: small sizes, 2 repeats (fit: 5 rounds)
@@ -225,6 +230,44 @@ def print_evaluator(results: list[dict[str, Any]]) -> list[bool]:
     return checks
 
 
+REGRESSION_TARGETS = {"ours/keras_r2": 1.0, "ours_pearson/torchmetrics_pearson": 1.0}
+
+
+def print_regression(results: list[dict[str, Any]]) -> list[bool]:
+    """Update cost against Keras' R2Score and torchmetrics' Pearson; Keras' values beside ours."""
+    checks: list[bool] = []
+    if not results:
+        return checks
+    print(
+        "\nRegression update, one output: ours / anchor, median of per-round ratios [IQR]; us per "
+        "update (JAX: jitted stateless updates; torch, TensorFlow: eager update_state)"
+    )
+    for res in results:
+        for row in res["rows"]:
+            pairs = [k for k in row if k in REGRESSION_TARGETS]
+            cells = ", ".join(
+                f"{k} x{row[k]['median']:.2f} [{row[k]['iqr'][0]:.2f}-{row[k]['iqr'][1]:.2f}] "
+                f"{verdict(row[k]['median'] <= REGRESSION_TARGETS[k])}"
+                for k in pairs
+            )
+            times = ", ".join(f"{k} {us(v)}" for k, v in row["seconds"].items())
+            print(f"{res['backend']:>10} B={row['batch']:>6}: {cells}; us: {times}")
+            checks += [row[k]["median"] <= REGRESSION_TARGETS[k] for k in pairs]
+    print(
+        "\nValues in compiled model.evaluate (linear model, 3,000 samples, batch 32): Keras 3 / "
+        "ours / reference"
+    )
+    for res in results:
+        for row in res.get("values", []):
+            cells = "; ".join(
+                f"{name} {row['keras'][name]:.5f} / {row['ours'][name]:.10f} / "
+                f"{row['reference'][name]:.10f}"
+                for name in row["reference"]
+            )
+            print(f"{res['backend']:>10} offset {row['offset']:>9g}: {cells}")
+    return checks
+
+
 def print_detection(results: list[dict[str, Any]]) -> list[bool]:
     if not results:
         return []
@@ -273,7 +316,9 @@ def print_classes(results: list[dict[str, Any]]) -> list[bool]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="small sizes, 2 repeats (smoke)")
-    parser.add_argument("--sections", default="update,dense,fit,evaluator,classes,detection")
+    parser.add_argument(
+        "--sections", default="update,dense,fit,evaluator,classes,detection,regression"
+    )
     parser.add_argument("--backends", default="jax,tensorflow,torch")
     parser.add_argument("--repeats", type=int, default=None)
     parser.add_argument("--threads", type=int, default=1, help="intra-op threads (0: default)")
@@ -294,6 +339,7 @@ def main(argv: list[str] | None = None) -> int:
         "evaluator": [],
         "classes": [],
         "detection": [],
+        "regression": [],
     }
     if "update" in sections:
         sizes = ["--sizes", QUICK_SIZES] if args.quick else []
@@ -325,6 +371,12 @@ def main(argv: list[str] | None = None) -> int:
         extra = ["--quick"] if args.quick else []
         raw["detection"] = [section("bench_detection.py", backends[0], extra)]
 
+    if "regression" in sections:
+        sizes = ["--sizes", "32,1024"] if args.quick else []
+        regression_args = [*sizes, "--rounds", "3" if args.quick else "9"]
+        regression_args += ["--threads", str(args.threads)]
+        raw["regression"] = [section("regression.py", b, regression_args) for b in backends]
+
     rows = {r["backend"]: r["rows"] for r in raw["update"]}
     checks = {
         **print_update(rows.get("jax", []), rows.get("torch", [])),
@@ -333,6 +385,7 @@ def main(argv: list[str] | None = None) -> int:
         "evaluator": print_evaluator(raw["evaluator"]),
         "classes": print_classes(raw["classes"]),
         "detection": print_detection(raw["detection"]),
+        "regression": print_regression(raw["regression"]),
     }
     print("\nTargets:")
     labels = {
@@ -344,6 +397,8 @@ def main(argv: list[str] | None = None) -> int:
         "evaluator": "EpochEvaluator per epoch <= predict + scikit-learn",
         "classes": "C = 1,000: first read < 2 s, later < 10 ms (JAX); per-class fit <= 2x",
         "detection": "COCO: >= 10x pycocotools, >= 2x faster-coco-eval, identical arrays",
+        "regression": "regression update <= 1.0x keras R2Score (every backend), <= 1.0x "
+        "torchmetrics PearsonCorrCoef (torch)",
     }
     for name, results in checks.items():
         if results:

@@ -150,8 +150,26 @@ REQUIRED_ARGS: dict[str, dict[str, Any]] = {
     "SensitivityAtSpecificity": {"specificity": 0.6},
     "SpecificityAtSensitivity": {"sensitivity": 0.9},
 }
+# Regression metrics: no task (`num_outputs`, `multioutput`); their own tests
+# (tests/test_regression*.py).
+REGRESSION_METRICS = (
+    "ConcordanceCorrCoef",
+    "ExplainedVariance",
+    "MeanAbsoluteError",
+    "MeanAbsolutePercentageError",
+    "MeanSquaredError",
+    "PearsonCorrCoef",
+    "R2Score",
+    "RootMeanSquaredError",
+)
 # Metrics where lower is better.
-LOWER_IS_BETTER = ("CalibrationError",)
+LOWER_IS_BETTER = (
+    "CalibrationError",
+    "MeanAbsoluteError",
+    "MeanAbsolutePercentageError",
+    "MeanSquaredError",
+    "RootMeanSquaredError",
+)
 # Metrics that rank scores rather than threshold them (or bin them: CalibrationError).
 OPERATING_POINTS = (
     "PrecisionAtRecall",
@@ -162,7 +180,7 @@ OPERATING_POINTS = (
 RANKING = ("AUROC", "AveragePrecision", *OPERATING_POINTS)
 SCORES_ONLY = (*RANKING, "CalibrationError")
 # Host metrics (for EpochEvaluator, not compile): their own tests (tests/test_detection*.py).
-HOST_METRICS = ("DetectionMAP",)
+HOST_METRICS = ("DetectionMAP", "KendallTau", "SpearmanCorrCoef")
 
 
 def make_metric(name: str, task: str, num_classes: int = 3, **kwargs: Any) -> Any:

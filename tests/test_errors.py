@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from helpers import METRIC_TASKS, assert_close
+from helpers import METRIC_TASKS, REGRESSION_METRICS, assert_close
 
 import epochmetrics as em
 
@@ -165,6 +165,48 @@ BAD_ARGUMENTS = [
         {**MC, "average": "weighted"},
         r"`average` must be 'macro', 'micro' or None\. Received: average='weighted'",
     ),
+    # regression
+    (
+        em.R2Score,
+        {"num_outputs": 0},
+        r"`num_outputs` must be a positive integer\. Received: num_outputs=0",
+    ),
+    (em.PearsonCorrCoef, {"num_outputs": 2.0}, r"Received: num_outputs=2\.0"),
+    (
+        em.R2Score,
+        {"multioutput": "mean"},
+        r"`multioutput` must be 'raw_values', 'uniform_average', 'variance_weighted' or 'an array "
+        r"of weights'\. Received: multioutput='mean'",
+    ),
+    (
+        em.MeanSquaredError,
+        {"multioutput": "variance_weighted"},
+        r"`multioutput` must be 'raw_values', 'uniform_average' or 'an array of weights' \(an "
+        r"error metric has no 'variance_weighted'\)\. Received: multioutput='variance_weighted'",
+    ),
+    (
+        em.MeanAbsoluteError,
+        {"num_outputs": 3, "multioutput": [1.0, 2.0]},
+        r"`multioutput` must be one of 'raw_values', 'uniform_average' or 3 non-negative weights, "
+        r"one per output \(num_outputs=3\), not all 0\. Received: multioutput=\[1\.0, 2\.0\]",
+    ),
+    (em.ExplainedVariance, {"num_outputs": 2, "multioutput": [0, 0]}, r"not all 0"),
+    (em.R2Score, {"num_outputs": 2, "multioutput": [1, -1]}, r"non-negative weights"),
+    (em.R2Score, {"force_finite": "yes"}, r"`force_finite` must be True or False"),
+    (
+        em.MeanAbsoluteError,
+        {"ignore_value": math.inf},
+        r"`ignore_value` must be finite or NaN \(infinite targets are invalid input",
+    ),
+    (em.MeanAbsoluteError, {"ignore_value": "0"}, r"`ignore_value` must be a number"),
+    (
+        em.ConcordanceCorrCoef,
+        {"num_outputs": 2, "output_names": ["a"]},
+        r"`output_names` must be 2 distinct names, one per output \(num_outputs=2\)\. "
+        r"Received: \['a'\]",
+    ),
+    (em.ConcordanceCorrCoef, {"output_names": "a"}, r"`output_names` must be a list of strings"),
+    (em.RootMeanSquaredError, {"per_step": "some"}, r"`per_step` must be 'all', 'averages' or"),
 ]
 
 
@@ -200,6 +242,17 @@ UNKNOWN_ARGUMENTS = [
         {"task": "binary", "threshold": 0.5},
         r"AUROC\.__init__\(\) got an unexpected keyword argument 'threshold'",
     ),
+    (
+        em.R2Score,
+        {"task": "binary"},
+        r"R2Score\.__init__\(\) got an unexpected keyword argument 'task'",
+    ),
+    (
+        em.MeanSquaredError,
+        {"force_finite": False},
+        r"MeanSquaredError\.__init__\(\) got an unexpected keyword argument 'force_finite'",
+    ),
+    (em.PearsonCorrCoef, {"squared": True}, r"PearsonCorrCoef\.__init__\(\) got an unexpected"),
 ]
 
 
@@ -215,7 +268,7 @@ def test_unknown_arguments_name_the_class(cls: Any, kwargs: dict[str, Any], mess
         cls(**kwargs)
 
 
-@pytest.mark.parametrize("name", sorted(METRIC_TASKS))
+@pytest.mark.parametrize("name", sorted([*METRIC_TASKS, *REGRESSION_METRICS]))
 def test_every_public_class_has_an_explicit_signature(name: str) -> None:
     params = inspect.signature(getattr(em, name)).parameters.values()
     assert not any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params), name
@@ -483,6 +536,140 @@ def test_merge_state_rejects_other_configurations() -> None:
         ValueError, match="differ in class: 'F1Score' here, 'Precision' in the other"
     ):
         a.merge_state(em.Precision("multiclass", num_classes=3))
+
+
+REGRESSION_BAD_INPUTS = [
+    # (metric kwargs, y_true, y_pred, sample_weight, error, message)
+    (
+        {},
+        np.zeros(4),
+        np.zeros(5),
+        None,
+        ValueError,
+        r"y_true and y_pred must have the same batch size\. Received: y_true\.shape=\(4,\), "
+        r"y_pred\.shape=\(5,\)",
+    ),
+    (
+        {},
+        np.zeros((4, 3)),
+        np.zeros((4, 3)),
+        None,
+        ValueError,
+        r"y_true of shape \(4, 3\) reads as 3 outputs \(as scikit-learn reads a 2-D target\): pass "
+        r"num_outputs=3, or to pool 3 elements of one output reshape both to \(batch, 3, 1\)",
+    ),
+    (
+        {},
+        np.zeros((4, 2, 2)),
+        np.zeros((4, 2, 3)),
+        None,
+        ValueError,
+        r"num_outputs=1 expects y_true and y_pred of the same shape: \(batch,\), \(batch, 1\) or "
+        r"dense \(batch, \.\.\.\), a trailing axis of 1 on either dropped\. Received: "
+        r"y_true\.shape=\(4, 2, 2\), y_pred\.shape=\(4, 2, 3\)",
+    ),
+    (
+        {"num_outputs": 3},
+        np.zeros((4, 2)),
+        np.zeros((4, 2)),
+        None,
+        ValueError,
+        r"num_outputs=3 expects y_true and y_pred of the same shape \(batch, 3\), or dense "
+        r"\(batch, \.\.\., 3\) with the output axis last\. Received: y_true\.shape=\(4, 2\)",
+    ),
+    (
+        {},
+        np.array(1.0),
+        np.array(1.0),
+        None,
+        ValueError,
+        r"y_true must have a batch axis: .* Received: y_true\.shape=\(\), a scalar; wrap it as "
+        r"\[value\]",
+    ),
+    (
+        {},
+        np.array([1.0, np.nan, 3.0]),
+        np.zeros(3),
+        None,
+        ValueError,
+        r"y_true must hold finite numbers\. Received 1 NaN or infinite value\(s\): nan\. To "
+        r"skip missing targets stored as NaN, pass ignore_value=float\('nan'\)",
+    ),
+    (
+        {"ignore_value": -1.0},
+        np.array([1.0, -1.0, np.inf]),
+        np.zeros(3),
+        None,
+        ValueError,
+        r"y_true must hold finite numbers \(ignore_value=-1 is skipped\)\. Received 1 NaN or "
+        r"infinite value\(s\): inf",
+    ),
+    (
+        {},
+        np.zeros(3),
+        np.array([0.0, -np.inf, np.nan]),
+        None,
+        ValueError,
+        r"y_pred must hold finite numbers\. Received 2 NaN or infinite value\(s\): -inf, nan\.$",
+    ),
+    (
+        {},
+        np.zeros(3),
+        np.zeros(3),
+        np.array([1.0, np.nan, 1.0]),
+        ValueError,
+        r"`sample_weight` must be finite\. Received 1 NaN or infinite weight\(s\), the first at "
+        r"index 1 \(value nan\)",
+    ),
+    (
+        {},
+        np.zeros((2, 3, 3)),
+        np.zeros((2, 3, 3)),
+        np.ones((2, 3)),
+        ValueError,
+        r"`sample_weight` must be a scalar, one weight per sample \(batch,\), or one per element "
+        r"\(2, 3, 3\)\. Received: sample_weight\.shape=\(2, 3\)",
+    ),
+    (
+        {},
+        np.array(["a", "b"]),
+        np.zeros(2),
+        None,
+        TypeError,
+        r"y_true must hold numbers \(integer, bool or float\)\. Received dtype <U1",
+    ),
+    ({}, np.zeros(2), None, None, TypeError, r"y_pred must be an array of numbers"),
+]
+
+
+@pytest.mark.parametrize("cls", [em.R2Score, em.MeanSquaredError, em.PearsonCorrCoef])
+@pytest.mark.parametrize(
+    ("kwargs", "y_true", "y_pred", "sample_weight", "error", "message"), REGRESSION_BAD_INPUTS
+)
+def test_regression_bad_inputs(
+    cls: Any,
+    kwargs: dict[str, Any],
+    y_true: Any,
+    y_pred: Any,
+    sample_weight: Any,
+    error: type[Exception],
+    message: str,
+) -> None:
+    metric = cls(**kwargs)
+    good = np.arange(4.0 * metric.num_outputs).reshape(4, -1)
+    metric.update_state(good, good * 0.5)
+    before = metric.result()
+    with pytest.raises(error, match=message):
+        metric.update_state(y_true, y_pred, sample_weight)
+    assert_close(metric.result(), before)  # a rejected batch leaves the state untouched
+
+
+def test_regression_merge_state_rejects_other_settings() -> None:
+    a = em.R2Score(num_outputs=2)
+    with pytest.raises(ValueError, match=r"They differ in num_outputs: 2 here, 3 in the other"):
+        a.merge_state(em.R2Score(num_outputs=3))
+    with pytest.raises(ValueError, match="differ in class: 'R2Score' here, 'PearsonCorrCoef'"):
+        a.merge_state(em.PearsonCorrCoef(num_outputs=2))
 
 
 # --- callbacks: the same checks and messages as the metrics' options ---------------------------

@@ -89,7 +89,7 @@ def test_host_result_equals_keras_ops_result(name: str, kind: str) -> None:
         hi = host(hi_var.value).copy()
         hi[-3] = 1.0
         hi_var.assign(hi)
-    parts = [ops.convert_to_tensor(v.value) for v in sum_variables(metric)]
+    parts = [tuple(ops.convert_to_tensor(v.value) for v in sum_variables(metric))]
     # keras.ops on concrete tensors: the code path of a compiled step, run eagerly.
     expected = _values(metric._traced_result(parts))
     if kind == "invalid":

@@ -154,8 +154,38 @@ def test_detection_state_is_host_records_not_variables():
     assert state_bytes(metric) == 0 and not metric.variables
 
 
+# Regression: per output the count, the weight, the error sums, and per moment column its
+# shift and two sums (Pearson and concordance add the cross sum), then 3 invalid counts.
+REGRESSION = [
+    (em.MeanSquaredError, lambda d: 3 * d + 3),
+    (em.RootMeanSquaredError, lambda d: 3 * d + 3),
+    (em.MeanAbsoluteError, lambda d: 3 * d + 3),
+    (em.MeanAbsolutePercentageError, lambda d: 3 * d + 3),
+    (em.R2Score, lambda d: 6 * d + 3),
+    (em.ExplainedVariance, lambda d: 8 * d + 3),
+    (em.PearsonCorrCoef, lambda d: 9 * d + 3),
+    (em.ConcordanceCorrCoef, lambda d: 9 * d + 3),
+]
+
+
+@pytest.mark.parametrize(("cls", "length"), REGRESSION, ids=lambda x: getattr(x, "__name__", ""))
+def test_regression_state_is_a_few_sums_per_output(cls, length):
+    for d in (1, 7):
+        assert state_bytes(cls(num_outputs=d)) == 2 * 4 * length(d)
+
+
+def test_rank_correlations_keep_the_arrays_on_the_host():
+    """SpearmanCorrCoef and KendallTau (host metrics) keep the epoch's targets and predictions
+    as float64 arrays (16 bytes per sample and output), no variables."""
+    metric = em.SpearmanCorrCoef(num_outputs=2)
+    assert state_bytes(metric) == 0 and not metric.variables
+    metric.update_state(np.zeros((5, 2)), np.ones((5, 2)))
+    assert sum(a.nbytes + b.nbytes for a, b in metric._parts) == 16 * 5 * 2
+
+
 def test_every_exported_metric_has_a_documented_size():
-    covered = {cls.__name__ for cls, *_ in [*MULTICLASS, *RANKING]} | PENDING
+    covered = {cls.__name__ for cls, *_ in [*MULTICLASS, *RANKING, *REGRESSION]} | PENDING
+    covered |= {"KendallTau", "SpearmanCorrCoef"}  # test_rank_correlations_keep_the_arrays...
     covered.add("CalibrationError")  # test_calibration_state_is_three_sums_per_bin
     covered.add("DetectionMAP")  # test_detection_state_is_host_records_not_variables
     exported = {

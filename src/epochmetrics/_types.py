@@ -7,7 +7,7 @@ line) spell it alike. The checks that enforce them live in `functional/_args.py`
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Literal
 
 __all__ = [
@@ -15,6 +15,7 @@ __all__ = [
     "CalibrationAverage",
     "Direction",
     "KappaWeights",
+    "Multioutput",
     "MultidimAverage",
     "Norm",
     "Normalize",
@@ -23,6 +24,7 @@ __all__ = [
     "RankingAverage",
     "RatioAverage",
     "Task",
+    "TauVariant",
 ]
 
 Task = Literal["binary", "multiclass", "multilabel"]
@@ -37,6 +39,10 @@ KappaWeights = Literal["linear", "quadratic"] | None
 Normalize = Literal["true", "pred", "all"] | None
 Norm = Literal["l1", "l2", "max"]
 PerStep = Literal["all", "averages", "none"]
+# How the outputs of a regression metric combine (scikit-learn's `multioutput`); or D weights.
+Multioutput = Literal["raw_values", "uniform_average", "variance_weighted"] | Sequence[float]
+# Kendall's tau: tau-b or Stuart's tau-c.
+TauVariant = Literal["b", "c"]
 # Whether higher ("up") or lower ("down") values of a log key are better.
 Direction = Literal["up", "down"]
 # Called with a short message at each stage of a long job (COCO files, reports).

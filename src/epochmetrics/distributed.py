@@ -54,7 +54,11 @@ def all_reduce_metrics(metrics: Any, group: Any = None) -> None:
     summed (exact for integer counts up to 2**53), and the sum is split back into a pair,
     `hi = float32(x)`, `lo = float32(x - hi)`: exact again for integer counts up to 2**48. Other
     Keras metrics (such as the loss tracker `Mean`) have their "sum" variables summed in
-    float64 and their "mean" variables averaged. All states travel in one collective call.
+    float64 and their "mean" variables averaged. All these states travel in one collective
+    call. The shifted moments of the regression metrics (R², correlations, explained
+    variance) are not plain sums: they travel in one all-gather and every process combines
+    them in rank order as `merge_state` does (re-centred, then added), so every process
+    holds the same state.
 
     Args:
         metrics: a Keras metric, a list of metrics, or a Keras model (all of `model.metrics`:
@@ -82,7 +86,7 @@ def all_reduce_metrics(metrics: Any, group: Any = None) -> None:
         >>> em.all_reduce_metrics([])  # nothing to reduce: no collective call at all
     """
     # What to send, checked before any collective call: (kind, variables).
-    plan: list[tuple[str, Any]] = []
+    plan: list[tuple[str, Any]] = []  # "pair" and "combine": (metric, (hi, lo))
     for metric in _leaves(metrics):
         if isinstance(metric, SumStateMetric):
             pair = _sums.pair_of(metric)
@@ -94,7 +98,7 @@ def all_reduce_metrics(metrics: Any, group: Any = None) -> None:
                     "all_reduce_metrics cannot combine. Use the binned mode, or compute the "
                     "metric on one process (EpochEvaluator on the gathered predictions)."
                 )
-            plan.append(("pair", pair))
+            plan.append(("pair" if metric._additive else "combine", (metric, pair)))
             continue
         for v in metric.variables:
             if v.aggregation not in ("sum", "mean"):
@@ -119,24 +123,47 @@ def all_reduce_metrics(metrics: Any, group: Any = None) -> None:
             "torch.distributed is not initialised: call torch.distributed.init_process_group "
             "first (torchrun does it for DistributedDataParallel jobs)."
         )
-    # Pack every state into one float64 buffer: one collective call for all metrics.
-    parts = []
+    # Pack every state into one float64 buffer: one collective call for all metrics, an
+    # all-reduce (sum); states that do not combine by addition (`_additive` False: the
+    # shifted moments of the regression metrics) travel whole in one all-gather and are
+    # combined on every process in rank order (`_combine`), so every process gets the same.
+    parts: dict[bool, list[Any]] = {True: [], False: []}
     for kind, what in plan:
-        if kind == "pair":
-            parts.append(_sums.traced_total([v.value for v in what], "float64").reshape(-1))
+        if kind in ("pair", "combine"):
+            values = [v.value for v in what[1]]
+            parts[kind == "pair"].append(_sums.traced_total(values, "float64").reshape(-1))
         else:
-            parts.append(what.value.detach().double().reshape(-1))
-    sizes = [int(p.numel()) for p in parts]
-    buffer = torch.cat(parts)
-    dist.all_reduce(buffer, op=dist.ReduceOp.SUM, group=group)
+            parts[True].append(what.value.detach().double().reshape(-1))
     world = dist.get_world_size(group)
-    offset = 0
-    for (kind, what), n in zip(plan, sizes, strict=True):
-        x = buffer[offset : offset + n]
-        offset += n
-        if kind == "pair":
-            for variable, half in zip(what, _sums.split(x), strict=True):
+    summed = torch.cat(parts[True]) if parts[True] else None
+    if summed is not None:
+        dist.all_reduce(summed, op=dist.ReduceOp.SUM, group=group)
+    gathered = None
+    if parts[False]:
+        mine = torch.cat(parts[False])
+        gathered = [torch.empty_like(mine) for _ in range(world)]
+        dist.all_gather(gathered, mine, group=group)
+    offsets = {True: 0, False: 0}
+    for kind, what in plan:
+        additive = kind != "combine"
+        start = offsets[additive]
+        if kind in ("pair", "combine"):
+            metric, pair = what
+            n = int(pair[0].value.numel())
+            offsets[additive] += n
+            if additive:
+                assert summed is not None
+                x = summed[start : start + n]
+            else:
+                assert gathered is not None
+                totals = [row[start : start + n].cpu().numpy() for row in gathered]
+                x = torch.as_tensor(metric._host_combine(totals))
+            for variable, half in zip(pair, _sums.split(x), strict=True):
                 variable.assign(half.reshape(variable.shape))
         else:
+            n = int(what.value.numel())
+            offsets[additive] += n
+            assert summed is not None
+            x = summed[start : start + n]
             x = x / world if kind == "mean" else x
             what.assign(x.to(what.value.dtype).reshape(what.shape))

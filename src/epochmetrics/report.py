@@ -19,6 +19,8 @@ import math
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
 from epochmetrics import plot
 from epochmetrics._docs import docstring
 from epochmetrics._files.run import Run, load_run
@@ -35,8 +37,9 @@ DPI = 110
 
 @docstring()
 def render_figures(run: Run) -> dict[str, Figure]:
-    """The run's figures: "curves" (always) and "confusion_matrix" (when the run has one);
-    each is saved under its file name in `FIGURES` (`<name>.png`).
+    """The run's figures: "curves" (always), "confusion_matrix" (when the run has one) and
+    "predictions" (a regression run's, when run.json has them); each is saved under its file
+    name in `FIGURES` (`<name>.png`).
 
     Args:
         run: A run directory as read by `load_run`.
@@ -45,6 +48,11 @@ def render_figures(run: Run) -> dict[str, Figure]:
         `{name: matplotlib Figure}`.
     """
     figures = {"curves": plot.plot_history(run.history, class_names=run.class_names)}
+    if run.predictions is not None:
+        where = f" at epoch {run.best_epoch}" if run.best_epoch is not None else ""
+        figures["predictions"] = plot.plot_predictions(
+            *run.predictions, title=f"Best model{where}, validation data"
+        )
     if run.confusion is not None:
         figures["confusion_matrix"] = plot.plot_confusion_matrix(
             run.confusion,
@@ -128,7 +136,9 @@ def write_report(
         f"read {run.run_dir}: {len(run.history.epochs)} epochs, "
         f"{len(run.class_names) if run.class_names else 'unknown number of'} classes"
     )
-    say("drawing curves" + (" and confusion matrix" if run.confusion is not None else ""))
+    extra = " and confusion matrix" if run.confusion is not None else ""
+    extra = " and predictions" if run.predictions is not None else extra
+    say("drawing curves" + extra)
     figures = render_figures(run)
     images = {name: _png(fig) for name, fig in figures.items()}
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -210,8 +220,11 @@ def render_html(run: Run, images: dict[str, bytes]) -> str:
         _img(images.get("curves"), "Training curves: one panel per metric, per epoch"),
         '<p class="note">Dashed: training; solid: validation; dotted vertical line: best epoch.'
         "</p></section>",
-        _confusion_section(run, images.get("confusion_matrix")),
-        _per_class_section(run),
+        *(
+            [_predictions_section(run, images.get("predictions"))]
+            if run.regression
+            else [_confusion_section(run, images.get("confusion_matrix")), _per_class_section(run)]
+        ),
         _settings_section(run),
     ]
     if run.notes:
@@ -241,6 +254,8 @@ def _cards(run: Run) -> str:
     cards.append((str(len(run.history.epochs)), "epochs recorded"))
     if run.class_names:
         cards.append((str(len(run.class_names)), "classes"))
+    if run.regression:
+        cards.append(("regression", "task"))
     rows = run.per_class_rows
     f1s = [(r["class"], r["f1"]) for r in rows if _finite(r.get("f1"))]
     if f1s:
@@ -274,6 +289,30 @@ def _confusion_section(run: Run, image: bytes | None) -> str:
         f'{head}<div class="cols"><div>{figure}</div>{listing}</div>'
         f'<p class="note">{_esc(run.confusion_note)} Rows: true class; columns: predicted class; '
         "cells: share of the true class (recall on the diagonal).</p></section>"
+    )
+
+
+def _predictions_section(run: Run, image: bytes | None) -> str:
+    """A regression run: the best model's predictions against the true values, residuals."""
+    head = '<section id="predictions"><h2>Predictions of the best model</h2>'
+    if run.predictions is None or image is None:
+        return f'{head}<p class="note">{_esc(run.predictions_note)}</p></section>'
+    t, p = run.predictions
+    residual = p - t
+    finite = residual[np.isfinite(residual)]
+    stats = [
+        ("samples", f"{t.shape[0]:,}"),
+        ("mean residual", _num(float(finite.mean()), 4) if finite.size else "—"),
+        ("residual standard deviation", _num(float(finite.std()), 4) if finite.size else "—"),
+        ("largest |residual|", _num(float(np.abs(finite).max()), 4) if finite.size else "—"),
+    ]
+    rows = "".join(f"<tr><td>{_esc(k)}</td><td>{v}</td></tr>" for k, v in stats)
+    table = f"<table><tbody>{rows}</tbody></table>"
+    return (
+        f'{head}<div class="cols"><div>{_img(image, "Predicted against true values")}</div>'
+        f'{table}</div><p class="note">{_esc(run.predictions_note)} Left: each point a '
+        "validation sample (the dashed line: perfect predictions); right: the residuals, "
+        "predicted minus true.</p></section>"
     )
 
 

@@ -22,10 +22,12 @@ import keras
 
 __all__ = ["direct"]
 
-# Kernel name -> function of `torch_kernels` (on the torch backend).
+# Kernel name -> (module of `_backend`, function) on the torch backend.
 _TORCH = {
-    "stat_scores": "stat_scores",
-    "confusion_matrix": "confusion_matrix",
+    "stat_scores": ("torch_kernels", "stat_scores"),
+    "confusion_matrix": ("torch_kernels", "confusion_matrix"),
+    # A kernel of a step that reads the state (`Step.reads_state`): the whole update.
+    "regression": ("torch_regression", "update"),
 }
 
 
@@ -38,6 +40,10 @@ def direct(name: str | None) -> tuple[Callable[..., Any], Callable[..., Any]] | 
     """
     if name is None or keras.backend.backend() != "torch" or name not in _TORCH:
         return None
+    import importlib
+
     from epochmetrics._backend import torch_kernels
 
-    return getattr(torch_kernels, _TORCH[name]), torch_kernels.add_pair
+    module, function = _TORCH[name]
+    kernel = getattr(importlib.import_module(f"epochmetrics._backend.{module}"), function)
+    return kernel, torch_kernels.add_pair

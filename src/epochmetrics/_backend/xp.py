@@ -27,12 +27,14 @@ __all__ = ["divide", "keras_ops", "numpy_ops"]
 class _NumpyOps:
     """The `keras.ops` functions the result code uses, with the same signatures, on NumPy."""
 
+    all = staticmethod(np.all)
     arange = staticmethod(np.arange)
     argmax = staticmethod(np.argmax)
     concatenate = staticmethod(np.concatenate)
     cumsum = staticmethod(np.cumsum)
     equal = staticmethod(np.equal)
     flip = staticmethod(np.flip)
+    isfinite = staticmethod(np.isfinite)
     isnan = staticmethod(np.isnan)
     logical_and = staticmethod(np.logical_and)
     logical_not = staticmethod(np.logical_not)
@@ -40,8 +42,10 @@ class _NumpyOps:
     max = staticmethod(np.max)
     mean = staticmethod(np.mean)
     minimum = staticmethod(np.minimum)
+    not_equal = staticmethod(np.not_equal)
     ones_like = staticmethod(np.ones_like)
     reshape = staticmethod(np.reshape)
+    shape = staticmethod(np.shape)
     sqrt = staticmethod(np.sqrt)
     stack = staticmethod(np.stack)
     sum = staticmethod(np.sum)
@@ -51,6 +55,10 @@ class _NumpyOps:
     @staticmethod
     def cast(x: Any, dtype: Any) -> np.ndarray:
         return np.asarray(x).astype(dtype)
+
+    @staticmethod
+    def transpose(x: Any) -> np.ndarray:
+        return np.ascontiguousarray(np.transpose(x))
 
     @staticmethod
     def top_1(x: Any) -> tuple[np.ndarray, np.ndarray]:
@@ -84,6 +92,11 @@ class _KerasOps:
     cumsum = staticmethod(_backend.cumsum)
     mean = staticmethod(_mean)
     top_1 = staticmethod(_backend.top_1)  # (max, argmax) of the last axis
+
+    @staticmethod
+    def dot_rows(a: Any, b: Any) -> Any:
+        """sum_n a[n, d] * b[n, d]: `(N, D)` -> `(D,)` (direct torch has a BLAS dot)."""
+        return _keras_ops.sum(a * b, axis=0)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(_keras_ops, name)

@@ -33,7 +33,7 @@ Split = Literal["train", "val"]
 
 VAL_PREFIX = "val_"
 # Lower-is-better metric names; everything else (our metrics) is higher-is-better.
-_DOWN_WORDS = ("loss", "error", "mse", "mae")
+_DOWN_WORDS = ("loss", "error", "mse", "mae", "mape")  # rmse contains mse
 _DIGITS = re.compile(r"^(.+)_(\d+)$")
 _AVERAGE = re.compile(r"_(macro|micro|weighted)$")
 

@@ -51,6 +51,10 @@ class Run:
             source (or why there is none).
         per_class_rows: one dict per class: "class", and "precision", "recall", "f1",
             "support" where known; per_class_note says where they come from.
+        predictions: a regression run's `(y_true, y_pred)` float64 arrays (run.json's
+            "predictions": the best model on the validation data), else None;
+            predictions_note says where they come from (or why there are none).
+        regression: a regression run (predictions, or regression keys and no class).
         notes: what was missing or odd.
     """
 
@@ -68,6 +72,9 @@ class Run:
     confusion_note: str = ""
     per_class_rows: list[dict[str, Any]] = field(default_factory=list)
     per_class_note: str = ""
+    predictions: tuple[np.ndarray, np.ndarray] | None = None
+    predictions_note: str = ""
+    regression: bool = False
     notes: list[str] = field(default_factory=list)
 
 
@@ -112,9 +119,50 @@ def load_run(run_dir: str | Path) -> Run:
         run.notes.append("No history.csv: the curves show the evaluator's results only.")
     run.class_names = _class_names(info, evaluation, curves)
     _find_best(run, info)
+    _find_predictions(run, info)
+    if run.regression:
+        run.confusion_note = "A regression run: no confusion matrix."
+        run.per_class_note = "A regression run: no per-class table."
+        return run
     _find_confusion(run, info)
     _find_per_class(run, info)
     return run
+
+
+# Log keys of the regression metrics (and the losses they are trained on).
+_REGRESSION_KEYS = ("r2", "mse", "rmse", "mae", "mape", "pearson", "concordance", "spearman")
+_CLASSIFICATION_KEYS = ("f1", "precision", "recall", "accuracy", "auroc", "iou", "jaccard")
+
+
+def _find_predictions(run: Run, info: dict[str, Any]) -> None:
+    """A regression run: predictions in run.json, or regression keys and no class at all."""
+    data = info.get("predictions")
+    if data:
+        try:
+            t = np.asarray(data["y_true"], dtype=np.float64)
+            p = np.asarray(data["y_pred"], dtype=np.float64)
+        except (KeyError, TypeError, ValueError):
+            raise ValueError(
+                f"{run.run_dir / RUN_JSON}: 'predictions' needs numeric 'y_true' and 'y_pred'"
+            ) from None
+        if t.shape != p.shape or t.size == 0:
+            raise ValueError(
+                f"{run.run_dir / RUN_JSON}: 'predictions' y_true {t.shape} and y_pred "
+                f"{p.shape} must be non-empty and of one shape"
+            )
+        run.predictions = (t, p)
+        run.regression = True
+        where = f" at epoch {run.best_epoch}" if run.best_epoch is not None else ""
+        run.predictions_note = f"From run.json: the best model{where} on the validation data."
+        return
+    words = {w for key in run.history.scalars for w in key.lower().split("_")}
+    # Per-output keys (`r2_0`, `r2_1`) read as per-class families: only the words decide.
+    if words & set(_REGRESSION_KEYS) and not words & set(_CLASSIFICATION_KEYS):
+        run.regression = True
+        run.predictions_note = (
+            "No predictions: run.json has none (write_run_json(..., predictions=(y_true, "
+            "y_pred)) stores the best model's, as examples/regression.py does)."
+        )
 
 
 def _class_names(

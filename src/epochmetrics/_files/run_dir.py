@@ -15,7 +15,9 @@ run.json, every key optional::
      "best_epoch": 7,                    # 0-based, as in history.csv
      "class_names": ["0", "1", ...],
      "per_class": {"precision": [...], "recall": [...], "f1": [...], "support": [...]},
-     "confusion_matrix": [[...], ...]}   # of the best model on the validation data
+     "confusion_matrix": [[...], ...],   # of the best model on the validation data
+     "predictions": {"y_true": [...], "y_pred": [...]}}   # a regression run's best model on
+                                         # the validation data (at most MAX_PREDICTIONS rows)
 
 Standard library only: the command line imports this module for its help texts.
 """
@@ -31,6 +33,7 @@ __all__ = [
     "EVALUATION_JSON",
     "FIGURES",
     "HISTORY_CSV",
+    "MAX_PREDICTIONS",
     "MODEL",
     "REPORT_HTML",
     "RUN_FILES",
@@ -49,7 +52,13 @@ RUN_FILES = (HISTORY_CSV, RUN_JSON, EVALUATION_JSON)
 MODEL = "best.keras"
 REPORT_HTML = "report.html"
 # Figures a report can write next to itself: figure name -> file name.
-FIGURES = {"curves": "curves.png", "confusion_matrix": "confusion_matrix.png"}
+FIGURES = {
+    "curves": "curves.png",
+    "confusion_matrix": "confusion_matrix.png",
+    "predictions": "predictions.png",
+}
+# A regression run's predictions in run.json: at most this many rows (a seeded sample).
+MAX_PREDICTIONS = 5000
 # The per-class results run.json holds ("per_class"), in table order.
 TABLE_METRICS = ("precision", "recall", "f1", "support")
 
@@ -61,6 +70,7 @@ _LAYOUT: dict[str, type] = {
     "class_names": list,
     "per_class": dict,
     "confusion_matrix": list,
+    "predictions": dict,
 }
 
 
@@ -70,22 +80,37 @@ def write_run_json(
     settings: Mapping[str, Any],
     monitor: str,
     best_epoch: int,
-    class_names: Sequence[str],
-    per_class: Mapping[str, Sequence[float]],
-    confusion_matrix: Sequence[Sequence[float]],
+    class_names: Sequence[str] | None = None,
+    per_class: Mapping[str, Sequence[float]] | None = None,
+    confusion_matrix: Sequence[Sequence[float]] | None = None,
+    predictions: tuple[Any, Any] | None = None,
 ) -> Path:
     """Write run.json into `run_dir` (which must exist) and return its path.
 
-    `per_class` maps each of `TABLE_METRICS` to one value per class.
+    A classification run gives `class_names`, `per_class` (each of `TABLE_METRICS` to one
+    value per class) and `confusion_matrix`; a regression run gives `predictions`, the best
+    model's `(y_true, y_pred)` on the validation data (nested lists or arrays of numbers, as
+    `tolist()` gives them; at most `MAX_PREDICTIONS` rows: sample them first).
     """
-    info = {
+    info: dict[str, Any] = {
         "settings": dict(settings),
         "monitor": monitor,
         "best_epoch": best_epoch,
-        "class_names": list(class_names),
-        "per_class": {k: list(per_class[k]) for k in TABLE_METRICS},
-        "confusion_matrix": [list(row) for row in confusion_matrix],
     }
+    if class_names is not None:
+        info["class_names"] = list(class_names)
+    if per_class is not None:
+        info["per_class"] = {k: list(per_class[k]) for k in TABLE_METRICS}
+    if confusion_matrix is not None:
+        info["confusion_matrix"] = [list(row) for row in confusion_matrix]
+    if predictions is not None:
+        y_true, y_pred = (getattr(a, "tolist", lambda a=a: list(a))() for a in predictions)
+        if len(y_true) != len(y_pred) or len(y_true) > MAX_PREDICTIONS:
+            raise ValueError(
+                f"`predictions` must be two arrays of the same length, at most "
+                f"{MAX_PREDICTIONS} rows. Received {len(y_true)} and {len(y_pred)}."
+            )
+        info["predictions"] = {"y_true": y_true, "y_pred": y_pred}
     path = Path(run_dir) / RUN_JSON
     _check(info, path)
     path.write_text(json.dumps(info, indent=2), encoding="utf-8")

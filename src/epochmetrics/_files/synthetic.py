@@ -1,7 +1,9 @@
-"""A synthetic run directory, shaped like the demo's, for tests and examples of plots and reports.
+"""Synthetic run directories, shaped like real ones, for tests and examples of plots and reports.
 
-The numbers are generated (seeded), not trained: per-class F1 curves that rise and then
-flatten, one weak minority class, a confusion matrix whose errors fall on a few class pairs.
+The numbers are generated (seeded), not trained. Classification (`write_fake_run`, shaped like
+the demo's): per-class F1 curves that rise and then flatten, one weak minority class, a
+confusion matrix whose errors fall on a few class pairs. Regression
+(`write_fake_regression_run`): R^2 rising, RMSE falling, the best model's predictions.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from epochmetrics._files.run_dir import (
     write_run_json,
 )
 
-__all__ = ["write_fake_run"]
+__all__ = ["write_fake_regression_run", "write_fake_run"]
 
 
 def write_fake_run(
@@ -151,3 +153,66 @@ def _confusion(
         for j in rng.integers(0, c, size=wrong - to_partner):
             cm[i, int(j)] += 1
     return cm.tolist()
+
+
+def write_fake_regression_run(
+    run_dir: str | Path,
+    *,
+    epochs: int = 10,
+    outputs: int = 1,
+    seed: int = 0,
+    predictions: bool = True,
+    files: Sequence[str] = (HISTORY_CSV, RUN_JSON),
+) -> Path:
+    """Write history.csv and run.json (those named in `files`) of a regression run.
+
+    Args:
+        run_dir: directory to create or fill.
+        epochs: number of epochs recorded.
+        outputs: number of outputs (more than one: per-output keys `r2_<d>`, `val_r2_<d>`).
+        seed: random seed.
+        predictions: whether run.json holds the best model's validation predictions.
+        files: which files to write.
+
+    Returns:
+        The run directory.
+    """
+    rng = np.random.default_rng(seed)
+    run = Path(run_dir)
+    run.mkdir(parents=True, exist_ok=True)
+    t = np.arange(epochs, dtype=np.float64)
+    fit = 1 - np.exp(-(t + 1) / 3.0)  # (epochs,)
+    logs: dict[str, np.ndarray] = {}
+    for prefix, gap in (("", 0.0), ("val_", 0.05)):
+        noise = rng.normal(0, 0.01, size=epochs)
+        r2 = np.clip(0.9 * fit - gap + noise, -1.0, 1.0)
+        logs[prefix + "loss"] = 1.5 * (1 - r2) + 0.05
+        logs[prefix + "rmse"] = np.sqrt(1 - r2)
+        logs[prefix + "mae"] = 0.8 * np.sqrt(1 - r2)
+        logs[prefix + "pearson"] = np.sqrt(np.clip(r2, 0, 1)) + 0.01
+        if outputs == 1:
+            logs[prefix + "r2"] = r2
+        for d in range(outputs if outputs > 1 else 0):
+            logs[f"{prefix}r2_{d}"] = r2 - 0.05 * d
+    monitor = "val_rmse"
+    best = int(np.argmin(logs[monitor]))
+    if HISTORY_CSV in files:
+        keys = sorted(logs)
+        with open(run / HISTORY_CSV, "w", newline="", encoding="utf-8") as f:
+            w = csv.writer(f)
+            w.writerow(["epoch", *keys])
+            for e in range(epochs):
+                w.writerow([e, *(repr(float(logs[k][e])) for k in keys)])
+    if RUN_JSON in files:
+        n = 300
+        y_true = rng.normal(50.0, 10.0, size=(n, outputs))
+        y_pred = y_true + rng.normal(0.0, 10.0 * math.sqrt(1 - 0.85), size=(n, outputs))
+        shape = (n,) if outputs == 1 else (n, outputs)
+        write_run_json(
+            run,
+            settings={"epochs": epochs, "batch_size": 32, "seed": seed, "optimizer": "adam"},
+            monitor=monitor,
+            best_epoch=best,
+            predictions=(y_true.reshape(shape), y_pred.reshape(shape)) if predictions else None,
+        )
+    return run

@@ -9,7 +9,8 @@ Python or NumPy floats; booleans are never numbers. The names of the allowed val
 - `TaskSpec` / `make_spec`: the task arguments every metric shares.
 - Small checkers (`check_int`, `check_float`, `check_bool`, `check_choice`, `check_str`,
   `check_rate`) and the options several classes share (`check_per_step`,
-  `check_direction`, `check_bins_per_octave`).
+  `check_direction`, `check_bins_per_octave`; the regression metrics' `check_multioutput`,
+  `check_ignore_value`, `check_output_names`, `check_tau_variant`).
 - The messages for bad inputs, shared by the in-graph formatter (`_format`) and the host
   validator (`functional.ranking.prepare`), so both paths say the same thing.
 """
@@ -23,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from epochmetrics._types import Average, Direction, PerStep, Task
+from epochmetrics._types import Average, Direction, PerStep, Task, TauVariant
 
 __all__ = [
     "INVALID_KINDS",
@@ -42,11 +43,15 @@ __all__ = [
     "check_direction",
     "check_entries",
     "check_float",
+    "check_ignore_value",
     "check_int",
+    "check_multioutput",
     "check_output",
+    "check_output_names",
     "check_per_step",
     "check_rate",
     "check_str",
+    "check_tau_variant",
     "check_zero_division",
     "class_labels",
     "default_average",
@@ -215,6 +220,74 @@ def check_bins_per_octave(bins_per_octave: Any) -> int:
     if value & (value - 1):
         raise ValueError(f"`bins_per_octave` must be {what}. Received: bins_per_octave={value!r}.")
     return int(value)
+
+
+# --- the regression metrics' options --------------------------------------------------------------
+MULTIOUTPUT = ("raw_values", "uniform_average", "variance_weighted")
+
+
+def check_multioutput(
+    multioutput: Any, num_outputs: int, *, variance: bool
+) -> str | tuple[float, ...]:
+    """scikit-learn's `multioutput`: a string, or `num_outputs` finite non-negative weights
+    (not all 0), as a tuple. `variance`: whether "variance_weighted" is allowed (R^2,
+    explained variance, the correlations; scikit-learn's error metrics have no such
+    average)."""
+    choices = MULTIOUTPUT if variance else MULTIOUTPUT[:2]
+    if isinstance(multioutput, str) or multioutput is None:
+        where = "" if variance else " (an error metric has no 'variance_weighted')"
+        return str(
+            check_choice("multioutput", multioutput, (*choices, "an array of weights"), where)
+        )
+    try:
+        weights = np.asarray(multioutput, dtype=np.float64)
+    except (TypeError, ValueError):
+        weights = np.asarray([np.nan])
+    ok = weights.shape == (num_outputs,) and bool(np.all(np.isfinite(weights)))
+    ok = ok and bool(np.all(weights >= 0)) and float(weights.sum()) > 0
+    if not ok:
+        raise ValueError(
+            f"`multioutput` must be one of {', '.join(map(repr, choices))} or {num_outputs} "
+            f"non-negative weights, one per output (num_outputs={num_outputs}), not all 0. "
+            f"Received: multioutput={multioutput!r}."
+        )
+    return tuple(float(v) for v in weights)
+
+
+def check_ignore_value(value: Any) -> tuple[float | None, bool]:
+    """`ignore_value` (a target value to skip) -> `(finite value or None, ignores NaN)`."""
+    if value is None:
+        return None, False
+    v = check_float("ignore_value", value, nan=True, what="a number (NaN included) or None")
+    if math.isnan(v):
+        return None, True
+    if math.isinf(v):
+        raise ValueError(
+            f"`ignore_value` must be finite or NaN (infinite targets are invalid input, never a "
+            f"mask). Received: ignore_value={value!r}."
+        )
+    return v, False
+
+
+def check_output_names(names: Any, num_outputs: int) -> tuple[str, ...] | None:
+    """Names of a regression metric's outputs in its per-output keys, one each, distinct."""
+    if names is None:
+        return None
+    if isinstance(names, str) or not isinstance(names, Sequence):
+        raise ValueError(
+            f"`output_names` must be a list of strings. Received: output_names={names!r}."
+        )
+    out = tuple(str(n) for n in names)
+    if len(out) != num_outputs or len(set(out)) != len(out):
+        raise ValueError(
+            f"`output_names` must be {num_outputs} distinct names, one per output "
+            f"(num_outputs={num_outputs}). Received: {list(out)!r}."
+        )
+    return out
+
+
+def check_tau_variant(variant: Any) -> TauVariant:
+    return check_choice("variant", variant, ("b", "c"), " (tau-b or Stuart's tau-c)")  # type: ignore[no-any-return]
 
 
 # --- the task arguments --------------------------------------------------------------------------

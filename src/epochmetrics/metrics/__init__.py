@@ -23,7 +23,18 @@ from epochmetrics.metrics.operating_points import (
     SensitivityAtSpecificity,
     SpecificityAtSensitivity,
 )
+from epochmetrics.metrics.rank_correlation import KendallTau, SpearmanCorrCoef
 from epochmetrics.metrics.ranking import AUROC, AveragePrecision
+from epochmetrics.metrics.regression import (
+    ConcordanceCorrCoef,
+    ExplainedVariance,
+    MeanAbsoluteError,
+    MeanAbsolutePercentageError,
+    MeanSquaredError,
+    PearsonCorrCoef,
+    R2Score,
+    RootMeanSquaredError,
+)
 
 __all__ = [
     "AUROC",
@@ -33,17 +44,27 @@ __all__ = [
     "CalibrationError",
     "ClassificationReport",
     "CohenKappa",
+    "ConcordanceCorrCoef",
     "ConfusionMatrix",
     "DetectionMAP",
+    "ExplainedVariance",
     "F1Score",
     "FBetaScore",
     "JaccardIndex",
+    "KendallTau",
     "MatthewsCorrCoef",
+    "MeanAbsoluteError",
+    "MeanAbsolutePercentageError",
+    "MeanSquaredError",
+    "PearsonCorrCoef",
     "Precision",
     "PrecisionAtRecall",
+    "R2Score",
     "Recall",
     "RecallAtPrecision",
+    "RootMeanSquaredError",
     "SensitivityAtSpecificity",
+    "SpearmanCorrCoef",
     "Specificity",
     "SpecificityAtSensitivity",
 ]

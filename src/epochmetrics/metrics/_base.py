@@ -52,6 +52,9 @@ class SumStateMetric(keras.metrics.Metric):
     _direction = "up"
     # What to use instead when the state is large (completes the construction warning).
     _cheaper = ""
+    # Whether states of several shards (replicas, processes, merged metrics) combine by plain
+    # addition. False: `_combine` does it (regression's shifted moments re-centre first).
+    _additive = True
 
     def __init__(
         self,
@@ -68,6 +71,12 @@ class SumStateMetric(keras.metrics.Metric):
         super().__init__(name=name, dtype=dtype)
         self._spec: TaskSpec = make_spec(task, num_classes, threshold, from_logits, ignore_index)
         self.class_names = check_class_names(class_names, self._spec)
+        self._init_state()
+
+    def _init_state(self) -> None:
+        """The state variables and caches; called once the options are set (`_layout()`
+        reads them). Metrics without a classification task (regression) set their own
+        options, then call it."""
         self._keras_name: KerasName | None = None
         self._keys: tuple[KerasName | None, tuple[str, ...] | None] | None = None
         self._step_cache: tuple[Any, np.ndarray] | None = None
@@ -97,6 +106,19 @@ class SumStateMetric(keras.metrics.Metric):
     def _result_keys(self) -> tuple[str, ...] | None:
         """The keys of a dict result (None for a scalar or matrix result)."""
         return None
+
+    def _combine(self, totals: list[Any], xp: Any) -> Any:
+        """One state from the summed states of several shards, in the namespace `xp`: their
+        sum, for states of sums. Used by `merge_state`, by reads that see one state per
+        replica (tf.distribute) and by `distributed.all_reduce_metrics`."""
+        total = totals[0]
+        for other in totals[1:]:
+            total = total + other
+        return total
+
+    def _host_combine(self, totals: list[np.ndarray]) -> np.ndarray:
+        """`_combine` of float64 states on the host."""
+        return np.asarray(self._combine(totals, numpy_ops), dtype=np.float64)
 
     def _state_bytes(self, size: int) -> int:
         """Bytes of state: the float32 pair of `size` sums (subclasses add other buffers)."""
@@ -147,8 +169,14 @@ class SumStateMetric(keras.metrics.Metric):
             self._add_state_of(metric)
 
     def _state_total(self) -> np.ndarray:
-        """The summed state, float64 on the host (an eager read)."""
-        return _sums.read_total(self._hi, self._lo)
+        """The state, float64 on the host (an eager read; replicas combined)."""
+        return self._host_state(self._replica_pairs())
+
+    def _replica_pairs(self) -> list[tuple[Any, Any]]:
+        """The state's `(hi, lo)` tensors, one pair per replica where TF keeps replicas apart
+        (see `_backend.ops.read_parts`), else one pair."""
+        pairs = zip(_backend.read_parts(self._hi), _backend.read_parts(self._lo), strict=True)
+        return list(pairs)
 
     def _add_sums(self, batch: Any) -> None:
         """Add one vector of sums (laid out as `_layout()`) to the state."""
@@ -158,7 +186,7 @@ class SumStateMetric(keras.metrics.Metric):
 
     def _add_state_of(self, other: SumStateMetric) -> None:
         """Add `other`'s summed state to this one's (on the host: merges are eager)."""
-        total = _sums.read_total(self._hi, self._lo) + _sums.read_total(other._hi, other._lo)
+        total = self._host_combine([self._state_total(), other._state_total()])
         hi, lo = _sums.host_split(total)
         self._hi.assign(hi)
         self._lo.assign(lo)
@@ -167,9 +195,9 @@ class SumStateMetric(keras.metrics.Metric):
         read = keras_read(self)  # first: it looks at our caller's frame
         if read.name is not None:
             self._keras_name = read.name  # kept for later reads: one set of keys per metric
-        parts = [*_backend.read_parts(self._hi), *_backend.read_parts(self._lo)]
+        parts = self._replica_pairs()
         keep = self._step_index() if read.in_step else None
-        if _backend.is_concrete(parts[0]):
+        if _backend.is_concrete(parts[0][0]):
             return self._host_result(parts, keep, plain=read.in_step)
         return self._traced_result(parts, keep)
 
@@ -191,16 +219,21 @@ class SumStateMetric(keras.metrics.Metric):
         return cls(**config)
 
     # --- results ---------------------------------------------------------------------------
+    def _host_state(self, parts: list[tuple[Any, Any]]) -> np.ndarray:
+        """The state of concrete `(hi, lo)` pairs, one per replica: float64 on the host."""
+        return self._host_combine([_sums.host_total(list(pair)) for pair in parts])
+
     def _host_result(
-        self, parts: list[Any], keep: np.ndarray | None = None, plain: bool = False
+        self, parts: list[tuple[Any, Any]], keep: np.ndarray | None = None, plain: bool = False
     ) -> Any:
         """An eager read: NumPy on the host, float64, keys in class order.
 
-        `plain`: Python floats, for an eager train/test step (torch's fit), whose logs Keras
-        turns into floats anyway (from a torch scalar that costs ~10 us a key)."""
+        `parts`: one `(hi, lo)` pair per replica. `plain`: Python floats, for an eager
+        train/test step (torch's fit), whose logs Keras turns into floats anyway (from a torch
+        scalar that costs ~10 us a key)."""
         if keep is not None and len(keep) == 0:
             return {}  # a step that returns no key (per_step="none"): nothing to compute
-        state = _sums.host_total(parts)
+        state = self._host_state(parts)
         with np.errstate(all="ignore"):
             value = self._compute(state, numpy_ops)
         invalid = self._layout().unpack(state)["invalid"]
@@ -216,9 +249,10 @@ class SumStateMetric(keras.metrics.Metric):
             return float(value)
         return _backend.from_host(value)
 
-    def _traced_result(self, parts: list[Any], keep: np.ndarray | None = None) -> Any:
+    def _traced_result(self, parts: list[tuple[Any, Any]], keep: np.ndarray | None = None) -> Any:
         """A read inside a compiled step: `keras.ops`, in float64 (float32 on 32-bit JAX)."""
-        state = _sums.traced_total(parts, _backend.traced_result_dtype())
+        dtype = _backend.traced_result_dtype()
+        state = self._combine([_sums.traced_total(list(p), dtype) for p in parts], keras_ops)
         value = self._compute(state, keras_ops)
         # Invalid inputs counted in a compiled step: every result is NaN, never a wrong number
         # (the next eager read warns with the counts).
@@ -264,15 +298,19 @@ class SumStateMetric(keras.metrics.Metric):
         found = [
             f"{int(n)} {what[kind]}" for kind, n in zip(INVALID_KINDS, counts, strict=True) if n > 0
         ]
-        hint = ""
-        if counts[1] > 0 and not self._spec.from_logits and self._spec.task != "multiclass":
-            hint = " If y_pred holds logits, pass from_logits=True."
+        hint = self._invalid_hint(counts)
         warnings.warn(
             f"{type(self).__name__} {self.name!r} is NaN: a compiled step received "
             f"{'; '.join(found)}.{hint} Called eagerly, update_state raises with the values.",
             RuntimeWarning,
             stacklevel=3,
         )
+
+    def _invalid_hint(self, counts: np.ndarray) -> str:
+        """What to try, after the counts of invalid inputs (empty, or one sentence)."""
+        if counts[1] > 0 and not self._spec.from_logits and self._spec.task != "multiclass":
+            return " If y_pred holds logits, pass from_logits=True."
+        return ""
 
     def _invalid_true_text(self) -> str:
         spec = self._spec

@@ -42,11 +42,14 @@ class Step(NamedTuple):
     """A batch function and its static arguments: `fn(*args, y_true, y_pred, sample_weight)`
     returns one batch's sums. Hashable, so compiled updates are shared by equal steps.
     `kernel` names the direct kernel that computes the same sums on some backends (the map is
-    `_backend.kernels`), or None."""
+    `_backend.kernels`), or None. `reads_state`: `fn(*args, state, y_true, ...)` also reads
+    the state (the pair added, in the wide float), and its kernel takes `(hi, lo)` and
+    returns the whole update `(hi, lo, invalid)`."""
 
     fn: Callable[..., Any]
     args: tuple[Any, ...]
     kernel: str | None = None
+    reads_state: bool = False
 
 
 def update(
@@ -63,14 +66,21 @@ def update(
 
     `check=False`: invalid inputs are counted, never read on the host (see `_format`).
     The step's direct kernel runs where the backend has one and it applies
-    (`_backend.kernels`)."""
+    (`_backend.kernels`); a step that reads the state gives it the pair, and it returns the
+    whole update."""
     direct = _kernels.direct(step.kernel)
     if direct is not None:
         kernel, add_pair = direct
-        batch = kernel(*step.args, y_true, y_pred, sample_weight, check=check)
-        if batch is not None:
-            return (*add_pair(hi, lo, batch), batch[-len(INVALID_KINDS) :])
-    batch = step.fn(*step.args, y_true, y_pred, sample_weight, check=check)
+        if step.reads_state:  # the kernel reads the pair and adds to it itself
+            out = kernel(*step.args, hi, lo, y_true, y_pred, sample_weight, check=check)
+            if out is not None:
+                return out
+        else:
+            batch = kernel(*step.args, y_true, y_pred, sample_weight, check=check)
+            if batch is not None:
+                return (*add_pair(hi, lo, batch), batch[-len(INVALID_KINDS) :])
+    state = (traced_total([hi, lo], _backend.wide_float()),) if step.reads_state else ()
+    batch = step.fn(*step.args, *state, y_true, y_pred, sample_weight, check=check)
     return (*add(hi, lo, batch), batch[-len(INVALID_KINDS) :])
 
 

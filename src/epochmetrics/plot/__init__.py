@@ -4,6 +4,8 @@
   and validation solid, one colour per class, the best epoch marked (`plot/history.py`).
 - `plot_confusion_matrix(cm, class_names=None, normalize=None, ...)`, `most_confused(cm, ...)`
   and `ConfusedPair` (`plot/confusion.py`).
+- `plot_predictions(y_true, y_pred, ...)`: a regression model's predictions against the true
+  values, and its residuals (`plot/regression.py`).
 
 matplotlib is optional (`pip install 'epochmetrics[plot]'`) and imported inside the functions.
 Figures are built on matplotlib's Agg canvas without pyplot: nothing is shown, no global
@@ -12,10 +14,12 @@ backend is switched, and the caller owns the returned `Figure` (`fig.savefig(...
 
 from epochmetrics.plot.confusion import ConfusedPair, most_confused, plot_confusion_matrix
 from epochmetrics.plot.history import plot_history
+from epochmetrics.plot.regression import plot_predictions
 
 __all__ = [
     "ConfusedPair",
     "most_confused",
     "plot_confusion_matrix",
     "plot_history",
+    "plot_predictions",
 ]
