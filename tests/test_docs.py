@@ -11,7 +11,13 @@ import pytest
 
 import epochmetrics as em
 from epochmetrics import _docs
-from epochmetrics.functional import calibration, detection, operating_points, ranking
+from epochmetrics.functional import (
+    calibration,
+    detection,
+    operating_points,
+    rank_correlation,
+    ranking,
+)
 
 
 def _public() -> dict[str, Any]:
@@ -37,6 +43,7 @@ def _public() -> dict[str, Any]:
             "roc_auc_max_fpr",
         ],
         calibration: ["calibration_error"],
+        rank_correlation: ["spearman_corrcoef", "kendall_tau"],
         detection: detection.__all__,
     }
     for module, names in modules.items():
