@@ -11,7 +11,7 @@ over the whole validation set at every epoch end (never a mean of batch values):
 
 The targets are offset by 10,000 (an unstandardised quantity far from zero, such as a price
 or a temperature in kelvin): ours give scikit-learn's values, Keras' R2Score drifts. Early
-stopping and checkpointing follow `val_r2` (mode="auto": higher is better). At the end the run
+stopping and checkpointing follow `val_r2` (higher is better). At the end the run
 directory gets history.csv, run.json with the best model's validation predictions, and
 report.html (curves, predicted against true values, residuals).
 
@@ -29,7 +29,6 @@ import numpy as np
 from sklearn.datasets import load_diabetes
 
 import epochmetrics as em
-from epochmetrics._files.run_dir import write_run_json
 
 OFFSET = 1e4
 
@@ -89,7 +88,11 @@ def main(epochs: int = 40, out: str | Path = "regression_out") -> dict[str, Any]
         verbose=0,
         callbacks=[
             evaluator,
-            keras.callbacks.ModelCheckpoint(checkpoint, monitor="val_r2", save_best_only=True),
+            # mode="max" spelled out: Keras 3.8's ModelCheckpoint picks an "auto" mode by the
+            # name alone ("acc" in it or "min"); EarlyStopping reads the metric's direction.
+            keras.callbacks.ModelCheckpoint(
+                checkpoint, monitor="val_r2", mode="max", save_best_only=True
+            ),
             keras.callbacks.EarlyStopping(monitor="val_r2", patience=10),
             keras.callbacks.CSVLogger(str(out / "history.csv")),
         ],
@@ -98,7 +101,7 @@ def main(epochs: int = 40, out: str | Path = "regression_out") -> dict[str, Any]
     best_epoch = int(np.argmax(logs["val_r2"]))
     best = keras.models.load_model(checkpoint)  # no custom_objects: our metrics are registered
     y_pred = np.asarray(best.predict(x_val, verbose=0), np.float64).ravel()
-    write_run_json(
+    em.report.write_run_json(
         out,
         settings={"data": "sklearn load_diabetes", "target offset": OFFSET, "epochs": epochs},
         monitor="val_r2",

@@ -131,7 +131,8 @@ def test_in_the_evaluator_with_early_stopping() -> None:
     lower = keras.callbacks.ReduceLROnPlateau(monitor="val_rmse", patience=5, min_lr=0.0)
     history = model.fit(x, y, epochs=3, verbose=0, callbacks=[ev, stop, lower])
     # mode="auto" from the metrics' directions, through the evaluator's keys.
-    assert stop.monitor_op is keras.ops.greater and lower.monitor_op is keras.ops.less
+    assert bool(stop.monitor_op(2.0, 1.0)) and not bool(stop.monitor_op(1.0, 2.0))
+    assert bool(lower.monitor_op(1.0, 2.0)) and not bool(lower.monitor_op(2.0, 1.0))
     logs = {k: v[-1] for k, v in history.history.items()}
     for k, name in enumerate("ab"):
         assert logs[f"val_spearman_{name}"] == pytest.approx(

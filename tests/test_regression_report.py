@@ -14,8 +14,9 @@ from epochmetrics import cli, report
 from epochmetrics._files import keys as _keys
 from epochmetrics._files.history import read_history
 from epochmetrics._files.run import load_run
-from epochmetrics._files.run_dir import MAX_PREDICTIONS, write_run_json
+from epochmetrics._files.run_dir import MAX_PREDICTIONS
 from epochmetrics._files.synthetic import write_fake_regression_run
+from epochmetrics.report import write_run_json  # the public path the example uses
 
 pytest.importorskip("matplotlib")
 

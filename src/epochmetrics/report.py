@@ -2,8 +2,10 @@
 
 A run directory (as `epochmetrics demo` writes it) holds `history.csv` (CSVLogger), and
 optionally `run.json` (settings, monitor, best epoch, class names, per-class results and the
-confusion matrix of the best model), `evaluation.json` (an `EpochEvaluator` history with one
-confusion matrix per evaluated epoch). Whatever is missing is left out of the report with a note.
+confusion matrix of the best model, or a regression run's best predictions), `evaluation.json`
+(an `EpochEvaluator` history with one confusion matrix per evaluated epoch). Whatever is missing
+is left out of the report with a note. `write_run_json` (re-exported) writes run.json from a
+training script.
 
 The report is one HTML file: figures embedded as base64 PNG, inline CSS, no script and no
 network access (a Content-Security-Policy forbids any fetch).
@@ -24,13 +26,20 @@ import numpy as np
 from epochmetrics import plot
 from epochmetrics._docs import docstring
 from epochmetrics._files.run import Run, load_run
-from epochmetrics._files.run_dir import FIGURES, REPORT_HTML
+from epochmetrics._files.run_dir import FIGURES, REPORT_HTML, write_run_json
 from epochmetrics._types import Progress
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-__all__ = ["Run", "load_run", "render_figures", "write_figures", "write_report"]
+__all__ = [
+    "Run",
+    "load_run",
+    "render_figures",
+    "write_figures",
+    "write_report",
+    "write_run_json",
+]
 
 DPI = 110
 

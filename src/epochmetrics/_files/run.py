@@ -160,8 +160,9 @@ def _find_predictions(run: Run, info: dict[str, Any]) -> None:
     if words & set(_REGRESSION_KEYS) and not words & set(_CLASSIFICATION_KEYS):
         run.regression = True
         run.predictions_note = (
-            "No predictions: run.json has none (write_run_json(..., predictions=(y_true, "
-            "y_pred)) stores the best model's, as examples/regression.py does)."
+            "No predictions: run.json has none (em.report.write_run_json(..., "
+            "predictions=(y_true, y_pred)) stores the best model's, as examples/regression.py "
+            "does)."
         )
 
 
