@@ -29,6 +29,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from epochmetrics._docs import docstring
+
 __all__ = [
     "EVALUATION_JSON",
     "FIGURES",
@@ -74,6 +76,7 @@ _LAYOUT: dict[str, type] = {
 }
 
 
+@docstring()
 def write_run_json(
     run_dir: str | Path,
     *,
@@ -91,6 +94,26 @@ def write_run_json(
     value per class) and `confusion_matrix`; a regression run gives `predictions`, the best
     model's `(y_true, y_pred)` on the validation data (nested lists or arrays of numbers, as
     `tolist()` gives them; at most `MAX_PREDICTIONS` rows: sample them first).
+
+    Args:
+        run_dir: The run directory (it must exist).
+        settings: The run's settings, shown as they are in the report.
+        monitor: The log key that chose the best epoch (e.g. "val_f1_macro").
+        best_epoch: The best epoch, 0-based as in history.csv.
+        class_names: A classification run's class names, in class order.
+        per_class: A classification run's per-class results: each of `TABLE_METRICS`
+            ("precision", "recall", "f1", "support") to one value per class.
+        confusion_matrix: A classification run's confusion matrix of the best model on the
+            validation data, rows the true classes.
+        predictions: A regression run's `(y_true, y_pred)` of the best model on the
+            validation data, at most `MAX_PREDICTIONS` rows.
+
+    Returns:
+        The path of run.json.
+
+    Raises:
+        ValueError: `predictions` of different lengths or more than `MAX_PREDICTIONS` rows,
+            or a value of the wrong JSON type.
     """
     info: dict[str, Any] = {
         "settings": dict(settings),
