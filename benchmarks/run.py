@@ -19,6 +19,9 @@ table of ratios and PASS/MISS per target:
   (JAX), C = 10,000 works, and a fit epoch with a per-class report at most 2x macro F1 alone;
 - detection: COCO evaluation >= 10x faster than pycocotools and >= 2x faster than
   faster-coco-eval, arrays identical (bench_detection.py);
+- tensorboard: what `em.TensorBoard` adds to a fit epoch of the small MLP at C = 10 and 1,000
+  (per-class F1, binned AUROC and a confusion matrix compiled; bench_tensorboard.py): printed,
+  no target.
 - regression: the update cost of `em.R2Score` at most 1.0x `keras.metrics.R2Score` (JAX,
   jitted; TensorFlow and torch, eager `update_state`) and of `em.PearsonCorrCoef` at most 1.0x
   torchmetrics' `PearsonCorrCoef` (torch), per-round ratios; and Keras' own Pearson,
@@ -47,6 +50,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
 import bench_detection  # noqa: E402
+import bench_tensorboard  # noqa: E402
 import fit as fit_bench  # noqa: E402
 from _common import RESULT_PREFIX  # noqa: E402
 
@@ -317,7 +321,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="small sizes, 2 repeats (smoke)")
     parser.add_argument(
-        "--sections", default="update,dense,fit,evaluator,classes,detection,regression"
+        "--sections",
+        default="update,dense,fit,evaluator,classes,detection,regression,tensorboard",
     )
     parser.add_argument("--backends", default="jax,tensorflow,torch")
     parser.add_argument("--repeats", type=int, default=None)
@@ -339,6 +344,7 @@ def main(argv: list[str] | None = None) -> int:
         "evaluator": [],
         "classes": [],
         "detection": [],
+        "tensorboard": [],
         "regression": [],
     }
     if "update" in sections:
@@ -371,6 +377,12 @@ def main(argv: list[str] | None = None) -> int:
         extra = ["--quick"] if args.quick else []
         raw["detection"] = [section("bench_detection.py", backends[0], extra)]
 
+    if "tensorboard" in sections:
+        rounds = 3 if args.quick else bench_tensorboard.ROUNDS
+        extra = ["--samples", "8192"] if args.quick else []
+        tb_args = [*extra, "--rounds", str(rounds), "--threads", str(args.threads)]
+        raw["tensorboard"] = [section("bench_tensorboard.py", b, tb_args) for b in backends]
+
     if "regression" in sections:
         sizes = ["--sizes", "32,1024"] if args.quick else []
         regression_args = [*sizes, "--rounds", "3" if args.quick else "9"]
@@ -387,6 +399,9 @@ def main(argv: list[str] | None = None) -> int:
         "detection": print_detection(raw["detection"]),
         "regression": print_regression(raw["regression"]),
     }
+    lines = bench_tensorboard.table(raw["tensorboard"])
+    if lines:
+        print("\n" + "\n".join(lines))
     print("\nTargets:")
     labels = {
         "update": "JAX update <= 0.5x keras.metrics.F1Score (every size)",

@@ -33,11 +33,20 @@ ALLOWED["_docs"] = set()
 # area may import them.
 for _allowed in ALLOWED.values():
     _allowed |= {"_types", "_docs"}
-# The one crossing from the compute stack into the artifacts stack: the evaluator writes its
-# history file through the format's owner; and plots read tensors with the framework-free
-# converter.
+# The crossings from the compute stack into the artifacts stack: the callbacks write run
+# artifacts through their formats' owners (the evaluator its history file; RunRecorder the run
+# directory; TensorBoard reads what log keys mean); and plots read tensors with the
+# framework-free converter.
 CROSSINGS = {
-    ("callbacks", "_files"): {"epochmetrics._files.evaluation"},
+    ("callbacks", "_files"): {
+        "epochmetrics._files.curves",
+        "epochmetrics._files.evaluation",
+        "epochmetrics._files.history",
+        "epochmetrics._files.keys",
+        "epochmetrics._files.matrix",
+        "epochmetrics._files.run",
+        "epochmetrics._files.run_dir",
+    },
     ("plot", "_backend"): {"epochmetrics._backend.host"},
 }
 FRAMEWORKS = ("jax", "tensorflow", "torch")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import importlib.util
 import json
 import os
 import subprocess
@@ -40,6 +41,9 @@ def test_demo_writes_the_run_directory(tmp_path: Path, capsys: pytest.CaptureFix
     assert info["best_epoch"] == scores.index(max(scores))
     assert len(info["per_class"]["f1"]) == 10 and len(info["confusion_matrix"]) == 10
     assert sum(info["per_class"]["support"]) == sum(map(sum, info["confusion_matrix"]))
+    if importlib.util.find_spec("tensorboard") is not None:  # the demo extra installs it
+        assert f"tensorboard --logdir {out / 'logs'}" in printed
+        assert sorted(p.name for p in (out / "logs").iterdir()) == ["train", "validation"]
 
 
 def test_demo_rejects_bad_epochs(capsys: pytest.CaptureFixture[str]) -> None:

@@ -289,6 +289,34 @@ def test_streamed_metric_equals_pycocotools(seed, fmt):
     np.testing.assert_array_equal(list(result.values()), oracle.stats)
 
 
+def test_pr_curves_are_pycocotools_precision_at_recall_points():
+    gt, results = make_coco(0)
+    oracle, _ = pycocotools_eval(gt, results)
+    metric = DetectionMAP(bounding_box_format="xywh", num_classes=len(CATEGORY_IDS))
+    batches = list(_keras_batches(gt, results, np.random.default_rng(0), fmt="xywh"))
+    for y_true, y_pred in batches[: len(batches) // 2]:
+        metric.update_state(y_true, y_pred)
+    half = metric.pr_curves(0.5).precision  # evaluated once here; the next updates count
+    for y_true, y_pred in batches[len(batches) // 2 :]:
+        metric.update_state(y_true, y_pred)
+    p = oracle.eval["precision"][:, :, :, 0, -1]  # (T, R, K): area "all", maxDets 100
+    at50 = metric.pr_curves(0.5)
+    np.testing.assert_array_equal(at50.recall, oracle.params.recThrs)
+    np.testing.assert_array_equal(np.nan_to_num(at50.precision, nan=-1.0), p[0].T)
+    assert not np.array_equal(np.nan_to_num(half, nan=-1.0), p[0].T)
+    mean = metric.pr_curves(None).precision
+    for k in range(len(CATEGORY_IDS)):
+        for r in range(p.shape[1]):
+            kept = [v for v in p[:, r, k] if v > -1]
+            expected = sum(kept) / len(kept) if kept else np.nan
+            np.testing.assert_allclose(mean[k, r], expected, rtol=1e-12, equal_nan=True)
+    counted = [a["category_id"] for a in gt["annotations"] if not a.get("iscrowd", 0)]
+    assert at50.ground_truth.tolist() == [counted.count(c) for c in CATEGORY_IDS]
+    assert at50.labels == tuple(str(i) for i in range(len(CATEGORY_IDS)))
+    with pytest.raises(ValueError, match="`iou_threshold` must be one of"):
+        metric.pr_curves(0.52)
+
+
 def test_merge_of_shards_equals_one_pass():
     gt, results = make_coco(4)
     batches = list(_keras_batches(gt, results, np.random.default_rng(4), fmt="xywh"))

@@ -185,6 +185,7 @@ def test_fit_callbacks_monitor_val_map(tmp_path):
             str(tmp_path / "best.keras"), monitor="val_coco_map", save_best_only=True
         ),
         keras.callbacks.CSVLogger(str(csv_path)),
+        em.TensorBoard(tmp_path / "logs"),
         ev,  # last in the list: it moves itself to the front
     ]
     with warnings.catch_warnings():
@@ -200,6 +201,34 @@ def test_fit_callbacks_monitor_val_map(tmp_path):
         history.history["val_coco_map"], nan_ok=True
     )
     assert os.path.exists(tmp_path / "best.keras")
+    _check_tensorboard_curves(tmp_path / "logs" / "validation", ev.entries[0].obj)
+
+
+def _check_tensorboard_curves(run_dir, metric):
+    """The last epoch's COCO curves in TensorBoard: precision at the recall points of the
+    evaluation that logged `val_coco_map` (COCO's arrays, tested against pycocotools)."""
+    ea = pytest.importorskip("tensorboard.backend.event_processing.event_accumulator")
+    from test_tensorboard import decode
+
+    acc = ea.EventAccumulator(str(run_dir), size_guidance={"tensors": 0})
+    acc.Reload()
+    tags = set(acc.Tags()["tensors"])
+    checked = 0
+    for key, iou in (("coco_map_50", 0.5), ("coco_map", None)):
+        curves = metric.pr_curves(iou)
+        for k, label in enumerate(curves.labels):
+            tag = f"pr_curve/{key}/{label}"
+            if np.isnan(curves.precision[k]).all():  # no ground truth of this class: no curve
+                assert tag not in tags
+                continue
+            events = acc.Tensors(tag)
+            assert [e.step for e in events] == [0, 1, 2]
+            rows = decode(events[-1].tensor_proto)
+            np.testing.assert_allclose(rows[4], curves.precision[k], rtol=1e-6, atol=1e-7)
+            np.testing.assert_allclose(rows[5], np.linspace(0, 1, 101), atol=1e-7)
+            np.testing.assert_allclose(rows[0] + rows[3], curves.ground_truth[k], rtol=1e-6)
+            checked += 1
+    assert checked >= 2
 
 
 def test_compile_metrics_is_a_clear_error():

@@ -266,6 +266,18 @@ weights = [2.0**30 + 3, 2.0**24 + 2] if rank == 0 else [2.0**24 + 3, 1.0]
 cm.update_state(np.array([0, 1]), np.array([0, 1]), np.array(weights))
 em.all_reduce_metrics([cm])
 out["matrix"] = cm.matrix().tolist()
+
+# Files are written by process 0 only: each rank points the file-writing callbacks at its own
+# directory, and only rank 0's may exist afterwards.
+from epochmetrics._backend.process import process_index
+
+assert process_index() == rank
+for callback in (em.RunRecorder(f"{init_file}.run{rank}"), em.TensorBoard(f"{init_file}.tb{rank}")):
+    callback.set_model(model)
+    callback.on_train_begin()
+    callback.on_epoch_begin(0)
+    callback.on_epoch_end(0, {"loss": 1.0})
+    callback.on_train_end()
 if rank == 0:
     single = build()
     out["single"] = single.evaluate(x, y, sample_weight=w, batch_size=BATCH, verbose=0,
@@ -317,6 +329,10 @@ def test_torch_all_reduce_metrics(tmp_path):
     # The loss tracker (a Keras Mean: "sum" variables) is reduced too.
     assert reduced["loss"] == pytest.approx(single["loss"], rel=1e-6)
     assert result["matrix"] == [[2.0**30 + 2.0**24 + 6, 0.0], [0.0, 2.0**24 + 3]]
+    # Only process 0 wrote its run directory and TensorBoard logs.
+    assert (tmp_path / "init.run0" / "history.csv").is_file()
+    assert (tmp_path / "init.tb0" / "train").is_dir()
+    assert not (tmp_path / "init.run1").exists() and not (tmp_path / "init.tb1").exists()
 
 
 def test_all_reduce_metrics_outside_torch_distributed():

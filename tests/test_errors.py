@@ -256,6 +256,38 @@ UNKNOWN_ARGUMENTS = [
 ]
 
 
+def test_tensorboard_missing_packages_name_the_extra(tmp_path, monkeypatch) -> None:
+    import sys
+
+    tb = em.TensorBoard(tmp_path, confusion_images=True)
+    monkeypatch.setitem(sys.modules, "matplotlib", None)
+    with pytest.raises(
+        ImportError,
+        match=r"draws confusion matrices with matplotlib, which is "
+        r"not installed\. Install it with: pip install 'epochmetrics\[plot\]'",
+    ):
+        tb.on_train_begin()
+    for name in ("tensorboard", "tensorboard.compat", "tensorboard.compat.proto"):
+        monkeypatch.setitem(sys.modules, name, None)  # as if not installed, even if imported
+    with pytest.raises(
+        ImportError,
+        match=r"with the `tensorboard` package \(TensorFlow is not "
+        r"needed\)\. Install it with: pip install 'epochmetrics\[tensorboard\]'",
+    ):
+        em.TensorBoard(tmp_path).on_train_begin()
+
+
+def test_threshold_counts_bad_grid() -> None:
+    metric = em.AUROC("binary")
+    with pytest.raises(ValueError, match=r"`num_thresholds` must be an integer from 2 to 10000"):
+        metric.threshold_counts(num_thresholds=1)
+    with pytest.raises(
+        ValueError,
+        match=r"`num_thresholds` must be an integer from 2 to 10000\. Received: num_thresholds=0\.5",
+    ):
+        metric.threshold_counts(num_thresholds=0.5)  # type: ignore[arg-type]
+
+
 @pytest.mark.parametrize(("cls", "kwargs", "message"), BAD_ARGUMENTS)
 def test_bad_arguments(cls: Any, kwargs: dict[str, Any], message: str) -> None:
     with pytest.raises(ValueError, match=message):
@@ -711,6 +743,74 @@ BAD_CALLBACK_ARGUMENTS = [
 def test_bad_callback_arguments(kwargs: dict[str, Any], error: type, message: str) -> None:
     with pytest.raises(error, match=message):
         em.EpochEvaluator((_X, _Y), [em.Accuracy("binary")], **kwargs)
+
+
+# (callback class, arguments, error, message): em.TensorBoard and em.RunRecorder.
+BAD_WRITER_ARGUMENTS = [
+    (em.TensorBoard, {"log_dir": 3}, TypeError, r"`log_dir` must be a path\. Received: log_dir=3"),
+    (
+        em.TensorBoard,
+        {"update_freq": "step"},
+        ValueError,
+        r"`update_freq` must be 'epoch', 'batch' or a positive integer\. Received: "
+        r"update_freq='step'",
+    ),
+    (em.TensorBoard, {"update_freq": 0}, ValueError, r"Received: update_freq=0\."),
+    (
+        em.TensorBoard,
+        {"max_classes": 1},
+        ValueError,
+        r"`max_classes` must be an integer >= 2 or None \(every class\)\. Received: max_classes=1",
+    ),
+    (
+        em.TensorBoard,
+        {"num_thresholds": 1},
+        ValueError,
+        r"`num_thresholds` must be an integer from 2 to 10000\. Received: num_thresholds=1\.",
+    ),
+    (em.TensorBoard, {"num_thresholds": 2.0}, ValueError, r"Received: num_thresholds=2\.0\."),
+    (em.TensorBoard, {"pr_curves": 1}, ValueError, r"`pr_curves` must be True or False\."),
+    (
+        em.TensorBoard,
+        {"confusion_images": "yes"},
+        ValueError,
+        r"`confusion_images` must be True, False or None\. Received: confusion_images='yes'",
+    ),
+    (em.RunRecorder, {"run_dir": None}, TypeError, r"`run_dir` must be a path"),
+    (
+        em.RunRecorder,
+        {"run_dir": "r", "mode": "up"},
+        ValueError,
+        r"`mode` must be 'auto', 'max' or 'min'\. Received: mode='up'",
+    ),
+    (
+        em.RunRecorder,
+        {"run_dir": "r", "monitor": 3},
+        TypeError,
+        r"`monitor` must be a log key or None\. Received: monitor=3",
+    ),
+    (em.RunRecorder, {"run_dir": "r", "settings": [1]}, TypeError, r"`settings` must be a dict"),
+    (
+        em.RunRecorder,
+        {"run_dir": "r", "num_thresholds": 20_000},
+        ValueError,
+        r"`num_thresholds` must be an integer from 2 to 10000",
+    ),
+]
+
+
+@pytest.mark.parametrize(("cls", "kwargs", "error", "message"), BAD_WRITER_ARGUMENTS)
+def test_bad_writer_callback_arguments(
+    cls: Any, kwargs: dict[str, Any], error: type, message: str
+) -> None:
+    with pytest.raises(error, match=message):
+        cls(**kwargs)
+
+
+def test_writer_callbacks_take_numpy_integers() -> None:
+    tb = em.TensorBoard("logs", update_freq=np.int64(2), max_classes=np.int32(4))
+    assert (tb.update_freq, tb.max_classes) == (2, 4)
+    assert em.RunRecorder("run", num_thresholds=np.int64(11)).num_thresholds == 11
 
 
 def test_callbacks_take_numpy_integers_where_they_take_integers() -> None:

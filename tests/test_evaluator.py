@@ -520,6 +520,8 @@ def test_public_names():
         "EpochEvaluator",
         "EvaluationError",
         "ModelEvaluator",
+        "RunRecorder",
+        "TensorBoard",
         "load_history",
     }
     assert isinstance(em.EpochEvaluator((_X, _Y), [_f1()]), keras.callbacks.Callback)

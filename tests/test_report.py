@@ -39,7 +39,8 @@ def test_full_run(run10, report10):
     info = json.loads((run10 / "run.json").read_text())
     best = info["best_epoch"]
     pngs = images(page)
-    assert len(pngs) == 2 and all(p.startswith(b"\x89PNG") for p in pngs)  # curves, matrix
+    # curves, the best matrix, the matrices by epoch, the PR/ROC curves of curves.json
+    assert len(pngs) == 4 and all(p.startswith(b"\x89PNG") for p in pngs)
     assert "Training curves" in page
     assert f"Confusion matrix at epoch {best}</h2>" in page
     assert "From run.json: the best model on the validation data." in page
@@ -57,6 +58,13 @@ def test_full_run(run10, report10):
     assert "best val_f1_macro" in page and "lowest F1 (class 9)" in page
     # The most confused pairs are listed.
     assert "Most confused pairs" in page and "predicted as" in page
+    # The matrices of every evaluated epoch, and the per-class curves of curves.json.
+    curves = json.loads((run10 / "curves.json").read_text())
+    assert "Confusion matrices by epoch</h2>" in page and "12 evaluated epochs (0 to 11" in page
+    assert f"Per-class PR and ROC curves at epoch {curves['epoch']}</h2>" in page
+    assert "<h3>val_auroc</h3>" in page and "10 classes, 101 thresholds" in page
+    assert page.index('id="confusion"') < page.index('id="confusion-by-epoch"')
+    assert page.index('id="pr-roc"') < page.index('id="per-class"')
 
 
 def test_self_contained(report10):
@@ -70,7 +78,8 @@ def test_self_contained(report10):
 def test_write_figures(tmp_path):
     run = write_fake_run(tmp_path / "run", num_classes=3, epochs=4)
     figs = report.write_figures(run, tmp_path / "figs")
-    assert figs == [tmp_path / "figs" / "curves.png", tmp_path / "figs" / "confusion_matrix.png"]
+    names = ["curves", "confusion_matrix", "confusion_matrices", "pr_roc_val_auroc"]
+    assert figs == [tmp_path / "figs" / f"{n}.png" for n in names]
     assert all(p.read_bytes()[:4] == b"\x89PNG" for p in figs)
 
 
@@ -120,7 +129,9 @@ def test_history_and_evaluation_without_run_json(tmp_path):
     np.testing.assert_array_equal(loaded.confusion, matrices["values"][keep.index(closest)])
     assert loaded.confusion_note.startswith("From evaluation.json (val_confusion_matrix)")
     page = report.write_report(run).read_text()
-    assert len(images(page)) == 2
+    assert len(images(page)) == 3  # curves, the matrix, the matrices of epochs 0, 2, 4
+    assert [e for e, _ in loaded.epoch_matrices] == keep
+    assert "3 evaluated epochs (0 to 4" in page and 'id="pr-roc"' not in page
 
 
 def test_evaluation_json_alone_and_per_class_from_matrix(tmp_path):
@@ -188,7 +199,7 @@ def find_chromium() -> str | None:
     return None
 
 
-def screenshot(html_path, png_path, profile) -> None:
+def screenshot(html_path, png_path, profile, height=2000) -> None:
     chromium = find_chromium()
     if chromium is None:
         pytest.skip(
@@ -208,7 +219,7 @@ def screenshot(html_path, png_path, profile) -> None:
         "--hide-scrollbars",
         f"--user-data-dir={profile}",
         f"--screenshot={png_path}",
-        "--window-size=1400,2000",
+        f"--window-size=1400,{height}",
         html_path.resolve().as_uri(),
     ]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120, check=False)
@@ -239,6 +250,32 @@ def test_report_renders_in_chromium(report10, tmp_path):
     rows_orange = np.nonzero(orange.any(axis=1))[0]
     rows_blue = np.nonzero(blocks.any(axis=1))[0]
     assert rows_orange.min() < rows_blue.min()
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="headless chromium check runs on Linux/macOS")
+def test_report_new_sections_render_in_chromium(report10, tmp_path):
+    """Below the matrix: the matrices by epoch (a grid of small matrices, the best one framed
+    in gold) and the per-class PR and ROC curves."""
+    from matplotlib.image import imread
+
+    page = report10.read_text()
+    png = tmp_path / "shot.png"
+    screenshot(report10, png, tmp_path / "profile", height=5200)
+    rgb = (imread(png)[..., :3] * 255).astype(int)
+    r, g, b = rgb[..., 0], rgb[..., 1], rgb[..., 2]
+    blue = (b > 90) & (b - r > 60) & (r < 80)
+    gold = (abs(r - 212) < 30) & (abs(g - 160) < 30) & (b < 60)  # the best epoch's frame
+    rows_gold = np.nonzero(gold.sum(axis=1) > 100)[0]
+    assert rows_gold.size > 0, "no framed best epoch in the matrices by epoch"
+    # Solid matrix cells below the single matrix: the small multiples (diagonals are dark).
+    blocks = solid_blocks(blue, 8)
+    rows = np.nonzero(blocks.any(axis=1))[0]
+    assert rows.max() - rows.min() > 900, "no second group of matrices below the first"
+    # The PR/ROC figure: per-class colours lowest on the page (below the gold frame).
+    cyan = (abs(r - 23) < 40) & (abs(g - 190) < 40) & (abs(b - 207) < 40)  # tab10 class 9
+    rows_cyan = np.nonzero(cyan.sum(axis=1) > 5)[0]
+    assert rows_cyan.size and rows_cyan.max() > rows_gold.max(), "no PR/ROC curves below"
+    assert page.count("<img") == 4
 
 
 def solid_blocks(mask: np.ndarray, size: int) -> np.ndarray:

@@ -52,10 +52,12 @@ _EXPORTS = {
     "Recall": "epochmetrics.metrics",
     "RecallAtPrecision": "epochmetrics.metrics",
     "RootMeanSquaredError": "epochmetrics.metrics",
+    "RunRecorder": "epochmetrics.callbacks",
     "SensitivityAtSpecificity": "epochmetrics.metrics",
     "SpearmanCorrCoef": "epochmetrics.metrics",
     "Specificity": "epochmetrics.metrics",
     "SpecificityAtSensitivity": "epochmetrics.metrics",
+    "TensorBoard": "epochmetrics.callbacks",
     "UndefinedMetricWarning": "epochmetrics.functional.ranking",
     "all_reduce_metrics": "epochmetrics.distributed",
     "load_history": "epochmetrics._files.evaluation",
@@ -94,10 +96,12 @@ __all__ = [
     "Recall",
     "RecallAtPrecision",
     "RootMeanSquaredError",
+    "RunRecorder",
     "SensitivityAtSpecificity",
     "SpearmanCorrCoef",
     "Specificity",
     "SpecificityAtSensitivity",
+    "TensorBoard",
     "UndefinedMetricWarning",
     "__version__",
     "all_reduce_metrics",
@@ -146,7 +150,7 @@ if _typing.TYPE_CHECKING:  # what type checkers and IDEs see; never executed
     from epochmetrics import plot as plot
     from epochmetrics import report as report
     from epochmetrics._files.evaluation import load_history
-    from epochmetrics.callbacks import EpochEvaluator
+    from epochmetrics.callbacks import EpochEvaluator, RunRecorder, TensorBoard
     from epochmetrics.distributed import all_reduce_metrics
     from epochmetrics.functional.ranking import UndefinedMetricWarning
     from epochmetrics.metrics import (

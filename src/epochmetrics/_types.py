@@ -15,6 +15,7 @@ __all__ = [
     "CalibrationAverage",
     "Direction",
     "KappaWeights",
+    "Mode",
     "Multioutput",
     "MultidimAverage",
     "Norm",
@@ -25,6 +26,7 @@ __all__ = [
     "RatioAverage",
     "Task",
     "TauVariant",
+    "UpdateFreq",
 ]
 
 Task = Literal["binary", "multiclass", "multilabel"]
@@ -47,3 +49,7 @@ TauVariant = Literal["b", "c"]
 Direction = Literal["up", "down"]
 # Called with a short message at each stage of a long job (COCO files, reports).
 Progress = Callable[[str], None]
+# How often em.TensorBoard writes the training step's logs (besides every epoch), as Keras' own.
+UpdateFreq = Literal["epoch", "batch"] | int
+# Which way a monitored key improves, as Keras' callbacks say it ("auto": from the key).
+Mode = Literal["auto", "max", "min"]

@@ -1,11 +1,12 @@
 """A self-contained HTML report of a run directory, and its figures as PNG files.
 
-A run directory (as `epochmetrics demo` writes it) holds `history.csv` (CSVLogger), and
-optionally `run.json` (settings, monitor, best epoch, class names, per-class results and the
-confusion matrix of the best model, or a regression run's best predictions), `evaluation.json`
-(an `EpochEvaluator` history with one confusion matrix per evaluated epoch). Whatever is missing
-is left out of the report with a note. `write_run_json` (re-exported) writes run.json from a
-training script.
+A run directory (as `epochmetrics demo` or `em.RunRecorder` writes it) holds `history.csv`
+(CSVLogger), and optionally `run.json` (settings, monitor, best epoch, class names, per-class
+results and the confusion matrix of the best model, or a regression run's best predictions),
+`evaluation.json` (an `EpochEvaluator` history with one confusion matrix per evaluated epoch)
+and `curves.json` (per-class counts at 101 thresholds of the best epoch: PR and ROC curves).
+Whatever is missing is left out of the report with a note. `write_run_json` (re-exported)
+writes run.json from a training script.
 
 The report is one HTML file: figures embedded as base64 PNG, inline CSS, no script and no
 network access (a Content-Security-Policy forbids any fetch).
@@ -28,12 +29,14 @@ from epochmetrics._docs import docstring
 from epochmetrics._files.run import Run, load_run
 from epochmetrics._files.run_dir import FIGURES, REPORT_HTML, write_run_json
 from epochmetrics._types import Progress
+from epochmetrics.plot.curves import plot_confusion_matrices, plot_pr_roc
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
 __all__ = [
     "Run",
+    "figure_file",
     "load_run",
     "render_figures",
     "write_figures",
@@ -46,9 +49,10 @@ DPI = 110
 
 @docstring()
 def render_figures(run: Run) -> dict[str, Figure]:
-    """The run's figures: "curves" (always), "confusion_matrix" (when the run has one) and
-    "predictions" (a regression run's, when run.json has them); each is saved under its file
-    name in `FIGURES` (`<name>.png`).
+    """The run's figures: "curves" (always), "confusion_matrix" (when the run has one),
+    "confusion_matrices" (the matrix of each evaluated epoch, when there are several),
+    "pr_roc_<metric>" (per-class PR and ROC curves of curves.json) and "predictions" (a
+    regression run's, when run.json has them); each is saved as `figure_file(name)`.
 
     Args:
         run: A run directory as read by `load_run`.
@@ -69,12 +73,33 @@ def render_figures(run: Run) -> dict[str, Figure]:
             normalize="true",
             title=f"Confusion matrix at epoch {run.confusion_epoch}",
         )
+    if len(run.epoch_matrices) > 1:
+        figures["confusion_matrices"] = plot_confusion_matrices(
+            run.epoch_matrices, run.class_names, best_epoch=run.best_epoch
+        )
+    for name, curves in run.curves.items():
+        figures[f"pr_roc_{name}"] = plot_pr_roc(
+            curves, title=f"{name}: per-class curves at epoch {run.curves_epoch}"
+        )
     return figures
 
 
 @docstring()
+def figure_file(name: str) -> str:
+    """The file a figure of `render_figures` is saved as.
+
+    Args:
+        name: A figure's name, a key of `render_figures`' result.
+
+    Returns:
+        The file name, e.g. "curves.png".
+    """
+    return FIGURES.get(name, f"{name}.png")
+
+
+@docstring()
 def write_figures(run_dir: str | Path, out_dir: str | Path | None = None) -> list[Path]:
-    """Write curves.png and (when the run has a matrix) confusion_matrix.png.
+    """Write curves.png and the run's other figures (see `render_figures`).
 
     Args:
         run_dir: the run directory.
@@ -93,7 +118,7 @@ def write_figures(run_dir: str | Path, out_dir: str | Path | None = None) -> lis
     target.mkdir(parents=True, exist_ok=True)
     written = []
     for name, fig in render_figures(run).items():
-        path = target / FIGURES[name]
+        path = target / figure_file(name)
         fig.savefig(path, dpi=DPI)
         written.append(path)
     return written
@@ -110,14 +135,17 @@ def write_report(
     """Write a self-contained HTML report of a run directory.
 
     The report holds the training curves, the confusion matrix of the best epoch (from
-    run.json, else evaluation.json at the best epoch), a per-class table (precision, recall, F1,
-    support: from run.json, else the best epoch's row of history.csv, else the matrix) and the
-    run's settings.
+    run.json, else evaluation.json at the best epoch), the confusion matrices of every
+    evaluated epoch (small multiples, from evaluation.json), the per-class PR and ROC curves of
+    the best epoch (curves.json), a per-class table (precision, recall, F1, support: from
+    run.json, else the best epoch's row of history.csv, else the matrix) and the run's
+    settings.
 
     Args:
         run_dir: the run directory (history.csv, and optionally run.json, evaluation.json).
         out: the HTML file to write; defaults to `run_dir/report.html`.
-        save_figures: also write curves.png and confusion_matrix.png next to the report.
+        save_figures: also write the figures (curves.png, confusion_matrix.png, ...) next to
+            the report.
         progress: called with a short message before each step (e.g. `print`).
 
     Returns:
@@ -153,7 +181,7 @@ def write_report(
     path.parent.mkdir(parents=True, exist_ok=True)
     if save_figures:
         for name, data in images.items():
-            (path.parent / FIGURES[name]).write_bytes(data)
+            (path.parent / figure_file(name)).write_bytes(data)
     say(f"writing {path}")
     path.write_text(render_html(run, images), encoding="utf-8")
     return path
@@ -232,7 +260,12 @@ def render_html(run: Run, images: dict[str, bytes]) -> str:
         *(
             [_predictions_section(run, images.get("predictions"))]
             if run.regression
-            else [_confusion_section(run, images.get("confusion_matrix")), _per_class_section(run)]
+            else [
+                _confusion_section(run, images.get("confusion_matrix")),
+                _epoch_matrices_section(run, images.get("confusion_matrices")),
+                _pr_roc_section(run, images),
+                _per_class_section(run),
+            ]
         ),
         _settings_section(run),
     ]
@@ -299,6 +332,43 @@ def _confusion_section(run: Run, image: bytes | None) -> str:
         f'<p class="note">{_esc(run.confusion_note)} Rows: true class; columns: predicted class; '
         "cells: share of the true class (recall on the diagonal).</p></section>"
     )
+
+
+def _epoch_matrices_section(run: Run, image: bytes | None) -> str:
+    if image is None:
+        return ""
+    epochs = [e for e, _ in run.epoch_matrices]
+    return (
+        '<section id="confusion-by-epoch"><h2>Confusion matrices by epoch</h2>'
+        f"{_img(image, 'Confusion matrices by epoch')}"
+        f'<p class="note">From evaluation.json: {len(epochs)} evaluated epochs '
+        f"({epochs[0]} to {epochs[-1]}; at most 12 shown, evenly spaced, with the best one "
+        "framed). Cells: share of the true class.</p></section>"
+    )
+
+
+def _pr_roc_section(run: Run, images: dict[str, bytes]) -> str:
+    if not run.curves:
+        return ""
+    parts = [
+        f'<section id="pr-roc"><h2>Per-class PR and ROC curves at epoch {run.curves_epoch}</h2>'
+    ]
+    for name, curves in run.curves.items():
+        parts.append(f"<h3>{_esc(name)}</h3>")
+        parts.append(_img(images.get(f"pr_roc_{name}"), f"PR and ROC curves of {name}"))
+        how = (
+            "exact counts"
+            if curves.exact
+            else "counts of the metric's score bins (the bin holding each threshold and all "
+            "above it: exact TP and FP are lower by at most one bin's mass)"
+        )
+        parts.append(
+            f'<p class="note">{len(curves.labels)} classes, {len(curves.thresholds)} thresholds '
+            f"from 0 to 1 (positive when score &gt;= threshold), {how}. Legend: area under "
+            "each curve from these points.</p>"
+        )
+    parts.append("</section>")
+    return "".join(parts)
 
 
 def _predictions_section(run: Run, image: bytes | None) -> str:

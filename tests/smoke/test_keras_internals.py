@@ -85,6 +85,9 @@ def test_our_names_of_compiled_metrics_are_keras_own() -> None:
     compiled = next(m for m in model.metrics if type(m).__name__ == "CompileMetrics")
     ours = [prefix + name for _, prefix, name in _keras_calls._compiled_names(compiled)]
     assert ours == list(compiled.result())
+    # A model's compiled metrics, as em.TensorBoard and em.RunRecorder find them.
+    assert keras_internals.compile_metrics_of(model) is compiled
+    assert [name for _, name in _keras_calls.compiled_metrics(model)] == ours
 
 
 def test_a_keras_outside_the_range_is_named(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -56,6 +56,7 @@ __all__ = [
     "KerasName",
     "KerasRead",
     "called_by_compiled_metrics",
+    "compile_metrics_of",
     "compiled_lists",
     "in_stateless_scope",
     "keras_read",
@@ -255,6 +256,16 @@ def compiled_lists(owner: Any) -> list[CompiledList]:
             _broken(_NAMES_ASSUMPTION, err)
         return []
     return lists
+
+
+def compile_metrics_of(model: Any) -> Any:
+    """The model's `CompileMetrics` (what `compile(metrics=...)` built), or None before Keras
+    has built it (at the first step), without compiled metrics, or where Keras keeps it
+    elsewhere (then per-class curves of compiled metrics are not read)."""
+    owner = getattr(model, "_compile_metrics", None)
+    if CompileMetrics is None or not isinstance(owner, CompileMetrics):
+        return None
+    return owner if getattr(owner, "built", False) else None
 
 
 def called_by_compiled_metrics() -> bool:

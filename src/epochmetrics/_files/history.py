@@ -12,7 +12,7 @@ import csv
 import json
 import math
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,7 +20,7 @@ from typing import Any
 from epochmetrics._files import evaluation
 from epochmetrics._files.run_dir import class_names_beside
 
-__all__ = ["History", "read_history"]
+__all__ = ["History", "read_history", "write_csv_history"]
 
 _MISSING = {"", "na", "nan", "none", "null"}
 
@@ -183,3 +183,19 @@ def _parse_column(col: list[str]) -> list[float] | None:
     if all(math.isnan(v) for v in out):
         return None
     return out
+
+
+def write_csv_history(
+    path: str | os.PathLike[str], epochs: Sequence[int], rows: Sequence[Mapping[str, float]]
+) -> None:
+    """Write scalar logs as keras.callbacks.CSVLogger does: "epoch", then every key sorted,
+    one row per epoch ("NA" where an epoch lacks a key). Replaced atomically."""
+    keys = sorted({k for row in rows for k in row})
+
+    def write(f: Any) -> None:
+        w = csv.writer(f, lineterminator="\n")
+        w.writerow(["epoch", *keys])
+        for epoch, row in zip(epochs, rows, strict=True):
+            w.writerow([epoch, *(repr(float(row[k])) if k in row else "NA" for k in keys)])
+
+    evaluation.write_atomic(path, write)

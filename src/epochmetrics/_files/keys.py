@@ -10,7 +10,7 @@ epochs and per-class tables from them. Nothing here draws.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -24,8 +24,11 @@ __all__ = [
     "Panel",
     "Series",
     "best_index",
+    "class_of",
+    "digit_families",
     "group_panels",
     "metric_direction",
+    "per_class_key",
     "split_key",
 ]
 
@@ -75,12 +78,43 @@ def split_key(key: str, history: History) -> tuple[Split, str]:
     return ("val" if history.evaluation_only else "train"), key
 
 
-def _class_of(name: str, class_names: Sequence[str]) -> tuple[str, str] | None:
-    # Longest names first so that class "b_c" wins over class "c" for key "f1_b_c".
-    for cls in sorted(class_names, key=len, reverse=True):
-        if name.endswith("_" + cls) and len(name) > len(cls) + 1:
-            return name[: -len(cls) - 1], cls
+def class_of(name: str, class_names: Collection[str]) -> tuple[str, str] | None:
+    """`("f1", "cat")` for `f1_cat` when "cat" is a class name; None otherwise.
+
+    The longest class name wins: class "b_c" over class "c" for key "f1_b_c". One set lookup
+    per "_" of the key (pass a set to look up many keys against 1,000 classes cheaply).
+    """
+    names = class_names if isinstance(class_names, (set, frozenset)) else set(class_names)
+    start = name.find("_", 1)  # a non-empty metric name before the class
+    while start != -1:
+        if name[start + 1 :] in names:
+            return name[:start], name[start + 1 :]
+        start = name.find("_", start + 1)
     return None
+
+
+def digit_families(names: Iterable[str]) -> set[str]:
+    """Bases `b` of keys `b_<digits>` with at least two different digit suffixes: families of
+    per-class keys without class names (`f1_0`, `f1_1`), never a lone renamed `recall_1`."""
+    families: dict[str, set[str]] = {}
+    for name in names:
+        m = _DIGITS.match(name)
+        if m:
+            families.setdefault(m.group(1), set()).add(m.group(2))
+    return {base for base, suffixes in families.items() if len(suffixes) >= 2}
+
+
+def per_class_key(
+    name: str, class_names: Collection[str], digit_bases: set[str]
+) -> tuple[str, str] | None:
+    """`(metric, class)` when log key `name` (without "val_") is a per-class key: it ends
+    with `_<class>` for a known class name, or is `<base>_<digits>` of a digit family."""
+    found = class_of(name, class_names) if class_names else None
+    if found is None:
+        m = _DIGITS.match(name)
+        if m and m.group(1) in digit_bases:
+            found = (m.group(1), m.group(2))
+    return found
 
 
 def group_panels(
@@ -98,24 +132,16 @@ def group_panels(
     names = list(class_names) if class_names is not None else (history.class_names or [])
     parsed: dict[str, tuple[Split, str]] = {k: split_key(k, history) for k in history.scalars}
 
-    families: dict[str, set[str]] = {}
-    for _, name in parsed.values():
-        m = _DIGITS.match(name)
-        if m:
-            families.setdefault(m.group(1), set()).add(m.group(2))
-    digit_bases = {base for base, suffixes in families.items() if len(suffixes) >= 2}
+    digit_bases = digit_families(name for _, name in parsed.values())
+    lookup = frozenset(names)
 
     classes: list[str] = list(names)
     order: list[str] = []
     panels: dict[str, Panel] = {}
     for key, (split, name) in parsed.items():
-        found = _class_of(name, names) if names else None
-        if found is None:
-            m = _DIGITS.match(name)
-            if m and m.group(1) in digit_bases:
-                found = (m.group(1), m.group(2))
-                if m.group(2) not in classes:
-                    classes.append(m.group(2))
+        found = per_class_key(name, lookup, digit_bases)
+        if found is not None and found[1] not in classes:
+            classes.append(found[1])  # a digit suffix
         metric, cls = found if found else (name, None)
         pkey = metric + ("\0per-class" if cls is not None else "")
         if pkey not in panels:

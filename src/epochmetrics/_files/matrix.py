@@ -1,4 +1,5 @@
-"""A confusion matrix of counts: the one check, shared by the run reader and the plots."""
+"""A confusion matrix of counts: the one check, shared by the run reader and the plots, and the
+per-class table it gives."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["confusion_counts"]
+__all__ = ["confusion_counts", "per_class_table"]
 
 
 def confusion_counts(values: Any) -> np.ndarray:
@@ -26,3 +27,25 @@ def confusion_counts(values: Any) -> np.ndarray:
     if not np.isfinite(m).all() or (m < 0).any():
         raise ValueError("A confusion matrix holds finite, non-negative counts.")
     return m
+
+
+def per_class_table(values: Any) -> dict[str, list[float]]:
+    """Precision, recall, F1 and support per class of a `(C, C)` matrix of counts (rows true,
+    columns predicted), scikit-learn's definitions with `zero_division=0`.
+
+    Examples:
+        >>> per_class_table([[3, 1], [0, 4]])["precision"]
+        [1.0, 0.8]
+    """
+    m = confusion_counts(values)
+    tp, pred, true = np.diag(m), m.sum(axis=0), m.sum(axis=1)
+
+    def ratio(a: np.ndarray, b: np.ndarray) -> list[float]:
+        return np.divide(a, b, out=np.zeros_like(a), where=b > 0).tolist()  # type: ignore[no-any-return]
+
+    return {
+        "precision": ratio(tp, pred),
+        "recall": ratio(tp, true),
+        "f1": ratio(2 * tp, pred + true),
+        "support": true.tolist(),
+    }

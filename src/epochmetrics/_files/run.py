@@ -3,8 +3,9 @@
 Its files (names and run.json layout: `epochmetrics._files.run_dir`) are each optional, but one
 history is needed. Reading reconciles them: the curves (history.csv, else evaluation.json), the
 class names, the best epoch, the confusion matrix of the best model (run.json, else
-evaluation.json at the evaluated epoch closest to the best one), and the per-class table
-(run.json, else the best epoch's row of the history, else the matrix).
+evaluation.json at the evaluated epoch closest to the best one), the per-class table
+(run.json, else the best epoch's row of the history, else the matrix), the confusion matrix of
+every evaluated epoch (evaluation.json) and the per-class PR/ROC counts (curves.json).
 """
 
 from __future__ import annotations
@@ -17,10 +18,12 @@ from typing import Any
 import numpy as np
 
 from epochmetrics._docs import docstring
+from epochmetrics._files.curves import Curves, read_curves
 from epochmetrics._files.history import History, read_history
 from epochmetrics._files.keys import best_index, group_panels, metric_direction
-from epochmetrics._files.matrix import confusion_counts
+from epochmetrics._files.matrix import confusion_counts, per_class_table
 from epochmetrics._files.run_dir import (
+    CURVES_JSON,
     EVALUATION_JSON,
     HISTORY_CSV,
     RUN_FILES,
@@ -51,6 +54,10 @@ class Run:
             source (or why there is none).
         per_class_rows: one dict per class: "class", and "precision", "recall", "f1",
             "support" where known; per_class_note says where they come from.
+        epoch_matrices: `(epoch, matrix)` for every evaluated epoch of the matrix shown
+            (evaluation.json), oldest first.
+        curves: per metric (log name), per-class counts at uniform thresholds (curves.json),
+            recorded at `curves_epoch`.
         predictions: a regression run's `(y_true, y_pred)` float64 arrays (run.json's
             "predictions": the best model on the validation data), else None;
             predictions_note says where they come from (or why there are none).
@@ -72,6 +79,9 @@ class Run:
     confusion_note: str = ""
     per_class_rows: list[dict[str, Any]] = field(default_factory=list)
     per_class_note: str = ""
+    epoch_matrices: list[tuple[int, np.ndarray]] = field(default_factory=list)
+    curves: dict[str, Curves] = field(default_factory=dict)
+    curves_epoch: int | None = None
     predictions: tuple[np.ndarray, np.ndarray] | None = None
     predictions_note: str = ""
     regression: bool = False
@@ -126,7 +136,23 @@ def load_run(run_dir: str | Path) -> Run:
         return run
     _find_confusion(run, info)
     _find_per_class(run, info)
+    _find_epoch_matrices(run)
+    if CURVES_JSON in files:
+        run.curves_epoch, run.curves = read_curves(root / CURVES_JSON)
     return run
+
+
+def _find_epoch_matrices(run: Run) -> None:
+    ev = run.evaluation
+    if ev is None or not ev.matrices:
+        return
+    name = (
+        "val_confusion_matrix" if "val_confusion_matrix" in ev.matrices else next(iter(ev.matrices))
+    )
+    for epoch, values in zip(ev.epochs, ev.matrices[name]["values"], strict=False):
+        m = np.asarray(values, dtype=np.float64)
+        if m.ndim == 2 and m.shape[0] == m.shape[1] and np.isfinite(m).all():
+            run.epoch_matrices.append((epoch, _matrix(m, run, EVALUATION_JSON)))
 
 
 # Log keys of the regression metrics (and the losses they are trained on).
@@ -275,17 +301,10 @@ def _find_per_class(run: Run, info: dict[str, Any]) -> None:
     if _per_class_from_history(run):
         return
     if run.confusion is not None:
-        m = run.confusion
-        tp, pred, true = np.diag(m), m.sum(axis=0), m.sum(axis=1)
-        labels = names or [str(i) for i in range(len(m))]
+        table = per_class_table(run.confusion)
+        labels = names or [str(i) for i in range(len(run.confusion))]
         run.per_class_rows = [
-            {
-                "class": c,
-                "precision": float(tp[i] / pred[i]) if pred[i] else 0.0,
-                "recall": float(tp[i] / true[i]) if true[i] else 0.0,
-                "f1": float(2 * tp[i] / (pred[i] + true[i])) if pred[i] + true[i] else 0.0,
-                "support": float(true[i]),
-            }
+            {"class": c, **{k: float(table[k][i]) for k in TABLE_METRICS}}
             for i, c in enumerate(labels)
         ]
         run.per_class_note = f"Computed from the confusion matrix at epoch {run.confusion_epoch}."

@@ -5,6 +5,7 @@ A run directory (as `epochmetrics demo` writes it)::
     history.csv        keras.callbacks.CSVLogger: "epoch", then one column per log key
     evaluation.json    an EpochEvaluator history (format: `epochmetrics._files.evaluation`)
     run.json           what the run knew at its end (below)
+    curves.json        per-class PR/ROC counts at the best epoch (`epochmetrics._files.curves`)
     best.keras         the best model (ModelCheckpoint)
     curves.png  confusion_matrix.png  report.html      written by `epochmetrics report`
 
@@ -25,6 +26,7 @@ Standard library only: the command line imports this module for its help texts.
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -32,6 +34,7 @@ from typing import Any
 from epochmetrics._docs import docstring
 
 __all__ = [
+    "CURVES_JSON",
     "EVALUATION_JSON",
     "FIGURES",
     "HISTORY_CSV",
@@ -49,8 +52,9 @@ __all__ = [
 HISTORY_CSV = "history.csv"
 RUN_JSON = "run.json"
 EVALUATION_JSON = "evaluation.json"
+CURVES_JSON = "curves.json"
 # The files a report reads, in the order it looks for them.
-RUN_FILES = (HISTORY_CSV, RUN_JSON, EVALUATION_JSON)
+RUN_FILES = (HISTORY_CSV, RUN_JSON, EVALUATION_JSON, CURVES_JSON)
 MODEL = "best.keras"
 REPORT_HTML = "report.html"
 # Figures a report can write next to itself: figure name -> file name.
@@ -81,8 +85,8 @@ def write_run_json(
     run_dir: str | Path,
     *,
     settings: Mapping[str, Any],
-    monitor: str,
-    best_epoch: int,
+    monitor: str | None,
+    best_epoch: int | None,
     class_names: Sequence[str] | None = None,
     per_class: Mapping[str, Sequence[float]] | None = None,
     confusion_matrix: Sequence[Sequence[float]] | None = None,
@@ -90,19 +94,22 @@ def write_run_json(
 ) -> Path:
     """Write run.json into `run_dir` (which must exist) and return its path.
 
-    A classification run gives `class_names`, `per_class` (each of `TABLE_METRICS` to one
-    value per class) and `confusion_matrix`; a regression run gives `predictions`, the best
-    model's `(y_true, y_pred)` on the validation data (nested lists or arrays of numbers, as
-    `tolist()` gives them; at most `MAX_PREDICTIONS` rows: sample them first).
+    A classification run gives `class_names`, `per_class` (some or all of `TABLE_METRICS`, each
+    to one value per class) and `confusion_matrix`; a regression run gives `predictions`, the
+    best model's `(y_true, y_pred)` on the validation data (nested lists or arrays of numbers,
+    as `tolist()` gives them; at most `MAX_PREDICTIONS` rows: sample them first). None leaves
+    a key out (`monitor` and `best_epoch` too, before a best epoch is known). The file is
+    replaced atomically (a report may read it meanwhile).
 
     Args:
         run_dir: The run directory (it must exist).
         settings: The run's settings, shown as they are in the report.
-        monitor: The log key that chose the best epoch (e.g. "val_f1_macro").
-        best_epoch: The best epoch, 0-based as in history.csv.
+        monitor: The log key that chose the best epoch (e.g. "val_f1_macro"), or None.
+        best_epoch: The best epoch, 0-based as in history.csv, or None.
         class_names: A classification run's class names, in class order.
-        per_class: A classification run's per-class results: each of `TABLE_METRICS`
-            ("precision", "recall", "f1", "support") to one value per class.
+        per_class: A classification run's per-class results: some or all of
+            `TABLE_METRICS` ("precision", "recall", "f1", "support"), each to one value per
+            class.
         confusion_matrix: A classification run's confusion matrix of the best model on the
             validation data, rows the true classes.
         predictions: A regression run's `(y_true, y_pred)` of the best model on the
@@ -115,15 +122,15 @@ def write_run_json(
         ValueError: `predictions` of different lengths or more than `MAX_PREDICTIONS` rows,
             or a value of the wrong JSON type.
     """
-    info: dict[str, Any] = {
-        "settings": dict(settings),
-        "monitor": monitor,
-        "best_epoch": best_epoch,
-    }
+    info: dict[str, Any] = {"settings": dict(settings)}
+    if monitor is not None:
+        info["monitor"] = monitor
+    if best_epoch is not None:
+        info["best_epoch"] = best_epoch
     if class_names is not None:
         info["class_names"] = list(class_names)
     if per_class is not None:
-        info["per_class"] = {k: list(per_class[k]) for k in TABLE_METRICS}
+        info["per_class"] = {k: list(per_class[k]) for k in TABLE_METRICS if k in per_class}
     if confusion_matrix is not None:
         info["confusion_matrix"] = [list(row) for row in confusion_matrix]
     if predictions is not None:
@@ -136,7 +143,10 @@ def write_run_json(
         info["predictions"] = {"y_true": y_true, "y_pred": y_pred}
     path = Path(run_dir) / RUN_JSON
     _check(info, path)
-    path.write_text(json.dumps(info, indent=2), encoding="utf-8")
+    text = json.dumps(info, indent=2)
+    tmp = path.with_name(f".{RUN_JSON}.{os.getpid()}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
     return path
 
 

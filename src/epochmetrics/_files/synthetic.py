@@ -15,8 +15,10 @@ from pathlib import Path
 
 import numpy as np
 
+from epochmetrics._files.curves import write_curves
 from epochmetrics._files.evaluation import write_history
 from epochmetrics._files.run_dir import (
+    CURVES_JSON,
     EVALUATION_JSON,
     HISTORY_CSV,
     RUN_FILES,
@@ -37,7 +39,7 @@ def write_fake_run(
     per_class_metrics: Sequence[str] = ("f1",),
     files: Sequence[str] = RUN_FILES,
 ) -> Path:
-    """Write history.csv, run.json and evaluation.json (those named in `files`) into `run_dir`.
+    """Write history.csv, run.json, evaluation.json and curves.json (those named in `files`).
 
     Args:
         run_dir: directory to create or fill.
@@ -46,7 +48,7 @@ def write_fake_run(
         seed: random seed.
         class_names: names used in keys and files; indices by default.
         per_class_metrics: per-class families in history.csv, among precision, recall, f1.
-        files: which of the three files to write.
+        files: which of the four files to write.
 
     Returns:
         The run directory.
@@ -133,7 +135,28 @@ def write_fake_run(
             },
             confusion_matrix=matrices[best],
         )
+    if CURVES_JSON in files:
+        write_curves(run / CURVES_JSON, best, {"val_auroc": _curves(rng, support, ceiling, labels)})
     return run
+
+
+def _curves(
+    rng: np.random.Generator, support: np.ndarray, quality: np.ndarray, labels: list[str]
+) -> dict[str, object]:
+    """Counts at 101 thresholds of one-vs-rest scores: better classes separate better."""
+    thresholds = np.linspace(0.0, 1.0, 101)
+    total = int(support.sum())
+    rows: dict[str, list[np.ndarray]] = {"tp": [], "fp": [], "tn": [], "fn": []}
+    for i, q in enumerate(quality):
+        pos = rng.beta(1.0 + 6.0 * q, 1.5, size=int(support[i]))
+        neg = rng.beta(1.5, 1.0 + 6.0 * q, size=total - int(support[i]))
+        tp = (pos[None, :] >= thresholds[:, None]).sum(axis=1).astype(np.float64)
+        fp = (neg[None, :] >= thresholds[:, None]).sum(axis=1).astype(np.float64)
+        rows["tp"].append(tp)
+        rows["fp"].append(fp)
+        rows["tn"].append(neg.shape[0] - fp)
+        rows["fn"].append(pos.shape[0] - tp)
+    return {"labels": labels, "thresholds": thresholds, **{k: np.stack(v) for k, v in rows.items()}}
 
 
 def _confusion(

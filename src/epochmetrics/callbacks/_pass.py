@@ -131,6 +131,7 @@ class PassResult:
     scalars: dict[str, float]
     matrices: dict[str, tuple[np.ndarray, Any]]  # key -> (matrix, class names or None)
     origins: dict[str, Entry]  # key -> the entry that produced it
+    curves: dict[str, Any]  # entry name -> its ThresholdCounts (when asked for)
 
 
 # Metrics whose state is a sum give the same result for any partition of the data, so their
@@ -192,8 +193,12 @@ def run_pass(
     *,
     output: Output,
     where: str,
+    curve_thresholds: int | None = None,
 ) -> PassResult:
-    """One prediction pass over `source`, then every entry's result (unprefixed keys)."""
+    """One prediction pass over `source`, then every entry's result (unprefixed keys).
+
+    With `curve_thresholds`, entries that can (the ranking metrics) also give their counts at
+    that many uniform thresholds, from the same whole arrays (`PassResult.curves`)."""
     streamed = [e for e in entries if e.kind == "stream"]
     chunked = [e for e in streamed if isinstance(e.obj, SumStateMetric)]
     per_batch = [e for e in streamed if not isinstance(e.obj, SumStateMetric)]
@@ -205,6 +210,7 @@ def run_pass(
     scalars: dict[str, float] = {}
     matrices: dict[str, tuple[np.ndarray, Any]] = {}
     origins: dict[str, Entry] = {}
+    curves: dict[str, Any] = {}
     if streamed or whole:
         names = list(getattr(model, "output_names", None) or [])
         for e in streamed:
@@ -260,10 +266,17 @@ def run_pass(
             for e in whole:
                 compute = partial(_call_whole, e, y_true, y_pred, sample_weight)
                 _collect(e, compute, scalars, matrices, origins, where, detail)
+                if curve_thresholds is not None and hasattr(e.obj, "threshold_counts_arrays"):
+                    try:
+                        curves[e.name] = e.obj.threshold_counts_arrays(
+                            y_true, y_pred, sample_weight, num_thresholds=curve_thresholds
+                        )
+                    except Exception as err:
+                        raise _fail(f"Metric {e.label}", where, detail, err) from err
     for e in entries:
         if e.kind == "model":
             _collect(e, partial(e.obj, model), scalars, matrices, origins, where, " on the model")
-    return PassResult(scalars, matrices, origins)
+    return PassResult(scalars, matrices, origins, curves)
 
 
 def _stream_result(e: Entry) -> Any:

@@ -164,6 +164,8 @@ class EpochEvaluator(keras.callbacks.Callback):
         self._monitors_ready = False
         self._clash_warned: set[str] = set()
         self._origins: dict[str, Entry] = {}
+        self.curve_thresholds: int | None = None
+        self._curves: dict[str, Any] = {}
 
     # --- public API ----------------------------------------------------------------------------
     @property
@@ -181,6 +183,15 @@ class EpochEvaluator(keras.callbacks.Callback):
         Reset at the start of each `fit`.
         """
         return self._record.data
+
+    @property
+    def curves(self) -> dict[str, Any]:
+        """The last evaluation's per-class counts at uniform thresholds, by prefixed metric name
+        (`{"val_auroc": ThresholdCounts, ...}`, exact: from the whole arrays), for the ranking
+        metrics (AUROC, AveragePrecision, operating points). Recorded during `fit` only when
+        `curve_thresholds` is set (to the number of thresholds): `em.TensorBoard` and
+        `em.RunRecorder` set it; empty otherwise."""
+        return self._curves
 
     def evaluate(self, model: Any = None) -> dict[str, float]:
         """Run one evaluation now and return `{prefix + key: value}` (scalars only).
@@ -211,6 +222,7 @@ class EpochEvaluator(keras.callbacks.Callback):
     def on_train_begin(self, logs: dict[str, Any] | None = None) -> None:
         prepare_history_path(self.history_path)  # fail now, not after the first epoch
         self._record.reset()
+        self._curves = {}
         self._held = {}
         self._first_epoch = None
         self._monitors_ready = False
@@ -233,7 +245,7 @@ class EpochEvaluator(keras.callbacks.Callback):
             logs = {}
         if self._due(epoch):
             scalars, matrices, directions = self._evaluate(
-                self.model, f"at the end of epoch {epoch + 1}"
+                self.model, f"at the end of epoch {epoch + 1}", self.curve_thresholds
             )
             self._record.add(epoch, scalars, matrices, directions)
             self._held = scalars
@@ -258,8 +270,19 @@ class EpochEvaluator(keras.callbacks.Callback):
             last is not None and epoch == last - 1
         )
 
-    def _evaluate(self, model: Any, where: str) -> tuple[dict[str, float], Any, dict[str, Any]]:
-        result = run_pass(self.entries, self.source, model, output=self.output, where=where)
+    def _evaluate(
+        self, model: Any, where: str, curve_thresholds: int | None = None
+    ) -> tuple[dict[str, float], Any, dict[str, Any]]:
+        result = run_pass(
+            self.entries,
+            self.source,
+            model,
+            output=self.output,
+            where=where,
+            curve_thresholds=curve_thresholds,
+        )
+        if curve_thresholds is not None:
+            self._curves = {self.prefix + k: v for k, v in result.curves.items()}
         scalars = {self.prefix + k: v for k, v in result.scalars.items()}
         matrices = {self.prefix + k: v for k, v in result.matrices.items()}
         self._origins.update({self.prefix + k: e for k, e in result.origins.items()})

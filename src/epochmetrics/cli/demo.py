@@ -5,7 +5,8 @@ with per-class and macro F1 in `metrics=`, EarlyStopping and ModelCheckpoint on 
 and a CSVLogger, then prints the per-class table of the best model on the validation data,
 checked against scikit-learn. Writes into the run directory: history.csv, best.keras,
 evaluation.json, run.json, curves.png, confusion_matrix.png and report.html (the names and the
-run.json layout are `epochmetrics._files.run_dir`'s).
+run.json layout are `epochmetrics._files.run_dir`'s), and TensorBoard logs in `logs/` when the
+`tensorboard` package is installed.
 
 Run by `epochmetrics demo`, which checks the arguments; imports Keras and the package inside
 the functions.
@@ -30,6 +31,7 @@ from epochmetrics._files.run_dir import (
 # Fraction of each digit kept: digits 5-9 become minority classes.
 KEEP = (1.0, 1.0, 1.0, 1.0, 1.0, 0.35, 0.25, 0.18, 0.12, 0.08)
 MONITOR = "val_f1_macro"
+LOGS = "logs"  # TensorBoard's log directory inside the run directory
 CLASS_NAMES = [str(d) for d in range(10)]
 TOLERANCE = 1e-6
 
@@ -101,6 +103,7 @@ def run(out: str | Path, epochs: int = 30, seed: int = 0) -> int:
         keras.callbacks.CSVLogger(str(out / HISTORY_CSV)),
     ]
     callbacks.append(_evaluator(x_va, y_va, out))
+    logs = _tensorboard(out, callbacks)
     history = model.fit(
         x_tr,
         y_tr,
@@ -146,6 +149,8 @@ def run(out: str | Path, epochs: int = 30, seed: int = 0) -> int:
         confusion_matrix=matrix.tolist(),
     )
     _write_report(out)
+    if logs is not None:
+        print(f"TensorBoard: tensorboard --logdir {logs}")
     if worst > TOLERANCE:
         print(f"error: the per-class results differ from scikit-learn by {worst:.2e}")
         return 1
@@ -207,6 +212,18 @@ def _evaluator(x_va: np.ndarray, y_va: np.ndarray, out: Path) -> Any:
         [em.ConfusionMatrix("multiclass", num_classes=10, class_names=CLASS_NAMES)],
         history_path=str(out / EVALUATION_JSON),
     )
+
+
+def _tensorboard(out: Path, callbacks: list[Any]) -> Path | None:
+    """Add em.TensorBoard (per-class F1, the confusion matrix) when `tensorboard` is there."""
+    import importlib.util
+
+    if importlib.util.find_spec("tensorboard") is None:
+        return None
+    import epochmetrics as em
+
+    callbacks.append(em.TensorBoard(out / LOGS))
+    return out / LOGS
 
 
 def _write_report(out: Path) -> None:

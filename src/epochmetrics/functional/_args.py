@@ -8,9 +8,10 @@ Python or NumPy floats; booleans are never numbers. The names of the allowed val
 
 - `TaskSpec` / `make_spec`: the task arguments every metric shares.
 - Small checkers (`check_int`, `check_float`, `check_bool`, `check_choice`, `check_str`,
-  `check_rate`) and the options several classes share (`check_per_step`,
-  `check_direction`, `check_bins_per_octave`; the regression metrics' `check_multioutput`,
-  `check_ignore_value`, `check_output_names`, `check_tau_variant`).
+  `check_rate`, `check_path`) and the options several classes share (`check_per_step`,
+  `check_direction`, `check_bins_per_octave`, `check_num_thresholds`; the regression
+  metrics' `check_multioutput`, `check_ignore_value`, `check_output_names`,
+  `check_tau_variant`).
 - The messages for bad inputs, shared by the in-graph formatter (`_format`) and the host
   validator (`functional.ranking.prepare`), so both paths say the same thing.
 """
@@ -18,6 +19,7 @@ Python or NumPy floats; booleans are never numbers. The names of the allowed val
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -46,8 +48,10 @@ __all__ = [
     "check_ignore_value",
     "check_int",
     "check_multioutput",
+    "check_num_thresholds",
     "check_output",
     "check_output_names",
+    "check_path",
     "check_per_step",
     "check_rate",
     "check_str",
@@ -141,9 +145,13 @@ def check_float(
     return float(value)
 
 
-def check_bool(name: str, value: Any) -> bool:
+def check_bool(name: str, value: Any, *, none: bool = False) -> Any:
+    """`value` as a bool (or None when `none`), else a ValueError."""
+    if value is None and none:
+        return None
     if not isinstance(value, (bool, np.bool_)):
-        raise ValueError(f"`{name}` must be True or False. Received: {name}={value!r}.")
+        allowed = "True, False or None" if none else "True or False"
+        raise ValueError(f"`{name}` must be {allowed}. Received: {name}={value!r}.")
     return bool(value)
 
 
@@ -211,6 +219,18 @@ def check_direction(value: Any, where: str) -> Direction:
     if not isinstance(value, str) or value not in _DIRECTIONS:
         raise ValueError(f"{where} must be 'up' or 'down' (or 'max'/'min'). Received: {value!r}.")
     return _DIRECTIONS[value]  # type: ignore[return-value]
+
+
+def check_num_thresholds(value: Any) -> int:
+    """How many uniform thresholds a curve has (TensorBoard's PR curves: 101)."""
+    return int(check_int("num_thresholds", value, minimum=2, maximum=10_000))
+
+
+def check_path(name: str, value: Any) -> Any:
+    """A file system path (str or os.PathLike), else a TypeError."""
+    if not isinstance(value, (str, os.PathLike)):
+        raise TypeError(f"`{name}` must be a path. Received: {name}={value!r}.")
+    return value
 
 
 def check_bins_per_octave(bins_per_octave: Any) -> int:

@@ -32,6 +32,7 @@ __all__ = [
     "KerasName",
     "KerasRead",
     "called_by_compiled_metrics",
+    "compiled_metrics",
     "keras_read",
     "per_step_honoured",
 ]
@@ -73,6 +74,16 @@ def _compiled_names(owner: Any) -> list[tuple[Any, str, str]]:
                 name = f"{name}_{seen[name] - 1}"
             named.append((m, prefix, name[len(prefix) :]))
     return named
+
+
+def compiled_metrics(model: Any) -> list[tuple[Any, str]]:
+    """`(metric, the name Keras logs it under)` for every metric of `compile(metrics=...)`,
+    output prefix and renaming included (`digit_f1`, `recall_1`); empty until Keras has built
+    its compiled metrics (at the first step) or without any."""
+    owner = keras_internals.compile_metrics_of(model)
+    if owner is None:
+        return []
+    return [(m, prefix + name) for m, prefix, name in _compiled_names(owner)]
 
 
 def _assign(owner: Any) -> dict[int, KerasName]:

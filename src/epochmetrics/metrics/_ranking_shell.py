@@ -18,7 +18,7 @@ from keras import ops
 from epochmetrics._backend import ops as _backend
 from epochmetrics._backend.xp import numpy_ops
 from epochmetrics._types import PerStep, RankingAverage, Task
-from epochmetrics.functional import ranking, ranking_graph
+from epochmetrics.functional import curves, ranking, ranking_graph
 from epochmetrics.functional._args import (
     check_bins_per_octave,
     check_bool,
@@ -195,6 +195,64 @@ class RankingMetric(SumStateMetric):
         if self.average is None:
             return dict(zip(self._per_class_keys(), map(float, value), strict=True))
         return float(value)
+
+    # --- curves: counts at uniform thresholds ----------------------------------------------------
+    def threshold_counts(self, num_thresholds: int = 101) -> curves.ThresholdCounts:
+        """TP, FP, TN and FN per class at `num_thresholds` uniform thresholds on [0, 1].
+
+        The points of the epoch's PR and ROC curves so far, from the state (an eager read):
+        exact in exact mode; in binned mode exact where a threshold starts a bin, otherwise
+        the counts at the start of the bin holding it, with `tp_error`/`fp_error` bounding the
+        difference (see `epochmetrics.functional.curves`). A sample is predicted positive when
+        its probability is >= the threshold (logits: when `sigmoid(z)` is).
+
+        Args:
+            num_thresholds: how many thresholds, `linspace(0, 1, num_thresholds)` (TensorBoard's
+                PR curves use this grid).
+
+        Returns:
+            A `ThresholdCounts` with one row per class (binary: one row, the positive class).
+
+        Examples:
+            >>> import epochmetrics as em
+            >>> m = em.AveragePrecision("binary", exact=True, capacity=8)
+            >>> m.update_state([0, 0, 1, 1], [0.1, 0.4, 0.35, 0.8])
+            >>> c = m.threshold_counts(num_thresholds=3)
+            >>> c.tp.tolist(), c.fp.tolist()
+            ([[2.0, 1.0, 0.0]], [[2.0, 0.0, 0.0]])
+        """
+        thresholds = curves.uniform_thresholds(num_thresholds)
+        labels, logits = self._curve_labels(), self._logit_scores()
+        if self._buffer is not None:
+            cols = self._buffer.columns()
+            return curves.counts_from_scores(
+                cols.scores, cols.targets, cols.weights, thresholds, labels, logits=logits
+            )
+        pos, neg, starts = self._binned.histograms(self._state_total())
+        return curves.counts_from_bins(pos, neg, starts, thresholds, labels, logits=logits)
+
+    def threshold_counts_arrays(
+        self, y_true: Any, y_pred: Any, sample_weight: Any = None, num_thresholds: int = 101
+    ) -> curves.ThresholdCounts:
+        """`threshold_counts` of whole arrays (host, exact), as `evaluate_arrays` takes them."""
+        thresholds = curves.uniform_thresholds(num_thresholds)
+        cols = ranking.prepare(self._spec, y_true, y_pred, sample_weight, probabilities=True)
+        return curves.counts_from_scores(
+            cols.scores,
+            cols.targets,
+            cols.weights,
+            thresholds,
+            self._curve_labels(),
+            logits=self._logit_scores(),
+        )
+
+    def _curve_labels(self) -> tuple[str, ...]:
+        labels = self._labels()
+        return labels[1:] if self._spec.task == "binary" else labels
+
+    def _logit_scores(self) -> bool:
+        """Whether stored and binned scores are logits (multiclass keeps probabilities)."""
+        return self._spec.from_logits and self._spec.task != "multiclass"
 
     # --- exact mode: a buffer, not a sum --------------------------------------------------------
     def update_state(self, y_true: Any, y_pred: Any, sample_weight: Any = None) -> None:

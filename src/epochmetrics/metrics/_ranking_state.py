@@ -23,6 +23,7 @@ from keras import ops
 
 from epochmetrics._backend import host as _host
 from epochmetrics._backend import ops as _backend
+from epochmetrics._backend.xp import numpy_ops
 from epochmetrics.functional import operating_points_ops as opo
 from epochmetrics.functional import ranking_graph
 from epochmetrics.functional._args import TaskSpec, check_int
@@ -60,6 +61,12 @@ class BinnedState:
         if pooled:  # the bins are the same for every class: pooling sums the histograms
             pos, neg = xp.sum(pos, axis=0, keepdims=True), xp.sum(neg, axis=0, keepdims=True)
         return Groups(pos, neg, support, self.thresholds if thresholds else None)
+
+    def histograms(self, state: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Eagerly: the summed state as per-class histograms `pos, neg` `(K, bins)` and the
+        smallest score of each bin `(bins,)` (in the units the bins are computed in)."""
+        groups = self.counts(state, numpy_ops, pooled=False, thresholds=True)
+        return groups.pos, groups.neg, groups.thresholds
 
     @property
     def thresholds(self) -> np.ndarray:
@@ -180,8 +187,8 @@ class BufferState:
 
     def columns(self) -> Columns:
         """An eager read: the stored samples as the host validator's columns (`Columns`), for
-        the kernel's exact `host` function. Elements stored but not counted (label -1: a
-        multilabel `ignore_index`) weigh 0."""
+        the kernel's exact `host` function and the curves' counts (`threshold_counts`).
+        Elements stored but not counted (label -1: a multilabel `ignore_index`) weigh 0."""
         count = int(_host.to_numpy(self.count.value))
         scores = _host.to_numpy(self.scores.value)[:count]  # (n, K) float32
         labels = _host.to_numpy(self.targets.value)[:count]  # (n, T), -1 = not counted

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import warnings
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 import keras
 import numpy as np
@@ -28,7 +28,7 @@ from epochmetrics.functional.detection.params import Params, make_params
 from epochmetrics.functional.detection.summary import summary_keys
 from epochmetrics.metrics._keras_calls import called_by_compiled_metrics
 
-__all__ = ["DetectionMAP"]
+__all__ = ["DetectionCurves", "DetectionMAP"]
 
 _HOST_ONLY = (
     "DetectionMAP is a host metric: it matches boxes in NumPy and keeps per-detection "
@@ -59,12 +59,25 @@ class _State:
         self.npig = grown
         self.num_images += num_images
 
+    def count(self) -> tuple[int, int]:
+        """What changes with every update and merge (to know when to evaluate again)."""
+        return self.num_images, sum(len(p) for p in self.parts)
+
     def records(self) -> Records:
         if not self.parts:
             return Records.empty(self.params.num_areas, len(self.params.iou_thresholds))
         merged = Records.concat(self.parts, self.offsets)
         self.parts, self.offsets = [merged], [0]  # concatenate once, not at every result()
         return merged
+
+
+class DetectionCurves(NamedTuple):
+    """Per-class precision-recall points of a COCO evaluation (`DetectionMAP.pr_curves`)."""
+
+    recall: np.ndarray  # (R,) COCO's recall points, 0.00, 0.01, ..., 1.00
+    precision: np.ndarray  # (K, R) interpolated precision
+    ground_truth: np.ndarray  # (K,) ground-truth boxes per class (not ignored, area "all")
+    labels: tuple[str, ...]  # (K,) class names, or indices
 
 
 @keras.saving.register_keras_serializable(package="epochmetrics")
@@ -189,6 +202,51 @@ class DetectionMAP(keras.metrics.Metric):
 
     def evaluation(self) -> COCOEvaluation:
         """The full evaluation so far: precision/recall arrays, summary, per-class AP."""
+        cached = getattr(self, "_evaluated", None)
+        # Computed once per state: result() and the curves of one epoch read the same one.
+        if cached is not None and cached[0] is self._state and cached[1] == self._state.count():
+            return cached[2]  # type: ignore[no-any-return]
+        evaluation = self._evaluate()
+        self._evaluated = (self._state, self._state.count(), evaluation)
+        return evaluation
+
+    def pr_curves(self, iou_threshold: float | None = 0.5) -> DetectionCurves:
+        """Per-class precision at COCO's recall points (area "all", the largest maxDets).
+
+        The curves COCO averages into AP: `iou_threshold=0.5` gives those of `map_50`, None
+        the mean over the IoU thresholds (.50:.95 by default) of those of `map`.
+
+        Returns:
+            `DetectionCurves(recall (R,), precision (K, R), ground_truth (K,), labels)`:
+            precision NaN for a class without ground truth, 0.0 past the recall it reaches.
+
+        Raises:
+            ValueError: `iou_threshold` is not one of the metric's IoU thresholds.
+        """
+        ev = self.evaluation()
+        p = ev.precision[:, :, :, 0, -1]  # (T, R, K)
+        p = np.where(p > -1, p, np.nan)
+        if iou_threshold is None:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN: no ground truth
+                precision = np.nanmean(p, axis=0).T
+        else:
+            hits = np.nonzero(np.isclose(ev.iou_thresholds, float(iou_threshold)))[0]
+            if hits.shape[0] == 0:
+                raise ValueError(
+                    f"`iou_threshold` must be one of the metric's IoU thresholds "
+                    f"{ev.iou_thresholds.tolist()} or None. Received: {iou_threshold!r}."
+                )
+            precision = p[hits[0]].T
+        k = precision.shape[0]
+        ground_truth = np.zeros(k)
+        npig = self._state.npig[:k, 0]
+        ground_truth[: npig.shape[0]] = npig
+        labels = tuple(self.class_names or (str(i) for i in range(k)))
+        recall = np.linspace(0.0, 1.0, precision.shape[1])
+        return DetectionCurves(recall, precision, ground_truth, labels)
+
+    def _evaluate(self) -> COCOEvaluation:
         k = self.num_classes or max(self._state.npig.shape[0], 1)
         npig = np.zeros((k, self._params.num_areas), np.int64)
         npig[: self._state.npig.shape[0]] = self._state.npig
