@@ -16,7 +16,11 @@ Each model's first epoch (compilation, imports) is kept out. Every round then ti
 of every model, in rotating order, from `on_epoch_begin` to the end of `on_epoch_end` of the
 callbacks (training steps, validation, and everything `em.TensorBoard` writes); ratios are per
 round against the no-callback epoch of the same round, and "ms" is the median over rounds of
-(epoch - baseline epoch): what the callback adds to an epoch.
+(epoch - baseline epoch): what the callback adds to an epoch. Where the epoch itself is long
+and noisy (C = 1,000: the metrics' own per-step cost), that difference drowns in the noise, so
+the time spent inside `em.TensorBoard`'s epoch hooks (`on_epoch_begin`, `on_train_batch_end`,
+`on_test_begin`, `on_test_end`, `on_epoch_end`) is also timed directly: "hooks ms" (median per
+epoch) and "hooks %" (that over the same round's no-callback epoch).
 
     KERAS_BACKEND=jax python benchmarks/bench_tensorboard.py --rounds 5
 """
@@ -25,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import math
 import os
 import statistics
 import sys
@@ -74,6 +79,25 @@ def build(classes: int, variant: str, log_dir: str) -> tuple[Any, list[Any]]:
     return model, callbacks
 
 
+HOOKS = ("on_epoch_begin", "on_train_batch_end", "on_test_begin", "on_test_end", "on_epoch_end")
+
+
+def time_hooks(callback: Any, spent: list[float]) -> None:
+    """Adds the seconds spent in `callback`'s epoch hooks to `spent[0]` (instance attributes
+    shadow the methods; Keras calls them through the instance)."""
+    for name in HOOKS:
+        method = getattr(callback, name)
+
+        def timed(*a: Any, _method: Any = method, **k: Any) -> Any:
+            start = time.perf_counter()
+            try:
+                return _method(*a, **k)
+            finally:
+                spent[0] += time.perf_counter() - start
+
+        setattr(callback, name, timed)
+
+
 def measure(classes: int, args: Any, rounds: int) -> dict[str, Any]:
     import keras
     import numpy as np
@@ -85,9 +109,13 @@ def measure(classes: int, args: Any, rounds: int) -> dict[str, Any]:
     x_tr, y_tr, x_val, y_val = x[:n], y[:n], x[n:], y[n:]
 
     class EpochTimer(keras.callbacks.Callback):
+        """The epoch's wall time, and the time spent in the timed hooks during it."""
+
         def __init__(self) -> None:
             super().__init__()
             self.seconds: list[float] = []
+            self.hooks: list[float] = []
+            self.spent = [0.0]
             self._start = 0.0
 
         def on_epoch_begin(self, epoch: int, logs: object = None) -> None:
@@ -95,6 +123,8 @@ def measure(classes: int, args: Any, rounds: int) -> dict[str, Any]:
 
         def on_epoch_end(self, epoch: int, logs: object = None) -> None:
             self.seconds.append(time.perf_counter() - self._start)
+            self.hooks.append(self.spent[0])
+            self.spent[0] = 0.0
 
     variants = ["metrics", "tensorboard", "tensorboard_no_images"]
     variants += ["tensorboard_all"] if classes > 100 else []
@@ -102,7 +132,10 @@ def measure(classes: int, args: Any, rounds: int) -> dict[str, Any]:
     models = {}
     for v in variants:
         model, callbacks = build(classes, v, os.path.join(root, f"{classes}_{v}"))
-        models[v] = (model, [*callbacks, EpochTimer()])  # the timer last: after the writes
+        timer = EpochTimer()  # last: its on_epoch_end after everything the callback writes
+        for cb in callbacks:
+            time_hooks(cb, timer.spent)
+        models[v] = (model, [*callbacks, timer])
 
     def epoch(v: str, index: int) -> None:
         model, callbacks = models[v]
@@ -122,11 +155,13 @@ def measure(classes: int, args: Any, rounds: int) -> dict[str, Any]:
         log(f"  tensorboard {keras.backend.backend()} C={classes} first epoch: {v}")
         epoch(v, 0)
         first[v] = models[v][1][-1].seconds.pop()
+        models[v][1][-1].hooks.pop()
     for r in range(rounds):
         for v in variants[r % len(variants) :] + variants[: r % len(variants)]:
             epoch(v, r + 1)
         log(f"  tensorboard {keras.backend.backend()} C={classes} round {r + 1}/{rounds}")
     seconds = {v: models[v][1][-1].seconds for v in variants}
+    hooks = {v: models[v][1][-1].hooks for v in variants}
     base = seconds["metrics"]
     summary = {}
     for v, s in seconds.items():
@@ -140,13 +175,22 @@ def measure(classes: int, args: Any, rounds: int) -> dict[str, Any]:
             "ratio_q3": q3,
             "ms": statistics.median(extra) * 1e3,
             "first_epoch": first[v],
+            "hooks_ms": statistics.median(hooks[v]) * 1e3,
+            "hooks_pct": statistics.median(h / b for h, b in zip(hooks[v], base, strict=True))
+            * 100,
         }
     sizes = {}
     for v in variants[1:]:
         walk = os.walk(os.path.join(root, f"{classes}_{v}"))
         files = [os.path.join(d, f) for d, _, names in walk for f in names]
         sizes[v] = sum(os.path.getsize(f) for f in files) / (rounds + 1)
-    return {"classes": classes, "summary": summary, "bytes_per_epoch": sizes, "seconds": seconds}
+    return {
+        "classes": classes,
+        "summary": summary,
+        "bytes_per_epoch": sizes,
+        "seconds": seconds,
+        "hooks": hooks,
+    }
 
 
 def table(results: list[dict[str, Any]]) -> list[str]:
@@ -159,9 +203,10 @@ def table(results: list[dict[str, Any]]) -> list[str]:
         f"{r0['rounds']} rounds;",
         "metrics: per-class F1, binned AUROC (8 bins/octave), ConfusionMatrix. ratio: median "
         "over rounds of epoch / epoch without the callback;",
-        "ms: median added per epoch; MB: event files written per epoch.",
-        "{:<11} {:>6} {:<34} {:>8} {:>6} {:>10} {:>9} {:>7}".format(
-            "backend", "C", "model", "s/epoch", "ratio", "IQR", "ms/epoch", "MB"
+        "ms: median added per epoch; hooks: time inside em.TensorBoard's epoch hooks (median "
+        "ms per epoch, and % of the round's no-callback epoch); MB: event files per epoch.",
+        "{:<11} {:>6} {:<39} {:>8} {:>6} {:>10} {:>8} {:>9} {:>8} {:>6}".format(
+            "backend", "C", "model", "s/epoch", "ratio", "IQR", "ms", "hooks ms", "hooks %", "MB"
         ),
     ]
     labels = {
@@ -177,11 +222,13 @@ def table(results: list[dict[str, Any]]) -> list[str]:
                 ratio = "" if v == "metrics" else f"x{s['ratio']:.2f}"
                 iqr = "" if v == "metrics" else f"{s['ratio_q1']:.2f}-{s['ratio_q3']:.2f}"
                 ms = "" if v == "metrics" else f"{s['ms']:+.0f}"
+                hooks = "" if v == "metrics" else f"{s.get('hooks_ms', math.nan):.0f}"
+                pct = "" if v == "metrics" else f"{s.get('hooks_pct', math.nan):.1f}"
                 mb = row["bytes_per_epoch"].get(v)
                 lines.append(
                     f"{res['backend'] if first_row else '':<11} {row['classes']:>6,} "
-                    f"{labels[v]:<34} {s['epoch']:>8.3f} {ratio:>6} {iqr:>10} {ms:>9} "
-                    f"{'' if mb is None else f'{mb / 1e6:.2f}':>7}".rstrip()
+                    f"{labels[v]:<39} {s['epoch']:>8.3f} {ratio:>6} {iqr:>10} {ms:>8} "
+                    f"{hooks:>9} {pct:>8} {'' if mb is None else f'{mb / 1e6:.2f}':>6}".rstrip()
                 )
                 first_row = False
     return lines

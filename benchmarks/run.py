@@ -26,7 +26,10 @@ table of ratios and PASS/MISS per target:
   jitted; TensorFlow and torch, eager `update_state`) and of `em.PearsonCorrCoef` at most 1.0x
   torchmetrics' `PearsonCorrCoef` (torch), per-round ratios; and Keras' own Pearson,
   concordance and R^2 beside ours and scipy/scikit-learn at target offsets 0, 1e4, 1e6
-  (regression.py).
+  (regression.py);
+- distributed: the evaluator's peak memory for whole arrays of 100,000 x 1,000 scores at most
+  1.1x their bytes (the anchor, a list of batches concatenated: 2x), and the cost of a global
+  read per epoch end under torch.distributed (2 ranks; distributed.py).
 
     python benchmarks/run.py                 # everything (fit alone: ~3.5 min on 2 cores)
     python benchmarks/run.py --quick         # smoke check: small sizes, 2 repeats (fit: 5 rounds)
@@ -272,6 +275,31 @@ def print_regression(results: list[dict[str, Any]]) -> list[bool]:
     return checks
 
 
+GATHER_TARGET = 1.1  # peak bytes / score bytes, whole arrays for a callable
+
+
+def print_distributed(memory: list[dict[str, Any]], sync: list[dict[str, Any]]) -> list[bool]:
+    checks = []
+    for res in memory:
+        print(
+            f"\nEpochEvaluator whole arrays, {res['samples']:,} x {res['classes']:,} float32 "
+            f"scores ({res['score_mb']:,.0f} MB): peak allocated / score bytes (tracemalloc, JAX)"
+        )
+        print("{:>22} {:>7} {:>7}".format("", "ratio", "target"))
+        ok = res["callable"] <= GATHER_TARGET
+        checks.append(ok)
+        print(f"{'callable (gather)':>22} {res['callable']:>7.2f} {verdict(ok):>7}")
+        print(f"{'exact AUROC':>22} {res['auroc']:>7.2f} {'':>7}")
+        print(f"{'anchor: list + concat':>22} {res['anchor']:>7.2f} {'':>7}")
+    for res in sync:
+        print(
+            "\nGlobal reads under torch.distributed (2 gloo ranks, loss + 10-class report + F1): "
+            f"a model's read {res['read_global_ms']:.1f} ms combined, {res['read_local_ms']:.1f} "
+            f"ms per rank; per epoch end (2 reads) +{res['epoch_end_ms']:.1f} ms"
+        )
+    return checks
+
+
 def print_detection(results: list[dict[str, Any]]) -> list[bool]:
     if not results:
         return []
@@ -322,7 +350,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="small sizes, 2 repeats (smoke)")
     parser.add_argument(
         "--sections",
-        default="update,dense,fit,evaluator,classes,detection,regression,tensorboard",
+        default="update,dense,fit,evaluator,classes,detection,regression,tensorboard,distributed",
     )
     parser.add_argument("--backends", default="jax,tensorflow,torch")
     parser.add_argument("--repeats", type=int, default=None)
@@ -346,6 +374,8 @@ def main(argv: list[str] | None = None) -> int:
         "detection": [],
         "tensorboard": [],
         "regression": [],
+        "memory": [],
+        "sync": [],
     }
     if "update" in sections:
         sizes = ["--sizes", QUICK_SIZES] if args.quick else []
@@ -388,6 +418,12 @@ def main(argv: list[str] | None = None) -> int:
         regression_args = [*sizes, "--rounds", "3" if args.quick else "9"]
         regression_args += ["--threads", str(args.threads)]
         raw["regression"] = [section("regression.py", b, regression_args) for b in backends]
+    if "distributed" in sections:
+        size = ["--samples", "10000"] if args.quick else []
+        raw["memory"] = [section("distributed.py", "jax", ["--part", "memory", *size])]
+        if "torch" in backends:
+            reads = ["--repeats", "10" if args.quick else "50"]
+            raw["sync"] = [section("distributed.py", "torch", ["--part", "sync", *reads])]
 
     rows = {r["backend"]: r["rows"] for r in raw["update"]}
     checks = {
@@ -398,6 +434,7 @@ def main(argv: list[str] | None = None) -> int:
         "classes": print_classes(raw["classes"]),
         "detection": print_detection(raw["detection"]),
         "regression": print_regression(raw["regression"]),
+        "distributed": print_distributed(raw["memory"], raw["sync"]),
     }
     lines = bench_tensorboard.table(raw["tensorboard"])
     if lines:
@@ -414,6 +451,7 @@ def main(argv: list[str] | None = None) -> int:
         "detection": "COCO: >= 10x pycocotools, >= 2x faster-coco-eval, identical arrays",
         "regression": "regression update <= 1.0x keras R2Score (every backend), <= 1.0x "
         "torchmetrics PearsonCorrCoef (torch)",
+        "distributed": f"evaluator's whole arrays (100k x 1,000): peak <= {GATHER_TARGET}x scores",
     }
     for name, results in checks.items():
         if results:

@@ -20,7 +20,7 @@ ALLOWED = {
     "functional": {"_backend", "functional"},
     "metrics": {"_backend", "functional", "metrics"},
     "callbacks": {"_backend", "functional", "metrics", "callbacks", "_files"},
-    "distributed": {"metrics"},
+    "distributed": {"metrics", "functional", "_backend"},
     "_files": {"_files"},
     "plot": {"plot", "_files", "_backend"},
     "report": {"plot", "_files"},

@@ -16,14 +16,18 @@ import sys
 import textwrap
 from pathlib import Path
 
+import dist_evaluator
 import numpy as np
 import pytest
 from helpers import BACKEND, assert_close, sk
+from multiproc import classification_data, detection_data, launch
+from scipy.stats import spearmanr
 from sklearn import metrics as skm
 
 import epochmetrics as em
 
-SRC = str(Path(__file__).resolve().parent.parent / "src")
+HERE = Path(__file__).resolve().parent
+SRC = str(HERE.parent / "src")
 C = 5
 
 # The child's model and data, shared by the framework scripts: a fixed linear softmax model on
@@ -67,10 +71,10 @@ def run(model):
 """
 
 
-def run_child(script: str, env: dict[str, str] | None = None, timeout: int = 240) -> dict:
+def run_child(script: str, env: dict[str, str] | None = None, timeout: int = 300) -> dict:
     full_env = {
         **os.environ,
-        "PYTHONPATH": os.pathsep.join([SRC, os.environ.get("PYTHONPATH", "")]),
+        "PYTHONPATH": os.pathsep.join([SRC, str(HERE), os.environ.get("PYTHONPATH", "")]),
         "TF_CPP_MIN_LOG_LEVEL": "3",
         **(env or {}),
     }
@@ -183,6 +187,27 @@ with strategy.scope():
     inside = cm.matrix()
 result["big"] = {"outside": cm.matrix().tolist(), "inside": inside.tolist(),
                  "merged": merged.matrix().tolist()}
+
+# EpochEvaluator: batches of 32, 13 and 1 rows, each split over the two replicas.
+import dist_evaluator as de
+from multiproc import classification_data
+
+
+def cut(x, y, sizes):
+    out, at, i = [], 0, 0
+    n = len(keras.tree.flatten(y)[0])
+    while at < n:
+        part = slice(at, min(at + sizes[i % len(sizes)], n))
+        at, i = part.stop, i + 1
+        out.append((keras.tree.map_structure(lambda a: a[part], x),
+                    keras.tree.map_structure(lambda a: a[part], y)))
+    return out
+
+
+xe, ye, _ = classification_data(1001, de.C, de.D)
+with strategy.scope():
+    result["evaluator"] = de.evaluate_all(cut(xe, ye, [32, 13, 1]),
+                                          cut(*de.detection_samples(41), [32, 8, 1]))
 print("RESULT " + json.dumps(result))
 """
 )
@@ -196,6 +221,10 @@ def test_tensorflow_mirrored_strategy():
     expected = [[2.0**24 + 3, 0.0], [0.0, 2.0**24 + 5]]
     for where, matrix in result["big"].items():
         assert matrix == expected, where
+    # EpochEvaluator: B rows out for B rows in (not R x B), the one-device values.
+    evaluator = result["evaluator"]
+    dist_evaluator.compare(evaluator, dist_evaluator.expected(), "MirroredStrategy")
+    assert (evaluator["class_rows"], evaluator["det_rows"]) == (1001, 41)
 
 
 # --- JAX: keras.distribution.DataParallel over two host devices --------------------------------
@@ -218,6 +247,38 @@ model = build()
 state = model.layers[-1].kernel.value
 assert len(state.sharding.device_set) == 2, state.sharding  # replicated on both devices
 result["parallel"] = run(model)
+
+import dist_evaluator as de
+from multiproc import classification_data
+
+# 1,001 samples: Keras refuses the last batch (41 rows on 2 devices) unless padded; padded with
+# weight-0 rows (docs/distributed.md), the metrics are those of the 1,001 samples.
+xp, yp, wp = classification_data(1001, C, D)
+extra = -len(yp) % BATCH
+xp = np.concatenate([xp, np.zeros((extra, D), "float32")])
+yp = np.concatenate([yp, np.zeros(extra, yp.dtype)])
+wp = np.concatenate([wp, np.zeros(extra, "float32")])
+padded = model.evaluate(xp, yp, sample_weight=wp, batch_size=BATCH, verbose=0, return_dict=True)
+result["padded"] = {k: float(v) for k, v in padded.items()}
+result["padded_pred"] = np.asarray(model.predict(xp, batch_size=BATCH, verbose=0))[:1001].argmax(
+    -1
+).tolist()
+
+xe, ye, _ = classification_data(333, de.C, de.D)
+result["evaluator"] = de.evaluate_all((xe, ye), de.detection_samples(41), batch_size=32)
+ev = em.EpochEvaluator((xe, ye), de.class_metrics(), batch_size=32)
+ev.evaluate(classifier := de.classifier())
+result["evaluator"]["ways"] = ev._memo.predictor(classifier)._fn.ways
+
+# ModelParallel: the kernel split over a "model" axis of the two devices.
+mesh = keras.distribution.DeviceMesh((1, 2), ["batch", "model"], devices=jax.devices())
+layouts = keras.distribution.LayoutMap(mesh)
+layouts["dense.*kernel"] = ("model", None)
+keras.distribution.set_distribution(
+    keras.distribution.ModelParallel(layout_map=layouts, batch_dim_name="batch")
+)
+result["model_parallel"] = de.evaluate_all((xe, ye), de.detection_samples(41), batch_size=32)
+assert len(de.classifier().layers[-1].kernel.value.sharding.device_set) == 2
 print("RESULT " + json.dumps(result))
 """
 )
@@ -227,121 +288,122 @@ print("RESULT " + json.dumps(result))
     BACKEND != "jax", reason="keras.distribution.DataParallel needs the JAX backend"
 )
 def test_jax_data_parallel():
-    check_runs(run_child(JAX_SCRIPT, {"KERAS_BACKEND": "jax"}))
+    result = run_child(JAX_SCRIPT, {"KERAS_BACKEND": "jax"})
+    check_runs(result)
+    _, y, w = classification_data(1001, C, 8)
+    expected = expected_report(y, np.asarray(result["padded_pred"]), w)
+    assert_close({k: result["padded"][k] for k in expected}, expected, what="weight-0 padding")
+    # EpochEvaluator: 333 rows at batch 32 split over the two devices (a last batch of 13,
+    # padded to 14 for the devices and cut back), the one-device values.
+    evaluator = result["evaluator"]
+    dist_evaluator.compare(evaluator, dist_evaluator.expected(333, 41, batch_size=32), "DP(2)")
+    assert (evaluator["class_rows"], evaluator["det_rows"]) == (333, 41)
+    assert evaluator["ways"] == 2
+    dist_evaluator.compare(result["model_parallel"], evaluator, "ModelParallel")
 
 
-# --- torch: all_reduce_metrics over two gloo processes -----------------------------------------
-TORCH_WORKER = (
-    """
-import sys
-
-rank, world, init_file = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
-import torch
-import torch.distributed as dist
-
-torch.set_num_threads(1)
-"""
-    + COMMON
-    + """
-dist.init_process_group("gloo", init_method=f"file://{init_file}", rank=rank, world_size=world)
-# Uneven shards: 600 and 400 samples.
-shard = slice(0, 600) if rank == 0 else slice(600, N)
-model = build()
-model.evaluate(x[shard], y[shard], sample_weight=w[shard], batch_size=BATCH, verbose=0)
-em.all_reduce_metrics(model)
+@pytest.mark.skipif(BACKEND != "jax", reason="JAX processes need the JAX backend")
+def test_jax_processes():
+    ranks = launch(HERE / "dist_jax.py", env={"KERAS_BACKEND": "jax"})
+    want = dist_evaluator.expected()
+    for rank, r in enumerate(ranks):
+        for mode in ("whole", "own"):
+            dist_evaluator.compare(r[mode], want, mode)
+            # Each process predicted its half only.
+            assert (r[mode]["class_rows"], r[mode]["det_rows"]) == ((501, 21), (500, 20))[rank]
 
 
-def flat(logs):
-    out = {}
-    for k, v in logs.items():
-        out.update(flat(v) if isinstance(v, dict) else {k: float(v)})
-    return out
-
-
-out = {"reduced": flat(model.get_metrics_result())}
-
-# Counts past 2**24 (and a pair with a non-zero `lo`: 2**30 + 3) on both ranks.
-cm = em.ConfusionMatrix("binary")
-weights = [2.0**30 + 3, 2.0**24 + 2] if rank == 0 else [2.0**24 + 3, 1.0]
-cm.update_state(np.array([0, 1]), np.array([0, 1]), np.array(weights))
-em.all_reduce_metrics([cm])
-out["matrix"] = cm.matrix().tolist()
-
-# Files are written by process 0 only: each rank points the file-writing callbacks at its own
-# directory, and only rank 0's may exist afterwards.
-from epochmetrics._backend.process import process_index
-
-assert process_index() == rank
-for callback in (em.RunRecorder(f"{init_file}.run{rank}"), em.TensorBoard(f"{init_file}.tb{rank}")):
-    callback.set_model(model)
-    callback.on_train_begin()
-    callback.on_epoch_begin(0)
-    callback.on_epoch_end(0, {"loss": 1.0})
-    callback.on_train_end()
-if rank == 0:
-    single = build()
-    out["single"] = single.evaluate(x, y, sample_weight=w, batch_size=BATCH, verbose=0,
-                                    return_dict=True)
-    out["pred"] = np.asarray(single.predict(x, verbose=0)).argmax(-1).tolist()
-    print("RESULT " + json.dumps(out))
-dist.barrier()
-dist.destroy_process_group()
-"""
-)
+# --- torch: two gloo ranks (tests/dist_torch.py) ------------------------------------------------
+def _sk_unweighted_f1(y: np.ndarray, pred: np.ndarray) -> dict[str, float]:
+    f = sk(skm.f1_score, y, pred, labels=range(C), average=None, zero_division=0)
+    return {f"f1u_{k}": f[k] for k in range(C)}
 
 
 @pytest.mark.skipif(BACKEND != "torch", reason="torch.distributed needs the torch backend")
-def test_torch_all_reduce_metrics(tmp_path):
-    script = tmp_path / "worker.py"
-    script.write_text(TORCH_WORKER)
-    env = {
-        **os.environ,
-        "PYTHONPATH": os.pathsep.join([SRC, os.environ.get("PYTHONPATH", "")]),
-        "KERAS_BACKEND": "torch",
-    }
-    init = tmp_path / "init"
-    procs = [
-        subprocess.Popen(
-            [sys.executable, "-W", "ignore", str(script), str(rank), "2", str(init)],
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
+def test_torch_ranks_read_global_values(tmp_path):
+    env = {"KERAS_BACKEND": "torch", "OUT_DIR": str(tmp_path)}
+    ranks = launch(HERE / "dist_torch.py", env=env)
+    x, y, w = classification_data(1001, C, 8)
+
+    # fit on uneven shards (501/500): every epoch log is the value over all 1,001 samples,
+    # the same on both ranks; train and val keys, per class, the loss included.
+    fit = [r["fit"] for r in ranks]
+    assert fit[0]["history"] == fit[1]["history"]
+    pred = np.asarray(fit[0]["pred"])
+    expected = {**expected_report(y, pred, w), **_sk_unweighted_f1(y, pred)}
+    history = fit[0]["history"]
+    for prefix in ("", "val_"):
+        for key, value in expected.items():
+            assert history[prefix + key] == pytest.approx([value] * 2, abs=1e-6), prefix + key
+        loss = history[prefix + "loss"]
+        assert loss == pytest.approx([fit[0]["single_loss"]] * 2, rel=1e-5)
+    assert_close({k: fit[0]["evaluate"][k] for k in expected}, expected, what="evaluate")
+    # An eager result() is global too, and each rank's own state stays its own.
+    report = {k: v for k, v in expected.items() if not k.startswith("f1u")}
+    for r in fit:
+        assert_close(r["result"], report, what="result()")
+    half = expected_report(y[:501], pred[:501], w[:501])
+    assert_close(fit[0]["local"], half, what="rank 0's own half")
+
+    # Ranks whose own values disagree stop at the same epoch, with the same values.
+    stop = [r["stop"] for r in ranks]
+    assert stop[0] == stop[1] and stop[0]["epochs"] < 12
+
+    reads = [r["reads"] for r in ranks]
+    scores = np.abs(x[:, :C]) / np.abs(x[:, :C]).sum(axis=1, keepdims=True)
+    f1 = sk(skm.f1_score, y, scores.argmax(-1), labels=range(C), average=None, sample_weight=w)
+    for r in reads:
+        assert_close(r["f1"], {f"f1_{k}": f1[k] for k in range(C)}, what="eager read")
+        assert r["f1_state_kept"]
+        assert r["only0"] == pytest.approx(skm.accuracy_score(y[:10], scores[:10].argmax(-1)))
+        # DetectionMAP's records gathered in rank (= image) order: one process's value.
+        truth, dets = detection_data(24)
+        one = em.DetectionMAP(num_classes=3)
+        one.update_state(truth, dets)
+        assert r["det_read"] == r["det"] == one.result()["map"]
+        assert r["det_images"] == 24
+        assert r["auroc"] == pytest.approx(
+            skm.roc_auc_score(y, scores, multi_class="ovr", labels=range(C)), abs=1e-12
         )
-        for rank in range(2)
-    ]
-    try:
-        outputs = [p.communicate(timeout=180) for p in procs]
-    finally:
-        for p in procs:
-            if p.poll() is None:
-                p.kill()
-    for p, (_, err) in zip(procs, outputs, strict=True):
-        assert p.returncode == 0, err[-5000:]
-    line = next(ln for ln in outputs[0][0].splitlines() if ln.startswith("RESULT "))
-    result = json.loads(line[len("RESULT ") :])
+        target = x[:, 0].astype(np.float64) + 1e4
+        guess = target + 0.5 * x[:, 1]
+        assert r["r2_read"] == pytest.approx(skm.r2_score(target, guess, sample_weight=w))
+        rho = spearmanr(target, guess).statistic
+        assert r["spearman_read"] == r["spearman"] == pytest.approx(rho, abs=1e-12)
+        assert r["spearman_rows"] == len(y)
+        # Counts past 2**24, in place; reading again does not add the copies once more.
+        assert r["cm"] == [[2.0**30 + 2.0**24 + 6, 0.0], [0.0, 2.0**24 + 3]]
+        assert "aggregation='none'" in r["error"] and "'last'" in r["error"]
 
-    y, w = child_data()
-    expected = expected_report(y, np.asarray(result["pred"]), w)
-    reduced, single = result["reduced"], result["single"]
-    assert_close({k: reduced[k] for k in expected}, expected, atol=1e-6, what="all-reduced")
-    assert_close({k: single[k] for k in expected}, expected, atol=1e-6, what="single process")
-    # The loss tracker (a Keras Mean: "sum" variables) is reduced too.
-    assert reduced["loss"] == pytest.approx(single["loss"], rel=1e-6)
-    assert result["matrix"] == [[2.0**30 + 2.0**24 + 6, 0.0], [0.0, 2.0**24 + 3]]
-    # Only process 0 wrote its run directory and TensorBoard logs.
-    assert (tmp_path / "init.run0" / "history.csv").is_file()
-    assert (tmp_path / "init.tb0" / "train").is_dir()
-    assert not (tmp_path / "init.run1").exists() and not (tmp_path / "init.tb1").exists()
+    # EpochEvaluator: the one-device values on both ranks, each sample predicted once.
+    want = dist_evaluator.expected()
+    evaluator = [r["evaluator"] for r in ranks]
+    for rank, r in enumerate(evaluator):
+        dist_evaluator.compare(r["whole"], want, "whole")
+        assert (r["whole"]["class_rows"], r["whole"]["det_rows"]) == ((501, 21), (500, 20))[rank]
+        # A padded DistributedSampler: 501 rows predicted on each rank, the copy left out.
+        dist_evaluator.compare(r["own"], want, "own")
+        assert (r["own"]["class_rows"], r["own"]["det_rows"]) == (501, 21)
+        assert r["ddp"] == want["class"]
+    # Rank 1's bad label fails its pass; rank 0 learns it at the exchange, nobody waits.
+    assert "y_true values to be integers in [0, num_classes=5)" in evaluator[1]["failure"]
+    assert evaluator[0]["failure"].startswith("EvaluationError: The evaluation failed on process 1")
+    for mode in ("whole", "own"):  # every sample's position once, across the ranks
+        for name, n in (("class", 1001), ("det", 41)):
+            seen = sorted(p for r in evaluator for p in r[mode][f"{name}_positions"])
+            assert seen == list(range(n)), (mode, name)
+    assert evaluator[1]["whole"]["class_positions"][:2] == [501, 502]  # contiguous parts
+    assert evaluator[1]["own"]["class_positions"][:2] == [1, 3]  # the sampler's order
+    fits = [r["fit"] for r in evaluator]
+    assert fits[0]["history"] == fits[1]["history"]  # the same epochs, the same values
+    assert fits[0]["evaluator"] == fits[1]["evaluator"]
+    assert [f["written"] for f in fits] == [True, False]  # process 0 writes the history file
 
-
-def test_all_reduce_metrics_outside_torch_distributed():
-    metric = em.F1Score("multiclass", num_classes=3)
-    em.all_reduce_metrics([])  # nothing to reduce: never touches torch.distributed
-    with pytest.raises(RuntimeError, match="torch"):
-        em.all_reduce_metrics([metric])
-    with pytest.raises(TypeError, match="Keras metric"):
-        em.all_reduce_metrics("f1")
+    # RunRecorder and TensorBoard: only process 0 wrote its run directory and event files.
+    assert [r["files"]["process_index"] for r in ranks] == [0, 1]
+    assert (tmp_path / "run0" / "history.csv").is_file()
+    assert (tmp_path / "tb0" / "train").is_dir()
+    assert not (tmp_path / "run1").exists() and not (tmp_path / "tb1").exists()
 
 
 # --- merge_state: shards evaluated by separate workers -----------------------------------------
@@ -411,7 +473,104 @@ def test_merge_state_combines_evaluator_shards(rng):
     assert_close({k[len("val_") :]: v for k, v in scalars.items()}, expected, atol=1e-6)
 
 
-def test_all_reduce_metrics_refuses_state_that_is_not_a_sum():
-    exact = em.AUROC("binary", exact=True, capacity=8)
-    with pytest.raises(ValueError, match="not a sum"):
-        em.all_reduce_metrics([em.F1Score("binary"), exact])
+def test_all_reduce_metrics_refuses_what_it_cannot_combine_before_any_exchange():
+    import keras
+
+    class Last(keras.metrics.Metric):
+        def __init__(self):
+            super().__init__(name="last")
+            self.v = self.add_variable(shape=(), initializer="zeros", aggregation="none")
+
+        def update_state(self, *args, **kwargs):
+            pass
+
+        def result(self):
+            return self.v.value
+
+    with pytest.raises(ValueError, match=r"Last 'last' has a variable .* aggregation='none'"):
+        em.all_reduce_metrics([em.F1Score("binary"), Last()])
+
+
+@pytest.mark.skipif(BACKEND != "torch", reason="Keras' reads are routed on torch only")
+def test_keras_canary_reads_outside_steps_are_global_and_steps_local(monkeypatch):
+    # One process posing as two ranks holding the same data: a global value counts every
+    # sample twice. Keras' reads at the end of an epoch, of `evaluate` and of one metric are
+    # global; the values inside a step stay this process's; its state is left as it was.
+    import keras
+
+    from epochmetrics._backend import collectives
+    from epochmetrics.metrics import _combine
+
+    twin = collectives.Processes("torch", 2, 0)
+    monkeypatch.setattr(collectives, "torch_processes", lambda group=None: twin)
+    monkeypatch.setattr(collectives, "_torch_gather", lambda words, g, n: np.stack([words] * n))
+    x, y, _ = classification_data(40, C, 8)
+    inputs = keras.Input((8,))
+    model = keras.Model(inputs, keras.layers.Dense(C, activation="softmax")(inputs))
+    report = em.ClassificationReport("multiclass", num_classes=C, per_step="all")
+    model.compile("sgd", "sparse_categorical_crossentropy", metrics=[report])
+    steps = []
+
+    class Steps(keras.callbacks.Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            steps.append(float(logs["support_0"]))
+
+    history = model.fit(x, y, batch_size=40, epochs=1, verbose=0, callbacks=[Steps()])
+    local = float((y == 0).sum())
+    assert steps == [local]
+    assert history.history["support_0"] == [2 * local]
+    assert model.evaluate(x, y, verbose=0, return_dict=True)["support_0"] == 2 * local
+    assert float(report.result()["support_0"]) == 2 * local
+    with _combine.local_reads():
+        assert float(report.result()["support_0"]) == local  # the state: this process's own
+    previous = em.sync_on_read(False)
+    try:
+        assert model.evaluate(x, y, verbose=0, return_dict=True)["support_0"] == local
+    finally:
+        em.sync_on_read(previous)
+
+
+@pytest.mark.skipif(BACKEND != "tensorflow", reason="tf.distribute needs the TensorFlow backend")
+def test_tensorflow_multi_worker():
+    # MultiWorkerMirroredStrategy, 2 workers, a custom loop (Keras 3's fit fails under it
+    # upstream): every worker reads the values over both workers' samples.
+    workers = launch(HERE / "dist_tf.py", env={"KERAS_BACKEND": "tensorflow"})
+    _, y, w = classification_data(1001, C, 8)
+    pred = np.asarray(workers[0]["pred"])
+    expected = expected_report(y, pred, w)
+    matrix = skm.confusion_matrix(y, pred, labels=range(C)).tolist()
+    want = dist_evaluator.expected()
+    for rank, r in enumerate(workers):
+        assert_close({k: r["report"][k] for k in expected}, expected, what=f"worker {rank}")
+        assert r["matrix"] == matrix and np.sum(r["matrix"]) == 1001
+        assert r["local_total"] == (501, 500)[rank]  # with sync_on_read(False): its own
+        assert r["keras_accuracy"] == pytest.approx(skm.accuracy_score(y, pred))
+        # Past 2**24: the workers' float64 totals added, not their float32 halves.
+        assert r["big"] == [[2.0**30 + 2.0**24 + 6, 0.0], [0.0, 2.0**24 + 3]]
+        for mode in ("whole", "own"):
+            dist_evaluator.compare(r[mode], want, mode)
+            assert (r[mode]["class_rows"], r[mode]["det_rows"]) == ((501, 21), (500, 20))[rank]
+
+
+def test_shard_gives_contiguous_parts_without_repeats():
+    assert [em.shard(1001, index=i, count=2) for i in range(2)] == [range(501), range(501, 1001)]
+    assert [list(em.shard(7, index=i, count=3)) for i in range(3)] == [[0, 1, 2], [3, 4], [5, 6]]
+    assert em.shard(5) == range(5)  # one process: everything
+    x, y = np.arange(10).reshape(5, 2), np.arange(5)
+    xs, ys = em.shard((x, y), index=1, count=2)
+    np.testing.assert_array_equal(ys, [3, 4])
+    np.testing.assert_array_equal(xs, [[6, 7], [8, 9]])
+    nested = em.shard(({"a": x, "b": [y, y]}, y), index=0, count=2)
+    np.testing.assert_array_equal(nested[0]["b"][1], [0, 1, 2])
+    assert em.shard(list("abcde"), index=1, count=2) == ["d", "e"]
+    if BACKEND == "torch":
+        import torch
+
+        data = torch.utils.data.TensorDataset(torch.arange(5))
+        part = em.shard(data, index=0, count=2)
+        assert isinstance(part, torch.utils.data.Subset) and list(part.indices) == [0, 1, 2]
+    if BACKEND == "tensorflow":
+        import tensorflow as tf
+
+        part = em.shard(tf.data.Dataset.range(5), index=1, count=2)
+        assert [int(v) for v in part] == [3, 4]

@@ -827,3 +827,109 @@ def test_callbacks_take_numpy_integers_where_they_take_integers() -> None:
     assert all(type(v) is int for v in (ev.every_n_epochs, ev.source.batch_size, ev.output))
     with pytest.raises(ValueError, match=r"`direction` must be 'up' or 'down'"):
         em.callbacks.ModelEvaluator(lambda model: 0.0, direction="higher")
+
+
+def _state(**changes: Any) -> dict[str, Any]:
+    state = em.F1Score("multiclass", num_classes=3).get_state()
+    return {**state, **changes}
+
+
+BAD_STATES = [
+    (
+        {"format": "other/1"},
+        r"F1Score.set_state takes the dict that get_state\(\) returns \(format 'epochmetrics.state/1'\). Received: 'other/1'",
+    ),
+    (
+        {"class": "Precision"},
+        r"This state was exported from a Precision, not a F1Score: build the metric with Precision.from_state\(state\)",
+    ),
+    (
+        {"config": {**_state()["config"], "num_classes": 4}},
+        r"The state comes from a F1Score with other settings \(num_classes: 3 here, 4 in the state\)",
+    ),
+    ({"arrays": {}}, r"F1Score keeps the arrays \['sums'\]; the state holds \[\]"),
+    (
+        {"arrays": {"sums": np.zeros(3)}},
+        r"F1Score's array 'sums' has shape \(\d+,\); the state's has shape \(3,\)",
+    ),
+]
+
+
+@pytest.mark.parametrize(("changes", "message"), BAD_STATES)
+def test_bad_states(changes: dict[str, Any], message: str) -> None:
+    metric = em.F1Score("multiclass", num_classes=3, name="other_name")  # names may differ
+    metric.set_state(_state())
+    with pytest.raises(ValueError, match=message):
+        metric.set_state(_state(**changes))
+    with pytest.raises(ValueError, match="takes the dict that get_state"):
+        em.F1Score.from_state([1, 2])
+
+
+def _twin(monkeypatch: Any) -> None:
+    """This process posing as one of two torch ranks (its twin holds the same data)."""
+    from epochmetrics._backend import collectives
+
+    twin = collectives.Processes("torch", 2, 0)
+    monkeypatch.setattr(collectives, "torch_processes", lambda group=None: twin)
+    monkeypatch.setattr(collectives, "_torch_gather", lambda words, g, n: np.stack([words] * n))
+
+
+EVALUATOR_IN_PROCESSES = [
+    (
+        {},
+        r"EpochEvaluator runs in 2 processes \(a torch.distributed process group\): say what each "
+        r"process's `data` holds with `process_data=`: 'whole' if every process holds all the "
+        r"validation data .* or 'own' if each holds its own part",
+    ),
+    (
+        {"process_data": "all"},
+        r"`process_data` must be 'whole' \(every process holds all the data\), 'own' \(each "
+        r"process holds its own part\) or None. Received: process_data='all'",
+    ),
+    (
+        {"process_data": "whole", "data": lambda: iter([])},
+        r"process_data='whole' splits `data` into one contiguous part per process, and this "
+        r"callable data does not say how many batches it has",
+    ),
+]
+
+
+@pytest.mark.parametrize(("kwargs", "message"), EVALUATOR_IN_PROCESSES)
+def test_evaluator_in_several_processes(monkeypatch: Any, kwargs: dict, message: str) -> None:
+    import keras
+
+    _twin(monkeypatch)
+    data = kwargs.pop("data", (np.zeros((4, 3), "float32"), np.zeros(4, int)))
+    inputs = keras.Input((3,))
+    model = keras.Model(inputs, keras.layers.Softmax()(inputs))
+    with pytest.raises(ValueError, match=message):
+        ev = em.EpochEvaluator(data, [em.F1Score("multiclass", num_classes=3)], **kwargs)
+        ev.evaluate(model)
+    if not kwargs:  # in fit: before the first epoch
+        model.compile("sgd", "mse")
+        x = np.zeros((4, 3), "float32")
+        with pytest.raises(ValueError, match=message):
+            model.fit(x, x, epochs=1, verbose=0, callbacks=[ev])
+
+
+BAD_SHARDS = [
+    (
+        {"data": 10, "index": 2, "count": 2},
+        r"`index` must be an integer from 0 to 1. Received: index=2, count=2",
+    ),
+    (
+        {"data": 10, "index": 0, "count": 0},
+        r"`count` must be a positive integer. Received: count=0",
+    ),
+    (
+        {"data": (np.zeros(3), np.zeros(4)), "index": 0, "count": 2},
+        r"shard takes a structure \(tuple, list, dict\) of arrays of one length. Received lengths \[3, 4\]",
+    ),
+    ({"data": object(), "index": 0, "count": 2}, r"shard takes a number of samples, arrays"),
+]
+
+
+@pytest.mark.parametrize(("kwargs", "message"), BAD_SHARDS)
+def test_bad_shards(kwargs: dict[str, Any], message: str) -> None:
+    with pytest.raises((ValueError, TypeError), match=message):
+        em.shard(**kwargs)

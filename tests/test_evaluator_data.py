@@ -157,3 +157,36 @@ def test_dict_inputs_for_a_multi_input_model():
         ({"a": X, "b": X}, Y), [em.F1Score("multiclass", num_classes=C)], batch_size=8
     )
     assert ev.evaluate(model)["val_f1"] == pytest.approx(_expected()["val_f1"], abs=1e-6)
+
+
+def test_whole_arrays_are_built_in_place_and_large_ones_warn(monkeypatch):
+    # The rows of every batch go into one array allocated once (its size known from the data
+    # or the previous evaluation), whatever the batches; past LARGE_GATHER_BYTES a warning
+    # names the metrics that need whole arrays and the cheaper way.
+    from epochmetrics.callbacks import _processes
+    from epochmetrics.callbacks._gather import Rows
+
+    rows = Rows()
+    for expected in (None, 7, 5):  # unknown, exact, too small: all give the rows in order
+        rows.start(expected)
+        for part in (np.arange(3), np.arange(3, 4), np.arange(4, 7)):
+            rows.add(part)
+        np.testing.assert_array_equal(rows.result(), np.arange(7))
+    rows.start()  # the previous count (7): preallocated
+    rows.add(np.zeros((2, 2)))
+    assert rows._out is not None and rows._out.shape == (7, 2)
+    rows.add(np.ones((1, 2)))
+    np.testing.assert_array_equal(rows.result(), [[0, 0], [0, 0], [1, 1]])
+
+    rng = np.random.default_rng(0)
+    x, y = rng.random((50, 3)).astype("float32"), rng.integers(0, 3, 50)
+    inputs = keras.Input((3,))
+    model = keras.Model(inputs, keras.layers.Softmax()(inputs))
+    monkeypatch.setattr(_processes, "LARGE_GATHER_BYTES", 100)
+    ev = em.EpochEvaluator((x, y), {"auroc": em.AUROC("multiclass", num_classes=3)})
+    with pytest.warns(
+        UserWarning,
+        match=r"holds the whole arrays of the evaluation .* for 'auroc' \(AUROC\).* binned mode",
+    ):
+        first = ev.evaluate(model)
+    assert ev.evaluate(model) == first  # once per evaluator

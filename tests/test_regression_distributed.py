@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from helpers import BACKEND
+from multiproc import launch
 from test_regression import reference
 
 SRC = str(Path(__file__).resolve().parent.parent / "src")
@@ -155,9 +156,10 @@ def test_jax_data_parallel() -> None:
 
 TORCH_WORKER = (
     """
-import sys
+import datetime
+import os
 
-rank, init_file = int(sys.argv[1]), sys.argv[2]
+rank = int(os.environ["RANK"])
 import torch
 import torch.distributed as dist
 
@@ -165,7 +167,8 @@ torch.set_num_threads(1)
 """
     + COMMON
     + """
-dist.init_process_group("gloo", init_method=f"file://{init_file}", rank=rank, world_size=2)
+timeout = datetime.timedelta(seconds=int(os.environ["COLLECTIVE_TIMEOUT"]))
+dist.init_process_group("gloo", rank=rank, world_size=2, timeout=timeout)
 # Uneven shards whose data sit apart: rank 1's targets are 50 higher, so the shifts differ.
 shift = np.float32(50.0) * rank
 y[300:] += shift
@@ -185,9 +188,9 @@ dist.destroy_process_group()
 
 @pytest.mark.skipif(BACKEND != "torch", reason="torch.distributed needs the torch backend")
 def test_torch_all_reduce_metrics(tmp_path: Path) -> None:
-    init = str(tmp_path / "init")
-    procs = [run(TORCH_WORKER, [str(rank), init]) for rank in range(2)]
-    results = [result_of(p) for p in procs]
+    worker = tmp_path / "worker.py"
+    worker.write_text(textwrap.dedent(TORCH_WORKER))
+    results = launch(worker, env={"KERAS_BACKEND": "torch"})  # 2 ranks, short timeouts
     # Both processes hold the same state: the one of all the data.
     assert results[0]["reduced"] == results[1]["reduced"]
     rng = np.random.default_rng(0)

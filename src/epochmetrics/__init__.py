@@ -63,6 +63,8 @@ _EXPORTS = {
     "load_history": "epochmetrics._files.evaluation",
     "plot_confusion_matrix": "epochmetrics.plot",
     "plot_history": "epochmetrics.plot",
+    "shard": "epochmetrics.distributed",
+    "sync_on_read": "epochmetrics.distributed",
 }
 
 # Subpackages reachable as attributes (`em.functional.ranking`), imported on first access too.
@@ -108,6 +110,8 @@ __all__ = [
     "load_history",
     "plot_confusion_matrix",
     "plot_history",
+    "shard",
+    "sync_on_read",
 ]
 
 
@@ -151,7 +155,7 @@ if _typing.TYPE_CHECKING:  # what type checkers and IDEs see; never executed
     from epochmetrics import report as report
     from epochmetrics._files.evaluation import load_history
     from epochmetrics.callbacks import EpochEvaluator, RunRecorder, TensorBoard
-    from epochmetrics.distributed import all_reduce_metrics
+    from epochmetrics.distributed import all_reduce_metrics, shard, sync_on_read
     from epochmetrics.functional.ranking import UndefinedMetricWarning
     from epochmetrics.metrics import (
         AUROC,

@@ -21,6 +21,7 @@ __all__ = [
     "Norm",
     "Normalize",
     "PerStep",
+    "ProcessData",
     "Progress",
     "RankingAverage",
     "RatioAverage",
@@ -41,6 +42,8 @@ KappaWeights = Literal["linear", "quadratic"] | None
 Normalize = Literal["true", "pred", "all"] | None
 Norm = Literal["l1", "l2", "max"]
 PerStep = Literal["all", "averages", "none"]
+# What each process's evaluation data holds: all of it, or its own part (None: one process).
+ProcessData = Literal["whole", "own"] | None
 # How the outputs of a regression metric combine (scikit-learn's `multioutput`); or D weights.
 Multioutput = Literal["raw_values", "uniform_average", "variance_weighted"] | Sequence[float]
 # Kendall's tau: tau-b or Stuart's tau-c.

@@ -39,6 +39,7 @@ the names it gives every metric (its own algorithm, checked against Keras by a c
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import re
 import sys
@@ -63,6 +64,7 @@ __all__ = [
     "keras_version",
     "per_step_honoured",
     "torch_device",
+    "wrap_model_reads",
 ]
 
 # [oldest supported minor, newest tested minor]; pyproject.toml bounds keras to match.
@@ -155,11 +157,14 @@ _NAMES_ASSUMPTION = (
 )
 _STEP_ASSUMPTION = "train/test steps read metrics through Trainer.compute_metrics"
 _LOGS_ASSUMPTION = "the epoch's logs come from Trainer._get_metrics_result_or_logs"
+_READS_ASSUMPTION = "Keras reads a model's metrics through Trainer.get_metrics_result"
 _FALLBACK = {
     _NAMES_ASSUMPTION: "Per-class keys are named after the metric's own `name` (no output "
     "prefix on multi-output models): give every metric a distinct name.",
     _STEP_ASSUMPTION: "Metrics return every key in every step (per_step has no effect).",
     _LOGS_ASSUMPTION: "Metrics return every key in every step (per_step has no effect).",
+    _READS_ASSUMPTION: "Under torch.distributed the epoch's logs stay per process: call "
+    "em.all_reduce_metrics(model) before reading them.",
 }
 
 try:
@@ -334,3 +339,38 @@ def torch_device() -> Any:
     from keras.src.backend.torch.core import get_device
 
     return get_device()
+
+
+def wrap_model_reads(hook: Any, step_reads: Any = contextlib.nullcontext) -> None:
+    """Route every read of a model's metrics outside a step through `hook(model, read)`, and
+    run those from inside a step within `step_reads()` (a context manager).
+
+    Keras reads all of a model's metrics in `Trainer.get_metrics_result`: for the epoch's logs
+    of `fit` and `evaluate` (through `_get_metrics_result_or_logs`), for `evaluate`'s return
+    value, and inside every train/test step (through `compute_metrics`). The hook gets the
+    reads from outside a step, with `read()` doing Keras' own; reads inside steps go to Keras
+    directly, within `step_reads()` (that includes metrics a model tracks as its attributes,
+    which Keras reads there without going through its compiled metrics). Installed once
+    (idempotent); a Keras without these methods is reported, and its reads stay Keras' own
+    (`tests/test_distributed.py` has the canary).
+    """
+    if Trainer is None or _STEP_CODE is None:
+        return
+    original = getattr(Trainer, "get_metrics_result", None)
+    if original is None:  # pragma: no cover - a Keras outside the range
+        _broken(_READS_ASSUMPTION, "no Trainer.get_metrics_result")
+        return
+    if getattr(original, "_epochmetrics_hook", None) is hook:
+        return
+    original = getattr(original, "_epochmetrics_original", original)
+
+    def get_metrics_result(self: Any) -> Any:
+        if sys._getframe(1).f_code is _STEP_CODE:
+            with step_reads():
+                return original(self)
+        return hook(self, lambda: original(self))
+
+    get_metrics_result.__doc__ = original.__doc__
+    get_metrics_result._epochmetrics_hook = hook  # type: ignore[attr-defined]
+    get_metrics_result._epochmetrics_original = original  # type: ignore[attr-defined]
+    Trainer.get_metrics_result = get_metrics_result

@@ -14,6 +14,7 @@ __all__ = [
     "argmax",
     "argmax_with_nan",
     "assign",
+    "assign_host",
     "value",
     "cumsum",
     "from_host",
@@ -135,10 +136,43 @@ def assign(variable: Any, value: Any) -> None:
     """
     own = _own_tensor(variable)
     if own is None:
-        variable.assign(value)
+        if not _assign_local_replicas(variable, value):
+            variable.assign(value)
     else:
         # A state that carried gradients would pull the variable into autograd's graph.
         own.copy_(value.detach() if value.requires_grad else value)
+
+
+def _assign_local_replicas(variable: Any, value: Any) -> bool:
+    """TensorFlow: assign a metric variable of a `tf.distribute` strategy outside a replica.
+
+    TensorFlow divides such a value among all the replicas of all the workers (each worker is
+    assumed to assign the same global value). A metric assigned eagerly holds its own
+    process's state, so it goes whole to this process's first replica and the others get
+    zeros: the replicas' sum, which every read takes (`read_parts`), is the value. Returns
+    whether it assigned (False: not such a variable)."""
+    if keras.backend.backend() != "tensorflow":
+        return False
+    import tensorflow as tf
+
+    v = variable.value
+    if not isinstance(v, tf.distribute.DistributedValues) or (
+        getattr(v, "synchronization", None) != tf.VariableSynchronization.ON_READ
+    ):
+        return False
+    if not (tf.distribute.in_cross_replica_context() or not tf.distribute.has_strategy()):
+        return False
+    parts = v.distribute_strategy.experimental_local_results(v)
+    parts[0].assign(value)
+    for part in parts[1:]:
+        part.assign(tf.zeros_like(part))
+    return True
+
+
+def assign_host(variable: Any, value: np.ndarray) -> None:
+    """`variable.assign` of a host (NumPy) value, replicas handled as `assign` does."""
+    if not _assign_local_replicas(variable, value):
+        variable.assign(value)
 
 
 def read(variable: Any) -> Any:

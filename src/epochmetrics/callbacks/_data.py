@@ -20,6 +20,7 @@ bfloat16 become float32 (exact); inputs `x` keep their dtype.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Iterable, Iterator
 from functools import partial
 from typing import Any
@@ -27,6 +28,7 @@ from typing import Any
 import keras
 import numpy as np
 
+from epochmetrics._backend import collectives
 from epochmetrics._backend import host as _host
 from epochmetrics.functional._args import check_int
 
@@ -92,6 +94,7 @@ class BatchSource:
         self._arrays: Batch | None = None
         self._factory: Callable[[], Iterable[Any]] | None = None
         self._iterator: Iterator[Any] | None = None
+        self._data = data
         self.kind = self._classify(data)
         if batch_size is not None and self.kind != "arrays":
             raise ValueError(
@@ -150,8 +153,47 @@ class BatchSource:
         """How many passes `batches()` has started."""
         return self._passes
 
-    def batches(self) -> Iterator[Batch]:
-        """A fresh pass over the data as NumPy `(x, y, sample_weight)` batches."""
+    def rows(self) -> int | None:
+        """The number of samples of array data (None for batched data)."""
+        return None if self._arrays is None else _length(self._arrays[0])
+
+    def sampler(self) -> Any:
+        """The torch `DistributedSampler` that gives this process its part of a DataLoader
+        (None for other data)."""
+        if self._factory is None or self.kind in ("tf.data", "PyDataset", "callable"):
+            return None
+        data = self._data
+        sampler = getattr(data, "sampler", None)
+        names = [f"{c.__module__}.{c.__name__}" for c in type(sampler).__mro__]
+        if "torch.utils.data.distributed.DistributedSampler" not in names:
+            return None
+        return sampler
+
+    def num_batches(self) -> int | None:
+        """The number of batches of one pass, where the data knows it (None otherwise)."""
+        if self.kind == "arrays":
+            n = self.rows() or 0
+            count = -(-n // (self.batch_size or DEFAULT_BATCH_SIZE))
+        elif self.kind == "tf.data":
+            count = int(self._data.cardinality())
+            if count < 0:
+                return None
+        elif self.kind == "PyDataset":
+            known = _num_batches(self._data)
+            if known is None:
+                return None
+            count = known
+        elif self._iterator is None and self.kind != "callable" and hasattr(self._data, "__len__"):
+            count = len(self._data)
+        else:
+            return None
+        return count if self.steps is None else min(count, self.steps)
+
+    def batches(self, part: tuple[int, int] | None = None) -> Iterator[Batch]:
+        """A fresh pass over the data as NumPy `(x, y, sample_weight)` batches.
+
+        `part=(index, count)`: only process `index`'s contiguous share of `count` (array
+        data: its samples, cut into batches; batched data of known length: its batches)."""
         if self.kind == "none":
             raise ValueError("This evaluator has no `data`.")
         if self.one_shot and self._passes > 0:
@@ -163,7 +205,21 @@ class BatchSource:
                 "evaluation from one long iterator."
             )
         self._passes += 1
-        return self._generate()
+        if part is None:
+            return self._generate()
+        if self._arrays is not None:
+            return self._array_batches(collectives.bounds(self.rows() or 0, part[1], part[0]))
+        total = self.num_batches()
+        if total is None:
+            raise ValueError(
+                "process_data='whole' splits `data` into one contiguous part per process, and "
+                f"this {self.kind} data does not say how many batches it has. Pass arrays or a "
+                "dataset of known length (a list, DataLoader, PyDataset, a finite "
+                "tf.data.Dataset), or give each process its own part (em.shard) with "
+                "process_data='own'."
+            )
+        start, stop = collectives.bounds(total, part[1], part[0])
+        return itertools.islice(self._generate(), start, stop)
 
     def _generate(self) -> Iterator[Batch]:
         if self._arrays is not None:
@@ -190,15 +246,15 @@ class BatchSource:
                 "per evaluation, and it stopped early."
             )
 
-    def _array_batches(self) -> Iterator[Batch]:
+    def _array_batches(self, part: tuple[int, int] | None = None) -> Iterator[Batch]:
         assert self._arrays is not None
         x, y, sw = self._arrays
-        n = _length(x)
+        first, last = (0, _length(x)) if part is None else part
         size = self.batch_size or DEFAULT_BATCH_SIZE
-        for index, start in enumerate(range(0, n, size)):
+        for index, start in enumerate(range(first, last, size)):
             if self.steps is not None and index >= self.steps:
                 return
-            cut = slice(start, start + size)
+            cut = slice(start, min(start + size, last))
             yield (
                 keras.tree.map_structure(lambda a, c=cut: a[c], x),
                 None if y is None else keras.tree.map_structure(lambda a, c=cut: a[c], y),

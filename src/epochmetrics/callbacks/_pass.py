@@ -7,7 +7,8 @@ or an `evaluate_arrays` metric needs them; `ModelEvaluator`s run last, on the mo
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable, Mapping
+import weakref
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import partial
 from typing import Any
@@ -15,13 +16,25 @@ from typing import Any
 import keras
 import numpy as np
 
-from epochmetrics.callbacks._data import BatchSource, to_numpy
+from epochmetrics._backend import collectives
+from epochmetrics._backend.inference import Predictor
+from epochmetrics.callbacks._data import Batch, BatchSource, to_numpy
+from epochmetrics.callbacks._gather import Rows, Stack
 from epochmetrics.callbacks._metrics import Entry, EvaluationError, flatten_result
+from epochmetrics.callbacks._outputs import Output, select, select_target
+from epochmetrics.callbacks._processes import (
+    Share,
+    agree_on_the_pass,
+    global_positions,
+    local_positions,
+    padding,
+    warn_if_large,
+    whole_arrays,
+)
+from epochmetrics.metrics import _combine
 from epochmetrics.metrics._base import SumStateMetric
 
-__all__ = ["Output", "PassResult", "run_pass"]
-
-Output = int | str | None
+__all__ = ["Memo", "Output", "PassResult", "run_pass"]
 
 
 # --- one evaluation -----------------------------------------------------------------------------
@@ -57,65 +70,6 @@ def _prediction_hint(model: Any, err: BaseException) -> str:
     """What to do about a known failure of a model's `predict_on_batch`, or ""."""
     known = isinstance(err, ValueError) and "not enough values to unpack" in str(err)
     return _KERAS_HUB_PREDICT_ON_BATCH if known and hasattr(model, "decode_predictions") else ""
-
-
-def _select(value: Any, output: Output, names: list[str], what: str) -> Any:
-    """Pick one output from a structure of model outputs (or of targets)."""
-    if isinstance(value, Mapping):
-        if output is None:
-            if len(value) == 1:
-                return next(iter(value.values()))
-            raise ValueError(
-                f"The model has {len(value)} outputs {sorted(value)}: pass `output=` (a name or an "
-                "index) to choose the one the metrics read."
-            )
-        if isinstance(output, str):
-            key = output
-        else:
-            keys = names or list(value)
-            if not -len(keys) <= output < len(keys):
-                raise ValueError(
-                    f"`output={output!r}` is out of range: the {what} has {len(keys)} entries."
-                )
-            key = keys[output]
-        if key not in value:
-            raise ValueError(f"`output={output!r}` is not among the {what} keys {sorted(value)}.")
-        return value[key]
-    if isinstance(value, (list, tuple)):
-        if output is None:
-            if len(value) == 1:
-                return value[0]
-            raise ValueError(
-                f"The model has {len(value)} outputs{' ' + str(names) if names else ''}: pass "
-                "`output=` (a name or an index) to choose the one the metrics read."
-            )
-        if isinstance(output, str):
-            if output not in names:
-                raise ValueError(
-                    f"`output={output!r}` is not an output name of the model: {names}."
-                )
-            index = names.index(output)
-        else:
-            index = output
-        if not -len(value) <= index < len(value):
-            raise ValueError(
-                f"`output={output!r}` is out of range: the {what} has {len(value)} entries."
-            )
-        return value[index]
-    if output is not None and output not in (0, -1, *names[:1]):
-        raise ValueError(
-            f"`output={output!r}` does not name the model's only output"
-            f"{' ' + repr(names[0]) if names else ''} (index 0)."
-        )
-    return value
-
-
-def _select_target(y: Any, output: Output, names: list[str]) -> Any:
-    # Targets given for every output are narrowed like the predictions; a single array is the
-    # target of the selected output.
-    if isinstance(y, (Mapping, list, tuple)):
-        return _select(y, output, names, "target")
-    return y
 
 
 def _accepts_sample_weight(fn: Callable[..., Any]) -> bool:
@@ -186,6 +140,78 @@ def _update(e: Entry, y: Any, pred: Any, sw: Any, where: str, span: str) -> None
         raise _fail(f"Metric {e.label}", where, detail, err) from err
 
 
+@dataclass
+class Memo:
+    """What the evaluator keeps between evaluations: each model's predictor, the row stacks
+    (preallocated from the previous evaluation's size), whether it warned, statistics."""
+
+    predictors: Any = None
+    stacks: tuple[Stack, Stack, Stack, Rows] | None = None
+    warned_large: bool = False
+    rows_predicted: int = 0  # rows this process ran through the model, last evaluation
+    # The position in the validation data (all processes' data, in its order) of each row this
+    # process evaluated last, in the order it evaluated them: what a per-sample computation
+    # (a resampling of the rows) keys on, the same whatever the engine or the process count.
+    positions: Any = None
+
+    def predictor(self, model: Any) -> Predictor:
+        if self.predictors is None:
+            self.predictors = weakref.WeakKeyDictionary()
+        found = self.predictors.get(model)
+        if found is None:
+            found = self.predictors[model] = Predictor(model)
+        return found  # type: ignore[no-any-return]
+
+
+def _batches(
+    source: BatchSource, share: Share, predictor: Predictor, where: str
+) -> Iterator[tuple[int, Batch, Any]]:
+    """`(index, batch, prediction)` for this process's batches. In lockstep (JAX processes)
+    every process steps until all are out of data; an error here is raised after that, so
+    the others are never left waiting. A failed prediction is an EvaluationError naming the
+    batch (with the fix of a known one)."""
+    items = iter(source.batches(share.part))
+    index, failed = -1, None
+    while True:
+        item = None
+        if failed is None:
+            try:
+                item = next(items, None)
+            except Exception as err:  # raised once every process has stepped out
+                failed = err
+        rows = 0 if item is None else _rows(item[0])
+        if predictor.lockstep:
+            more, pred = predictor.step(None if item is None else item[0], rows)
+            if not more:
+                break
+            if item is None:
+                continue
+        elif item is None:
+            break
+        else:
+            try:
+                pred = predictor.predict(item[0], rows)
+            except Exception as err:
+                detail = f" on batch {index + 1} with {_shapes(x=item[0])}"
+                hint = _prediction_hint(predictor.model, err)
+                raise _fail("The model's prediction", where, detail, err, hint) from err
+        index += 1
+        yield index, item, pred
+    if failed is not None:
+        raise failed
+
+
+def _rows(x: Any) -> int:
+    leaves = keras.tree.flatten(x)
+    return int(np.shape(leaves[0])[0]) if leaves else 0
+
+
+def _take(tree: Any, keep: np.ndarray) -> Any:
+    if tree is None:
+        return None
+    return keras.tree.map_structure(lambda a: np.asarray(a)[keep], tree)
+
+
 def run_pass(
     entries: list[Entry],
     source: BatchSource,
@@ -193,9 +219,12 @@ def run_pass(
     *,
     output: Output,
     where: str,
+    share: Share,
+    memo: Memo,
     curve_thresholds: int | None = None,
 ) -> PassResult:
-    """One prediction pass over `source`, then every entry's result (unprefixed keys).
+    """One prediction pass over this process's part of `source`, combined over the processes,
+    then every entry's result (unprefixed keys, the same on every process).
 
     With `curve_thresholds`, entries that can (the ranking metrics) also give their counts at
     that many uniform thresholds, from the same whole arrays (`PassResult.curves`)."""
@@ -210,58 +239,89 @@ def run_pass(
     scalars: dict[str, float] = {}
     matrices: dict[str, tuple[np.ndarray, Any]] = {}
     origins: dict[str, Entry] = {}
+    processes = share.processes
     curves: dict[str, Any] = {}
     if streamed or whole:
         names = list(getattr(model, "output_names", None) or [])
         for e in streamed:
             e.obj.reset_state()
-        gathered: tuple[list[Any], list[Any], list[Any]] = ([], [], [])
+        if memo.stacks is None:
+            memo.stacks = (Stack(), Stack(), Stack(), Rows())
+        stacks = memo.stacks
+        expected = source.rows()
+        if expected is not None and share.part is not None:
+            start, stop = collectives.bounds(expected, share.part[1], share.part[0])
+            expected = stop - start
+        for stack in stacks:
+            stack.start(expected)
+        sampler = source.sampler() if share.mode == "own" else None
+        pad, at = padding(sampler), 0
         chunk = _Chunk()
         weighted: bool | None = None
-        index = -1
-        for index, (x, y, sw) in enumerate(source.batches()):
-            if y is None:
-                raise ValueError(
-                    f"Batch {index} of `data` has no targets `y`: metrics on predictions need "
-                    "`(x, y)` batches."
-                )
-            if weighted is not None and weighted != (sw is not None):
-                raise ValueError(
-                    f"Batch {index} of `data` {'lacks' if weighted else 'has'} sample weights, "
-                    "unlike the batches before it: give them for every batch or for none."
-                )
-            weighted = sw is not None
-            try:
-                pred = model.predict_on_batch(x)
-            except Exception as err:
-                detail = f" on batch {index} with {_shapes(x=x)}"
-                hint = _prediction_hint(model, err)
-                raise _fail("The model's prediction", where, detail, err, hint) from err
-            whole_pred = keras.tree.map_structure(to_numpy, pred) if structured else None
-            for e in structured:
-                _update(e, y, whole_pred, sw, where, f"batch {index}")
-            if not (per_batch or chunked or whole):
-                continue
-            pred = np.asarray(to_numpy(_select(pred, output, names, "model output")))
-            y = _select_target(y, output, names)
-            for e in per_batch:
-                _update(e, y, pred, sw, where, f"batch {index}")
-            if chunked:
-                chunk.add(index, y, pred, sw)
-                if chunk.values >= CHUNK_VALUES:
-                    chunk.flush(chunked, index, where)
-            if whole:
-                gathered[0].append(y)
-                gathered[1].append(pred)
-                gathered[2].append(sw)
-        if index < 0:
-            raise ValueError("`data` yielded no batches: there is nothing to evaluate.")
-        chunk.flush(chunked, index, where)
-        for e in streamed:
-            _collect(e, partial(_stream_result, e), scalars, matrices, origins, where, "")
+        index, failure, predicted, kept = -1, None, 0, 0
+        try:
+            for index, (x, y, sw), pred in _batches(source, share, memo.predictor(model), where):
+                if y is None:
+                    raise ValueError(
+                        f"Batch {index} of `data` has no targets `y`: metrics on predictions "
+                        "need `(x, y)` batches."
+                    )
+                if weighted is not None and weighted != (sw is not None):
+                    raise ValueError(
+                        f"Batch {index} of `data` {'lacks' if weighted else 'has'} sample "
+                        "weights, unlike the batches before it: give them for every batch or "
+                        "for none."
+                    )
+                weighted = sw is not None
+                rows = _rows(x)
+                predicted += rows
+                if pad is not None:  # a DistributedSampler's padding copies are left out
+                    keep = ~pad[at : at + rows]
+                    at += rows
+                    if not keep.all():
+                        y, pred, sw = _take(y, keep), _take(pred, keep), _take(sw, keep)
+                kept += _rows(y)
+                if structured:
+                    for e in structured:
+                        _update(e, y, pred, sw, where, f"batch {index}")
+                if not (per_batch or chunked or whole):
+                    continue
+                pred = np.asarray(to_numpy(select(pred, output, names, "model output")))
+                y = select_target(y, output, names)
+                for e in per_batch:
+                    _update(e, y, pred, sw, where, f"batch {index}")
+                if chunked:
+                    chunk.add(index, y, pred, sw)
+                    if chunk.values >= CHUNK_VALUES:
+                        chunk.flush(chunked, index, where)
+                if whole:
+                    stacks[0].add(y)
+                    stacks[1].add(pred)
+                    if sw is not None:
+                        stacks[2].add(sw)
+            chunk.flush(chunked, index, where)
+        except Exception as err:
+            if not processes.several:
+                raise
+            failure = err  # raised on every process below, never a process left waiting
+        memo.rows_predicted = predicted
+        counts = agree_on_the_pass(processes, index + 1, kept, failure, where)
+        memo.positions = local_positions(counts, processes.index, sampler, pad, at)
+        order = None
+        if processes.several:
+            _combine.all_reduce([e.obj for e in streamed], processes)
+            order = global_positions(processes, None if sampler is None else memo.positions)
+            if order is not None:  # images in the data's order (ties break by it)
+                for e in structured:
+                    e.obj._renumber_images(order)
+        with _combine.local_reads():
+            for e in streamed:
+                _collect(e, partial(_stream_result, e), scalars, matrices, origins, where, "")
         if whole:
-            y_true, y_pred = _concat(gathered[0]), _concat(gathered[1])
-            sample_weight = _concat(gathered[2]) if weighted else None
+            arrays = whole_arrays(stacks, weighted, processes, order)
+            if not memo.warned_large:
+                memo.warned_large = warn_if_large(arrays, whole)
+            y_true, y_pred, sample_weight = arrays
             detail = f" on {_shapes(y_true=y_true, y_pred=y_pred, sample_weight=sample_weight)}"
             for e in whole:
                 compute = partial(_call_whole, e, y_true, y_pred, sample_weight)
@@ -276,6 +336,8 @@ def run_pass(
     for e in entries:
         if e.kind == "model":
             _collect(e, partial(e.obj, model), scalars, matrices, origins, where, " on the model")
+    if processes.several:  # process 0's values everywhere: the same logs, the same decisions
+        scalars, matrices, curves = processes.broadcast((scalars, matrices, curves))
     return PassResult(scalars, matrices, origins, curves)
 
 

@@ -11,10 +11,13 @@ import keras
 
 from epochmetrics._docs import docstring
 from epochmetrics._files.evaluation import check_history_path, prepare_history_path
+from epochmetrics._types import ProcessData
 from epochmetrics.callbacks import _keras
 from epochmetrics.callbacks._data import BatchSource
 from epochmetrics.callbacks._metrics import Entry, build_entries
-from epochmetrics.callbacks._pass import Output, run_pass
+from epochmetrics.callbacks._outputs import Output
+from epochmetrics.callbacks._pass import Memo, run_pass
+from epochmetrics.callbacks._processes import Share, check_process_data, resolve
 from epochmetrics.callbacks._record import HistoryRecord
 from epochmetrics.functional._args import check_direction, check_int, check_output, check_str
 
@@ -73,6 +76,23 @@ class EpochEvaluator(keras.callbacks.Callback):
     callable without one, pass `directions={"val_map": "up"}` here or `mode="max"` to the
     monitor; otherwise the first evaluation raises a ValueError saying so.
 
+    **Several devices, several processes.** Under `tf.distribute` strategies and JAX's
+    `keras.distribution` the model predicts each batch once, split across the devices, and
+    the values are the one-device values. With several processes (a `torch.distributed`
+    group, JAX processes, `tf.distribute` workers) every process runs the evaluator, and
+    `process_data` says what its `data` holds: `"whole"` (every process holds all the
+    validation data: each predicts a contiguous 1/N of it) or `"own"` (each holds its own
+    part: `em.shard(data)`, or a DataLoader with a `DistributedSampler`, whose padding copies
+    are left out, so 1,001 samples on 2 processes count 1,001). A DataLoader with a
+    `DistributedSampler` says "own" by itself; any other data in several processes without
+    `process_data` is an error at the start of `fit`. The parts then combine exactly: the
+    streamed metrics' states in one exchange, the whole arrays gathered in the data's order
+    (every process holds them once), DetectionMAP's records appended in image order; every
+    process gets process 0's values, so every callback takes the same decision on every
+    process, and only process 0 writes `history_path`. Every process must evaluate together
+    (the combination is a collective call). A `ModelEvaluator`'s function runs on every
+    process; the values are process 0's.
+
     **Errors.** An exception in a metric (or in the model's prediction) becomes an
     `EvaluationError` naming the metric, the epoch and the shapes it received, with the
     original exception chained.
@@ -100,7 +120,10 @@ class EpochEvaluator(keras.callbacks.Callback):
             that is never left behind. Checked at construction, which creates nothing: it must
             name a file, not a directory, and its directory must be writable or creatable.
             Checked again at the start of `fit`, which creates the directory if needed and
-            tries a write, so a bad path fails before the first epoch, not after it.
+            tries a write, so a bad path fails before the first epoch, not after it. With
+            several processes, only process 0 writes it.
+        process_data: with several processes, what each one's `data` holds: "whole" or
+            "own" (see above). Ignored in one process.
 
     Raises:
         TypeError, ValueError: on invalid arguments, at construction (and a `history_path`
@@ -136,6 +159,7 @@ class EpochEvaluator(keras.callbacks.Callback):
         output: Output = None,
         directions: Mapping[str, str] | None = None,
         history_path: str | os.PathLike[str] | None = None,
+        process_data: ProcessData = None,
     ) -> None:
         super().__init__()
         every_n_epochs = check_int("every_n_epochs", every_n_epochs, minimum=1)
@@ -157,6 +181,9 @@ class EpochEvaluator(keras.callbacks.Callback):
         }
         check_history_path(history_path)
         self.history_path = history_path
+        self.process_data = check_process_data(process_data)
+        self._share: Share | None = None
+        self._memo = Memo()
         self._record = HistoryRecord()
         self._held: dict[str, float] = {}
         self._callback_list: Any = None
@@ -207,7 +234,9 @@ class EpochEvaluator(keras.callbacks.Callback):
             model = self.model  # on JAX this also syncs the weights from the training state
         if model is None:
             raise ValueError("`evaluate()` needs a model: pass it, or call it during `fit`.")
-        scalars, _, _ = self._evaluate(model, "in evaluate()")
+        model = _unwrap(model)
+        share = resolve(self.process_data, self.source, model)
+        scalars, _, _ = self._evaluate(model, "in evaluate()", share)
         return scalars
 
     def save_history(self, path: str | os.PathLike[str]) -> None:
@@ -220,7 +249,10 @@ class EpochEvaluator(keras.callbacks.Callback):
 
     # --- Keras hooks ---------------------------------------------------------------------------
     def on_train_begin(self, logs: dict[str, Any] | None = None) -> None:
-        prepare_history_path(self.history_path)  # fail now, not after the first epoch
+        # Several processes: what each one's data holds, or the error that asks for it.
+        self._share = resolve(self.process_data, self.source, self.model)
+        if self._share.processes.index == 0:
+            prepare_history_path(self.history_path)  # fail now, not after the first epoch
         self._record.reset()
         self._curves = {}
         self._held = {}
@@ -244,8 +276,9 @@ class EpochEvaluator(keras.callbacks.Callback):
         if logs is None:
             logs = {}
         if self._due(epoch):
+            share = self._share or resolve(self.process_data, self.source, self.model)
             scalars, matrices, directions = self._evaluate(
-                self.model, f"at the end of epoch {epoch + 1}", self.curve_thresholds
+                self.model, f"at the end of epoch {epoch + 1}", share, self.curve_thresholds
             )
             self._record.add(epoch, scalars, matrices, directions)
             self._held = scalars
@@ -253,13 +286,14 @@ class EpochEvaluator(keras.callbacks.Callback):
             if not self._monitors_ready:
                 self._monitors_ready = True
                 self._configure_monitors(directions)
-            if self.history_path is not None:
+            if self.history_path is not None and share.processes.index == 0:
                 self.save_history(self.history_path)
         else:
             self._push(self._held, logs)
 
     def on_train_end(self, logs: dict[str, Any] | None = None) -> None:
         self._callback_list = None  # no reference to the finished fit's callbacks
+        self._share = None
 
     # --- internals -----------------------------------------------------------------------------
     def _due(self, epoch: int) -> bool:
@@ -271,7 +305,7 @@ class EpochEvaluator(keras.callbacks.Callback):
         )
 
     def _evaluate(
-        self, model: Any, where: str, curve_thresholds: int | None = None
+        self, model: Any, where: str, share: Share, curve_thresholds: int | None = None
     ) -> tuple[dict[str, float], Any, dict[str, Any]]:
         result = run_pass(
             self.entries,
@@ -279,6 +313,8 @@ class EpochEvaluator(keras.callbacks.Callback):
             model,
             output=self.output,
             where=where,
+            share=share,
+            memo=self._memo,
             curve_thresholds=curve_thresholds,
         )
         if curve_thresholds is not None:
@@ -321,3 +357,12 @@ class EpochEvaluator(keras.callbacks.Callback):
         _keras.configure_monitors(
             others, directions, every_n_epochs=self.every_n_epochs, sources=sources
         )
+
+
+def _unwrap(model: Any) -> Any:
+    """The Keras model inside a wrapper such as torch's DistributedDataParallel (`.module`),
+    as Keras' own `Callback.model` does."""
+    if isinstance(model, keras.Model):
+        return model
+    inner = getattr(model, "module", None)
+    return inner if isinstance(inner, keras.Model) else model

@@ -1,5 +1,6 @@
 """`keras.metrics.Metric` subclasses: thin shells of state variables over `functional`."""
 
+from epochmetrics.metrics import _combine
 from epochmetrics.metrics.agreement import (
     Accuracy,
     BalancedAccuracy,
@@ -35,6 +36,8 @@ from epochmetrics.metrics.regression import (
     R2Score,
     RootMeanSquaredError,
 )
+
+_combine.install()  # torch: a model's metrics read globally over a torch.distributed group
 
 __all__ = [
     "AUROC",

@@ -22,7 +22,7 @@ from epochmetrics.functional._args import (
     make_spec,
 )
 from epochmetrics.functional._layout import Layout
-from epochmetrics.metrics import _sums
+from epochmetrics.metrics import _combine, _sums
 from epochmetrics.metrics._keras_calls import (
     KerasName,
     called_by_compiled_metrics,
@@ -34,7 +34,7 @@ from epochmetrics.metrics._keras_calls import (
 LARGE_STATE_BYTES = 100 * 2**20
 
 
-class SumStateMetric(keras.metrics.Metric):
+class SumStateMetric(_sums.PortableSums, keras.metrics.Metric):
     """A metric whose state is a vector of sums over batches.
 
     Subclasses implement `_layout` (the named segments of the state), `_step` (the pure batch
@@ -181,24 +181,38 @@ class SumStateMetric(keras.metrics.Metric):
     def _add_sums(self, batch: Any) -> None:
         """Add one vector of sums (laid out as `_layout()`) to the state."""
         hi, lo = _sums.add(self._hi.value, self._lo.value, batch)
-        self._hi.assign(hi)
-        self._lo.assign(lo)
+        _backend.assign(self._hi, hi)
+        _backend.assign(self._lo, lo)
 
     def _add_state_of(self, other: SumStateMetric) -> None:
         """Add `other`'s summed state to this one's (on the host: merges are eager)."""
         total = self._host_combine([self._state_total(), other._state_total()])
         hi, lo = _sums.host_split(total)
-        self._hi.assign(hi)
-        self._lo.assign(lo)
+        _backend.assign_host(self._hi, hi)
+        _backend.assign_host(self._lo, lo)
 
     def result(self) -> Any:
         read = keras_read(self)  # first: it looks at our caller's frame
         if read.name is not None:
             self._keras_name = read.name  # kept for later reads: one set of keys per metric
+        processes = None
+        if not read.in_step and _backend.is_concrete(_backend.value(self._hi)):
+            processes = _combine.reader(self)  # several processes: a global read
+        if processes is None:
+            return self._read(read.in_step)
+        if self._other_variables():
+            with _combine.global_reads([self], processes):
+                return self._read(False)
+        # Plain sums: the global total itself (one float64 "pair"), nothing assigned.
+        total = _combine.combined([self], processes)[0]["sums"]
+        return self._host_result([(total, np.zeros_like(total))])
+
+    def _read(self, in_step: bool) -> Any:
+        """The result from this process's variables (inside a step: the keys it returns)."""
         parts = self._replica_pairs()
-        keep = self._step_index() if read.in_step else None
+        keep = self._step_index() if in_step else None
         if _backend.is_concrete(parts[0][0]):
-            return self._host_result(parts, keep, plain=read.in_step)
+            return self._host_result(parts, keep, plain=in_step)
         return self._traced_result(parts, keep)
 
     def get_config(self) -> dict[str, Any]:

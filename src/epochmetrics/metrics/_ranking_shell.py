@@ -268,8 +268,8 @@ class RankingMetric(SumStateMetric):
     def _add_counts(self, dropped: Any, invalid: Any) -> None:
         self._add_sums(BufferState.layout.pack("int32", dropped=dropped, invalid=invalid))
 
-    def result(self) -> Any:
-        value = super().result()
+    def _read(self, in_step: bool) -> Any:
+        value = super()._read(in_step)
         if self._buffer is not None and _backend.is_concrete(self._hi.value):
             dropped = float(
                 self._layout().unpack(_sums.read_total(self._hi, self._lo))["dropped"][0]

@@ -24,8 +24,10 @@ from epochmetrics._backend import host as _host
 from epochmetrics._backend import kernels as _kernels
 from epochmetrics._backend import ops as _backend
 from epochmetrics.functional._args import INVALID_KINDS
+from epochmetrics.metrics._portable import Portable
 
 __all__ = [
+    "PortableSums",
     "Step",
     "add",
     "host_split",
@@ -148,3 +150,45 @@ def host_split(total: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """NumPy version of `split`, for states combined on the host."""
     hi = total.astype(np.float32)
     return hi, (total - hi.astype(np.float64)).astype(np.float32)
+
+
+class PortableSums(Portable):
+    """The export of a metric kept in a pair (see `_portable`): `sums`, the pair as one exact
+    float64 total (replicas combined), and any other variable as it is. States of sums alone
+    have the same shape whatever the data and merge by the metric's `_host_combine` (an
+    addition, or the regression metrics' re-centred moments)."""
+
+    _hi: Any
+    _lo: Any
+
+    def _state_total(self) -> np.ndarray:  # pragma: no cover - the metric defines it
+        """The state, float64 on the host (an eager read; replicas combined)."""
+        raise NotImplementedError
+
+    def _host_combine(self, totals: list[np.ndarray]) -> np.ndarray:  # pragma: no cover
+        """One state from several float64 states, in order (the metric defines it)."""
+        raise NotImplementedError
+
+    def _export_arrays(self) -> dict[str, np.ndarray]:
+        """`sums`: the pair as one exact float64 total (replicas added); other variables as
+        they are (see `_portable`)."""
+        others = {v.name: _host.to_numpy(v.value) for v in self._other_variables()}
+        return {"sums": self._state_total(), **others}
+
+    def _import_arrays(self, arrays: dict[str, np.ndarray]) -> None:
+        hi, lo = host_split(arrays["sums"].astype(np.float64))
+        _backend.assign_host(self._hi, hi)
+        _backend.assign_host(self._lo, lo)
+        for v in self._other_variables():
+            _backend.assign_host(v, arrays[v.name].astype(_host.to_numpy(v.value).dtype))
+
+    def _merge_exports(self, exports: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
+        if self._other_variables():
+            return super()._merge_exports(exports)
+        return {"sums": self._host_combine([np.asarray(e["sums"], np.float64) for e in exports])}
+
+    def _fixed_export(self) -> bool:
+        return not self._other_variables()
+
+    def _other_variables(self) -> list[Any]:
+        return [v for v in self.variables if v is not self._hi and v is not self._lo]

@@ -26,7 +26,9 @@ from epochmetrics.functional.detection.inputs import (
 from epochmetrics.functional.detection.match import Records
 from epochmetrics.functional.detection.params import Params, make_params
 from epochmetrics.functional.detection.summary import summary_keys
+from epochmetrics.metrics import _combine
 from epochmetrics.metrics._keras_calls import called_by_compiled_metrics
+from epochmetrics.metrics._portable import Portable
 
 __all__ = ["DetectionCurves", "DetectionMAP"]
 
@@ -89,7 +91,7 @@ class DetectionCurves(NamedTuple):
     },
     DETECTION_ARGS,
 )
-class DetectionMAP(keras.metrics.Metric):
+class DetectionMAP(Portable, keras.metrics.Metric):
     """COCO mean average precision and recall of object detections, exactly as pycocotools.
 
     The 12 numbers of pycocotools 2.0.11's `COCOeval` (`iouType="bbox"`), bit for bit: AP over
@@ -201,7 +203,15 @@ class DetectionMAP(keras.metrics.Metric):
         self._state.add(records, npig, n)
 
     def evaluation(self) -> COCOEvaluation:
-        """The full evaluation so far: precision/recall arrays, summary, per-class AP."""
+        """The full evaluation so far: precision/recall arrays, summary, per-class AP.
+
+        Under a torch.distributed group of several processes, the images of every process
+        (gathered in process order), as `result()`.
+        """
+        processes = _combine.reader(self)
+        if processes is not None:
+            with _combine.global_reads([self], processes):
+                return self.evaluation()
         cached = getattr(self, "_evaluated", None)
         # Computed once per state: result() and the curves of one epoch read the same one.
         if cached is not None and cached[0] is self._state and cached[1] == self._state.count():
@@ -223,6 +233,10 @@ class DetectionMAP(keras.metrics.Metric):
         Raises:
             ValueError: `iou_threshold` is not one of the metric's IoU thresholds.
         """
+        processes = _combine.reader(self)
+        if processes is not None:  # several processes: every image, as `result()`
+            with _combine.global_reads([self], processes):
+                return self.pr_curves(iou_threshold)
         ev = self.evaluation()
         p = ev.precision[:, :, :, 0, -1]  # (T, R, K)
         p = np.where(p > -1, p, np.nan)
@@ -253,7 +267,15 @@ class DetectionMAP(keras.metrics.Metric):
         return evaluate_records(self._state.records(), npig, self._params, tuple(range(k)))
 
     def result(self) -> dict[str, float]:
-        """`{key: float}` (see the class docstring); NaN, with a warning, where undefined."""
+        """`{key: float}` (see the class docstring); NaN, with a warning, where undefined.
+
+        Under a torch.distributed group of several processes the images of every process,
+        gathered in process order (see `epochmetrics.distributed.sync_on_read`).
+        """
+        processes = _combine.reader(self)
+        if processes is not None:
+            with _combine.global_reads([self], processes):
+                return self.result()
         ev = self.evaluation()
         out = {self._prefix + k: float(v) for k, v in ev.stats.items()}
         if self.per_class:
@@ -312,6 +334,43 @@ class DetectionMAP(keras.metrics.Metric):
     def __repr__(self) -> str:
         # Keras quotes the metrics in its own compile errors: point to the evaluator there too.
         return f"<DetectionMAP name={self.name} (a host metric: use it in EpochEvaluator)>"
+
+    # --- state export (see `_portable`): the records, per-class GT counts, image count --------
+    _RECORDS = ("image", "label", "score", "rank", "status")
+
+    def _export_arrays(self) -> dict[str, np.ndarray]:
+        records = self._state.records()
+        out = {k: getattr(records, k) for k in self._RECORDS}
+        return {**out, "npig": self._state.npig, "num_images": np.int64(self._state.num_images)}
+
+    def _import_arrays(self, arrays: dict[str, np.ndarray]) -> None:
+        dtypes = {"image": np.int64, "label": np.int64, "score": np.float64, "rank": np.int32}
+        parts = {k: arrays[k].astype(dtypes.get(k, np.int8)) for k in self._RECORDS}
+        self._state = _State(self._params)
+        npig = arrays["npig"].astype(np.int64).reshape(-1, self._params.num_areas)
+        self._state.add(Records(**parts), npig, int(arrays["num_images"]))
+
+    def _expected_shapes(self) -> dict[str, tuple[int, ...] | None]:
+        return {**dict.fromkeys((*self._RECORDS, "npig")), "num_images": ()}
+
+    def _renumber_images(self, order: np.ndarray) -> None:
+        """Put the images in the order of `order` (one sort key per image, in the current
+        order: e.g. their positions in a dataset that several processes read interleaved),
+        as if they had arrived in that order. Detections keep their order within an image."""
+        records = self._state.records()
+        order = np.asarray(order)
+        if len(order) != self._state.num_images:
+            raise ValueError(
+                f"{len(order)} image positions for the {self._state.num_images} images evaluated."
+            )
+        rank = np.empty(len(order), np.int64)
+        rank[np.argsort(order, kind="stable")] = np.arange(len(order))
+        image = rank[records.image]
+        perm = np.argsort(image, kind="stable")
+        moved = {k: getattr(records, k)[perm] for k in self._RECORDS if k != "image"}
+        npig, n = self._state.npig, self._state.num_images
+        self._state = _State(self._params)
+        self._state.add(Records(image=image[perm], **moved), npig, n)
 
     # --- helpers ---------------------------------------------------------------------------
     def _signature(self) -> tuple[Any, ...]:

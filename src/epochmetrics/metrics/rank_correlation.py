@@ -21,7 +21,9 @@ from epochmetrics._types import Multioutput, TauVariant
 from epochmetrics.functional import rank_correlation as rc
 from epochmetrics.functional._args import check_multioutput, check_output_names, check_tau_variant
 from epochmetrics.functional._regression_format import regression_inputs
+from epochmetrics.metrics import _combine
 from epochmetrics.metrics._keras_calls import called_by_compiled_metrics
+from epochmetrics.metrics._portable import Portable
 from epochmetrics.metrics._public import own_init
 
 __all__ = ["KendallTau", "SpearmanCorrCoef"]
@@ -49,8 +51,10 @@ ARGS = {
 }
 
 
-class _RankMetric(keras.metrics.Metric):
-    """The shell: the epoch's arrays on the host, `evaluate_arrays` for the evaluator."""
+class _RankMetric(Portable, keras.metrics.Metric):
+    """The shell: the epoch's arrays on the host, `evaluate_arrays` for the evaluator. Its
+    state travels as those arrays (`get_state`, pickle) and combines across processes by
+    appending them in process order (`all_reduce_metrics`, global reads under torch)."""
 
     _direction = "up"
     _default_name = ""
@@ -99,14 +103,25 @@ class _RankMetric(keras.metrics.Metric):
         self._parts.append((np.asarray(t, np.float64), np.asarray(p, np.float64)))
 
     def result(self) -> Any:
-        """The value over every batch kept so far (NaN, with a warning, where undefined)."""
+        """The value over every batch kept so far (NaN, with a warning, where undefined).
+
+        Under a torch.distributed group of several processes, over the batches of every
+        process (see `epochmetrics.distributed.sync_on_read`)."""
+        processes = _combine.reader(self)
+        if processes is not None:
+            with _combine.global_reads([self], processes):
+                return self.result()
+        return self._keyed(self._value(*self._arrays()))
+
+    def _arrays(self) -> tuple[np.ndarray, np.ndarray]:
+        """Every batch kept so far, concatenated: `(y_true, y_pred)` as float64."""
         if not self._parts:
             empty = np.zeros((0, self.num_outputs) if self.num_outputs > 1 else 0)
-            return self._keyed(self._value(empty, empty))
-        t = np.concatenate([a.reshape(len(a), -1) for a, _ in self._parts])
-        p = np.concatenate([b.reshape(len(b), -1) for _, b in self._parts])
+            return empty, empty
         shape = self._parts[0][0].shape[1:]
-        return self._keyed(self._value(t.reshape(-1, *shape), p.reshape(-1, *shape)))
+        t = np.concatenate([a.reshape(len(a), *shape) for a, _ in self._parts])
+        p = np.concatenate([b.reshape(len(b), *shape) for _, b in self._parts])
+        return t, p
 
     def reset_state(self) -> None:
         self._parts = []
@@ -122,6 +137,18 @@ class _RankMetric(keras.metrics.Metric):
                 )
         for o in others:
             self._parts.extend(o._parts)
+
+    # --- state export (see `_portable`): the arrays kept so far -----------------------------
+    def _export_arrays(self) -> dict[str, np.ndarray]:
+        t, p = self._arrays()
+        return {"y_true": t, "y_pred": p}
+
+    def _import_arrays(self, arrays: dict[str, np.ndarray]) -> None:
+        t, p = (np.asarray(arrays[k], np.float64) for k in ("y_true", "y_pred"))
+        self._parts = [(t, p)] if len(t) else []
+
+    def _expected_shapes(self) -> dict[str, tuple[int, ...] | None]:
+        return {"y_true": None, "y_pred": None}
 
     def evaluate_arrays(self, y_true: Any, y_pred: Any, sample_weight: Any = None) -> Any:
         """The exact value on whole arrays, with the keys `result()` would have.
