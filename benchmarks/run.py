@@ -19,6 +19,9 @@ table of ratios and PASS/MISS per target:
   (JAX), C = 10,000 works, and a fit epoch with a per-class report at most 2x macro F1 alone;
 - detection: COCO evaluation >= 10x faster than pycocotools and >= 2x faster than
   faster-coco-eval, arrays identical (bench_detection.py);
+- ranking: binned AUROC / AveragePrecision update on torch (eager `update_state`) at most 2x
+  torchmetrics' binned AUROC (thresholds=200) and at most 1x keras.metrics.AUC, B = 32 and
+  4,096, binary and 10 classes (per-round ratios; ranking_update.py);
 - tensorboard: what `em.TensorBoard` adds to a fit epoch of the small MLP at C = 10 and 1,000
   (per-class F1, binned AUROC and a confusion matrix compiled; bench_tensorboard.py): printed,
   no target.
@@ -63,6 +66,8 @@ TORCH_FLOOR_TARGET = 1.5  # x the kernel floor
 FIRST_READ_TARGET = 2.0  # seconds, JAX, C = 1,000
 LATER_READ_TARGET = 0.010
 CLASSES_FIT_TARGET = 2.0
+RANKING_TM_TARGET = 2.0  # x torchmetrics' binned AUROC
+RANKING_KERAS_TARGET = 1.0  # x keras.metrics.AUC
 QUICK_SIZES = "1024x2,1024x10,1024x100"
 
 
@@ -345,12 +350,55 @@ def print_classes(results: list[dict[str, Any]]) -> list[bool]:
     return checks
 
 
+def print_ranking(results: list[dict[str, Any]]) -> list[bool]:
+    """Binned AUROC update on torch: per-round ratios to torchmetrics and Keras' AUC."""
+    checks: list[bool] = []
+    if not results:
+        return checks
+    print(
+        "\nBinned AUROC update, torch eager (one thread): ours = em.AUROC.update_state; tm ="
+        " torchmetrics BinaryAUROC /"
+    )
+    print(
+        "MulticlassAUROC(thresholds=200).update; keras = keras.metrics.AUC (10 classes:"
+        " multi_label=True, one-hot y);"
+    )
+    print(
+        "generic = ours through the keras.ops function and the dense pair update. us per update"
+        " (median), ratios: median of"
+    )
+    print("per-round ratios [IQR]. AveragePrecision updates the same state (ap/auroc).")
+    header = ("B", "task", "ours", "tm", "keras", "generic", "vs tm", "target", "vs keras")
+    header += ("target", "generic/ours", "ap/auroc")
+    print(
+        "{:>6} {:>8} {:>8} {:>8} {:>8} {:>9} {:>17} {:>6} {:>17} {:>6} {:>12} {:>8}".format(*header)
+    )
+    for row in results[0]["rows"]:
+        sec = row["seconds"]
+        tm, ka, gen = row["torchmetrics"], row["keras_auc"], row["generic"]
+        ok_tm, ok_k = tm["median"] <= RANKING_TM_TARGET, ka["median"] <= RANKING_KERAS_TARGET
+        checks += [ok_tm, ok_k]
+
+        def cell(r: dict[str, Any]) -> str:
+            return f"{r['median']:.2f} [{r['iqr'][0]:.2f}-{r['iqr'][1]:.2f}]"
+
+        task = "binary" if row["classes"] == 2 else f"C={row['classes']}"
+        print(
+            f"{row['B']:>6} {task:>8} {us(sec['ours']):>8} {us(sec['torchmetrics']):>8} "
+            f"{us(sec['keras_auc']):>8} {us(sec['generic']):>9} {cell(tm):>17} "
+            f"{verdict(ok_tm):>6} {cell(ka):>17} {verdict(ok_k):>6} "
+            f"{1 / gen['median']:>12.1f} {row['ap_over_auroc']:>8.2f}"
+        )
+    return checks
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="small sizes, 2 repeats (smoke)")
     parser.add_argument(
         "--sections",
-        default="update,dense,fit,evaluator,classes,detection,regression,tensorboard,distributed",
+        default="update,dense,ranking,fit,evaluator,classes,detection,regression,tensorboard,"
+        "distributed",
     )
     parser.add_argument("--backends", default="jax,tensorflow,torch")
     parser.add_argument("--repeats", type=int, default=None)
@@ -372,6 +420,7 @@ def main(argv: list[str] | None = None) -> int:
         "evaluator": [],
         "classes": [],
         "detection": [],
+        "ranking": [],
         "tensorboard": [],
         "regression": [],
         "memory": [],
@@ -389,6 +438,9 @@ def main(argv: list[str] | None = None) -> int:
         raw["dense"] = [
             section("dense.py", b, dense_args) for b in ("jax", "torch") if b in backends
         ]
+    if "ranking" in sections and "torch" in backends:
+        ranking_args = ["--rounds", "3" if args.quick else "7", "--threads", str(args.threads)]
+        raw["ranking"] = [section("ranking_update.py", "torch", ranking_args)]
     if "fit" in sections:
         # Per-round ratios need rounds: at least fit_bench.ROUNDS (15) unless --quick.
         rounds = 5 if args.quick else max(fit_bench.ROUNDS, repeats)
@@ -429,6 +481,7 @@ def main(argv: list[str] | None = None) -> int:
     checks = {
         **print_update(rows.get("jax", []), rows.get("torch", [])),
         "dense": print_dense(raw["dense"]),
+        "ranking": print_ranking(raw["ranking"]),
         "fit": print_fit(raw["fit"]),
         "evaluator": print_evaluator(raw["evaluator"]),
         "classes": print_classes(raw["classes"]),
@@ -449,6 +502,7 @@ def main(argv: list[str] | None = None) -> int:
         "evaluator": "EpochEvaluator per epoch <= predict + scikit-learn",
         "classes": "C = 1,000: first read < 2 s, later < 10 ms (JAX); per-class fit <= 2x",
         "detection": "COCO: >= 10x pycocotools, >= 2x faster-coco-eval, identical arrays",
+        "ranking": "torch binned AUROC update <= 2x torchmetrics (thresholds=200), <= 1x Keras AUC",
         "regression": "regression update <= 1.0x keras R2Score (every backend), <= 1.0x "
         "torchmetrics PearsonCorrCoef (torch)",
         "distributed": f"evaluator's whole arrays (100k x 1,000): peak <= {GATHER_TARGET}x scores",

@@ -47,7 +47,16 @@ def operating_point(
     tied = ok & (value >= best - 1e-12)
     # Best on the constrained rate among the tied points (it only grows one way along a curve).
     pick = np.flatnonzero(tied)[np.argmax(constrained[tied])]
-    return float(best), float(thr[pick])
+    return float(best), below(thr[pick], s)
+
+
+def below(curve_threshold: float, s: np.ndarray) -> float:
+    """A curve threshold (positive when score >= it) as the threshold of the same cut for
+    "positive when score > t": the largest number below it in the scores' precision (float32
+    scores compare in float32). Infinity stays."""
+    dtype = np.float32 if np.asarray(s).dtype == np.float32 else np.float64
+    t = dtype(curve_threshold)
+    return float(t) if not np.isfinite(t) else float(np.nextafter(t, dtype(-np.inf)))
 
 
 def operating_points(
@@ -109,9 +118,9 @@ def calibration_error(
 
 # --- top-k predictions ---------------------------------------------------------------------------
 def top_k_sets(scores: np.ndarray, k: int) -> np.ndarray:
-    """`(n, C)` bool: the k highest scores of each row, ties to the higher class index (the
-    order of scikit-learn's `top_k_accuracy_score`: a stable ascending sort, reversed)."""
-    order = np.argsort(scores, axis=1, kind="mergesort")[:, ::-1][:, :k]
+    """`(n, C)` bool: the k highest scores of each row, ties to the lower class index (the
+    order of a stable descending sort; argmax's first maximum for k = 1)."""
+    order = np.argsort(-scores, axis=1, kind="stable")[:, :k]
     chosen = np.zeros(scores.shape, bool)
     np.put_along_axis(chosen, order, True, axis=1)
     return chosen

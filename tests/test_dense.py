@@ -207,6 +207,11 @@ def test_multiclass_one_hot_targets_and_integer_label_maps() -> None:
         _check(_stream(metric, one_hot), oracle(y, p, w), f"one-hot {metric.name}")
     label_map = make_batches(3, "multiclass", form="label_map", weights="element")
     y, p, w = flatten(label_map, "multiclass")
+    # Maps of width C (4 x 4 here) with integer predicted maps fit two readings (one-hot rows
+    # over the last axis, or label maps): a trailing axis of 1 on y_true says "labels".
+    with pytest.raises(ValueError, match="cannot tell what y_true and y_pred"):
+        _stream(MULTICLASS[0][0](), [b for b in label_map if b[0].shape[-1] == C])
+    label_map = [(y_[..., None], p_, w_) for y_, p_, w_ in label_map]
     for make, oracle in MULTICLASS:
         metric = make()
         _check(_stream(metric, label_map), oracle(y, p, w), f"label map {metric.name}")
@@ -325,6 +330,53 @@ def test_samplewise_is_the_mean_of_per_image_scores(weights: str | None) -> None
     ]
     for metric, expected in cases:
         _check(_stream(metric, batches), expected, metric.name)
+
+
+@pytest.mark.parametrize("zero_division", [0.0, 1.0, np.nan])
+def test_a_void_image_scores_zero_division_in_every_average(zero_division: float) -> None:
+    """An image whose pixels are all ignored has no score of its own: like a sample without
+    labels in scikit-learn's average="samples", it counts as `zero_division` (NaN: left out),
+    the same for every average; accuracy (undefined = NaN) leaves it out."""
+    rng = np.random.default_rng(11)
+    y = rng.integers(0, C, (5, 3, 4))
+    y[1] = VOID  # a void image
+    y[3, :, :2] = VOID
+    p = rng.random((5, 3, 4, C)).astype(np.float32)
+    hard = p.argmax(-1)
+
+    def mean(score: Callable[..., Any], undefined: float) -> Any:
+        values = []
+        for i in range(len(y)):
+            keep = y[i] != VOID
+            values.append(score(y[i][keep], hard[i][keep]) if keep.any() else undefined)
+        values = np.asarray(values, dtype=float)
+        return np.nanmean(values, axis=0)
+
+    def f1(average: Any) -> Callable[..., Any]:
+        labels = range(C) if average is None else None
+        return lambda t, q: sk(
+            skm.f1_score, t, q, average=average, labels=labels, zero_division=zero_division
+        )
+
+    for average in ("macro", "micro", "weighted", None):
+        metric = em.F1Score(
+            "multiclass",
+            **MC,
+            average=average,
+            zero_division=zero_division,
+            multidim_average="samplewise",
+        )
+        metric.update_state(y[:2], p[:2])
+        metric.update_state(y[2:], p[2:])
+        undefined = zero_division if average is not None else np.full(C, zero_division)
+        expected = mean(f1(average), undefined)
+        ours = metric.result()
+        if average is None:
+            ours = [ours[f"{metric.name}_{k}"] for k in range(C)]
+        _check(ours, expected, f"f1 {average}")
+    accuracy = em.Accuracy("multiclass", **MC, multidim_average="samplewise")
+    accuracy.update_state(y, p)
+    _check(accuracy.result(), mean(skm.accuracy_score, np.nan), "accuracy")
 
 
 # --- compiled: fit on uneven batches of dense inputs --------------------------------------------

@@ -359,7 +359,42 @@ BAD_INPUTS = [
         np.zeros((2, 3), f32),
         np.zeros((2, 3), f32),
         None,
-        r"expects one-hot y_true rows with a positive entry. Received 2 row\(s\) with none",
+        r"reads y_true of shape \(2, 3\) as one-hot rows over its last axis \(num_classes=3\): "
+        r"one-hot rows hold 0/1 with exactly one 1 .*; an all-zero row is void only when "
+        r"ignore_index is set\. Received 2 row\(s\) that are not, e\.g\. \[0, 0, 0\]",
+    ),
+    # one-hot rows: 0/1 with one 1 (or soft fractions), never labels read as one-hot
+    (
+        MC,
+        np.array([[2, 0, 1], [0, 1, 0]]),
+        np.zeros((2, 3), f32),
+        None,
+        r"as one-hot rows .* Received 1 row\(s\) that are not, e\.g\. \[2, 0, 1\]",
+    ),
+    (
+        MC,
+        np.array([[1.0, 1.0, 0.0], [1.0, 0.5, 0.0]], f32),
+        np.zeros((2, 3), f32),
+        None,
+        r"as one-hot rows .* Received 2 row\(s\) that are not, e\.g\. \[1, 1, 0\]",
+    ),
+    (
+        {**MC, "ignore_index": 255},
+        np.array([[0, 0, 0], [0, 2, 0]]),
+        np.zeros((2, 3), f32),
+        None,
+        r"an all-zero row is void \(ignore_index=255 is set\)\. Received 1 row\(s\) that are "
+        r"not, e\.g\. \[0, 2, 0\]",
+    ),
+    (
+        MC,
+        np.eye(3, dtype=int)[[0, 1]],
+        np.eye(3, dtype=int)[[0, 2]],
+        None,
+        r"cannot tell what y_true and y_pred of the same shape \(2, 3\) with a last axis of "
+        r"num_classes=3 and an integer y_pred \(dtype int64\) are: one-hot targets with one-hot "
+        r"predictions .*, or labels with predicted labels .* pass y_pred as float scores .*; for "
+        r"labels give y_true a trailing axis of 1 \(y_true\[\.\.\., None\]\)",
     ),
     (
         MC,
@@ -546,6 +581,7 @@ def test_bad_inputs(
             "y_pred values to be probabilities",
             "scores or \\(batch,\\) labels",
             "NaN scores",
+            "integer y_pred",
         )
     ):
         pytest.skip("ranking metrics take scores only (their own messages: test_ranking_metrics)")

@@ -203,8 +203,9 @@ def test_exactly_one_prediction_pass_whatever_the_metrics():
     ev = em.EpochEvaluator(batches, metrics)
     model = _model()
     model.fit(x, y, epochs=3, verbose=0, callbacks=[ev])
-    assert len(drawn) == 3 * 4  # 4 batches per evaluation, 3 evaluations
-    assert fake.calls == [((50,), (50, 1), None)] * 3
+    # 4 batches per evaluation, 3 evaluations, and the one batch checked before training
+    assert len(drawn) == 1 + 3 * 4
+    assert fake.calls == [((16,), (16, 1), None)] + [((50,), (50, 1), None)] * 3
     assert ev.history["scalars"]["val_fake_n"] == [50.0] * 3
     last = ev.history["scalars"]
     assert last["val_f1"][-1] == pytest.approx(last["val_skl_f1"][-1], abs=1e-6)

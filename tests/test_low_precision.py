@@ -12,6 +12,7 @@ import keras
 import ml_dtypes
 import numpy as np
 import pytest
+from helpers import make_metric, metric_cases
 from sklearn import metrics as skm
 
 import epochmetrics as em
@@ -125,6 +126,23 @@ def test_evaluate_arrays_accepts_low_precision(cls, task, dtype):
         assert ours == ref
         tensor = _quiet(metric.evaluate_arrays, y, _tensor("keras", p, dtype))
         assert tensor == ref
+
+
+@pytest.mark.parametrize(("name", "task"), metric_cases())
+def test_update_state_takes_bfloat16_numpy_for_every_metric(name, task):
+    """What `model.predict` returns under a mixed_bfloat16 policy: NumPy arrays of ml_dtypes'
+    bfloat16 (scores, and weights), the same result as their float32 values, every backend."""
+    y, p = _problem(task, n=40)
+    if task == "multiclass":
+        p = p / p.sum(1, keepdims=True)
+    low = p.astype(ml_dtypes.bfloat16)
+    w = np.random.default_rng(2).random(len(y)).astype(ml_dtypes.bfloat16)
+    extra = [{}, {"exact": True, "capacity": 64}] if name in ("AUROC", "AveragePrecision") else [{}]
+    for kwargs in extra:
+        ours, ref = (make_metric(name, task, C, **kwargs) for _ in range(2))
+        _quiet(ours.update_state, y, low, w)
+        _quiet(ref.update_state, y, low.astype(np.float32), w.astype(np.float32))
+        _assert_same(*(keras.tree.flatten(_quiet(m.result)) for m in (ours, ref)))
 
 
 def test_evaluate_arrays_range_check_sees_bfloat16_values():

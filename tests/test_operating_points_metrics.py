@@ -120,8 +120,9 @@ def test_binned_mode_is_within_its_bound_at_a_real_threshold(
         threshold = got[f"{stem}_threshold" if task == "binary" else f"{stem}_threshold_{k}"]
         b = bound if task == "binary" else bound[key]
         assert got[key] - 1e-12 <= exact[key] <= got[key] + b + 1e-12, key
-        # The value is achieved at the reported threshold: recompute it from the data.
-        predicted = pp[:, k] >= threshold
+        # The value is achieved at the reported threshold: recompute it from the data
+        # (positive when score > threshold, in float32 as the scores).
+        predicted = pp[:, k] > np.float32(threshold)
         positive = yy[:, k] == 1
         tp, fp = w[predicted & positive].sum(), w[predicted & ~positive].sum()
         rates = {
@@ -213,3 +214,34 @@ def test_partial_auc_matches_sklearn(max_fpr: float) -> None:
         for k in range(C)
     }
     assert_close(per_class.result(), expected_classes, atol=1e-12)
+
+
+@pytest.mark.parametrize("exact", [True, False])
+def test_the_logged_threshold_is_the_one_threshold_and_keras_use(exact: bool) -> None:
+    """One convention everywhere: "positive when score > t". `em.Recall(threshold=t)`,
+    `em.Precision(threshold=t)` and Keras' `Recall(thresholds=t)` with the t that
+    PrecisionAtRecall(0.9) logs give the recall it promised and the precision it reports; the
+    threshold also works as "score >= t" (no score lies between it and the cut)."""
+    rng = np.random.default_rng(12)
+    y = rng.integers(0, 2, 400)
+    p = np.round(np.clip(0.35 * y + 0.65 * rng.random(400), 0, 1), 3).astype(np.float32)
+    kwargs = {"exact": True, "capacity": 400} if exact else {}
+    op = feed(em.PrecisionAtRecall("binary", recall=0.9, **kwargs), y, p, sizes=[150, 250])
+    result = {k: float(np.asarray(v)) for k, v in op.result().items()}
+    t = result["precision_at_recall_threshold"]
+    recall = float(feed(em.Recall("binary", threshold=t), y, p).result())
+    precision = float(feed(em.Precision("binary", threshold=t), y, p).result())
+    assert recall >= 0.9
+    assert precision == pytest.approx(result["precision_at_recall"], abs=1e-12)
+    assert recall == pytest.approx(skm.recall_score(y, p > t), abs=1e-12)
+    assert recall == pytest.approx(skm.recall_score(y, p >= t), abs=1e-12)
+    keras_recall = keras.metrics.Recall(thresholds=t)
+    keras_recall.update_state(y, p)
+    assert float(keras_recall.result()) == pytest.approx(recall, abs=1e-6)
+
+
+@pytest.mark.parametrize("average", ["micro", "macro"])
+def test_an_exact_metric_without_samples_is_nan(average: str) -> None:
+    metric = _make("PrecisionAtRecall", "multiclass", average=average, exact=True, capacity=8)
+    result = metric.result()
+    assert all(np.isnan(float(np.asarray(v))) for v in result.values())

@@ -288,7 +288,8 @@ BAD_CALLS = [
     ),
     (
         dict(y_true=[[0, 0, 0]], y_score=[[0.5, 0.5, 0.0]], task="multiclass", num_classes=3),
-        "one-hot y_true rows with a positive entry",
+        r"an all-zero row is void only when ignore_index is set\. Received 1 row\(s\) that "
+        r"are not, e\.g\. \[0, 0, 0\]",
     ),
     (
         dict(y_true=[[0, 1]], y_score=[[0.1, 0.2]], task="multilabel", num_classes=3),

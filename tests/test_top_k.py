@@ -1,9 +1,11 @@
 """`top_k` (multiclass scores) and multilabel `average="samples"` against their oracles.
 
 Top-k accuracy: scikit-learn's `top_k_accuracy_score`, on scores with many ties (rounded to one
-decimal). Top-k precision and recall: scikit-learn has none; the reference counts, per class,
-the samples whose top-k set holds it (`oracles.top_k_sets`, scikit-learn's tie order) and the
-samples labelled with it.
+decimal). Ties at the k-th score go to the lower class index here (argmax's first maximum, so
+top_k=1 is the default prediction), to the higher one in scikit-learn: the reference is
+scikit-learn on the classes in reverse order. Top-k precision and recall: scikit-learn has
+none; the reference counts, per class, the samples whose top-k set holds it
+(`oracles.top_k_sets`) and the samples labelled with it.
 """
 
 from __future__ import annotations
@@ -35,8 +37,24 @@ def test_top_k_accuracy_matches_sklearn(k: int) -> None:
     w = np.random.default_rng(10 + k).integers(1, 4, len(y)).astype(np.float64)
     sizes = batch_sizes(np.random.default_rng(k), len(y))
     metric = feed(em.Accuracy("multiclass", num_classes=C, top_k=k), y, p, w, sizes)
-    expected = skm.top_k_accuracy_score(y, p, k=k, labels=range(C), sample_weight=w)
+    expected = _sklearn_top_k(y, p, k, w)
     assert_close(metric.result(), expected, atol=1e-12)
+
+
+def _sklearn_top_k(y: np.ndarray, p: np.ndarray, k: int, w: np.ndarray | None = None) -> float:
+    """scikit-learn's top-k accuracy with ties to the lower class index: its own function on
+    the classes in reverse order (its ties go to the higher index)."""
+    return float(
+        skm.top_k_accuracy_score(C - 1 - y, p[:, ::-1], k=k, labels=range(C), sample_weight=w)
+    )
+
+
+def test_the_tie_order_is_what_the_reference_says() -> None:
+    y, p = np.array([0, 1]), np.array([[0.4, 0.4, 0.2], [0.3, 0.3, 0.3]], np.float32)
+    metric = em.Accuracy("multiclass", num_classes=3, top_k=1)
+    metric.update_state(y, p)
+    assert float(metric.result()) == 0.5  # both rows predict class 0
+    assert skm.top_k_accuracy_score(y, p, k=1, labels=range(3)) == 0.0  # scikit-learn: 1 and 2
 
 
 def _top_k_ratios(y: np.ndarray, p: np.ndarray, w: np.ndarray, k: int) -> tuple:
@@ -73,11 +91,18 @@ def test_top_k_precision_and_recall_match_the_reference(k: int) -> None:
         assert_close(ours, expected, atol=1e-12, what=f"{metric.name} {metric.average}")
 
 
-def test_top_k_equal_to_one_is_the_argmax() -> None:
-    y, p = _scores(5, ties=False)
-    plain = feed(em.F1Score("multiclass", num_classes=C, average=None), y, p)
-    top1 = feed(em.F1Score("multiclass", num_classes=C, average=None, top_k=1), y, p)
-    assert_close(top1.result(), {k: float(v) for k, v in plain.result().items()}, atol=0)
+@pytest.mark.parametrize("cls", [em.F1Score, em.Precision, em.Recall])
+def test_top_k_equal_to_one_is_the_argmax_ties_included(cls: type) -> None:
+    y, p = _scores(5)
+    assert (np.sort(p, axis=1)[:, -1] == np.sort(p, axis=1)[:, -2]).sum() > 10  # tied maxima
+    for average in (None, "macro", "micro"):
+        plain = feed(cls("multiclass", num_classes=C, average=average), y, p, sizes=[100, 57])
+        top1 = feed(cls("multiclass", num_classes=C, average=average, top_k=1), y, p)
+        assert_close(top1.result(), plain.result(), atol=0)
+    plain = feed(em.Accuracy("multiclass", num_classes=C), y, p)
+    top1 = feed(em.Accuracy("multiclass", num_classes=C, top_k=1), y, p)
+    assert_close(top1.result(), plain.result(), atol=0)
+    assert_close(plain.result(), skm.accuracy_score(y, p.argmax(1)), atol=1e-12)
 
 
 def test_top_k_in_a_compiled_fit() -> None:
@@ -94,7 +119,7 @@ def test_top_k_in_a_compiled_fit() -> None:
         ],
     )
     logs = model.evaluate(p, y, batch_size=32, return_dict=True, verbose=0)
-    assert_close(logs["top2"], skm.top_k_accuracy_score(y, p, k=2, labels=range(C)), atol=1e-6)
+    assert_close(logs["top2"], _sklearn_top_k(y, p, 2), atol=1e-6)
     _, recall, present, _, _ = _top_k_ratios(y, p, np.ones(len(y)), 3)
     assert_close(logs["recall3"], recall[present].mean(), atol=1e-6)
 

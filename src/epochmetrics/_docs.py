@@ -174,11 +174,13 @@ RATIO_ARGS = {
     "score over its labels, then the mean over rows, as scikit-learn; not for Specificity).",
     "zero_division": "Value of a ratio whose denominator is 0: 0.0, 1.0 or nan.",
     "top_k": "Multiclass scores only: the k highest-scoring classes of each sample are its "
-    "predictions (ties at the k-th score go to the higher class index, as scikit-learn's "
-    "`top_k_accuracy_score`); each sample then predicts k classes.",
+    "predictions (ties at the k-th score go to the lower class index, as argmax: top_k=1 "
+    "predicts what the default does); each sample then predicts k classes.",
     "multidim_average": '"global" (counts over every element of the epoch) or "samplewise" '
     "(the metric of each sample, e.g. each image of a segmentation batch, then the weighted "
-    "mean over samples; samples with an undefined value are left out).",
+    "mean over samples). A sample whose value is undefined (a void image, every pixel ignored) "
+    'counts as `zero_division`, for every average, as scikit-learn\'s `average="samples"`; '
+    "`zero_division=nan` leaves it out.",
 }
 
 # The ranking metrics (AUROC, AveragePrecision, the operating points).

@@ -60,6 +60,7 @@ __all__ = [
     "compile_metrics_of",
     "compiled_lists",
     "in_stateless_scope",
+    "in_symbolic_scope",
     "keras_read",
     "keras_version",
     "per_step_honoured",
@@ -187,6 +188,14 @@ except ImportError:  # pragma: no cover - a Keras outside the range
 
     def in_stateless_scope() -> bool:
         return True  # callers then use Keras' public variable API, which is always right
+
+
+try:  # Keras' scope for shape inference (`compute_output_spec`), 3.8-3.15 alike
+    from keras.src.backend.common.symbolic_scope import in_symbolic_scope
+except ImportError:  # pragma: no cover - a Keras outside the range
+
+    def in_symbolic_scope() -> bool:
+        return False  # updates then count torch's dummy inputs of shape inference
 
 
 # Frames from the caller of `keras_read` up to CompileMetrics.result (1: result() calls us),

@@ -121,6 +121,12 @@ def _own_tensor(variable: Any) -> Any:
     return getattr(variable, "_value", None)
 
 
+def own_tensor(variable: Any) -> Any:
+    """On torch outside a stateless scope, the tensor a Keras variable keeps its value in, for
+    kernels that update a state in place (None elsewhere: assign a new value instead)."""
+    return _own_tensor(variable)
+
+
 def value(variable: Any) -> Any:
     """`variable.value`; on torch, its own tensor (see `_own_tensor`): ~3 us less per read."""
     own = _own_tensor(variable)
@@ -219,6 +225,25 @@ def float_bits(x: Any) -> Any:
 
         return x.view(torch.int32)
     return ops.view(x, "int32")
+
+
+def float_from_bits(bits: Any) -> Any:
+    """The float32 whose bit pattern is int32 `bits` (the inverse of `float_bits`, with the
+    same bitcasts)."""
+    backend = keras.backend.backend()
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        return tf.bitcast(bits, tf.float32)
+    if backend == "jax":
+        import jax
+
+        return jax.lax.bitcast_convert_type(bits, "float32")
+    if backend == "torch":
+        import torch
+
+        return bits.view(torch.float32)
+    return ops.view(bits, "float32")
 
 
 def read_parts(variable: Any) -> list[Any]:

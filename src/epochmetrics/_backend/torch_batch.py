@@ -21,7 +21,7 @@ import torch
 
 from epochmetrics._backend import keras_internals
 
-__all__ = ["Inputs", "Labels", "batch", "inputs", "labels"]
+__all__ = ["INTS", "Inputs", "Labels", "batch", "inputs", "labels", "read", "targets"]
 
 _NARROW = frozenset((torch.bool, torch.uint8, torch.int8, torch.int16))
 _INTS = frozenset((*_NARROW, torch.int32, torch.int64))
@@ -327,3 +327,9 @@ def batch(spec: Any, y_true: Any, y_pred: Any, sample_weight: Any, check: bool) 
     """`labels` of the batch's `inputs`, or None where the generic function runs instead."""
     x = inputs(spec, y_true, y_pred, sample_weight)
     return None if x is None else labels(spec, x, check)
+
+
+# For the ranking kernel (`torch_ranking`), which reads targets and checks the same way.
+INTS = _INTS
+targets = _targets
+read = _read

@@ -7,6 +7,7 @@ or an `evaluate_arrays` metric needs them; `ModelEvaluator`s run last, on the mo
 from __future__ import annotations
 
 import inspect
+import itertools
 import weakref
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -222,9 +223,12 @@ def run_pass(
     share: Share,
     memo: Memo,
     curve_thresholds: int | None = None,
+    batches: int | None = None,
 ) -> PassResult:
     """One prediction pass over this process's part of `source`, combined over the processes,
     then every entry's result (unprefixed keys, the same on every process).
+
+    `batches`: stop after that many (a dry run; one process only, never in lockstep).
 
     With `curve_thresholds`, entries that can (the ranking metrics) also give their counts at
     that many uniform thresholds, from the same whole arrays (`PassResult.curves`)."""
@@ -260,7 +264,8 @@ def run_pass(
         weighted: bool | None = None
         index, failure, predicted, kept = -1, None, 0, 0
         try:
-            for index, (x, y, sw), pred in _batches(source, share, memo.predictor(model), where):
+            items = _batches(source, share, memo.predictor(model), where)
+            for index, (x, y, sw), pred in itertools.islice(items, batches):
                 if y is None:
                     raise ValueError(
                         f"Batch {index} of `data` has no targets `y`: metrics on predictions "

@@ -271,6 +271,7 @@ class EpochEvaluator(keras.callbacks.Callback):
                 "make_batches()`), a re-iterable (list, tf.data.Dataset, PyDataset, DataLoader), "
                 "or `steps=N`."
             )
+        self._dry_run()
 
     def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
         if logs is None:
@@ -296,6 +297,38 @@ class EpochEvaluator(keras.callbacks.Callback):
         self._share = None
 
     # --- internals -----------------------------------------------------------------------------
+    def _dry_run(self) -> None:
+        """Bad data fails now, not after the first epoch has trained: the first batch through
+        the model and every metric that reads batches (shapes, dtypes, label values, box
+        formats, dict keys, log keys), then their states reset. Skipped for an iterator (a
+        batch read now would be missing later) and with several processes (their passes
+        agree on counts and combine states: a partial pass there is not tested). Callables
+        and ModelEvaluators are not run: on one batch a callable may fail where the whole
+        data would not (scikit-learn's roc_auc_score with one class), and a ModelEvaluator
+        runs its own inference."""
+        share = self._share
+        if self.source.kind in ("none", "iterator") or share is None or share.processes.several:
+            return
+        entries = [e for e in self.entries if e.kind in ("stream", "arrays")]
+        if not entries:
+            return
+        self._memo.predictor(self.model)  # built once, shared with the evaluations
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # one batch: classes without samples are expected
+            run_pass(
+                entries,
+                self.source,
+                self.model,
+                output=self.output,
+                where="on the first batch of `data`, checked before training",
+                share=share,
+                memo=Memo(predictors=self._memo.predictors),  # the evaluations' sizes kept
+                batches=1,
+            )
+        for e in entries:
+            if e.kind == "stream":
+                e.obj.reset_state()
+
     def _due(self, epoch: int) -> bool:
         if self._first_epoch is None:
             self._first_epoch = epoch

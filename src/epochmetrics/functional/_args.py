@@ -30,9 +30,11 @@ from epochmetrics._types import Average, Direction, PerStep, Task, TauVariant
 
 __all__ = [
     "INVALID_KINDS",
+    "ONE_HOT_RULE",
     "SCORES",
     "TaskSpec",
     "UndefinedMetricWarning",
+    "ambiguous_form_error",
     "bad_one_hot_error",
     "bad_scores_error",
     "bad_values_error",
@@ -524,10 +526,51 @@ def bad_values_error(spec: TaskSpec, which: str, bad: np.ndarray) -> ValueError:
     return ValueError(f"task={spec.task!r} expects y_pred values to be {allowed}. {count}{hint}")
 
 
-def bad_one_hot_error(rows: int) -> ValueError:
+ONE_HOT_RULE = (
+    "one-hot rows hold 0/1 with exactly one 1 (float rows may be soft targets: fractions in "
+    "[0, 1] without a 1)"
+)
+
+
+def bad_one_hot_error(
+    spec: TaskSpec,
+    rows: int,
+    example: np.ndarray,
+    true_shape: tuple[int | None, ...],
+    same_shape: bool,
+) -> ValueError:
+    """y_true read as one-hot rows (its last axis is num_classes) holds rows that are not.
+
+    `same_shape`: y_pred has y_true's shape, so labels of that shape are the other reading
+    the rule turned down: say how to ask for it."""
+    void = (
+        f"an all-zero row is void (ignore_index={spec.ignore_index} is set)"
+        if spec.ignore_index is not None
+        else "an all-zero row is void only when ignore_index is set"
+    )
+    row = "[" + ", ".join(f"{v:.7g}" for v in np.asarray(example, dtype=np.float64)) + "]"
+    other = (
+        " If y_true holds labels (one per element of its shape), give it a trailing axis of 1 "
+        "(y_true[..., None]) and pass y_pred as labels of y_true's shape."
+        if same_shape
+        else ""
+    )
     return ValueError(
-        "task='multiclass' expects one-hot y_true rows with a positive entry. "
-        f"Received {rows} row(s) with none."
+        f"task='multiclass' reads y_true of shape {true_shape} as one-hot rows over its last "
+        f"axis (num_classes={spec.num_classes}): {ONE_HOT_RULE}; {void}. Received {rows} "
+        f"row(s) that are not, e.g. {row}.{other}"
+    )
+
+
+def ambiguous_form_error(spec: TaskSpec, shape: tuple[int | None, ...], dtype: str) -> ValueError:
+    """Multiclass y_true and an integer y_pred of one shape `S + (C,)`: two readings fit."""
+    return ValueError(
+        f"task='multiclass' cannot tell what y_true and y_pred of the same shape {shape} with a "
+        f"last axis of num_classes={spec.num_classes} and an integer y_pred (dtype {dtype}) "
+        "are: one-hot targets with one-hot predictions (rows over the last axis), or labels "
+        f"with predicted labels (one per element of {shape}). Say which: for one-hot rows "
+        "pass y_pred as float scores (keras.ops.cast(y_pred, 'float32')); for labels give "
+        "y_true a trailing axis of 1 (y_true[..., None])."
     )
 
 

@@ -23,6 +23,7 @@ from epochmetrics._backend import ops as _backend
 from epochmetrics.functional._args import (
     SCORES,
     TaskSpec,
+    ambiguous_form_error,
     bad_one_hot_error,
     bad_scores_error,
     bad_values_error,
@@ -80,6 +81,10 @@ def _host_array(name: str, x: Any) -> Any:
         array = np.asarray(x)
     except (TypeError, ValueError) as err:
         raise TypeError(f"{name} must be an array of numbers. Received: {err}") from None
+    if array.dtype.kind == "V":
+        # ml_dtypes' bfloat16 / float8 (what `predict` returns under a mixed_bfloat16 policy):
+        # float32 holds every value exactly, and every backend converts it.
+        array = _host.widen(array)
     if array.dtype.kind not in "biuf":
         raise TypeError(
             f"{name} must hold numbers (integer, bool or float). Received dtype {array.dtype}"
@@ -153,11 +158,19 @@ def _squeeze_last(shape: tuple[int | None, ...]) -> tuple[int | None, ...]:
 def batch_form(spec: TaskSpec, y_true: Any, y_pred: Any, scores: bool) -> Form | None:
     """The layout of a batch, or None when the shapes fit no form of `spec.task`.
 
-    Binary: y_true and y_pred of the same shape `(B, ...)` (a trailing axis of 1 on either is
-    dropped). Multilabel: both `(B, ..., L)`. Multiclass, with S the sample axes `(B, ...)`:
-    targets `S` (labels, or `S + (1,)`) or `S + (C,)` one-hot, predictions `S + (C,)` scores or
-    `S` labels. When both sides have the same shape `S + (C,)` they are one-hot targets and
-    scores; past rank 2 an integer y_pred of that shape is read as a label map instead.
+    The rule (the README's input table), decided by shapes and dtypes, which are static
+    inside compiled steps; values are only checked against the form chosen:
+
+    - binary: y_true and y_pred of the same shape `(B, ...)` (a trailing axis of 1 on either
+      is dropped); multilabel: both `(B, ..., L)`.
+    - multiclass, with S the sample axes `(B, ...)` and C = num_classes:
+      y_pred `S + (C,)` with y_true `S` (or `S + (1,)`): labels and scores;
+      y_true `S + (C,)` with y_pred `S` (or `S + (1,)`): one-hot rows and labels;
+      both `S` (after dropping a trailing axis of 1): labels and labels;
+      both `S + (C,)`: one-hot rows and scores when y_pred is a float. An integer or bool
+      y_pred of that shape fits two readings (one-hot rows and one-hot predictions, or
+      labels and labels of sample shape `S + (C,)`): a ValueError naming both and how to
+      say which (a float y_pred, or a trailing axis of 1 on y_true for labels).
     """
     st, sp, c = _shape(y_true), _shape(y_pred), spec.num_classes
     if spec.task == "multilabel":
@@ -171,8 +184,9 @@ def batch_form(spec: TaskSpec, y_true: Any, y_pred: Any, scores: bool) -> Form |
         return None  # ranking metrics need scores
     if len(sp) >= 2 and sp[-1] == c and sp[:-1] == st1:
         return Form(False, True, st1)  # labels + scores
-    label_map = _is_int(y_pred) and len(st) > 2
-    if len(st) >= 2 and st == sp and st[-1] == c and not label_map:
+    if len(st) >= 2 and st == sp and st[-1] == c:
+        if _is_int(y_pred):
+            raise ambiguous_form_error(spec, st, keras.backend.standardize_dtype(y_pred.dtype))
         return Form(True, True, st[:-1])  # one-hot + scores
     if scores:
         return None
@@ -231,13 +245,26 @@ def _sparse_labels(y: Any, num_classes: int) -> tuple[Any, Any]:
     return y, ops.logical_or(bad, ops.logical_or(y < 0, y >= num_classes))
 
 
-def _one_hot_labels(y_true: Any) -> tuple[Any, Any]:
-    """One-hot (or soft) `(B, C)` targets -> (int32 class of the largest entry, rows naming no
-    class). Soft targets (label smoothing, mixup) count as their largest class."""
-    y = ops.cast(y_true, "float32")  # bool one-hot included
-    # An all-zero (or all-negative) row names no class; a NaN makes the largest undefined.
-    bad = ops.logical_or(ops.logical_not(ops.any(y > 0, axis=-1)), ops.any(ops.isnan(y), axis=-1))
-    return _backend.argmax(y), bad
+def _one_hot_labels(y: Any) -> tuple[Any, Any, Any]:
+    """One-hot `(N, C)` target rows -> (int32 class of the largest entry, rows that are not
+    one-hot, all-zero rows).
+
+    A row is one-hot when its entries are in [0, 1] with exactly one 1 and no fraction (so
+    integer and bool rows are 0/1 with one 1); a float row of fractions without a 1 is a soft
+    target (label smoothing, mixup) and counts as its largest class. Rows of labels
+    ([2, 0, 1, 3, 4]), with several 1s, or with a 1 beside fractions are not one-hot. An
+    all-zero row names no class: void where the metric has an `ignore_index`, else invalid
+    (`_targets`). `_host_format.one_hot_labels` is the same rule in NumPy.
+    """
+    y = ops.cast(y, "float32")  # bool one-hot included
+    in_range = ops.all(ops.logical_and(y >= 0.0, y <= 1.0), axis=-1)  # False for NaN
+    ones = ops.sum(ops.cast(ops.equal(y, 1.0), "int32"), axis=-1)
+    frac = ops.cast(ops.any(ops.logical_and(y > 0.0, y < 1.0), axis=-1), "int32")
+    # One 1 and nothing fractional (hard), or fractions and no 1 (soft).
+    one_hot = ops.logical_and(in_range, ops.equal(ones + frac, 1))
+    zero = ops.logical_not(ops.any(ops.not_equal(y, 0.0), axis=-1))
+    bad = ops.logical_and(ops.logical_not(one_hot), ops.logical_not(zero))
+    return _backend.argmax(y), bad, zero
 
 
 def _targets(spec: TaskSpec, y_true: Any, form: Form) -> tuple[Any, Any, Any]:
@@ -246,8 +273,13 @@ def _targets(spec: TaskSpec, y_true: Any, form: Form) -> tuple[Any, Any, Any]:
         raw = ops.reshape(y_true, (-1, spec.num_classes))
         t, bad = _binary_targets(raw)
     elif form.one_hot:
-        y = ops.reshape(y_true, (-1, spec.num_classes))
-        return (*_one_hot_labels(y), None)  # ignore_index applies to label values only
+        labels, bad, zero = _one_hot_labels(ops.reshape(y_true, (-1, spec.num_classes)))
+        if spec.ignore_index is None:
+            return labels, ops.logical_or(bad, zero), None
+        # A one-hot row is its class's label: ignore_index applies to it, and an all-zero
+        # row (what one_hot encoders give void labels) is void.
+        ignored = ops.logical_or(zero, ops.equal(labels, spec.ignore_index))
+        return labels, ops.logical_and(bad, ops.logical_not(ignored)), ignored
     else:
         raw = ops.reshape(y_true, (-1,))
         if spec.task == "binary":
@@ -406,8 +438,11 @@ def _eager_error(
     if bool(ops.any(t_bad)):
         mask = host(t_bad).astype(bool)
         values = host(y_true)
-        if values.size != mask.size:
-            return bad_one_hot_error(int(mask.sum()))
+        if values.size != mask.size:  # one-hot rows
+            rows = values.reshape(mask.size, -1)[mask]
+            # Labels of y_pred's shape are the other reading (counting metrics only).
+            same = tuple(y_true.shape) == tuple(y_pred.shape) and not scores
+            return bad_one_hot_error(spec, len(rows), rows[0], _shape(y_true), same)
         return bad_values_error(spec, "y_true", values.reshape(mask.shape)[mask])
     if bool(ops.any(p_bad)):
         mask = host(p_bad).astype(bool)

@@ -20,7 +20,7 @@ from epochmetrics.functional._args import (
 )
 from epochmetrics.functional._format import batch_form
 
-__all__ = ["Columns", "column", "prepare", "to_numpy"]
+__all__ = ["Columns", "column", "one_hot_labels", "prepare", "to_numpy"]
 
 
 class Columns(NamedTuple):
@@ -165,11 +165,15 @@ def _multiclass_targets(spec: TaskSpec, yt: np.ndarray) -> tuple[np.ndarray, np.
     """Integer labels or one-hot rows -> ((n, C) bool one-hot, (n,) mask of counted samples)."""
     c = spec.num_classes
     if not _is_vector(yt):
-        bad = ~(yt.max(axis=1) > 0)
+        labels, bad, zero = one_hot_labels(yt)
+        keep = ~zero
+        if spec.ignore_index is not None:
+            keep &= labels != spec.ignore_index
+            bad &= keep
+        else:
+            bad |= zero
         if bad.any():
-            raise bad_one_hot_error(int(bad.sum()))
-        labels = yt.argmax(axis=1)
-        keep = np.ones(labels.shape, dtype=bool)
+            raise bad_one_hot_error(spec, int(bad.sum()), yt[bad][0], yt.shape, same_shape=False)
     else:
         raw = yt.reshape(-1)
         keep = np.ones(raw.shape, dtype=bool)
@@ -182,6 +186,18 @@ def _multiclass_targets(spec: TaskSpec, yt: np.ndarray) -> tuple[np.ndarray, np.
             raise bad_values_error(spec, "y_true", raw[~ok & keep])
         labels = np.where(keep, raw, 0).astype(np.int64)
     return labels[:, None] == np.arange(c)[None, :], keep
+
+
+def one_hot_labels(yt: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """`_format._one_hot_labels` in NumPy: `(n, C)` rows -> (class of the largest entry, rows
+    that are not one-hot, all-zero rows)."""
+    y = yt.astype(np.float32)  # as the in-graph rule reads it
+    in_range = np.all((y >= 0) & (y <= 1), axis=-1)  # False for NaN
+    ones = np.sum(y == 1, axis=-1)
+    frac = np.any((y > 0) & (y < 1), axis=-1)
+    one_hot = in_range & (ones + frac == 1)
+    zero = ~np.any(y != 0, axis=-1)
+    return np.argmax(y, axis=-1), ~one_hot & ~zero, zero
 
 
 def column(cols: Columns, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:

@@ -2,7 +2,9 @@
 
 An operating point is the best value of one rate subject to a minimum on another, with the
 threshold that achieves it: the number a user deploys ("predict positive when
-score >= threshold"). Keras' `PrecisionAtRecall` and friends approximate the value on 200
+score > threshold", as the metrics' `threshold=` and Keras; the threshold is the number just
+below the lowest score predicted positive, so "score >= threshold" selects the same scores
+unless one equals it). Keras' `PrecisionAtRecall` and friends approximate the value on 200
 thresholds and give no threshold; these are exact over every distinct score (the thresholds of
 scikit-learn's `roc_curve` and `precision_recall_curve`) plus +inf (predict nothing), for binary,
 multiclass one-vs-rest and multilabel problems. The definitions, tie rule (the optimum's
@@ -71,6 +73,8 @@ class OperatingPoint(NamedTuple):
 def _groups(t: np.ndarray, s: np.ndarray, w: np.ndarray | None) -> tuple[np.ndarray, ...]:
     """One binary problem -> `(1, G)` ascending group masses and the groups' scores (float64)."""
     fps, tps, thr = _ranking_kernels.thresholds(t, s, w)  # descending distinct scores, cumulative
+    if len(thr) == 0:  # no samples (or all of weight 0): one empty group, never a candidate
+        return np.zeros((1, 1)), np.zeros((1, 1)), np.zeros((1, 1))
     pos = np.diff(np.r_[0.0, tps])[::-1]
     neg = np.diff(np.r_[0.0, fps])[::-1]
     return pos[None], neg[None], thr[::-1].astype(np.float64)[None]
@@ -128,7 +132,9 @@ def operating_point_columns(
     with np.errstate(all="ignore"):
         for i, problem in enumerate(problems):
             pos, neg, thr = _groups(*problem)
-            v, t = opo.operating_point_from_counts(numpy_ops, kind, pos, neg, thr, constraint)
+            v, t = opo.operating_point_from_counts(
+                numpy_ops, kind, pos, neg, thr, constraint, scores=str(cols.scores.dtype)
+            )
             values[i], thresholds[i] = v[0], t[0]
     what = kind.replace("_", " ").capitalize()
     undefined = [int(i) for i in np.flatnonzero(np.isnan(values))]
@@ -157,7 +163,7 @@ def precision_at_recall(
     """The highest precision among thresholds with recall >= `min_recall`, and its threshold.
 
     max over t of TP(t) / (TP(t) + FP(t)) subject to TP(t) / P >= min_recall, predicting
-    positive when score >= t; ties go to the lowest such threshold (the most recall). Always
+    positive when score > t; ties go to the lowest such threshold (the most recall). Always
     reachable when the class has positives (the lowest score has recall 1). With
     `min_recall=0` the +inf threshold (precision 1 by convention) qualifies: the value is 1.0.
 
@@ -173,8 +179,8 @@ def precision_at_recall(
     Examples:
         >>> from epochmetrics.functional.operating_points import precision_at_recall
         >>> point = precision_at_recall([0, 0, 1, 1], [0.1, 0.4, 0.35, 0.8], min_recall=0.9)
-        >>> round(point.value, 4), point.threshold
-        (0.6667, 0.35)
+        >>> round(point.value, 4), point.threshold  # positive when score > t: just below 0.35
+        (0.6667, 0.3499999999999999)
     """
     constraint = check_rate("min_recall", min_recall)
     return _operating_point(
@@ -222,7 +228,7 @@ def recall_at_precision(
     Examples:
         >>> from epochmetrics.functional.operating_points import recall_at_precision
         >>> recall_at_precision([0, 0, 1, 1], [0.1, 0.4, 0.35, 0.8], min_precision=0.6)
-        OperatingPoint(value=1.0, threshold=0.35)
+        OperatingPoint(value=1.0, threshold=0.3499999999999999)
         >>> recall_at_precision([1, 0], [0.2, 0.9], min_precision=0.9)
         OperatingPoint(value=0.0, threshold=inf)
     """
@@ -272,7 +278,7 @@ def sensitivity_at_specificity(
     Examples:
         >>> from epochmetrics.functional.operating_points import sensitivity_at_specificity
         >>> sensitivity_at_specificity([0, 0, 1, 1], [0.1, 0.4, 0.35, 0.8], min_specificity=0.5)
-        OperatingPoint(value=1.0, threshold=0.35)
+        OperatingPoint(value=1.0, threshold=0.3499999999999999)
     """
     constraint = check_rate("min_specificity", min_specificity)
     return _operating_point(
@@ -320,7 +326,7 @@ def specificity_at_sensitivity(
     Examples:
         >>> from epochmetrics.functional.operating_points import specificity_at_sensitivity
         >>> specificity_at_sensitivity([0, 0, 1, 1], [0.1, 0.4, 0.35, 0.8], min_sensitivity=0.5)
-        OperatingPoint(value=1.0, threshold=0.8)
+        OperatingPoint(value=1.0, threshold=0.7999999999999999)
     """
     constraint = check_rate("min_sensitivity", min_sensitivity)
     return _operating_point(

@@ -9,12 +9,14 @@ element-wise work, cumulative sums and reductions over G: no loops over groups, 
 so it runs in NumPy (`numpy_ops`) and inside compiled steps (`keras_ops`) alike.
 
 Definitions (those of `operating_points`, which computes the exact values on the host with
-these same functions). Predicting positive when score >= t, let TP(t) and FP(t) be the positive
-and negative mass at or above t, P and N the totals. The candidate thresholds are the starts of
-the non-empty groups and t = +inf (predict nothing: TP = FP = 0, precision 1 by scikit-learn's
+these same functions). Predicting positive when score >= s, let TP(s) and FP(s) be the positive
+and negative mass at or above s, P and N the totals. The candidate cuts are the starts of the
+non-empty groups and s = +inf (predict nothing: TP = FP = 0, precision 1 by scikit-learn's
 convention, the last point of `precision_recall_curve`, the first of `roc_curve`). Among the
 candidates meeting the constraint the value is maximised; of those reaching the maximum the one
-best on the constrained metric is reported (a unique threshold):
+best on the constrained metric is chosen (a unique cut). The threshold reported is the number
+just below the chosen start (`strictly_below`): "positive when score > threshold", the
+convention of the metrics' `threshold=` and of Keras, selects exactly the same scores:
 
 | kind                         | maximises      | subject to          | ties go to the   |
 |------------------------------|----------------|---------------------|------------------|
@@ -27,11 +29,11 @@ A constraint no finite threshold meets leaves t = +inf: value 0.0, threshold +in
 too). A problem without positives (any kind) or without negatives (the last two kinds) is
 undefined: value and threshold NaN.
 
-Binned mode: `bin_thresholds` gives each bin's smallest float32 score, so predicting positive at
-a bin's threshold selects exactly that bin and those above: the binned value is the exact value
-at the threshold reported, an operating point that is really achieved on the data (float32
-scores). It can only miss thresholds inside bins: binned <= exact <= binned +
-`operating_point_error_bound` (see there).
+Binned mode: `bin_thresholds` gives each bin's smallest float32 score, so predicting positive
+above the threshold reported (just below that start) selects exactly that bin and those above:
+the binned value is the exact value at the threshold reported, an operating point that is
+really achieved on the data (float32 scores). It can only miss thresholds inside bins:
+binned <= exact <= binned + `operating_point_error_bound` (see there).
 """
 
 from __future__ import annotations
@@ -43,7 +45,7 @@ from keras import ops
 
 from epochmetrics._backend import host as _host
 from epochmetrics._backend import ops as _backend
-from epochmetrics._backend.xp import divide
+from epochmetrics._backend.xp import divide, numpy_ops
 from epochmetrics.functional import ranking_graph
 
 __all__ = [
@@ -57,6 +59,7 @@ __all__ = [
     "operating_point_from_counts",
     "roc_auc_max_fpr_error_bound",
     "roc_auc_max_fpr_from_counts",
+    "strictly_below",
 ]
 
 Kind = Literal[
@@ -145,12 +148,21 @@ def _select(xp: Any, kind: str, pos: Any, neg: Any, constraint: float) -> tuple[
 
 
 def operating_point_from_counts(
-    xp: Any, kind: str, pos: Any, neg: Any, thresholds: Any, constraint: float
+    xp: Any,
+    kind: str,
+    pos: Any,
+    neg: Any,
+    thresholds: Any,
+    constraint: float,
+    *,
+    scores: str = "float32",
 ) -> tuple[Any, Any]:
     """`(K, G)` ascending group masses -> `(K,)` values and `(K,)` thresholds achieving them.
 
     See the module docstring for the definition of each `kind`, the tie rule and the undefined
-    cases (NaN value and threshold).
+    cases (NaN value and threshold). The threshold reported is the largest `scores`-dtype
+    number below the chosen group's start (`strictly_below`): "positive when score > t", as
+    the metrics' own `threshold=` and Keras.
 
     Args:
         xp: `numpy_ops` or `keras_ops`.
@@ -160,6 +172,8 @@ def operating_point_from_counts(
         thresholds: `(G,)` or `(K, G)` score at which each group starts (`bin_thresholds`,
             `group_thresholds`); only those of non-empty groups are ever reported.
         constraint: The minimum of the constrained metric, in [0, 1].
+        scores: The dtype the scores are compared in ("float32": the metrics; the host
+            functions: their scores' dtype).
 
     Returns:
         `(values, thresholds)`, each `(K,)` in `pos`' dtype.
@@ -169,16 +183,41 @@ def operating_point_from_counts(
         >>> from epochmetrics._backend.xp import numpy_ops
         >>> pos, neg = np.array([[0.0, 1, 0, 1]]), np.array([[1.0, 0, 1, 0]])
         >>> value, threshold = operating_point_from_counts(
-        ...     numpy_ops, "precision_at_recall", pos, neg, np.array([0.1, 0.35, 0.4, 0.8]), 0.9)
-        >>> float(value[0]), float(threshold[0])
-        (0.6666666666666666, 0.35)
+        ...     numpy_ops, "precision_at_recall", pos, neg, np.array([0.1, 0.25, 0.4, 0.8]), 0.9)
+        >>> float(value[0]), float(threshold[0])  # positive when score > 0.25 - 2**-26
+        (0.6666666666666666, 0.2499999850988388)
     """
     value, one_hot, defined = _select(xp, kind, pos, neg, constraint)
     thr = xp.zeros_like(pos) + xp.cast(thresholds, pos.dtype)
     thr = xp.concatenate([thr, xp.zeros_like(thr[..., :1]) + float("inf")], axis=-1)
     chosen = xp.sum(xp.where(one_hot, thr, xp.zeros_like(thr)), axis=-1)
+    chosen = xp.cast(strictly_below(xp, chosen, scores), value.dtype)
     nan = xp.cast(float("nan"), value.dtype)
     return xp.where(defined, value, nan), xp.where(defined, chosen, nan)
+
+
+def strictly_below(xp: Any, t: Any, scores: str = "float32") -> Any:
+    """The largest `scores`-dtype number below each group start `t` (infinities kept).
+
+    A group starts at the smallest score it holds, so "score >= start" selects it and those
+    above. The threshold reported is the number just below: "score > t" selects the same
+    scores (none lies strictly between), which is the convention of the metrics' `threshold=`
+    and of Keras; and since no score lies in (t, start), "score >= t" does too unless a score
+    equals t itself (two adjacent float32 numbers both present). `t` holds `scores`-dtype
+    values (float32 groups for the metrics); `keras_ops` handles float32 only.
+    """
+    if xp is numpy_ops:
+        dtype = np.dtype(scores)
+        x = np.asarray(t).astype(dtype)
+        with np.errstate(all="ignore"):
+            down = np.nextafter(x, dtype.type(-np.inf))
+        return np.where(np.isfinite(x), down, x)
+    x = ops.cast(t, "float32")
+    bits = _backend.float_bits(x)
+    # Sign and magnitude: below a positive number is one bit pattern down, below a negative
+    # one a pattern up; below +-0.0 is the negative number of smallest magnitude.
+    down = ops.where(x > 0.0, bits - 1, ops.where(x < 0.0, bits + 1, -(2**31) + 1))
+    return ops.where(ops.isfinite(x), _backend.float_from_bits(down), x)
 
 
 def operating_point_error_bound(xp: Any, kind: str, pos: Any, neg: Any, constraint: float) -> Any:

@@ -5,8 +5,9 @@ e.g. mean per-image Dice), and multilabel `average="samples"` (each row's score 
 labels, then the mean over rows: scikit-learn's `average="samples"`). Exact over the epoch:
 the state is, per value, the weighted sum of the samples' scores and the sum of their
 weights, so it adds and merges like every other sum state. A sample whose score is
-undefined (NaN, with `zero_division=nan`) is left out of the mean, as macro averaging leaves
-out NaN classes.
+undefined (a void image) scores `zero_division` whatever the average, as scikit-learn's
+`average="samples"`; NaN scores (`zero_division=nan`) are left out of the mean, as
+scikit-learn leaves them out.
 
 A sample's weight is the mean weight of its elements (its `sample_weight` when weights are
 given per sample; 1 without weights).
@@ -80,13 +81,25 @@ def samplewise_values(
     beta: float,
     counts: Counts,
 ) -> Any:
-    """Each sample's score from its counts (leading axis S): `(S,)`, or `(S, C)` per class."""
+    """Each sample's score from its counts (leading axis S): `(S,)`, or `(S, C)` per class.
+
+    A void sample (no element counted: every pixel ignored) scores `zero_division` whatever
+    the average (as a sample without labels in scikit-learn's `average="samples"`), where
+    macro and weighted averages would otherwise find no class to average; accuracy, whose
+    undefined value is NaN, leaves it out.
+    """
     if kind == "accuracy":
         return divide(xp, xp.sum(counts.tp, axis=-1), xp.sum(counts.support, axis=-1), float("nan"))
     _, averaged = reductions.ratios(
         xp, spec, counts, [kind], [average], zero_division=zero_division, beta=beta
     )
-    return averaged[0][0]
+    values = averaged[0][0]
+    # Counted weight of each sample, summed over its classes (tp + fp + fn + tn per class).
+    counted = xp.sum(counts.support + counts.predicted - counts.tp + counts.tn, axis=-1)
+    void = xp.equal(counted, 0.0)
+    if len(values.shape) == 2:
+        void = xp.expand_dims(void, -1)
+    return xp.where(void, xp.cast(zero_division, values.dtype), values)
 
 
 def samplewise_update(

@@ -115,8 +115,10 @@ def top_k_update(
     laid out as `stat_scores_layout(spec)`: tp = rows whose class is among them, predicted =
     rows that have the class among them (k per row), support as usual.
 
-    Ties at the k-th score go to the higher class index, as scikit-learn's
-    `top_k_accuracy_score` breaks them (a stable ascending sort, reversed).
+    Ties at the k-th score go to the lower class index, as argmax takes the first maximum:
+    top_k=1 predicts what the default argmax predicts, and the k sets are nested.
+    (scikit-learn's `top_k_accuracy_score` gives them to the higher index, so its k=1 can
+    differ from its own `accuracy_score` on tied scores.)
     """
     x = format_batch(
         spec, y_true, y_pred, sample_weight, scores=True, real_scores=True, check=check
@@ -126,10 +128,10 @@ def top_k_update(
     kth = ops.expand_dims(ops.min(ops.top_k(scores, k, sorted=False)[0], axis=-1), -1)  # (N, 1)
     above = scores > kth
     tied = ops.equal(scores, kth)
-    # Slots left for the tied scores, filled from the highest class index down.
+    # Slots left for the tied scores, filled from the lowest class index up.
     room = k - ops.sum(ops.cast(above, "int32"), axis=-1, keepdims=True)
-    tied_after = ops.flip(ops.cumsum(ops.flip(ops.cast(tied, "int32"), axis=-1), axis=-1), axis=-1)
-    chosen = ops.logical_or(above, ops.logical_and(tied, tied_after <= room))  # (N, C)
+    tied_before = ops.cumsum(ops.cast(tied, "int32"), axis=-1)  # ties at or below each class
+    chosen = ops.logical_or(above, ops.logical_and(tied, tied_before <= room))  # (N, C)
     dtype = keras.backend.standardize_dtype(w.dtype)
     hot = ops.equal(ops.expand_dims(t, -1), ops.arange(c, dtype="int32"))
     wc = ops.expand_dims(w, -1)

@@ -26,6 +26,7 @@ from epochmetrics.metrics import _combine, _sums
 from epochmetrics.metrics._keras_calls import (
     KerasName,
     called_by_compiled_metrics,
+    inferring_shapes,
     keras_read,
     per_step_honoured,
 )
@@ -135,11 +136,21 @@ class SumStateMetric(_sums.PortableSums, keras.metrics.Metric):
 
     def update_state(self, y_true: Any, y_pred: Any, sample_weight: Any = None) -> None:
         """Add one batch. Inputs as described in the class docstring."""
-        if _backend.is_shape_only(y_pred):
+        if inferring_shapes(y_pred):
             return  # Keras inferring shapes: nothing to add, the state keeps its shape
         step, state = self._step(), (_backend.value(self._hi), _backend.value(self._lo))
         if not all(_backend.is_concrete(x) for x in (y_true, y_pred, state[0])):
             hi, lo, _ = _sums.update(step, *state, y_true, y_pred, sample_weight)  # in a step
+        elif _sums.has_in_place(step) and _sums.update_in_place(
+            step,
+            self._hi,
+            self._lo,
+            y_true,
+            y_pred,
+            sample_weight,
+            check=not called_by_compiled_metrics(),  # as below: no host read inside fit
+        ):
+            return  # added where the batch lands, in the variables' own tensors
         elif called_by_compiled_metrics():
             # An eager train/test step (torch's fit): no host read per step. Invalid inputs are
             # counted, as in compiled steps, and the epoch's read warns with the counts.
@@ -330,8 +341,9 @@ class SumStateMetric(_sums.PortableSums, keras.metrics.Metric):
         spec = self._spec
         if spec.task == "multiclass":
             return (
-                f"y_true labels outside [0, num_classes={spec.num_classes}) or one-hot rows "
-                "naming no class"
+                f"y_true labels outside [0, num_classes={spec.num_classes}) or rows that are "
+                "not one-hot (0/1 with one 1, or soft fractions; all-zero rows are void only "
+                "with ignore_index)"
             )
         return "y_true values other than 0 and 1"
 

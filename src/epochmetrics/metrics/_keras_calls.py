@@ -21,6 +21,7 @@ import weakref
 from typing import Any
 
 from epochmetrics._backend import keras_internals
+from epochmetrics._backend import ops as _backend
 from epochmetrics._backend.keras_internals import (
     KerasName,
     KerasRead,
@@ -33,6 +34,7 @@ __all__ = [
     "KerasRead",
     "called_by_compiled_metrics",
     "compiled_metrics",
+    "inferring_shapes",
     "keras_read",
     "per_step_honoured",
 ]
@@ -112,3 +114,15 @@ def _describe(metric: Any, logged_as: str, key: str) -> str:
     if key != logged_as:
         what += f" through its key {key!r}"
     return what
+
+
+def inferring_shapes(y_pred: Any) -> bool:
+    """Whether Keras is only inferring shapes (building compiled metrics) with inputs an update
+    must not count. torch's backend first passes "meta" tensors (shapes, no values), and when
+    anything fails on them it calls again with tensors of ones, whose values are dummies (rows
+    of ones are not one-hot): counting them as invalid would warn about data the user never
+    gave. What is added there is discarded anyway (a stateless scope)."""
+    if _backend.is_shape_only(y_pred):
+        return True
+    # Traced inputs (JAX, TensorFlow) run the update as a real step would, for its shapes.
+    return keras_internals.in_symbolic_scope() and _backend.is_concrete(y_pred)

@@ -31,7 +31,7 @@ from epochmetrics.functional.ranking_graph import Groups
 from epochmetrics.functional.ranking_kernel import RankingKernel
 from epochmetrics.metrics import _sums
 from epochmetrics.metrics._base import SumStateMetric, _metric_list
-from epochmetrics.metrics._keras_calls import called_by_compiled_metrics
+from epochmetrics.metrics._keras_calls import called_by_compiled_metrics, inferring_shapes
 from epochmetrics.metrics._ranking_state import BinnedState, BufferState
 from epochmetrics.metrics._sums import Step
 
@@ -257,7 +257,7 @@ class RankingMetric(SumStateMetric):
     # --- exact mode: a buffer, not a sum --------------------------------------------------------
     def update_state(self, y_true: Any, y_pred: Any, sample_weight: Any = None) -> None:
         """Add one batch (see the class docstring for shapes)."""
-        if self._buffer is None or _backend.is_shape_only(y_pred):
+        if self._buffer is None or inferring_shapes(y_pred):
             super().update_state(y_true, y_pred, sample_weight)
             return
         scores, labels, weights, keep, invalid = ranking_graph.buffer_rows(

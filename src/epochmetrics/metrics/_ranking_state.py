@@ -49,7 +49,7 @@ class BinnedState:
         self.num_bins = ranking_graph.bin_count(bins_per_octave)
         self.k = ranking_graph.num_columns(spec)
         self.layout = ranking_graph.binned_layout(spec, bins_per_octave)
-        self.step = Step(ranking_graph.binned_update, (spec, bins_per_octave))
+        self.step = Step(ranking_graph.binned_update, (spec, bins_per_octave), kernel="binned")
 
     def counts(self, state: Any, xp: Any, pooled: bool, thresholds: bool = False) -> Groups:
         """The groups (bins) of the summed state; `pooled` sums the classes (micro). Asking

@@ -30,6 +30,7 @@ __all__ = [
     "PortableSums",
     "Step",
     "add",
+    "has_in_place",
     "host_split",
     "host_total",
     "pair_of",
@@ -37,6 +38,7 @@ __all__ = [
     "split",
     "traced_total",
     "update",
+    "update_in_place",
 ]
 
 
@@ -84,6 +86,25 @@ def update(
     state = (traced_total([hi, lo], _backend.wide_float()),) if step.reads_state else ()
     batch = step.fn(*step.args, *state, y_true, y_pred, sample_weight, check=check)
     return (*add(hi, lo, batch), batch[-len(INVALID_KINDS) :])
+
+
+def has_in_place(step: Step) -> bool:
+    """Whether the backend has an in-place kernel for the step (`_backend.kernels`)."""
+    return _kernels.in_place(step.kernel) is not None
+
+
+def update_in_place(
+    step: Step, hi: Any, lo: Any, y_true: Any, y_pred: Any, sample_weight: Any, *, check: bool
+) -> bool:
+    """Add one batch to the variables `hi, lo` of a pair in place, with the backend's in-place
+    kernel for the step (`_backend.kernels.in_place`), touching only the cells the batch
+    lands in; False (nothing done) where none applies, e.g. inside a stateless scope: then
+    `update` runs. The state is the one `update` gives, bit for bit."""
+    kernel = _kernels.in_place(step.kernel)
+    own_hi, own_lo = _backend.own_tensor(hi), _backend.own_tensor(lo)
+    if kernel is None or own_hi is None or own_lo is None:
+        return False
+    return bool(kernel(*step.args, own_hi, own_lo, y_true, y_pred, sample_weight, check=check))
 
 
 def split(total: Any) -> tuple[Any, Any]:

@@ -26,7 +26,8 @@ _ACCURACY = {
     "highest scores.",
     "multidim_average": '"global" (every element of the epoch counts once) or "samplewise" '
     "(binary and multiclass: each sample's accuracy, e.g. each image's pixel accuracy, then "
-    "the weighted mean over samples).",
+    "the weighted mean over samples). A void image (every pixel ignored) has no accuracy (NaN, "
+    "as an epoch without samples) and is left out.",
 }
 _KAPPA = {"weights": 'None, "linear" or "quadratic".'}
 
@@ -38,8 +39,9 @@ class Accuracy(_Scalar):
 
     Multilabel reports subset accuracy (every label of a sample right), as scikit-learn's
     `accuracy_score`. With `top_k=k` (multiclass scores) a sample is right when its class is
-    among its k highest scores, as `top_k_accuracy_score` (ties at the k-th score go to the
-    higher class index).
+    among its k highest scores, as `top_k_accuracy_score`, except that ties at the k-th score
+    go to the lower class index, as argmax: `top_k=1` is the default prediction
+    (scikit-learn gives them to the higher index).
 
     $body
 

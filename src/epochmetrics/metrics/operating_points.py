@@ -4,8 +4,9 @@ threshold that achieves it, over the whole epoch.
 Keras' `PrecisionAtRecall` and friends evaluate 200 uniform thresholds (as wrong on bunched
 scores as its `AUC`) and log no threshold. These run on the ranking metrics' states: binned
 (fixed memory, sums, data-parallel) or exact with a buffer, and each logs `<name>_threshold`,
-the score cut to deploy ("predict positive when score >= threshold"). The definitions, tie
-rule and undefined cases are those of `functional.operating_points_ops`.
+the score cut to deploy ("predict positive when score > threshold", as `threshold=` of the
+count metrics and Keras). The definitions, tie rule and undefined cases are those of
+`functional.operating_points_ops`.
 """
 
 from __future__ import annotations
@@ -38,13 +39,17 @@ __all__ = [
 _register = keras.saving.register_keras_serializable(package="epochmetrics")
 
 _POINT = """\
-Predicting positive when score >= t, the candidates are every distinct score seen (exact)
-or every bin start (binned) and t = +inf (predict nothing). Among those with
-$constrained >= `$arg`, the largest $value is the result, and the threshold logged
-with it is the one of those reaching it that is best on $constrained (unique). If no
-finite threshold meets the constraint the result is 0.0 at threshold +inf (Keras' value
-too). Undefined problems ($undefined) give NaN, value and threshold. Multiclass is
-one-vs-rest on the class probabilities; multilabel treats each label as a binary problem.
+Predicting positive when score >= s, the candidate cuts are every distinct score seen
+(exact) or every bin start (binned) and s = +inf (predict nothing). Among those with
+$constrained >= `$arg`, the largest $value is the result, at the cut of those reaching
+it that is best on $constrained (unique). The threshold logged is the float32 number
+just below that cut: "positive when score > threshold", the convention of `threshold=`
+(`em.Recall(threshold=t)` with the logged t gives this operating point's recall) and of
+Keras; as no score lies between it and the cut, "score >= threshold" agrees too unless a
+score equals it. If no finite threshold meets the constraint the result is 0.0 at
+threshold +inf (Keras' value too). Undefined problems ($undefined) give NaN, value and
+threshold. Multiclass is one-vs-rest on the class probabilities; multilabel treats each
+label as a binary problem.
 Thresholds are in the units of `y_pred`: probabilities, or logits for binary and
 multilabel with `from_logits=True` (multiclass: softmax probabilities).
 
@@ -119,7 +124,7 @@ class PrecisionAtRecall(RankingMetric):
         >>> m.update_state([0, 0, 1, 1], [0.1, 0.4, 0.35, 0.8])
         >>> {k: round(float(v), 4) for k, v in m.result().items()}
         {'precision_at_recall': 0.6667, 'precision_at_recall_threshold': 0.3496}
-        >>> # Binned: the threshold is the start of 0.35's bin. Exact mode gives the score:
+        >>> # Binned: just below the start of 0.35's bin. Exact mode: just below 0.35:
         >>> m = em.PrecisionAtRecall("binary", recall=0.9, exact=True, capacity=100)
         >>> m.update_state([0, 0, 1, 1], [0.1, 0.4, 0.35, 0.8])
         >>> {k: round(float(v), 4) for k, v in m.result().items()}
