@@ -148,7 +148,7 @@ def main(epochs: int = 8, train_images: int = 1200, verbose: int = 0) -> dict[st
     evaluator = em.EpochEvaluator((x_val, y_val), {"coco": coco}, batch_size=100)
     callbacks = [
         keras.callbacks.EarlyStopping(monitor="val_map", patience=3, restore_best_weights=True),
-        keras.callbacks.ReduceLROnPlateau(monitor="val_map", factor=0.5, patience=1),
+        keras.callbacks.ReduceLROnPlateau(monitor="val_map", mode="max", factor=0.5, patience=1),
         evaluator,  # anywhere in the list: its values reach the callbacks of the same epoch
     ]
     with warnings.catch_warnings():

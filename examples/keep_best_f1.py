@@ -53,7 +53,9 @@ def main(epochs: int = 10, out_dir: str | None = None, verbose: int = 0) -> dict
     evaluator = em.EpochEvaluator(
         (x_val, y_val), [em.F1Score("binary"), em.Precision("binary"), em.Recall("binary")]
     )
-    checkpoint = keras.callbacks.ModelCheckpoint(path, monitor="val_f1", save_best_only=True)
+    checkpoint = keras.callbacks.ModelCheckpoint(
+        path, monitor="val_f1", mode="max", save_best_only=True
+    )
     model.fit(
         x_train,
         y_train,

@@ -73,7 +73,7 @@ def main(epochs: int = 20, verbose: int = 0) -> dict[str, Any]:
     )
     stop = keras.callbacks.EarlyStopping(monitor="val_map", patience=3, restore_best_weights=True)
     plateau = keras.callbacks.ReduceLROnPlateau(
-        monitor="val_map", patience=2, factor=0.5, min_lr=1e-4
+        monitor="val_map", mode="max", patience=2, factor=0.5, min_lr=1e-4
     )
     model.fit(
         x_train,

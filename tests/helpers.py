@@ -132,6 +132,7 @@ METRIC_TASKS: dict[str, tuple[str, ...]] = {
     "CohenKappa": ("binary", "multiclass"),
     "ConfusionMatrix": ALL_TASKS,
     "F1Score": ALL_TASKS,
+    "FBetaAtBestThreshold": ALL_TASKS,
     "FBetaScore": ALL_TASKS,
     "JaccardIndex": ALL_TASKS,
     "MatthewsCorrCoef": ("binary", "multiclass"),
@@ -177,7 +178,7 @@ OPERATING_POINTS = (
     "SensitivityAtSpecificity",
     "SpecificityAtSensitivity",
 )
-RANKING = ("AUROC", "AveragePrecision", *OPERATING_POINTS)
+RANKING = ("AUROC", "AveragePrecision", *OPERATING_POINTS, "FBetaAtBestThreshold")
 SCORES_ONLY = (*RANKING, "CalibrationError")
 # Host metrics (for EpochEvaluator, not compile): their own tests (tests/test_detection*.py).
 HOST_METRICS = ("DetectionMAP", "KendallTau", "SpearmanCorrCoef")

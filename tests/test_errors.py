@@ -58,6 +58,12 @@ BAD_ARGUMENTS = [
     (em.Recall, {**MC, "class_names": ["a", "a", "b"]}, "`class_names` must be unique"),
     (em.Recall, {**MC, "class_names": "abc"}, "`class_names` must be a list of strings"),
     (em.FBetaScore, {**MC, "beta": 0}, "`beta` must be a positive number. Received: beta=0"),
+    (
+        em.FBetaAtBestThreshold,
+        {"task": "binary", "beta": -1.0},
+        r"`beta` must be a positive number\. Received: beta=-1\.0",
+    ),
+    (em.FBetaAtBestThreshold, {"task": "binary", "beta": math.inf}, "Received: beta=inf"),
     (em.FBetaScore, {**MC, "beta": math.nan}, "`beta` must be a positive number"),
     (
         em.MatthewsCorrCoef,
@@ -771,6 +777,44 @@ BAD_CALLBACK_ARGUMENTS = [
         {"directions": {"val_f1": "higher"}},
         ValueError,
         r"`directions\['val_f1'\]` must be 'up' or 'down' \(or 'max'/'min'\)\. Received: 'higher'",
+    ),
+    (
+        {"confidence": 95},
+        ValueError,
+        r"`confidence` must be a number in \(0, 1\), e\.g\. 0\.95, or None\. Received: confidence=95",
+    ),
+    ({"confidence": 1.0}, ValueError, r"Received: confidence=1\.0"),
+    (
+        {"confidence": 0.9, "resamples": 1},
+        ValueError,
+        r"`resamples` must be an integer from 2 to 100000\. Received: resamples=1",
+    ),
+    ({"confidence": 0.9, "resamples": 10.0}, ValueError, r"Received: resamples=10\.0"),
+    (
+        {"confidence": 0.9, "seed": -1},
+        ValueError,
+        r"`seed` must be an integer from 0 to 2\*\*64 - 1\. Received: seed=-1",
+    ),
+    ({"confidence": 0.9, "seed": 2**64}, ValueError, r"Received: seed=18446744073709551616"),
+    (
+        {"noise_aware": "val_accuracy"},
+        ValueError,
+        r"`noise_aware` compares epochs on bootstrap replicates: pass `confidence=` too",
+    ),
+    (
+        {"apply_to": {"val_": (_X, _Y)}},
+        ValueError,
+        r"`apply_to` prefixes must be non-empty and differ from `prefix='val_'`\. Received: 'val_'",
+    ),
+    (
+        {"apply_to": [(_X, _Y)]},
+        TypeError,
+        r"`apply_to` must be a dict \{prefix: data\}, e\.g\. \{'test_': \(x_test, y_test\)\}",
+    ),
+    (
+        {"confidence": 0.9, "noise_aware": 3},
+        TypeError,
+        r"`noise_aware` must be a log key or a list of log keys\. Received: noise_aware=3",
     ),
 ]
 

@@ -86,6 +86,7 @@ def test_values_reach_callbacks_placed_before_the_evaluator(tmp_path):
     ckpt = keras.callbacks.ModelCheckpoint(
         str(tmp_path / "m{epoch}.weights.h5"),
         monitor="val_score",
+        mode="max",  # "auto" reads the direction only from Keras 3.11 (README)
         save_best_only=True,
         save_weights_only=True,
     )
@@ -225,6 +226,7 @@ def test_every_n_epochs_holds_values_and_monitors_act_on_evaluations(tmp_path):
     ckpt = keras.callbacks.ModelCheckpoint(
         str(tmp_path / "m{epoch}.weights.h5"),
         monitor="val_score",
+        mode="max",  # "auto" reads the direction only from Keras 3.11 (README)
         save_best_only=True,
         save_weights_only=True,
     )
@@ -244,7 +246,8 @@ def test_every_n_epochs_evaluates_the_last_epoch_and_warns_on_short_patience():
     with pytest.warns(UserWarning, match=r"patience=2\) counts epochs.*patience >= 3"):
         _model().fit(x, y, epochs=5, verbose=0, callbacks=[plateau, ev])
     assert ev.history["epochs"] == [0, 3, 4]
-    assert plateau.monitor_op is keras.ops.greater  # mode="auto" from Accuracy's direction
+    # mode="auto": higher is better (Accuracy's direction; the name on Keras < 3.11).
+    assert bool(plateau.monitor_op(2.0, 1.0)) and not bool(plateau.monitor_op(1.0, 2.0))
 
 
 # --- directions and mode="auto" ------------------------------------------------------------------
@@ -279,7 +282,7 @@ def test_reduce_lr_on_plateau_lowers_the_learning_rate_on_a_scripted_metric():
         (x, y), {"map": _scripted([0.3, 0.5, 0.5, 0.5, 0.5])}, directions={"map": "up"}
     )
     plateau = keras.callbacks.ReduceLROnPlateau(
-        monitor="val_map", patience=2, factor=0.5, cooldown=5
+        monitor="val_map", mode="max", patience=2, factor=0.5, cooldown=5
     )
     model = _model()
     recorder = _Recorder()

@@ -16,6 +16,7 @@ import sklearn.metrics as skm
 from helpers import LOWER_IS_BETTER, assert_close, make_metric, metric_cases, sk
 
 import epochmetrics as em
+from epochmetrics._backend.keras_internals import keras_version
 
 C = 4
 
@@ -189,8 +190,12 @@ def test_callbacks_monitor_per_class_keys(tmp_path: Path) -> None:
     assert len(history.history["val_f1_3"]) == 2
     assert stopper.stopped_epoch == 1
     assert ckpt.exists()
-    # mode="auto" on the averaged key: Keras finds the metric by name and reads _direction.
-    assert reducer.monitor_op is keras.ops.greater
+    # mode="auto" on the averaged key: from Keras 3.11 ReduceLROnPlateau finds the metric by
+    # name and reads _direction; before, it decides by the name ("min" without "acc"), which
+    # the README documents (pass mode="max" there).
+    higher_is_better = keras_version()[:2] >= (3, 11)
+    assert bool(reducer.monitor_op(2.0, 1.0)) == higher_is_better
+    assert bool(reducer.monitor_op(1.0, 2.0)) != higher_is_better
 
 
 def test_keras_canary_auto_mode_on_per_class_key_is_a_clear_error() -> None:

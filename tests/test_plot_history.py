@@ -349,3 +349,33 @@ def test_per_class_without_average_marks_the_best_mean_epoch():
     logs = {"val_f1_0": [math.nan, 0.5, 0.9, 0.8], "val_f1_1": [math.nan, 0.6, 0.5, 0.7]}
     (ax,) = em.plot_history(logs).axes
     assert ax.get_title() == "f1 per class (best mean val over classes at epoch 3)"
+
+
+def test_intervals_are_bands_and_the_noise_aware_monitor_a_held_line():
+    """An evaluator's `K_low` / `K_high` are drawn as a band around K and `K_sig` as a held
+    line, in K's panel: never as panels of their own."""
+    from matplotlib.collections import PolyCollection
+
+    logs = make_logs(["a", "b"])
+    for key in ("val_f1_macro", "val_f1_a", "val_f1_b"):
+        v = np.asarray(logs[key])
+        logs[key + "_low"], logs[key + "_high"] = (v - 0.05).tolist(), (v + 0.04).tolist()
+    logs["val_f1_macro_sig"] = np.maximum.accumulate(logs["val_f1_macro"]).tolist()
+    logs["val_f1_macro_p_better"] = [math.nan] + [0.7] * 5
+    fig = em.plot_history(logs, class_names=["a", "b"])
+    macro, per_class, _ = fig.axes
+    assert titles(fig)[0].startswith("f1_macro (") and len(fig.axes) == 3
+    (band,) = [c for c in macro.collections if isinstance(c, PolyCollection)]
+    assert band.get_label() == "val_f1_macro interval"
+    ys = band.get_paths()[0].vertices[:, 1]
+    assert ys.min() == pytest.approx(min(logs["val_f1_macro_low"]))
+    assert ys.max() == pytest.approx(max(logs["val_f1_macro_high"]))
+    held = {li.get_label(): li for li in macro.get_lines()}["val_f1_macro_sig (noise-aware)"]
+    np.testing.assert_allclose(held.get_ydata(), logs["val_f1_macro_sig"])
+    bands = [c.get_label() for c in per_class.collections if isinstance(c, PolyCollection)]
+    assert sorted(bands) == ["val_f1_a interval", "val_f1_b interval"]
+    assert not any(k.endswith(("_low", "_high", "_sig", "_p_better")) for k in line_labels(macro)
+                   if k.startswith("val_f1_macro_"))  # fmt: skip
+    assert {"confidence interval", "noise-aware best (_sig)"} <= set(legend_texts(fig))
+    plain = em.plot_history(make_logs(["a", "b"]), class_names=["a", "b"])
+    assert "confidence interval" not in legend_texts(plain)

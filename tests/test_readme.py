@@ -36,6 +36,8 @@ def namespace() -> dict[str, object]:
         "yv": y[:40],
         "x_val": x[:40],
         "y_val": y[:40],
+        "x_test": x[40:80],
+        "y_test": y[40:80],
         "names": ["cat", "dog", "bird", "fish", "frog", "deer", "fox", "owl", "bee", "ant"],
     }
 

@@ -283,3 +283,31 @@ def solid_blocks(mask: np.ndarray, size: int) -> np.ndarray:
     s = np.pad(mask.astype(np.int64).cumsum(0).cumsum(1), ((1, 0), (1, 0)))
     total = s[size:, size:] - s[:-size, size:] - s[size:, :-size] + s[:-size, :-size]
     return total == size * size
+
+
+def test_per_class_table_shows_the_best_epochs_intervals(tmp_path):
+    run = write_fake_run(tmp_path, num_classes=3, epochs=5, files=["history.csv", "run.json"])
+    best = json.loads((run / "run.json").read_text())["best_epoch"]
+    lines = (run / "history.csv").read_text().splitlines()
+    header = lines[0].split(",")
+    rows = [line.split(",") for line in lines[1:]]
+    for c in range(3):  # the evaluator's interval columns of the per-class F1
+        header += [f"val_f1_{c}_low", f"val_f1_{c}_high"]
+        for e, row in enumerate(rows):
+            row += [repr(0.1 * c + 0.01 * e), repr(0.1 * c + 0.01 * e + 0.5)]
+    (run / "history.csv").write_text(
+        "\n".join(",".join(r) for r in [header, *rows]) + "\n", encoding="utf-8"
+    )
+    loaded = report.load_run(run)
+    for r in loaded.per_class_rows:
+        assert r["f1_low"] == pytest.approx(0.1 * int(r["class"]) + 0.01 * best)
+        assert r["f1_high"] == pytest.approx(0.1 * int(r["class"]) + 0.01 * best + 0.5)
+        assert "precision_low" not in r
+    assert f"Intervals: the evaluator's bootstrap intervals at epoch {best}." in (
+        loaded.per_class_note
+    )
+    page = report.write_report(run).read_text()
+    low, high = 0.1 * 2 + 0.01 * best, 0.1 * 2 + 0.01 * best + 0.5
+    assert f'<small class="ci">[{low:.3f}, {high:.3f}]</small>' in page
+    plain = report.load_run(write_fake_run(tmp_path / "plain", num_classes=3, epochs=5))
+    assert not any("f1_low" in r for r in plain.per_class_rows)

@@ -222,6 +222,7 @@ tr.weak td { color: var(--bad); font-weight: 600; }
 tr.avg td { border-top: 2px solid var(--ink); font-style: italic; }
 .bar { display: inline-block; height: 9px; background: var(--accent); border-radius: 2px;
        margin-left: 8px; vertical-align: middle; opacity: .75; }
+small.ci { display: block; color: #667; font-weight: 400; font-size: 80%; }
 .cols { display: flex; flex-wrap: wrap; gap: 28px; align-items: flex-start; }
 ol { margin: 0; padding-left: 22px; }
 """
@@ -416,7 +417,11 @@ def _per_class_section(run: Run) -> str:
             if c == "f1" and _finite(v):
                 width = max(0.0, min(1.0, float(v))) * 80  # type: ignore[arg-type]
                 bar = f'<span class="bar" style="width:{width:.0f}px"></span>'
-            out.append(f"<td>{_num(v)}{bar}</td>")
+            low, high = r.get(f"{c}_low"), r.get(f"{c}_high")
+            band = ""
+            if _finite(low) and _finite(high):
+                band = f'<small class="ci">[{_num(low)}, {_num(high)}]</small>'
+            out.append(f"<td>{_num(v)}{bar}{band}</td>")
         out.append("</tr>")
     out.append('<tr class="avg"><td>macro average</td>')
     for c in cols:

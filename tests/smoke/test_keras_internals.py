@@ -7,6 +7,7 @@ before a user's History misses keys.
 
 from __future__ import annotations
 
+import inspect
 import warnings
 from typing import Any
 
@@ -88,6 +89,22 @@ def test_our_names_of_compiled_metrics_are_keras_own() -> None:
     # A model's compiled metrics, as em.TensorBoard and em.RunRecorder find them.
     assert keras_internals.compile_metrics_of(model) is compiled
     assert [name for _, name in _keras_calls.compiled_metrics(model)] == ours
+
+
+def test_metric_variables_are_synced_on_read() -> None:
+    """Keras >= 3.10 makes TensorFlow metric variables synced on read; before, without a
+    synchronization, they were synced on write (replicas' assigns summed under tf.distribute)
+    and `add_metric_variable` makes them so itself."""
+    takes = "synchronization" in inspect.signature(keras.Variable.__init__).parameters
+    assert keras_internals.SYNCS_METRICS_ON_READ == takes
+    if keras.backend.backend() != "tensorflow":
+        return
+    import tensorflow as tf
+
+    for metric in (em.Accuracy("binary"), em.AUROC("binary")):
+        for variable in metric.variables:
+            assert variable.value.synchronization == tf.VariableSynchronization.ON_READ, variable
+            assert variable.value.aggregation == tf.VariableAggregation.SUM, variable
 
 
 def test_a_keras_outside_the_range_is_named(monkeypatch: pytest.MonkeyPatch) -> None:

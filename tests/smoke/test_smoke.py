@@ -343,3 +343,45 @@ def test_coco_functional_and_cli(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     printed = json.loads(done.stdout)
     assert printed["stats"]["map_50"] == pytest.approx(expected[1], abs=1e-12)
+
+
+# Two logical CPU devices must be set before TensorFlow initialises: a fresh process.
+_MIRRORED = """
+import json
+import numpy as np
+import tensorflow as tf
+
+cpu = tf.config.list_physical_devices("CPU")[0]
+tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+import keras
+import epochmetrics as em
+
+rng = np.random.default_rng(0)
+x = rng.normal(size=(300, 6)).astype("float32")
+y = rng.integers(0, 3, 300).astype("int32")
+strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+with strategy.scope():
+    model = keras.Sequential([keras.Input((6,)), keras.layers.Dense(3, activation="softmax")])
+    model.compile("sgd", "sparse_categorical_crossentropy",
+                  metrics=[em.F1Score("multiclass", num_classes=3, average="macro", name="f1"),
+                           em.Precision("multiclass", num_classes=3, average="micro", name="p")])
+logs = model.evaluate(x, y, batch_size=32, return_dict=True, verbose=0)
+pred = model.predict(x, batch_size=32, verbose=0).argmax(-1)
+result = {"f1": float(logs["f1"]), "p": float(logs["p"]), "y": y.tolist(), "pred": pred.tolist()}
+print("RESULT " + json.dumps(result))
+"""
+
+
+@pytest.mark.skipif(keras.backend.backend() != "tensorflow", reason="tf.distribute")
+def test_mirrored_strategy_gives_the_one_device_values() -> None:
+    """Under MirroredStrategy (two replicas) a compiled metric holds the whole epoch: on Keras
+    < 3.10 metric variables synced on write summed the replicas' states at every step."""
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    command = [sys.executable, "-W", "ignore", "-c", _MIRRORED]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=300, env=env)
+    lines = [ln for ln in done.stdout.splitlines() if ln.startswith("RESULT ")]
+    assert done.returncode == 0 and lines, done.stderr[-3000:]
+    result = json.loads(lines[-1][len("RESULT ") :])
+    y, pred = result["y"], result["pred"]
+    assert result["f1"] == pytest.approx(sk(skm.f1_score, y, pred, average="macro"), abs=1e-6)
+    assert result["p"] == pytest.approx(sk(skm.precision_score, y, pred, average="micro"), abs=1e-6)

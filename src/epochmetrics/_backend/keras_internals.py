@@ -52,10 +52,12 @@ import keras
 __all__ = [
     "SUPPORTED_BACKENDS",
     "SUPPORTED_KERAS",
+    "SYNCS_METRICS_ON_READ",
     "CompiledList",
     "KerasCompatibilityWarning",
     "KerasName",
     "KerasRead",
+    "add_metric_variable",
     "called_by_compiled_metrics",
     "compile_metrics_of",
     "compiled_lists",
@@ -341,6 +343,49 @@ def _flat_keys(logs: Any) -> set[str]:
     for key, value in dict(logs).items():
         keys |= _flat_keys(value) if isinstance(value, dict) else {key}
     return keys
+
+
+# Keras < 3.10 creates a TensorFlow variable with its aggregation but without its
+# synchronization (both mapped since keras-team/keras#21072, in 3.10), and its Metric.add_variable
+# asks for none: under a tf.distribute strategy a metric variable is then synced on write, so
+# each replica's assign of its new state is summed across the replicas (the state roughly
+# doubles per step: silently wrong values). Our metric variables are made synced on read there,
+# as Keras >= 3.10 makes them (every read, `ops.read_parts`, takes the replicas' sum).
+SYNCS_METRICS_ON_READ = keras_version()[:2] >= (3, 10)
+
+
+def add_metric_variable(
+    metric: Any, shape: Any, initializer: Any, dtype: Any, name: str, aggregation: str = "sum"
+) -> Any:
+    """`metric.add_variable(...)`, synced on read under TensorFlow whatever the Keras."""
+    variable = metric.add_variable(
+        shape=shape, initializer=initializer, dtype=dtype, aggregation=aggregation, name=name
+    )
+    if not SYNCS_METRICS_ON_READ and keras.backend.backend() == "tensorflow":
+        _sync_on_read(variable)
+    return variable
+
+
+def _sync_on_read(variable: Any) -> None:
+    """Give a Keras < 3.10 TensorFlow variable a `tf.Variable` synced on read, in place of (or,
+    deferred, instead of) the one Keras made: what Keras >= 3.10's `_initialize` does."""
+    import tensorflow as tf
+
+    def initialize(value: Any) -> None:
+        variable._value = tf.Variable(
+            value,
+            dtype=variable._dtype,
+            trainable=False,
+            name=variable.name,
+            aggregation=variable._map_aggregation(variable.aggregation),
+            synchronization=tf.VariableSynchronization.ON_READ,
+        )
+
+    if variable._value is None:  # deferred: Keras calls `_initialize` later
+        variable._initialize = initialize
+        return
+    with tf.init_scope():  # made where Keras made it: in the strategy's scope if any
+        initialize(tf.identity(variable._value.read_value()))
 
 
 def torch_device() -> Any:

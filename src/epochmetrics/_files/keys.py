@@ -20,11 +20,13 @@ from epochmetrics._files.history import History
 from epochmetrics._types import Direction
 
 __all__ = [
+    "COMPANIONS",
     "VAL_PREFIX",
     "Panel",
     "Series",
     "best_index",
     "class_of",
+    "companion_of",
     "digit_families",
     "group_panels",
     "metric_direction",
@@ -39,6 +41,10 @@ VAL_PREFIX = "val_"
 _DOWN_WORDS = ("loss", "error", "mse", "mae", "mape")  # rmse contains mse
 _DIGITS = re.compile(r"^(.+)_(\d+)$")
 _AVERAGE = re.compile(r"_(macro|micro|weighted)$")
+# What the evaluator derives from a key K (`EpochEvaluator(confidence=..., noise_aware=...)`):
+# its interval `K_low`, `K_high` and its noise-aware monitor `K_sig`, `K_p_better`. Drawn with
+# K (a band, a held line), never as metrics of their own.
+COMPANIONS = ("_low", "_high", "_sig", "_p_better")
 
 
 @dataclass
@@ -76,6 +82,14 @@ def split_key(key: str, history: History) -> tuple[Split, str]:
     if key.startswith(VAL_PREFIX):
         return "val", key[len(VAL_PREFIX) :]
     return ("val" if history.evaluation_only else "train"), key
+
+
+def companion_of(key: str, keys: Mapping[str, object]) -> tuple[str, str] | None:
+    """`("val_f1_macro", "_low")` for `val_f1_macro_low` when `val_f1_macro` is among `keys`."""
+    for suffix in COMPANIONS:
+        if key.endswith(suffix) and key[: -len(suffix)] in keys:
+            return key[: -len(suffix)], suffix
+    return None
 
 
 def class_of(name: str, class_names: Collection[str]) -> tuple[str, str] | None:
@@ -130,7 +144,11 @@ def group_panels(
     averages (`f1_macro`, `f1_weighted`, then f1 per class); losses last.
     """
     names = list(class_names) if class_names is not None else (history.class_names or [])
-    parsed: dict[str, tuple[Split, str]] = {k: split_key(k, history) for k in history.scalars}
+    parsed: dict[str, tuple[Split, str]] = {
+        k: split_key(k, history)
+        for k in history.scalars
+        if companion_of(k, history.scalars) is None  # drawn with their key
+    }
 
     digit_bases = digit_families(name for _, name in parsed.values())
     lookup = frozenset(names)

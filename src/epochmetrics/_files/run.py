@@ -53,7 +53,9 @@ class Run:
         confusion: the confusion matrix shown, confusion_epoch its epoch, confusion_note its
             source (or why there is none).
         per_class_rows: one dict per class: "class", and "precision", "recall", "f1",
-            "support" where known; per_class_note says where they come from.
+            "support" where known (and "<metric>_low", "<metric>_high", the best epoch's
+            intervals, where the evaluator logged them); per_class_note says where they come
+            from.
         epoch_matrices: `(epoch, matrix)` for every evaluated epoch of the matrix shown
             (evaluation.json), oldest first.
         curves: per metric (log name), per-class counts at uniform thresholds (curves.json),
@@ -136,6 +138,7 @@ def load_run(run_dir: str | Path) -> Run:
         return run
     _find_confusion(run, info)
     _find_per_class(run, info)
+    _find_intervals(run)
     _find_epoch_matrices(run)
     if CURVES_JSON in files:
         run.curves_epoch, run.curves = read_curves(root / CURVES_JSON)
@@ -340,6 +343,39 @@ def _per_class_from_history(run: Run) -> bool:
     where = "validation" if split_used == "val" else "training (no validation keys)"
     run.per_class_note = f"From history.csv at the best epoch ({run.best_epoch}), {where}."
     return True
+
+
+def _find_intervals(run: Run) -> None:
+    """The per-class table's intervals at the best epoch: `<metric>_low` / `<metric>_high` in
+    each row, from the validation keys' `K_low` / `K_high` (`EpochEvaluator(confidence=...)`)
+    in the curves, else in the evaluator's history."""
+    if run.best_epoch is None or not run.per_class_rows:
+        return
+    for h in (run.history, run.evaluation):
+        if h is None or run.best_epoch not in h.epochs:
+            continue
+        row = h.epochs.index(run.best_epoch)
+        panels, _ = group_panels(h, run.class_names)
+        found: dict[str, dict[str, tuple[float, float]]] = {}
+        for p in panels:
+            metric = next(
+                (m for m in TABLE_METRICS if p.metric == m or p.metric.endswith("_" + m)), None
+            )
+            if not p.per_class or metric is None or metric == "support":
+                continue
+            for s in p.series:
+                low, high = h.scalars.get(s.key + "_low"), h.scalars.get(s.key + "_high")
+                if s.split == "val" and s.cls is not None and low is not None and high is not None:
+                    found.setdefault(s.cls, {})[metric] = (_float(low[row]), _float(high[row]))
+        if not found:
+            continue
+        for r in run.per_class_rows:
+            for metric, (lo, hi) in found.get(str(r["class"]), {}).items():
+                r[f"{metric}_low"], r[f"{metric}_high"] = lo, hi
+        run.per_class_note += (
+            f" Intervals: the evaluator's bootstrap intervals at epoch {run.best_epoch}."
+        )
+        return
 
 
 def _float(v: Any) -> float:

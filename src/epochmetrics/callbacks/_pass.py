@@ -12,7 +12,7 @@ import weakref
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import partial
-from typing import Any
+from typing import Any, Protocol
 
 import keras
 import numpy as np
@@ -35,7 +35,15 @@ from epochmetrics.callbacks._processes import (
 from epochmetrics.metrics import _combine
 from epochmetrics.metrics._base import SumStateMetric
 
-__all__ = ["Memo", "Output", "PassResult", "run_pass"]
+__all__ = ["Memo", "Observer", "Output", "PassResult", "run_pass"]
+
+
+class Observer(Protocol):
+    """What sees the data of a pass besides the metrics (the bootstrap's `Resampler`)."""
+
+    def stream(self, entry: Entry, y: Any, pred: Any, sw: Any) -> None: ...
+
+    def whole(self, entry: Entry, y_true: Any, y_pred: Any, sample_weight: Any) -> None: ...
 
 
 # --- one evaluation -----------------------------------------------------------------------------
@@ -117,7 +125,9 @@ class _Chunk:
         self.parts.append((y, pred, sw))
         self.values += int(np.size(pred))
 
-    def flush(self, entries: list[Entry], last: int, where: str) -> None:
+    def flush(
+        self, entries: list[Entry], last: int, where: str, observer: Observer | None = None
+    ) -> None:
         if not self.parts:
             return
         try:
@@ -129,13 +139,17 @@ class _Chunk:
         span = f"batch {last}" if self.first == last else f"batches {self.first}-{last}"
         for e in entries:
             for y, pred, sw in groups:
-                _update(e, y, pred, sw, where, span)
+                _update(e, y, pred, sw, where, span, observer)
         self.parts, self.values = [], 0
 
 
-def _update(e: Entry, y: Any, pred: Any, sw: Any, where: str, span: str) -> None:
+def _update(
+    e: Entry, y: Any, pred: Any, sw: Any, where: str, span: str, observer: Observer | None = None
+) -> None:
     try:
         e.obj.update_state(y, pred, sample_weight=sw)
+        if observer is not None:
+            observer.stream(e, y, pred, sw)
     except Exception as err:
         detail = f" on {span} with {_shapes(y_true=y, y_pred=pred, sample_weight=sw)}"
         raise _fail(f"Metric {e.label}", where, detail, err) from err
@@ -223,6 +237,7 @@ def run_pass(
     share: Share,
     memo: Memo,
     curve_thresholds: int | None = None,
+    observer: Observer | None = None,
     batches: int | None = None,
 ) -> PassResult:
     """One prediction pass over this process's part of `source`, combined over the processes,
@@ -231,7 +246,9 @@ def run_pass(
     `batches`: stop after that many (a dry run; one process only, never in lockstep).
 
     With `curve_thresholds`, entries that can (the ranking metrics) also give their counts at
-    that many uniform thresholds, from the same whole arrays (`PassResult.curves`)."""
+    that many uniform thresholds, from the same whole arrays (`PassResult.curves`).
+    `observer` (the bootstrap, one process only) sees every batch a streamed entry receives,
+    in data order, and the whole arrays of every whole-array entry."""
     streamed = [e for e in entries if e.kind == "stream"]
     chunked = [e for e in streamed if isinstance(e.obj, SumStateMetric)]
     per_batch = [e for e in streamed if not isinstance(e.obj, SumStateMetric)]
@@ -288,23 +305,23 @@ def run_pass(
                 kept += _rows(y)
                 if structured:
                     for e in structured:
-                        _update(e, y, pred, sw, where, f"batch {index}")
+                        _update(e, y, pred, sw, where, f"batch {index}", observer)
                 if not (per_batch or chunked or whole):
                     continue
                 pred = np.asarray(to_numpy(select(pred, output, names, "model output")))
                 y = select_target(y, output, names)
                 for e in per_batch:
-                    _update(e, y, pred, sw, where, f"batch {index}")
+                    _update(e, y, pred, sw, where, f"batch {index}", observer)
                 if chunked:
                     chunk.add(index, y, pred, sw)
                     if chunk.values >= CHUNK_VALUES:
-                        chunk.flush(chunked, index, where)
+                        chunk.flush(chunked, index, where, observer)
                 if whole:
                     stacks[0].add(y)
                     stacks[1].add(pred)
                     if sw is not None:
                         stacks[2].add(sw)
-            chunk.flush(chunked, index, where)
+            chunk.flush(chunked, index, where, observer)
         except Exception as err:
             if not processes.several:
                 raise
@@ -338,6 +355,12 @@ def run_pass(
                         )
                     except Exception as err:
                         raise _fail(f"Metric {e.label}", where, detail, err) from err
+                if observer is None:
+                    continue
+                try:
+                    observer.whole(e, y_true, y_pred, sample_weight)
+                except Exception as err:
+                    raise _fail(f"Metric {e.label}", where, detail + " (replicates)", err) from err
     for e in entries:
         if e.kind == "model":
             _collect(e, partial(e.obj, model), scalars, matrices, origins, where, " on the model")

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import warnings
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import keras
@@ -13,6 +14,13 @@ from epochmetrics._docs import docstring
 from epochmetrics._files.evaluation import check_history_path, prepare_history_path
 from epochmetrics._types import ProcessData
 from epochmetrics.callbacks import _keras
+from epochmetrics.callbacks._bootstrap import (
+    Resampler,
+    Selection,
+    interval_keys,
+    intervals,
+    selection_keys,
+)
 from epochmetrics.callbacks._data import BatchSource
 from epochmetrics.callbacks._metrics import Entry, build_entries
 from epochmetrics.callbacks._outputs import Output
@@ -20,8 +28,12 @@ from epochmetrics.callbacks._pass import Memo, run_pass
 from epochmetrics.callbacks._processes import Share, check_process_data, resolve
 from epochmetrics.callbacks._record import HistoryRecord
 from epochmetrics.functional._args import check_direction, check_int, check_output, check_str
+from epochmetrics.functional.bootstrap import check_confidence, check_resamples, check_seed
 
-__all__ = ["EpochEvaluator"]
+__all__ = ["DEFAULT_RESAMPLES", "EpochEvaluator"]
+
+# Replicates per evaluation: chosen by measurement (README, "Is it noise?").
+DEFAULT_RESAMPLES = 1000
 
 
 @docstring()
@@ -76,6 +88,29 @@ class EpochEvaluator(keras.callbacks.Callback):
     callable without one, pass `directions={"val_map": "up"}` here or `mode="max"` to the
     monitor; otherwise the first evaluation raises a ValueError saying so.
 
+    **Intervals** (`confidence=0.95`): every scalar key K also gets `K_low` and `K_high`, the
+    bootstrap percentile interval of K over the evaluation's samples (`resamples` Poisson(1)
+    replicates, each sample's weights a function of its position and `seed` alone:
+    `functional.bootstrap`). Same replicates every epoch, on every backend, for any batch
+    size. They say how much K would move on another validation set of this size from the
+    same population, not how much training noise there is. Keys of `ModelEvaluator`s, of
+    detection metrics and matrices get none. The count metrics cost O(R x state) per
+    evaluation; exact ranking metrics O(n K R); callables and other metrics R calls (README,
+    "Is it noise?"). Replicates assume the data comes in the same order each evaluation
+    (arrays, unshuffled datasets): with shuffled data the intervals hold, but epochs are no
+    longer compared on the same replicates.
+
+    **Noise-aware monitors** (`noise_aware=["val_f1_macro"]`, needs `confidence`): for each
+    key K listed, `K_sig` holds K's value at the best epoch so far that beat the previous best
+    by more than noise: an epoch replaces it when the `confidence` interval of its paired gain
+    (this epoch minus the best, on the same replicates) lies above 0. Stock callbacks act on
+    it: `ModelCheckpoint(monitor="val_f1_macro_sig", save_best_only=True)` saves only then,
+    `EarlyStopping(monitor="val_f1_macro_sig")` waits `patience` epochs for one. `K_p_better`
+    is the share of replicates in which this epoch beats that best (NaN at the first
+    evaluation). An epoch of equal true quality passes in about (1 - confidence)/2 of
+    comparisons: use 0.99 for long runs. It is about validation-sample noise: a real gain on
+    the validation population, not a promise of generalisation.
+
     **Several devices, several processes.** Under `tf.distribute` strategies and JAX's
     `keras.distribution` the model predicts each batch once, split across the devices, and
     the values are the one-device values. With several processes (a `torch.distributed`
@@ -122,6 +157,20 @@ class EpochEvaluator(keras.callbacks.Callback):
             Checked again at the start of `fit`, which creates the directory if needed and
             tries a write, so a bad path fails before the first epoch, not after it. With
             several processes, only process 0 writes it.
+        confidence: a level in (0, 1), e.g. 0.95: add `K_low` / `K_high` for every scalar key
+            K (see above). None (default) adds nothing and costs nothing.
+        resamples: the number of bootstrap replicates R (default 1,000, chosen by
+            measurement: README, "Is it noise?"). Cost and the intervals' own Monte Carlo
+            noise follow R and 1 / sqrt(R).
+        seed: the replicates' seed, an integer from 0 to 2**64 - 1.
+        noise_aware: a log key or a list of them (with or without the prefix) that also get
+            `K_sig` and `K_p_better` (see above).
+        apply_to: `{prefix: data}`, other data (e.g. a test set, `{"test_": (x_test,
+            y_test)}`) evaluated in the same epoch with what was chosen on `data`: metrics
+            that choose a threshold (`FBetaAtBestThreshold`) give their value there at the
+            thresholds chosen on `data` (no threshold keys), so nothing is tuned on it; the
+            other metrics are computed as usual; `ModelEvaluator`s are left out. One more
+            prediction pass per evaluation and dataset; no intervals.
         process_data: with several processes, what each one's `data` holds: "whole" or
             "own" (see above). Ignored in one process.
 
@@ -159,6 +208,11 @@ class EpochEvaluator(keras.callbacks.Callback):
         output: Output = None,
         directions: Mapping[str, str] | None = None,
         history_path: str | os.PathLike[str] | None = None,
+        confidence: float | None = None,
+        resamples: int = DEFAULT_RESAMPLES,
+        seed: int = 0,
+        noise_aware: str | Sequence[str] | None = None,
+        apply_to: Mapping[str, Any] | None = None,
         process_data: ProcessData = None,
     ) -> None:
         super().__init__()
@@ -184,6 +238,21 @@ class EpochEvaluator(keras.callbacks.Callback):
         self.process_data = check_process_data(process_data)
         self._share: Share | None = None
         self._memo = Memo()
+        self.confidence = check_confidence(confidence)
+        self.resamples = check_resamples(resamples)
+        self.seed = check_seed(seed)
+        self.noise_aware = _check_noise_aware(noise_aware, self.confidence)
+        self._resampler = (
+            None
+            if self.confidence is None
+            else Resampler(self.confidence, self.resamples, self.seed)
+        )
+        self._selection: Selection | None = None
+        self.apply_to = {
+            key: BatchSource(value, batch_size=batch_size)
+            for key, value in _check_apply_to(apply_to, prefix).items()
+        }
+        self._apply_memos = {key: Memo() for key in self.apply_to}
         self._record = HistoryRecord()
         self._held: dict[str, float] = {}
         self._callback_list: Any = None
@@ -259,6 +328,7 @@ class EpochEvaluator(keras.callbacks.Callback):
         self._first_epoch = None
         self._monitors_ready = False
         self._clash_warned = set()
+        self._selection = None
         self._callback_list = _keras.find_callback_list(self)
         if self._callback_list is not None:
             _keras.move_to_front(self._callback_list, self, EpochEvaluator)
@@ -279,7 +349,11 @@ class EpochEvaluator(keras.callbacks.Callback):
         if self._due(epoch):
             share = self._share or resolve(self.process_data, self.source, self.model)
             scalars, matrices, directions = self._evaluate(
-                self.model, f"at the end of epoch {epoch + 1}", share, self.curve_thresholds
+                self.model,
+                f"at the end of epoch {epoch + 1}",
+                share,
+                self.curve_thresholds,
+                select=True,
             )
             self._record.add(epoch, scalars, matrices, directions)
             self._held = scalars
@@ -338,8 +412,22 @@ class EpochEvaluator(keras.callbacks.Callback):
         )
 
     def _evaluate(
-        self, model: Any, where: str, share: Share, curve_thresholds: int | None = None
+        self,
+        model: Any,
+        where: str,
+        share: Share,
+        curve_thresholds: int | None = None,
+        select: bool = False,
     ) -> tuple[dict[str, float], Any, dict[str, Any]]:
+        resampler = self._resampler
+        if resampler is not None:
+            if share.processes.several:
+                raise ValueError(
+                    "`confidence=` (bootstrap intervals) is computed in one process: with "
+                    f"{share.processes.count} processes, evaluate without it, or run the "
+                    "evaluator with intervals in a single process."
+                )
+            resampler.start()
         result = run_pass(
             self.entries,
             self.source,
@@ -349,14 +437,91 @@ class EpochEvaluator(keras.callbacks.Callback):
             share=share,
             memo=self._memo,
             curve_thresholds=curve_thresholds,
+            observer=resampler,
         )
         if curve_thresholds is not None:
             self._curves = {self.prefix + k: v for k, v in result.curves.items()}
         scalars = {self.prefix + k: v for k, v in result.scalars.items()}
         matrices = {self.prefix + k: v for k, v in result.matrices.items()}
         self._origins.update({self.prefix + k: e for k, e in result.origins.items()})
+        for prefix, source in self.apply_to.items():
+            entries = _entries_at(self.entries, result.scalars)
+            other = run_pass(
+                entries,
+                source,
+                model,
+                output=self.output,
+                where=f"{where} on {prefix!r} data",
+                share=resolve(self.process_data, source, model),
+                memo=self._apply_memos[prefix],
+            )
+            scalars.update({prefix + k: v for k, v in other.scalars.items()})
+            matrices.update({prefix + k: v for k, v in other.matrices.items()})
+            self._origins.update({prefix + k: e for k, e in other.origins.items()})
         directions = {key: self._direction(key) for key in scalars}
-        return scalars, matrices, directions
+        if resampler is None:
+            return scalars, matrices, directions
+        assert self.confidence is not None
+        reps = {self.prefix + k: v for k, v in resampler.values(self.entries).items()}
+        extra = intervals(scalars, reps, self.confidence)
+        base = {d: key for key in scalars for d in interval_keys(key) if d in extra}
+        if select and self.noise_aware:
+            extra.update(self._select(scalars, reps, directions))
+            assert self._selection is not None
+            base.update({d: key for key in self._selection.keys for d in selection_keys(key)})
+        clash = sorted(set(extra) & set(scalars))
+        if clash:
+            raise ValueError(
+                f"The evaluator's keys {clash} are also keys of metrics: rename those metrics "
+                "(keys ending in `_low`, `_high`, `_sig` or `_p_better` are the evaluator's "
+                "with `confidence=`)."
+            )
+        for key, of in base.items():
+            directions.setdefault(key, directions[of])  # `_p_better` is set: "up"
+            self._origins[key] = self._origins[of]
+        return {**scalars, **extra}, matrices, directions
+
+    def _select(
+        self,
+        scalars: Mapping[str, float],
+        reps: Mapping[str, Any],
+        directions: dict[str, Any],
+    ) -> dict[str, float]:
+        """Noise-aware monitors of the `noise_aware` keys (`_bootstrap.Selection`)."""
+        if self._selection is None:
+            keys = tuple(
+                self._resolve(name, scalars, reps, directions) for name in self.noise_aware
+            )
+            assert self.confidence is not None
+            self._selection = Selection(keys, self.confidence)
+        for key in self._selection.keys:
+            directions[selection_keys(key)[1]] = "up"
+        return self._selection.update(scalars, reps, directions)
+
+    def _resolve(
+        self,
+        name: str,
+        scalars: Mapping[str, float],
+        reps: Mapping[str, Any],
+        directions: Mapping[str, Any],
+    ) -> str:
+        for key in (name, self.prefix + name):
+            if key in scalars:
+                if key not in reps:
+                    raise ValueError(
+                        f"`noise_aware` names {key!r}, which has no bootstrap replicates (it "
+                        "comes from a ModelEvaluator or a metric with structured inputs)."
+                    )
+                if directions.get(key) is None:
+                    raise ValueError(
+                        f"`noise_aware` names {key!r}, whose direction is unknown: pass "
+                        f"`directions={{{key!r}: 'up'}}` (or 'down')."
+                    )
+                return key
+        raise ValueError(
+            f"`noise_aware` names {name!r}, which is not a scalar key of this evaluator. Its "
+            f"keys: {sorted(scalars)}."
+        )
 
     def _direction(self, key: str) -> str | None:
         bare = key[len(self.prefix) :]
@@ -390,6 +555,62 @@ class EpochEvaluator(keras.callbacks.Callback):
         _keras.configure_monitors(
             others, directions, every_n_epochs=self.every_n_epochs, sources=sources
         )
+
+
+def _check_noise_aware(value: Any, confidence: float | None) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    what = "a log key or a list of log keys"
+    if not isinstance(value, (list, tuple)):
+        value = (check_str("noise_aware", value, what),)
+    names = tuple(check_str("noise_aware", name, what) for name in value)
+    if names and confidence is None:
+        raise ValueError(
+            "`noise_aware` compares epochs on bootstrap replicates: pass `confidence=` too "
+            f"(e.g. 0.95). Received: noise_aware={value!r}, confidence=None."
+        )
+    return names
+
+
+def _check_apply_to(value: Any, prefix: str) -> dict[str, Any]:
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise TypeError(
+            "`apply_to` must be a dict {prefix: data}, e.g. {'test_': (x_test, y_test)}. "
+            f"Received: apply_to={type(value).__name__}."
+        )
+    for key in value:
+        check_str("apply_to", key, "a dict whose keys are log key prefixes such as 'test_'")
+        if key == prefix or not key:
+            raise ValueError(
+                f"`apply_to` prefixes must be non-empty and differ from `prefix={prefix!r}`. "
+                f"Received: {key!r}."
+            )
+    return dict(value)
+
+
+def _entries_at(entries: list[Entry], chosen: Mapping[str, float]) -> list[Entry]:
+    """The entries for other data: metrics that choose thresholds on the evaluation data
+    (`evaluate_at_thresholds`) are computed at the thresholds they chose there (`chosen`, the
+    unprefixed scalars of this evaluation); `ModelEvaluator`s run their own data: left out."""
+    out = []
+    for e in entries:
+        if e.kind == "model":
+            continue
+        at = getattr(e.obj, "evaluate_at_thresholds", None)
+        if at is None:
+            out.append(e)
+            continue
+        thresholds = [chosen[k] for k in e.obj.threshold_keys()]
+        out.append(Entry(e.name, "callable", functools.partial(_at, at, thresholds), e.direction))
+    return out
+
+
+def _at(
+    at: Any, thresholds: list[float], y_true: Any, y_pred: Any, sample_weight: Any = None
+) -> Any:
+    return at(y_true, y_pred, thresholds, sample_weight=sample_weight)
 
 
 def _unwrap(model: Any) -> Any:

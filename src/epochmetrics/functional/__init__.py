@@ -8,6 +8,8 @@ semantics):
 - `functional.operating_points`: `precision_at_recall`, `recall_at_precision`,
   `sensitivity_at_specificity`, `specificity_at_sensitivity`, `roc_auc_max_fpr`.
 - `functional.calibration`: `calibration_error`.
+- `functional.bootstrap`: `replicate_weights` (the Poisson(1) replicate weights every
+  interval of `EpochEvaluator(confidence=...)` uses), `percentile_interval`, `paired_gain`.
 - `functional.detection`: `coco_evaluate`, `detection_map`, `summary_text`, `COCOEvaluation`.
 
 Internal (their signatures may change): the in-graph pieces the metrics are built from,

@@ -58,8 +58,9 @@ class Layout:
         return self._slices[name]
 
     def unpack(self, state: Any) -> dict[str, Any]:
-        """The segments of `state` (any array: NumPy or a tensor) by name."""
-        return {name: state[s] for name, s in self._slices.items()}
+        """The segments of `state` (any array: NumPy or a tensor; a stack of states `(..., S)`
+        gives stacked segments) by name."""
+        return {name: state[..., s] for name, s in self._slices.items()}
 
     def pack(self, dtype: str, **parts: Any) -> Any:
         """One batch's vector from its named parts (1-element segments may be scalars), cast to

@@ -33,6 +33,7 @@ from typing import Any
 import numpy as np
 
 from epochmetrics._types import RankingAverage
+from epochmetrics.functional import best_threshold as bt
 from epochmetrics.functional import operating_points, ranking_graph
 from epochmetrics.functional import operating_points_ops as opo
 from epochmetrics.functional._args import check_rate
@@ -40,7 +41,7 @@ from epochmetrics.functional._host_format import Columns
 from epochmetrics.functional._ranking_kernels import reduce_columns
 from epochmetrics.functional.ranking_graph import Groups
 
-__all__ = ["RankingKernel", "auroc", "average_precision", "operating_point"]
+__all__ = ["RankingKernel", "auroc", "average_precision", "best_fbeta", "operating_point"]
 
 
 @dataclass(frozen=True)
@@ -98,6 +99,18 @@ def operating_point(kind: str, constraint: Any) -> RankingKernel:
     )
 
 
+def best_fbeta(beta: Any) -> RankingKernel:
+    """The highest F-beta over every decision threshold, and the threshold achieving it."""
+    b = bt.check_beta(beta)
+    return RankingKernel(
+        values=functools.partial(_best_fbeta_values, b),
+        bound=functools.partial(_best_fbeta_bound, b),
+        host=functools.partial(_best_fbeta_host, b),
+        thresholds=True,
+        config=(("beta", b),),
+    )
+
+
 # --- the kernels' functions (module level: a metric holding its kernel pickles) --------------
 def _of_masses(fn: Callable[..., Any], xp: Any, groups: Groups) -> Any:
     return fn(xp, groups.pos, groups.neg)
@@ -124,4 +137,17 @@ def _point_bound(kind: str, constraint: float, xp: Any, pos: Any, neg: Any) -> A
 
 def _point_host(kind: str, constraint: float, cols: Columns, average: RankingAverage) -> Any:
     value, threshold = operating_points.operating_point_columns(kind, constraint, cols, average)
+    return np.concatenate([np.reshape(value, -1), np.reshape(threshold, -1)]).astype(np.float64)
+
+
+def _best_fbeta_values(beta: float, xp: Any, groups: Groups) -> tuple[Any, Any]:
+    return bt.best_fbeta_from_counts(xp, groups.pos, groups.neg, groups.thresholds, beta)
+
+
+def _best_fbeta_bound(beta: float, xp: Any, pos: Any, neg: Any) -> Any:
+    return bt.best_fbeta_error_bound(xp, pos, neg, beta)
+
+
+def _best_fbeta_host(beta: float, cols: Columns, average: RankingAverage) -> np.ndarray:
+    value, threshold = bt.best_fbeta_columns(beta, cols, average)
     return np.concatenate([np.reshape(value, -1), np.reshape(threshold, -1)]).astype(np.float64)

@@ -13,7 +13,9 @@ Conventions (those of scikit-learn's `precision_recall_fscore_support` and frien
   unweighted mean, as scikit-learn does.
 - `average="micro"` divides the summed counts.
 
-Per-class results (`average=None`) cover every class, present or not.
+Per-class results (`average=None`) cover every class, present or not. Counts may carry leading
+axes (`(..., C)`: a stack of states, such as the bootstrap's replicates); every reduction is
+over the last axis, so a stack gives the stack of results.
 """
 
 from __future__ import annotations
@@ -183,21 +185,24 @@ def accuracy(xp: Any, spec: TaskSpec, counts: Counts) -> Any:
     """Fraction of samples predicted right; multilabel: every label right (subset accuracy)."""
     if spec.task == "multilabel":
         return divide(xp, counts.exact, counts.samples, NAN)
-    return divide(xp, xp.sum(counts.tp), xp.sum(counts.support), NAN)
+    return divide(xp, xp.sum(counts.tp, axis=-1), xp.sum(counts.support, axis=-1), NAN)
 
 
 def balanced_accuracy(xp: Any, spec: TaskSpec, counts: Counts) -> Any:
     """Mean recall over the classes that occur in y_true."""
     present = counts.support > 0
     recalls = divide(xp, counts.tp, counts.support, 0.0)
-    n = xp.sum(xp.cast(present, recalls.dtype))
-    return divide(xp, xp.sum(xp.where(present, recalls, xp.zeros_like(recalls))), n, NAN)
+    n = xp.sum(xp.cast(present, recalls.dtype), axis=-1)
+    kept = xp.where(present, recalls, xp.zeros_like(recalls))
+    return divide(xp, xp.sum(kept, axis=-1), n, NAN)
 
 
 def _fractions(xp: Any, counts: Counts) -> tuple[Any, Any, Any]:
     """(t / T, p / P, T): class shares of y_true and y_pred, each over its own total."""
-    big_t, big_p = xp.sum(counts.support), xp.sum(counts.predicted)
-    return divide(xp, counts.support, big_t, 0.0), divide(xp, counts.predicted, big_p, 0.0), big_t
+    big_t = xp.sum(counts.support, axis=-1, keepdims=True)
+    big_p = xp.sum(counts.predicted, axis=-1, keepdims=True)
+    t, p = divide(xp, counts.support, big_t, 0.0), divide(xp, counts.predicted, big_p, 0.0)
+    return t, p, big_t[..., 0]
 
 
 def _one_class(xp: Any, x: Any) -> Any:
@@ -207,7 +212,7 @@ def _one_class(xp: Any, x: Any) -> Any:
     0 in exact arithmetic but not reliably in floating point (XLA turns `x / T` into
     `x * (1 / T)`).
     """
-    return xp.max(x) >= xp.sum(x)
+    return xp.max(x, axis=-1) >= xp.sum(x, axis=-1)
 
 
 def matthews_corrcoef(xp: Any, spec: TaskSpec, counts: Counts) -> Any:
@@ -219,10 +224,10 @@ def matthews_corrcoef(xp: Any, spec: TaskSpec, counts: Counts) -> Any:
     up to 2**26 per class, so rare events keep their sign and digits (ratios of counts would
     cancel: an MCC of -1.4e-5 lost 7 digits).
     """
-    s, c = xp.sum(counts.support), xp.sum(counts.tp)
-    cov_tp = c * s - xp.sum(counts.support * counts.predicted)
-    den = (s * s - xp.sum(counts.predicted * counts.predicted)) * (
-        s * s - xp.sum(counts.support * counts.support)
+    s, c = xp.sum(counts.support, axis=-1), xp.sum(counts.tp, axis=-1)
+    cov_tp = c * s - xp.sum(counts.support * counts.predicted, axis=-1)
+    den = (s * s - xp.sum(counts.predicted * counts.predicted, axis=-1)) * (
+        s * s - xp.sum(counts.support * counts.support, axis=-1)
     )
     ok = xp.logical_not(
         xp.logical_or(_one_class(xp, counts.support), _one_class(xp, counts.predicted))
@@ -241,21 +246,31 @@ def cohen_kappa(xp: Any, spec: TaskSpec, counts: Counts, *, weights: KappaWeight
     """
     t, p, total = _fractions(xp, counts)
     if weights is None:
-        observed = 1.0 - divide(xp, xp.sum(counts.tp), total, 0.0)
-        expected = 1.0 - xp.sum(t * p)
+        observed = 1.0 - divide(xp, xp.sum(counts.tp, axis=-1), total, 0.0)
+        expected = 1.0 - xp.sum(t * p, axis=-1)
     else:
         k = xp.cast(xp.arange(spec.num_classes), t.dtype)
         if weights == "quadratic":
             observed = divide(xp, counts.sq_err, total, 0.0)
-            expected = xp.sum(t * k * k) + xp.sum(p * k * k) - 2.0 * xp.sum(t * k) * xp.sum(p * k)
+            expected = (
+                xp.sum(t * k * k, axis=-1)
+                + xp.sum(p * k * k, axis=-1)
+                - 2.0 * xp.sum(t * k, axis=-1) * xp.sum(p * k, axis=-1)
+            )
         else:
             observed = divide(xp, counts.abs_err, total, 0.0)
             # sum_j |i - j| p_j for every i, with prefix sums: O(C).
             cp, ckp = xp.cumsum(p, axis=-1), xp.cumsum(k * p, axis=-1)
-            dist = 2.0 * (k * cp - ckp) + xp.sum(k * p) - k * xp.sum(p)
-            expected = xp.sum(t * dist)
+            dist = (
+                2.0 * (k * cp - ckp)
+                + xp.sum(k * p, axis=-1, keepdims=True)
+                - k * xp.sum(p, axis=-1, keepdims=True)
+            )
+            expected = xp.sum(t * dist, axis=-1)
     same = xp.logical_and(_one_class(xp, counts.support), _one_class(xp, counts.predicted))
-    same = xp.logical_and(same, xp.argmax(counts.support) == xp.argmax(counts.predicted))
+    same = xp.logical_and(
+        same, xp.argmax(counts.support, axis=-1) == xp.argmax(counts.predicted, axis=-1)
+    )
     undefined = xp.logical_or(same, total <= 0)
     return xp.where(undefined, xp.cast(NAN, t.dtype), 1.0 - divide(xp, observed, expected, NAN))
 

@@ -159,16 +159,17 @@ class Counts(NamedTuple):
 
 
 def unpack_stat_scores(xp: Any, spec: TaskSpec, state: Any, *, ordinal: bool = False) -> Counts:
-    """A summed state vector (in namespace `xp`) as named counts."""
+    """A summed state vector (in namespace `xp`) as named counts; a stack of states `(..., S)`
+    gives stacked counts `(..., C)`."""
     parts = stat_scores_layout(spec, ordinal).unpack(state)
     tp, predicted, support = parts["tp"], parts["predicted"], parts["support"]
     if spec.task == "multilabel":
-        return Counts(tp, predicted, support, parts["tn"], parts["exact"][0], parts["samples"][0])
-    tn = xp.sum(support) - predicted - support + tp
+        exact, samples = parts["exact"][..., 0], parts["samples"][..., 0]
+        return Counts(tp, predicted, support, parts["tn"], exact, samples)
+    tn = xp.sum(support, axis=-1, keepdims=True) - predicted - support + tp
     if ordinal:
-        return Counts(
-            tp, predicted, support, tn, abs_err=parts["abs_err"][0], sq_err=parts["sq_err"][0]
-        )
+        abs_err, sq_err = parts["abs_err"][..., 0], parts["sq_err"][..., 0]
+        return Counts(tp, predicted, support, tn, abs_err=abs_err, sq_err=sq_err)
     return Counts(tp, predicted, support, tn)
 
 

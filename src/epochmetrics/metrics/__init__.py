@@ -7,6 +7,7 @@ from epochmetrics.metrics.agreement import (
     CohenKappa,
     MatthewsCorrCoef,
 )
+from epochmetrics.metrics.best_threshold import FBetaAtBestThreshold
 from epochmetrics.metrics.calibration import CalibrationError
 from epochmetrics.metrics.classification import (
     F1Score,
@@ -52,6 +53,7 @@ __all__ = [
     "DetectionMAP",
     "ExplainedVariance",
     "F1Score",
+    "FBetaAtBestThreshold",
     "FBetaScore",
     "JaccardIndex",
     "KendallTau",

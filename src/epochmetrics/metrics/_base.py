@@ -10,8 +10,8 @@ import keras
 import numpy as np
 from keras import ops
 
+from epochmetrics._backend import keras_internals, runtime
 from epochmetrics._backend import ops as _backend
-from epochmetrics._backend import runtime
 from epochmetrics._backend.xp import keras_ops, numpy_ops
 from epochmetrics._types import PerStep
 from epochmetrics.functional._args import (
@@ -85,12 +85,8 @@ class SumStateMetric(_sums.PortableSums, keras.metrics.Metric):
         self.per_step: PerStep = "all"
         size = self._layout().size
         self._warn_if_large(self._state_bytes(size))
-        self._hi = self.add_variable(
-            shape=(size,), initializer="zeros", dtype="float32", name="sums"
-        )
-        self._lo = self.add_variable(
-            shape=(size,), initializer="zeros", dtype="float32", name="sums_lo"
-        )
+        self._hi = keras_internals.add_metric_variable(self, (size,), "zeros", "float32", "sums")
+        self._lo = keras_internals.add_metric_variable(self, (size,), "zeros", "float32", "sums_lo")
 
     # --- subclass hooks -------------------------------------------------------------------
     def _layout(self) -> Layout:

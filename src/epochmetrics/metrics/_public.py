@@ -14,6 +14,13 @@ class {cls}:
 """
 
 
+_SOURCE = """
+class {cls}:
+    def __init__({params}):
+        _base({args})
+"""
+
+
 def own_init(cls: type) -> type:
     """Give a public class that inherits `__init__` its own `__init__`, named after the class.
 

@@ -22,6 +22,7 @@ import numpy as np
 from keras import ops
 
 from epochmetrics._backend import host as _host
+from epochmetrics._backend import keras_internals
 from epochmetrics._backend import ops as _backend
 from epochmetrics._backend.xp import numpy_ops
 from epochmetrics.functional import operating_points_ops as opo
@@ -93,16 +94,11 @@ class BufferState:
         self.k = ranking_graph.num_columns(spec)
         self.labels = spec.num_classes if spec.task == "multilabel" else 1
         rows = capacity + 1
-        self.scores = metric.add_variable(
-            shape=(rows, self.k), initializer="zeros", dtype="float32", name="scores"
-        )
-        self.targets = metric.add_variable(
-            shape=(rows, self.labels), initializer="zeros", dtype="float32", name="labels"
-        )
-        self.weights = metric.add_variable(
-            shape=(rows,), initializer="zeros", dtype="float32", name="weights"
-        )
-        self.count = metric.add_variable(shape=(), initializer="zeros", dtype="int32", name="count")
+        add = functools.partial(keras_internals.add_metric_variable, metric, initializer="zeros")
+        self.scores = add(shape=(rows, self.k), dtype="float32", name="scores")
+        self.targets = add(shape=(rows, self.labels), dtype="float32", name="labels")
+        self.weights = add(shape=(rows,), dtype="float32", name="weights")
+        self.count = add(shape=(), dtype="int32", name="count")
         self.warned_dropped = 0.0
 
     @staticmethod

@@ -281,13 +281,14 @@ class ClassificationReport(_StatScores):
             elif item == "support" and self.per_class:
                 pieces.append(counts.support)
             elif item in _SCALARS:
-                pieces.append(xp.reshape(_SCALARS[item](xp, spec, counts), (1,)))
+                pieces.append(_SCALARS[item](xp, spec, counts)[..., None])
         keys = self._keys_now()
         assert keys is not None
         if not pieces:
-            return Keyed(xp.cast(counts.tp[:0], "float64"), keys)
+            return Keyed(xp.cast(counts.tp[..., :0], "float64"), keys)
         dtype = counts.tp.dtype
-        return Keyed(xp.concatenate([xp.cast(p, dtype) for p in pieces]), keys)
+        # On the last axis: a stack of states (the bootstrap's replicates) gives a stack.
+        return Keyed(xp.concatenate([xp.cast(p, dtype) for p in pieces], axis=-1), keys)
 
     def get_config(self) -> dict[str, Any]:
         return {

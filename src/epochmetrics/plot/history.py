@@ -65,7 +65,9 @@ def plot_history(
     with at least two suffixes. With more than 10 classes only the
     `highlight` worst and best classes (by the first per-class metric at its best epoch) are
     coloured; the others are drawn faded. The best epoch of each panel is marked: highest value,
-    or lowest for names containing "loss" (or as the evaluator's `directions` say).
+    or lowest for names containing "loss" (or as the evaluator's `directions` say). Where the
+    history has an `EpochEvaluator(confidence=...)` interval of a line (`K_low`, `K_high`) it
+    is drawn as a band around it, and a noise-aware monitor (`K_sig`) as a dotted held line.
 
     Args:
         source: a keras `History`, a `history.history` dict, the path of a CSVLogger file, an
@@ -107,7 +109,10 @@ def plot_history(
     for a, panel in zip(axes, selected, strict=True):
         _draw_panel(a, panel, history, colours)
 
-    handles = _legend_handles(selected, drawn_classes, colours, ranked)
+    keys = [s.key for p in selected for s in p.series]
+    bands = any(k + "_low" in history.scalars for k in keys)
+    held = any(k + "_sig" in history.scalars for k in keys)
+    handles = _legend_handles(selected, drawn_classes, colours, ranked, bands, held)
     if ax is None:
         fig.legend(handles=handles, loc="outside right upper", fontsize="small", frameon=False)
     else:
@@ -227,6 +232,7 @@ def _draw_panel(ax: Axes, panel: Panel, history: History, colours: dict[str, str
     marker = "." if len(x) <= 40 else None
     for s in panel.series:
         _draw_series(ax, x, s, panel.per_class, colours, marker)
+        _draw_companions(ax, x, s, history, panel.per_class, colours)
     ref = _reference(panel, history)
     title = f"{panel.metric} per class" if panel.per_class else panel.metric
     if ref is not None:
@@ -280,8 +286,35 @@ def _draw_series(
         )
 
 
+def _draw_companions(
+    ax: Axes, x: list[int], s: Series, history: History, per_class: bool, colours: dict[str, str]
+) -> None:
+    """The evaluator's interval of a line (`K_low`, `K_high`) as a band around it, and its
+    noise-aware monitor (`K_sig`) as a held line."""
+    if per_class and s.cls not in colours:
+        return  # faded lines: no band
+    colour = colours[s.cls] if per_class and s.cls is not None else SCALAR_COLOUR
+    low, high = history.scalars.get(s.key + "_low"), history.scalars.get(s.key + "_high")
+    if low is not None and high is not None:
+        ax.fill_between(
+            x, low, high, color=colour, alpha=0.12 if per_class else 0.2, linewidth=0,
+            label=f"{s.key} interval", zorder=0,
+        )  # fmt: skip
+    held = history.scalars.get(s.key + "_sig")
+    if held is not None:
+        ax.plot(
+            x, held, color=colour, linestyle=(0, (1, 1)), drawstyle="steps-post",
+            linewidth=1.4, label=f"{s.key}_sig (noise-aware)", zorder=2,
+        )  # fmt: skip
+
+
 def _legend_handles(
-    selected: list[Panel], classes: list[str], colours: dict[str, str], ranked: list[Any]
+    selected: list[Panel],
+    classes: list[str],
+    colours: dict[str, str],
+    ranked: list[Any],
+    bands: bool = False,
+    held: bool = False,
 ) -> list[Any]:
     from matplotlib.lines import Line2D
 
@@ -305,5 +338,13 @@ def _legend_handles(
     for split, name in (("train", "train"), ("val", "validation")):
         if split in splits:
             handles.append(Line2D([], [], color="black", linestyle=STYLE[split], label=name))
+    if bands:
+        from matplotlib.patches import Patch
+
+        handles.append(Patch(color=SCALAR_COLOUR, alpha=0.2, label="confidence interval"))
+    if held:
+        handles.append(
+            Line2D([], [], color="black", linestyle=(0, (1, 1)), label="noise-aware best (_sig)")
+        )
     handles.append(Line2D([], [], color="#555555", linestyle=":", label="best epoch"))
     return handles
