@@ -39,9 +39,9 @@ from epochmetrics._backend.xp import numpy_ops
 from epochmetrics._types import Direction
 from epochmetrics.callbacks._metrics import Entry, flatten_result
 from epochmetrics.functional import bootstrap, ranking, replicates
+from epochmetrics.functional.ranking_graph import Groups
 from epochmetrics.metrics._base import Keyed, SumStateMetric
 from epochmetrics.metrics._ranking_shell import RankingMetric
-from epochmetrics.functional.ranking_graph import Groups
 from epochmetrics.metrics.ranking import AUROC, AveragePrecision
 
 __all__ = ["Resampler", "interval_keys"]

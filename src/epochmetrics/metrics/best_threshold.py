@@ -139,4 +139,3 @@ class FBetaAtBestThreshold(RankingMetric):
         keys = self._log_keys(None) or ()
         names = [k for k in keys if k not in self.threshold_keys(keys)]
         return dict(zip(names, values.tolist(), strict=True))
-
