@@ -12,6 +12,7 @@ import pytest
 import epochmetrics as em
 from epochmetrics import _docs
 from epochmetrics.functional import (
+    best_threshold,
     calibration,
     detection,
     operating_points,
@@ -42,6 +43,7 @@ def _public() -> dict[str, Any]:
             "specificity_at_sensitivity",
             "roc_auc_max_fpr",
         ],
+        best_threshold: ["fbeta_at_best_threshold"],
         calibration: ["calibration_error"],
         rank_correlation: ["spearman_corrcoef", "kendall_tau"],
         detection: detection.__all__,
