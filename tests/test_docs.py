@@ -13,6 +13,7 @@ import epochmetrics as em
 from epochmetrics import _docs
 from epochmetrics.functional import (
     best_threshold,
+    bootstrap,
     calibration,
     detection,
     operating_points,
@@ -44,6 +45,7 @@ def _public() -> dict[str, Any]:
             "roc_auc_max_fpr",
         ],
         best_threshold: ["fbeta_at_best_threshold"],
+        bootstrap: ["replicate_weights", "percentile_interval", "paired_gain"],
         calibration: ["calibration_error"],
         rank_correlation: ["spearman_corrcoef", "kendall_tau"],
         detection: detection.__all__,
