@@ -28,9 +28,11 @@ ALLOWED = {
     "__init__": {"_backend"},
     "__main__": {"cli"},
 }
-# The names of the options' values (standard library only): every area may import them.
+ALLOWED["_docs"] = set()
+# The names of the options' values and the docstring mechanism (standard library only): every
+# area may import them.
 for _allowed in ALLOWED.values():
-    _allowed.add("_types")
+    _allowed |= {"_types", "_docs"}
 # The crossings from the compute stack into the artifacts stack: the callbacks write run
 # artifacts through their formats' owners (the evaluator its history file; RunRecorder the run
 # directory; TensorBoard reads what log keys mean); and plots read tensors with the

@@ -19,12 +19,8 @@ import keras
 import numpy as np
 import pytest
 
-from epochmetrics.functional.detection import (
-    coco_evaluate,
-    coco_main,
-    detection_map,
-    summary_text,
-)
+from epochmetrics.cli.commands import coco_main
+from epochmetrics.functional.detection import coco_evaluate, detection_map, summary_text
 from epochmetrics.functional.ranking import UndefinedMetricWarning
 from epochmetrics.metrics.detection import DetectionMAP
 

@@ -44,6 +44,9 @@ CONSTRUCTOR_CASES = [
     ),
     ({"iou_thresholds": [0.75, 0.5]}, r"`iou_thresholds` must be increasing"),
     ({"num_classes": 0}, r"`num_classes` must be a positive integer or None. Received: 0"),
+    ({"num_classes": 2.5}, r"`num_classes` must be a positive integer or None. Received: 2.5"),
+    ({"num_classes": "3"}, r"`num_classes` must be a positive integer or None. Received: '3'"),
+    ({"per_class": 0}, r"`per_class` must be True or False. Received: per_class=0"),
     ({"num_classes": 3, "class_names": ["a", "b"]}, r"`class_names` has 2 names but num_classes=3"),
     ({"class_names": ["a", "a"]}, r"`class_names` must be distinct"),
     (
@@ -208,3 +211,87 @@ def test_functional_errors():
             coco_evaluate(gt, results)
     with pytest.raises(ValueError, match=r"annotations\[0\] has no 'image_id'"):
         coco_evaluate({**gt, "annotations": [{"category_id": 1, "bbox": [0, 0, 1, 1]}]}, [])
+
+
+# detection_map checks its options as DetectionMAP does (one check of `num_classes`).
+FUNCTIONAL_CASES = [
+    ({"num_classes": 2.5}, r"`num_classes` must be a positive integer or None. Received: 2.5\."),
+    ({"num_classes": "3"}, r"`num_classes` must be a positive integer or None. Received: '3'\."),
+    ({"num_classes": True}, r"`num_classes` must be a positive integer or None. Received: True"),
+    ({"num_classes": 0}, r"`num_classes` must be a positive integer or None. Received: 0\."),
+    ({"max_detections": (1, 10.0)}, r"`max_detections` must be increasing positive integers"),
+    (
+        {"bounding_box_format": "rel_xyxy", "image_shape": (20, 20)},
+        r"bounding_box_format='rel_xyxy' takes coordinates relative to the image size \(0 to 1\), "
+        r"but y_true\['boxes'\] holds values up to 20: pixel coordinates\? Use 'xyxy'",
+    ),
+]
+
+
+@pytest.mark.parametrize(("kwargs", "message"), FUNCTIONAL_CASES)
+def test_bad_detection_map_options(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        detection_map(Y_TRUE, Y_PRED, **kwargs)
+
+
+def test_detection_map_takes_numpy_integers():
+    ev = detection_map(Y_TRUE, Y_PRED, num_classes=np.int64(3), max_detections=np.array([1, 5]))
+    assert ev.class_ids == (0, 1, 2) and ev.max_detections == (1, 5)
+
+
+_GT = {
+    "images": [{"id": 1}, {"id": 2}],
+    "categories": [{"id": 1}],
+    "annotations": [{"id": 1, "image_id": 1, "category_id": 1, "bbox": [0, 0, 5, 5]}],
+}
+_RESULT = {"image_id": 1, "category_id": 1, "bbox": [0, 0, 5, 5], "score": 1.0}
+
+# COCO ids: an id that is a number but not an integer is an error, never truncated.
+COCO_ID_CASES = [
+    (
+        _GT,
+        [{**_RESULT, "image_id": 1000.5}],
+        r"results\[0\]\['image_id'\] must be an integer id or a string. Received: 1000.5",
+    ),
+    (
+        _GT,
+        [{**_RESULT, "category_id": 1.7}],
+        r"results\[0\]\['category_id'\] must be an integer id. Received: 1.7",
+    ),
+    (
+        _GT,
+        [{**_RESULT, "category_id": "cat"}],
+        r"results\[0\]\['category_id'\] must be an integer id. Received: 'cat'",
+    ),
+    (
+        {**_GT, "annotations": [{**_GT["annotations"][0], "image_id": 1.5}]},
+        [],
+        r"annotations\[0\]\['image_id'\] must be an integer id or a string. Received: 1.5",
+    ),
+    (
+        {**_GT, "images": [{"id": 1}, {"id": "b"}]},
+        [],
+        r"images: the 'id' values must be all integers or all strings. Received 'b' at 1 and 1 at 0",
+    ),
+    (
+        _GT,
+        [{**_RESULT, "image_id": "1"}],
+        r"The results hold image ids the ground truth does not list: \['1'\]",
+    ),
+    (
+        _GT,
+        np.array([[1.5, 0, 0, 5, 5, 1.0, 1]]),
+        r"Results as an array hold a non-integer image_id in row 0: 1.5",
+    ),
+    (
+        _GT,
+        np.array([[1, 0, 0, 5, 5, 1.0, 1.25]]),
+        r"Results as an array hold a non-integer category_id in row 0: 1.25",
+    ),
+]
+
+
+@pytest.mark.parametrize(("gt", "results", "message"), COCO_ID_CASES)
+def test_bad_coco_ids(gt, results, message):
+    with pytest.raises(ValueError, match=message):
+        coco_evaluate(gt, results)

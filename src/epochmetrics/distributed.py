@@ -17,12 +17,14 @@ from typing import Any
 
 from epochmetrics._backend import collectives
 from epochmetrics._backend import host as _host
+from epochmetrics._docs import docstring
 from epochmetrics.functional._args import check_int, is_int
 from epochmetrics.metrics import _combine
 
 __all__ = ["all_reduce_metrics", "shard", "sync_on_read"]
 
 
+@docstring()
 def all_reduce_metrics(metrics: Any, group: Any = None) -> None:
     """Combine metric states over the processes of a job, in place.
 
@@ -91,6 +93,7 @@ def all_reduce_metrics(metrics: Any, group: Any = None) -> None:
     _combine.all_reduce(items, processes)
 
 
+@docstring()
 def sync_on_read(enabled: bool = True) -> bool:
     """Turn on or off the global reads of metrics across processes; returns the previous
     setting (on by default).
@@ -120,6 +123,7 @@ def sync_on_read(enabled: bool = True) -> bool:
     return _combine.sync_on_read(enabled)
 
 
+@docstring()
 def shard(data: Any, *, index: int | None = None, count: int | None = None) -> Any:
     """This process's part of `data`: a contiguous block, no sample repeated or left out.
 

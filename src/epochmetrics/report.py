@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from epochmetrics import plot
+from epochmetrics._docs import docstring
 from epochmetrics._files.run import Run, load_run
 from epochmetrics._files.run_dir import FIGURES, REPORT_HTML, write_run_json
 from epochmetrics._types import Progress
@@ -46,11 +47,19 @@ __all__ = [
 DPI = 110
 
 
+@docstring()
 def render_figures(run: Run) -> dict[str, Figure]:
     """The run's figures: "curves" (always), "confusion_matrix" (when the run has one),
     "confusion_matrices" (the matrix of each evaluated epoch, when there are several),
     "pr_roc_<metric>" (per-class PR and ROC curves of curves.json) and "predictions" (a
-    regression run's, when run.json has them); each is saved as `figure_file(name)`."""
+    regression run's, when run.json has them); each is saved as `figure_file(name)`.
+
+    Args:
+        run: A run directory as read by `load_run`.
+
+    Returns:
+        `{name: matplotlib Figure}`.
+    """
     figures = {"curves": plot.plot_history(run.history, class_names=run.class_names)}
     if run.predictions is not None:
         where = f" at epoch {run.best_epoch}" if run.best_epoch is not None else ""
@@ -75,11 +84,20 @@ def render_figures(run: Run) -> dict[str, Figure]:
     return figures
 
 
+@docstring()
 def figure_file(name: str) -> str:
-    """The file a figure of `render_figures` is saved as."""
+    """The file a figure of `render_figures` is saved as.
+
+    Args:
+        name: A figure's name, a key of `render_figures`' result.
+
+    Returns:
+        The file name, e.g. "curves.png".
+    """
     return FIGURES.get(name, f"{name}.png")
 
 
+@docstring()
 def write_figures(run_dir: str | Path, out_dir: str | Path | None = None) -> list[Path]:
     """Write curves.png and the run's other figures (see `render_figures`).
 
@@ -106,6 +124,7 @@ def write_figures(run_dir: str | Path, out_dir: str | Path | None = None) -> lis
     return written
 
 
+@docstring()
 def write_report(
     run_dir: str | Path,
     out: str | Path | None = None,

@@ -75,14 +75,13 @@ class _NumpyOps:
 def _mean(x: Any, axis: int | None = None) -> Any:
     """A sum over a count, in the input's dtype: `keras.ops.mean` computes float64 input in
     float32 on torch."""
+    if axis is None:
+        x, axis = _keras_ops.reshape(x, (-1,)), 0
     total = _keras_ops.sum(x, axis=axis)
-    dims = tuple(x.shape) if axis is None else (x.shape[axis],)
-    if any(d is None for d in dims):  # a dimension known only when the step runs
-        count = _keras_ops.cast(
-            _keras_ops.size(x) if axis is None else _keras_ops.shape(x)[axis], total.dtype
-        )
-        return total / count
-    return total / int(np.prod(dims))
+    count = x.shape[axis]
+    if count is None:  # a dimension known only when the step runs
+        return total / _keras_ops.cast(_keras_ops.shape(x)[axis], total.dtype)
+    return total / count
 
 
 class _KerasOps:

@@ -28,6 +28,7 @@ from typing import IO, Any
 
 import numpy as np
 
+from epochmetrics._docs import docstring
 from epochmetrics._files.run_dir import EVALUATION_JSON
 
 __all__ = [
@@ -101,6 +102,7 @@ def write_atomic(path: str | os.PathLike[str], write: Callable[[IO[str]], Any]) 
 
 
 # --- reading -------------------------------------------------------------------------------------
+@docstring()
 def load_history(path: str | os.PathLike[str]) -> dict[str, Any]:
     """Read a history written by `EpochEvaluator.save_history` (or `history_path=`).
 

@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from epochmetrics._docs import docstring
 from epochmetrics._files.curves import Curves, read_curves
 from epochmetrics._files.history import History, read_history
 from epochmetrics._files.keys import best_index, group_panels, metric_direction
@@ -89,8 +90,17 @@ class Run:
     notes: list[str] = field(default_factory=list)
 
 
+@docstring()
 def load_run(run_dir: str | Path) -> Run:
     """Read a run directory.
+
+    Args:
+        run_dir: The directory a training run wrote (history.csv or evaluation.json, and
+            run.json, best.keras, ... when present).
+
+    Returns:
+        A `Run`: the curves, class names, best epoch, the confusion matrix at the best epoch
+        and the per-class table.
 
     Raises:
         FileNotFoundError: the directory is missing, or has neither history.csv nor

@@ -31,6 +31,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from epochmetrics._docs import docstring
+
 __all__ = [
     "CURVES_JSON",
     "EVALUATION_JSON",
@@ -78,6 +80,7 @@ _LAYOUT: dict[str, type] = {
 }
 
 
+@docstring()
 def write_run_json(
     run_dir: str | Path,
     *,
@@ -97,6 +100,27 @@ def write_run_json(
     as `tolist()` gives them; at most `MAX_PREDICTIONS` rows: sample them first). None leaves
     a key out (`monitor` and `best_epoch` too, before a best epoch is known). The file is
     replaced atomically (a report may read it meanwhile).
+
+    Args:
+        run_dir: The run directory (it must exist).
+        settings: The run's settings, shown as they are in the report.
+        monitor: The log key that chose the best epoch (e.g. "val_f1_macro"), or None.
+        best_epoch: The best epoch, 0-based as in history.csv, or None.
+        class_names: A classification run's class names, in class order.
+        per_class: A classification run's per-class results: some or all of
+            `TABLE_METRICS` ("precision", "recall", "f1", "support"), each to one value per
+            class.
+        confusion_matrix: A classification run's confusion matrix of the best model on the
+            validation data, rows the true classes.
+        predictions: A regression run's `(y_true, y_pred)` of the best model on the
+            validation data, at most `MAX_PREDICTIONS` rows.
+
+    Returns:
+        The path of run.json.
+
+    Raises:
+        ValueError: `predictions` of different lengths or more than `MAX_PREDICTIONS` rows,
+            or a value of the wrong JSON type.
     """
     info: dict[str, Any] = {"settings": dict(settings)}
     if monitor is not None:

@@ -39,9 +39,9 @@ from epochmetrics._backend.xp import numpy_ops
 from epochmetrics._types import Direction
 from epochmetrics.callbacks._metrics import Entry, flatten_result
 from epochmetrics.functional import bootstrap, ranking, replicates
+from epochmetrics.functional.ranking_graph import Groups
 from epochmetrics.metrics._base import Keyed, SumStateMetric
 from epochmetrics.metrics._ranking_shell import RankingMetric
-from epochmetrics.metrics._ranking_state import Groups
 from epochmetrics.metrics.ranking import AUROC, AveragePrecision
 
 __all__ = ["Resampler", "interval_keys"]
@@ -281,12 +281,14 @@ class Resampler:
 def _stacked_values(metric: Any, pos: Any, neg: Any, support: Any) -> np.ndarray | None:
     """`(R, V)` values of R replicates' groups (`pos`, `neg` `(R, K, G)`, `support` `(R, K)`)
     in one call, for the metrics whose value is a reduction of `(K, G)` masses over the last
-    axis averaged as `RankingMetric._from_groups` does (AUROC without `max_fpr`, average
-    precision); None for the others (read replicate by replicate). Equal to
+    axis averaged as `RankingMetric._from_groups` does (the kernels of AUROC without `max_fpr`
+    and of average precision); None for the others (read replicate by replicate). Equal to
     `_from_groups` per replicate (tested against scikit-learn on each replicate)."""
     if not isinstance(metric, (AUROC, AveragePrecision)) or getattr(metric, "max_fpr", None):
         return None
-    values = np.asarray(type(metric)._from_counts(numpy_ops, pos, neg), np.float64)  # (R, K)
+    # The kernel's values reduce the last axis: a leading replicate axis passes through.
+    groups = Groups(pos, neg, support, None)
+    values = np.asarray(metric._kernel.values(numpy_ops, groups), np.float64)  # (R, K)
     if metric._single():
         return values[:, :1]
     if metric.average is None:

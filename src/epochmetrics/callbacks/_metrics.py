@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from epochmetrics._backend.host import to_numpy
+from epochmetrics._docs import docstring
 from epochmetrics._types import Direction
 from epochmetrics.functional._args import check_direction
 
@@ -48,6 +49,7 @@ class EvaluationError(RuntimeError):
         self.original = original
 
 
+@docstring()
 class ModelEvaluator:
     """Marks `fn(model) -> float | dict[str, float]` as an evaluator that runs its own inference.
 

@@ -56,10 +56,29 @@ def _shapes(**parts: Any) -> str:
     return ", ".join(f"{k}.shape={shape(v)}" for k, v in parts.items())
 
 
-def _fail(entry_label: str, where: str, detail: str, err: BaseException) -> EvaluationError:
+def _fail(
+    entry_label: str, where: str, detail: str, err: BaseException, hint: str = ""
+) -> EvaluationError:
     return EvaluationError(
-        f"{entry_label} failed {where}{detail}: {type(err).__name__}: {err}", err
+        f"{entry_label} failed {where}{detail}: {type(err).__name__}: {err}{hint}", err
     )
+
+
+# keras-hub 0.32's object detectors fail in `predict_on_batch` (the fix: docs/detection.md).
+_KERAS_HUB_PREDICT_ON_BATCH = (
+    ". This is keras-hub's object detectors failing in `predict_on_batch`, which the "
+    "evaluator uses: their `decode_predictions` unpacks `(images, _)` from the one-element "
+    "tuple `(x,)` that Keras passes (`predict` works). Until keras-hub fixes it, unwrap the "
+    "tuple once before fitting: `decode = detector.decode_predictions; "
+    "detector.decode_predictions = lambda predictions, data: decode(predictions, data[0] if "
+    "isinstance(data, (tuple, list)) and len(data) == 1 else data)` (docs/detection.md)."
+)
+
+
+def _prediction_hint(model: Any, err: BaseException) -> str:
+    """What to do about a known failure of a model's `predict_on_batch`, or ""."""
+    known = isinstance(err, ValueError) and "not enough values to unpack" in str(err)
+    return _KERAS_HUB_PREDICT_ON_BATCH if known and hasattr(model, "decode_predictions") else ""
 
 
 def _accepts_sample_weight(fn: Callable[..., Any]) -> bool:
@@ -160,11 +179,12 @@ class Memo:
 
 
 def _batches(
-    source: BatchSource, share: Share, predictor: Predictor
+    source: BatchSource, share: Share, predictor: Predictor, where: str
 ) -> Iterator[tuple[int, Batch, Any]]:
     """`(index, batch, prediction)` for this process's batches. In lockstep (JAX processes)
     every process steps until all are out of data; an error here is raised after that, so
-    the others are never left waiting."""
+    the others are never left waiting. A failed prediction is an EvaluationError naming the
+    batch (with the fix of a known one)."""
     items = iter(source.batches(share.part))
     index, failed = -1, None
     while True:
@@ -184,7 +204,12 @@ def _batches(
         elif item is None:
             break
         else:
-            pred = predictor.predict(item[0], rows)
+            try:
+                pred = predictor.predict(item[0], rows)
+            except Exception as err:
+                detail = f" on batch {index + 1} with {_shapes(x=item[0])}"
+                hint = _prediction_hint(predictor.model, err)
+                raise _fail("The model's prediction", where, detail, err, hint) from err
         index += 1
         yield index, item, pred
     if failed is not None:
@@ -256,7 +281,7 @@ def run_pass(
         weighted: bool | None = None
         index, failure, predicted, kept = -1, None, 0, 0
         try:
-            items = _batches(source, share, memo.predictor(model))
+            items = _batches(source, share, memo.predictor(model), where)
             for index, (x, y, sw), pred in itertools.islice(items, batches):
                 if y is None:
                     raise ValueError(

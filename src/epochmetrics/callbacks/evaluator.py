@@ -10,6 +10,7 @@ from typing import Any
 
 import keras
 
+from epochmetrics._docs import docstring
 from epochmetrics._files.evaluation import check_history_path, prepare_history_path
 from epochmetrics._types import ProcessData
 from epochmetrics.callbacks import _keras
@@ -35,6 +36,7 @@ __all__ = ["DEFAULT_RESAMPLES", "EpochEvaluator"]
 DEFAULT_RESAMPLES = 1000
 
 
+@docstring()
 class EpochEvaluator(keras.callbacks.Callback):
     """Computes metrics on held-out data at epoch end and puts them into the Keras logs.
 
@@ -155,8 +157,6 @@ class EpochEvaluator(keras.callbacks.Callback):
             Checked again at the start of `fit`, which creates the directory if needed and
             tries a write, so a bad path fails before the first epoch, not after it. With
             several processes, only process 0 writes it.
-        process_data: with several processes, what each one's `data` holds: "whole" or
-            "own" (see above). Ignored in one process.
         confidence: a level in (0, 1), e.g. 0.95: add `K_low` / `K_high` for every scalar key
             K (see above). None (default) adds nothing and costs nothing.
         resamples: the number of bootstrap replicates R (default 1,000, chosen by
@@ -171,6 +171,8 @@ class EpochEvaluator(keras.callbacks.Callback):
             thresholds chosen on `data` (no threshold keys), so nothing is tuned on it; the
             other metrics are computed as usual; `ModelEvaluator`s are left out. One more
             prediction pass per evaluation and dataset; no intervals.
+        process_data: with several processes, what each one's `data` holds: "whole" or
+            "own" (see above). Ignored in one process.
 
     Raises:
         TypeError, ValueError: on invalid arguments, at construction (and a `history_path`

@@ -12,6 +12,7 @@ import keras
 import numpy as np
 
 from epochmetrics._backend.process import is_process_zero
+from epochmetrics._docs import docstring
 from epochmetrics._files.curves import write_curves
 from epochmetrics._files.evaluation import write_history
 from epochmetrics._files.history import write_csv_history
@@ -40,6 +41,7 @@ __all__ = ["RunRecorder"]
 MAX_EPOCH_MATRIX_CLASSES = 100
 
 
+@docstring()
 class RunRecorder(keras.callbacks.Callback):
     """Writes a run directory during `fit`, rewritten at every epoch end, for the report.
 

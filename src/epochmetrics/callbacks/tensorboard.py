@@ -15,6 +15,7 @@ import keras
 import numpy as np
 
 from epochmetrics._backend.process import is_process_zero
+from epochmetrics._docs import docstring
 from epochmetrics._files.keys import digit_families, per_class_key
 from epochmetrics._types import UpdateFreq
 from epochmetrics.callbacks import _keras, _sources
@@ -50,6 +51,7 @@ _DETECTION_HELP = (
 )
 
 
+@docstring()
 class TensorBoard(keras.callbacks.Callback):
     """Writes a training run for TensorBoard: scalars, per-class curves, confusion matrices.
 
@@ -91,7 +93,8 @@ class TensorBoard(keras.callbacks.Callback):
             step's logs as `batch_<key>` every N batches (step = batch count), as Keras does.
         max_classes: per metric, at most this many classes' scalars and curves; None: all.
         num_thresholds: thresholds of the PR and ROC curves (TensorBoard's grid).
-        pr_curves: write PR curves. roc_curves: write ROC curves.
+        pr_curves: write PR curves.
+        roc_curves: write ROC curves.
         confusion_images: write confusion-matrix images: None (default) when matplotlib is
             installed (warning once when it is not and a matrix is there to draw), True
             (required: an ImportError at the start of `fit` without matplotlib), False.

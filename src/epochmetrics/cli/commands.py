@@ -8,10 +8,13 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import sys
+import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from epochmetrics._files.run_dir import (
     EVALUATION_JSON,
@@ -22,7 +25,7 @@ from epochmetrics._files.run_dir import (
     RUN_JSON,
 )
 
-__all__ = ["COMMANDS", "Command", "Failure", "UsageError"]
+__all__ = ["COMMANDS", "Command", "Failure", "UsageError", "coco_main"]
 
 
 class UsageError(Exception):
@@ -159,16 +162,48 @@ def _coco_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--quiet", action="store_true", help="no progress messages on stderr")
 
 
-def _coco(args: argparse.Namespace) -> int:
-    with _reading_input():
-        from epochmetrics.functional import detection  # NumPy only
+def coco_main(
+    gt_path: Any,
+    results_path: Any,
+    *,
+    as_json: bool = False,
+    progress: Callable[[str], None] | None = None,
+) -> str:
+    """What `epochmetrics coco GT.json RESULTS.json` prints: pycocotools' summary, or with
+    `as_json` `{"stats": {...}, "per_class_ap": {category_id: AP}}` (null where undefined).
 
-        text = detection.coco_main(
+    Raises:
+        ValueError: a one-line message for unreadable or malformed files.
+    """
+    import math
+
+    from epochmetrics.functional import detection  # NumPy only
+
+    result = detection.coco_evaluate(gt_path, results_path, progress=progress)
+    if not as_json:
+        return detection.summary_text(result)
+
+    def clean(v: float) -> float | None:
+        return None if math.isnan(v) else v
+
+    payload = {
+        "stats": {k: clean(v) for k, v in result.stats.items()},
+        "per_class_ap": {str(k): clean(v) for k, v in result.per_class_ap.items()},
+    }
+    return json.dumps(payload, indent=2)
+
+
+def _coco(args: argparse.Namespace) -> int:
+    with _reading_input(), warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        text = coco_main(
             args.ground_truth,
             args.results,
             as_json=args.json,
             progress=_progress("coco", quiet=args.quiet),
         )
+    for warning in caught:  # e.g. an annotation id 0, which pycocotools scores differently
+        print(f"epochmetrics coco: warning: {warning.message}", file=sys.stderr)
     print(text)
     return 0
 

@@ -34,6 +34,7 @@ from typing import Any
 import numpy as np
 
 from epochmetrics._backend.xp import divide, numpy_ops
+from epochmetrics._docs import HOST_RANKING_ARGS, docstring
 from epochmetrics._types import RankingAverage, Task
 from epochmetrics.functional import ranking, ranking_graph
 from epochmetrics.functional._args import check_float
@@ -177,6 +178,15 @@ def fbeta_at_thresholds(
     return float(ranking_graph.average_values(numpy_ops, values, _support(cols), average))
 
 
+@docstring(
+    {
+        "beta": "The weight of recall against precision (1: F1).",
+        "average": '"macro" (mean of the per-class optima, NaN if one is undefined), '
+        '"weighted" (by positive support), "micro" (all class/sample pairs pooled, one '
+        "threshold) or None (per class). Ignored for binary.",
+    },
+    HOST_RANKING_ARGS,
+)
 def fbeta_at_best_threshold(
     y_true: Any,
     y_score: Any,
@@ -197,18 +207,7 @@ def fbeta_at_best_threshold(
     one-vs-rest, multilabel per label, each with its own threshold.
 
     Args:
-        y_true: Binary `(n,)` 0/1 labels; multiclass `(n,)` integer labels or `(n, C)` one-hot;
-            multilabel `(n, L)` 0/1.
-        y_score: Binary `(n,)` scores; multiclass and multilabel `(n, C)`.
-        beta: The weight of recall against precision (1: F1).
-        task: "binary", "multiclass" (one-vs-rest) or "multilabel".
-        num_classes: Number of classes or labels (multiclass, multilabel).
-        average: "macro" (mean of the per-class optima, NaN if one is undefined),
-            "weighted" (by positive support), "micro" (all class/sample pairs pooled, one
-            threshold) or None (per class). Ignored for binary.
-        sample_weight: `(n,)` non-negative sample weights.
-        from_logits: Multiclass only: apply softmax to `y_score` first.
-        ignore_index: Label value whose samples (multilabel: elements) are left out.
+        $args
 
     Returns:
         An `OperatingPoint(value, threshold)`: floats for binary and micro; with `average`

@@ -44,6 +44,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from epochmetrics._docs import docstring
 from epochmetrics._types import Direction
 from epochmetrics.functional._args import check_float, check_int
 
@@ -140,6 +141,15 @@ def poisson_weights(h: np.ndarray) -> np.ndarray:
     return np.searchsorted(_CDF, u, side="right").astype(np.uint8)
 
 
+_ARGS = {
+    "positions": "`(n,)` non-negative integers, each sample's place in the evaluation data.",
+    "resamples": "R, the number of replicates.",
+    "seed": "Any integer from 0 to 2**64 - 1.",
+    "confidence": "The level, in (0, 1), e.g. 0.95.",
+}
+
+
+@docstring(_ARGS)
 def replicate_weights(positions: Any, resamples: int, seed: int = 0) -> np.ndarray:
     """The Poisson(1) weights of the samples at `positions` in each replicate, `(n, R)` uint8.
 
@@ -147,9 +157,7 @@ def replicate_weights(positions: Any, resamples: int, seed: int = 0) -> np.ndarr
     subset of positions equal the same rows of the whole matrix.
 
     Args:
-        positions: `(n,)` non-negative integers, each sample's place in the evaluation data.
-        resamples: R, the number of replicates.
-        seed: Any integer from 0 to 2**64 - 1.
+        $args
 
     Returns:
         `(n, R)` uint8 counts; mean 1 and variance 1 per entry, independent entries.
@@ -222,6 +230,13 @@ def replicate_sums(index: Any, values: Any, weights: Any, size: int) -> np.ndarr
     return out.reshape(r, size)
 
 
+@docstring(
+    {
+        "replicates": "`(R, K)` (or `(R,)`) replicate values, one row per replicate.",
+        "values": "Optional `(K,)` point estimates: a NaN one makes its interval NaN.",
+    },
+    _ARGS,
+)
 def percentile_interval(
     replicates: Any, confidence: float, *, values: Any = None
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -232,6 +247,12 @@ def percentile_interval(
     value in at least a share `confidence` of the replicates (a class absent from many
     replicates leaves the interval undetermined): otherwise, or where `values` (the point
     estimates, optional) is NaN, it is NaN.
+
+    Args:
+        $args
+
+    Returns:
+        `(low, high)`, two `(K,)` float64 arrays.
 
     Examples:
         >>> reps = np.arange(101, dtype=float)[:, None]
@@ -262,6 +283,16 @@ class Comparison(NamedTuple):
     significant: bool  # gain > 0 and gain_low > 0
 
 
+@docstring(
+    {
+        "value": "The point value of the evaluation compared.",
+        "replicates": "`(R,)` its replicate values.",
+        "reference": "The point value of the evaluation it is compared with.",
+        "reference_replicates": "`(R,)` the reference's values on the same replicates.",
+        "direction": '"up" (higher is better) or "down" (lower is better).',
+    },
+    _ARGS,
+)
 def paired_gain(
     value: float,
     replicates: Any,
@@ -279,6 +310,12 @@ def paired_gain(
     pass in about (1 - c)/2 of comparisons (2.5% at 0.95). Replicates where either value is
     NaN are left out; with fewer than a share `confidence` of them left, or a NaN point
     value, nothing is significant (gain_low and p_better NaN).
+
+    Args:
+        $args
+
+    Returns:
+        A `Comparison(gain, gain_low, p_better, significant)`.
 
     Examples:
         >>> rng = np.random.default_rng(0)

@@ -43,6 +43,7 @@ from keras import ops
 
 from epochmetrics._backend import ops as _backend
 from epochmetrics._backend.xp import keras_ops, numpy_ops
+from epochmetrics._docs import docstring
 from epochmetrics._types import CalibrationAverage, Norm, Task
 from epochmetrics.functional import ranking
 from epochmetrics.functional._args import TaskSpec, check_choice, check_int, make_spec
@@ -230,6 +231,7 @@ def _host_sums(confidence: np.ndarray, accuracy: np.ndarray, w: np.ndarray, n_bi
     return np.stack(sums).reshape(3, k, m)
 
 
+@docstring()
 def calibration_error(
     y_true: Any,
     y_prob: Any,

@@ -27,6 +27,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from epochmetrics._backend.xp import numpy_ops
+from epochmetrics._docs import HOST_RANKING_ARGS, docstring
 from epochmetrics._types import RankingAverage, Task
 from epochmetrics.functional import _ranking_kernels, ranking, ranking_graph
 from epochmetrics.functional import operating_points_ops as opo
@@ -44,6 +45,17 @@ __all__ = [
     "sensitivity_at_specificity",
     "specificity_at_sensitivity",
 ]
+
+_POINT_ARGS = {
+    "min_recall": "The minimum recall, in [0, 1].",
+    "min_precision": "The minimum precision, in [0, 1].",
+    "min_specificity": "The minimum specificity, in [0, 1].",
+    "min_sensitivity": "The minimum sensitivity, in [0, 1].",
+    "max_fpr": "The largest false positive rate counted, in (0, 1].",
+    "average": '"macro" (mean over classes, NaN if one is undefined), "weighted" (by positive '
+    'support), "micro" (all class/sample pairs pooled, one threshold) or None (per class). '
+    "Ignored for binary.",
+}
 
 
 class OperatingPoint(NamedTuple):
@@ -126,7 +138,7 @@ def operating_point_columns(
             values[i], thresholds[i] = v[0], t[0]
     what = kind.replace("_", " ").capitalize()
     undefined = [int(i) for i in np.flatnonzero(np.isnan(values))]
-    _warn(what, undefined, len(problems) == 1, "spec" in kind)
+    _warn(what, undefined, len(problems) == 1, opo.POINTS[kind].roc)
     if len(problems) == 1:
         return OperatingPoint(float(values[0]), float(thresholds[0]))
     if average is None:
@@ -135,6 +147,7 @@ def operating_point_columns(
     return OperatingPoint(float(value), thresholds)
 
 
+@docstring(_POINT_ARGS, HOST_RANKING_ARGS)
 def precision_at_recall(
     y_true: Any,
     y_score: Any,
@@ -155,18 +168,7 @@ def precision_at_recall(
     `min_recall=0` the +inf threshold (precision 1 by convention) qualifies: the value is 1.0.
 
     Args:
-        y_true: Binary `(n,)` 0/1 labels; multiclass `(n,)` integer labels or `(n, C)` one-hot;
-            multilabel `(n, L)` 0/1.
-        y_score: Binary `(n,)` scores; multiclass and multilabel `(n, C)`.
-        min_recall: The minimum recall, in [0, 1].
-        task: "binary", "multiclass" (one-vs-rest) or "multilabel".
-        num_classes: Number of classes or labels (multiclass, multilabel).
-        average: "macro" (mean over classes, NaN if one is undefined), "weighted" (by positive
-            support), "micro" (all class/sample pairs pooled, one threshold) or None (per
-            class). Ignored for binary.
-        sample_weight: `(n,)` non-negative sample weights.
-        from_logits: Multiclass only: apply softmax to `y_score` first.
-        ignore_index: Label value whose samples (multilabel: elements) are left out.
+        $args
 
     Returns:
         An `OperatingPoint(value, threshold)` (see there for shapes).
@@ -195,6 +197,7 @@ def precision_at_recall(
     )
 
 
+@docstring(_POINT_ARGS, HOST_RANKING_ARGS)
 def recall_at_precision(
     y_true: Any,
     y_score: Any,
@@ -214,15 +217,7 @@ def recall_at_precision(
     precision the result is 0.0 at threshold +inf (predict nothing).
 
     Args:
-        y_true: Labels, as in `precision_at_recall`.
-        y_score: Scores, as in `precision_at_recall`.
-        min_precision: The minimum precision, in [0, 1].
-        task: As in `precision_at_recall`.
-        num_classes: As in `precision_at_recall`.
-        average: As in `precision_at_recall`.
-        sample_weight: As in `precision_at_recall`.
-        from_logits: As in `precision_at_recall`.
-        ignore_index: As in `precision_at_recall`.
+        $args
 
     Returns:
         An `OperatingPoint(value, threshold)` (see there for shapes).
@@ -252,6 +247,7 @@ def recall_at_precision(
     )
 
 
+@docstring(_POINT_ARGS, HOST_RANKING_ARGS)
 def sensitivity_at_specificity(
     y_true: Any,
     y_score: Any,
@@ -271,15 +267,7 @@ def sensitivity_at_specificity(
     The +inf threshold (specificity 1) always qualifies, so the value is at least 0.0.
 
     Args:
-        y_true: Labels, as in `precision_at_recall`.
-        y_score: Scores, as in `precision_at_recall`.
-        min_specificity: The minimum specificity, in [0, 1].
-        task: As in `precision_at_recall`.
-        num_classes: As in `precision_at_recall`.
-        average: As in `precision_at_recall`.
-        sample_weight: As in `precision_at_recall`.
-        from_logits: As in `precision_at_recall`.
-        ignore_index: As in `precision_at_recall`.
+        $args
 
     Returns:
         An `OperatingPoint(value, threshold)` (see there for shapes).
@@ -307,6 +295,7 @@ def sensitivity_at_specificity(
     )
 
 
+@docstring(_POINT_ARGS, HOST_RANKING_ARGS)
 def specificity_at_sensitivity(
     y_true: Any,
     y_score: Any,
@@ -326,15 +315,7 @@ def specificity_at_sensitivity(
     sensitivity 1).
 
     Args:
-        y_true: Labels, as in `precision_at_recall`.
-        y_score: Scores, as in `precision_at_recall`.
-        min_sensitivity: The minimum sensitivity, in [0, 1].
-        task: As in `precision_at_recall`.
-        num_classes: As in `precision_at_recall`.
-        average: As in `precision_at_recall`.
-        sample_weight: As in `precision_at_recall`.
-        from_logits: As in `precision_at_recall`.
-        ignore_index: As in `precision_at_recall`.
+        $args
 
     Returns:
         An `OperatingPoint(value, threshold)` (see there for shapes).
@@ -372,6 +353,7 @@ def _binary_partial_auc(
     return value, math.isnan(value)
 
 
+@docstring(_POINT_ARGS, HOST_RANKING_ARGS)
 def roc_auc_max_fpr(
     y_true: Any,
     y_score: Any,
@@ -393,15 +375,7 @@ def roc_auc_max_fpr(
     multiclass; here each class's one-vs-rest problem gets it, as for multilabel.
 
     Args:
-        y_true: Labels, as in `precision_at_recall`.
-        y_score: Scores, as in `precision_at_recall`.
-        max_fpr: The largest false positive rate counted, in (0, 1].
-        task: As in `precision_at_recall`.
-        num_classes: As in `precision_at_recall`.
-        average: As in `precision_at_recall`.
-        sample_weight: As in `precision_at_recall`.
-        from_logits: As in `precision_at_recall`.
-        ignore_index: As in `precision_at_recall`.
+        $args
 
     Returns:
         A Python float, or with `average=None` a float64 array of shape `(C,)`. NaN, with an

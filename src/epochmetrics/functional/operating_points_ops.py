@@ -38,7 +38,7 @@ binned <= exact <= binned + `operating_point_error_bound` (see there).
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 import numpy as np
 from keras import ops
@@ -50,7 +50,9 @@ from epochmetrics.functional import ranking_graph
 
 __all__ = [
     "KINDS",
+    "POINTS",
     "Kind",
+    "Point",
     "bin_thresholds",
     "group_thresholds",
     "operating_point_error_bound",
@@ -66,14 +68,27 @@ Kind = Literal[
     "sensitivity_at_specificity",
     "specificity_at_sensitivity",
 ]
-KINDS: tuple[str, ...] = (
-    "precision_at_recall",
-    "recall_at_precision",
-    "sensitivity_at_specificity",
-    "specificity_at_sensitivity",
-)
-# Kinds whose ties go to the highest threshold (the others: the lowest).
-_HIGHEST = ("recall_at_precision", "sensitivity_at_specificity")
+
+
+class Point(NamedTuple):
+    """One kind of operating point: the rate it maximises, the one it constrains (the metric's
+    argument; the functions' is `min_<constraint>`), where ties go, and whether it is a
+    point of the ROC curve (undefined without negatives as well as without positives)."""
+
+    value: str
+    constraint: str
+    highest: bool  # ties go to the highest threshold (else the lowest)
+    roc: bool
+
+
+# The four kinds, the one table the functions, the metrics and their kernels read.
+POINTS: dict[str, Point] = {
+    "precision_at_recall": Point("precision", "recall", highest=False, roc=False),
+    "recall_at_precision": Point("recall", "precision", highest=True, roc=False),
+    "sensitivity_at_specificity": Point("sensitivity", "specificity", highest=True, roc=True),
+    "specificity_at_sensitivity": Point("specificity", "sensitivity", highest=False, roc=True),
+}
+KINDS: tuple[str, ...] = tuple(POINTS)
 
 
 def _cumulative(xp: Any, pos: Any, neg: Any) -> tuple[Any, Any, Any, Any]:
@@ -105,7 +120,7 @@ def _precision(xp: Any, tp: Any, fp: Any) -> Any:
 
 
 def _defined(xp: Any, kind: str, p: Any, n: Any) -> Any:
-    if kind in ("precision_at_recall", "recall_at_precision"):
+    if not POINTS[kind].roc:
         return p > 0.0
     return xp.logical_and(p > 0.0, n > 0.0)
 
@@ -123,7 +138,7 @@ def _select(xp: Any, kind: str, pos: Any, neg: Any, constraint: float) -> tuple[
     best = xp.max(xp.where(ok, value, -xp.ones_like(value)), axis=-1, keepdims=True)
     tie = xp.logical_and(ok, xp.equal(value, best))
     index = xp.arange(g + 1)  # integers: exact for any number of groups
-    if kind in _HIGHEST:
+    if POINTS[kind].highest:
         chosen = xp.max(xp.where(tie, index, -1), axis=-1, keepdims=True)
     else:
         chosen = -xp.max(xp.where(tie, -index, -(g + 1)), axis=-1, keepdims=True)

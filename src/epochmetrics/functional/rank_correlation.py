@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from epochmetrics._docs import docstring
 from epochmetrics._types import Multioutput, TauVariant
 from epochmetrics.functional._args import (
     UndefinedMetricWarning,
@@ -186,6 +187,18 @@ def _warn_undefined(what: str, values: list[float]) -> None:
         )
 
 
+# The arguments of both functions.
+ARGS = {
+    "y_true": "Targets, `(n,)`, `(n, 1)`, `(n, D)` with `num_outputs=D`, or dense `(n, ...)`.",
+    "y_pred": "Predictions, the same shape.",
+    "variant": '"b" (tau-b, ties adjust the denominator) or "c" (Stuart\'s tau-c).',
+    "num_outputs": "Number of outputs D (the last axis).",
+    "multioutput": '"uniform_average", "raw_values", "variance_weighted" or D weights.',
+    "ignore_value": "A target value whose elements are left out (NaN allowed).",
+}
+
+
+@docstring(ARGS)
 def spearman_corrcoef(
     y_true: Any,
     y_pred: Any,
@@ -197,11 +210,7 @@ def spearman_corrcoef(
     """Spearman's rank correlation of whole arrays, as `scipy.stats.spearmanr`.
 
     Args:
-        y_true: Targets, `(n,)`, `(n, 1)`, `(n, D)` with `num_outputs=D`, or dense `(n, ...)`.
-        y_pred: Predictions, the same shape.
-        num_outputs: Number of outputs D (the last axis).
-        multioutput: "uniform_average", "raw_values", "variance_weighted" or D weights.
-        ignore_value: A target value whose elements are left out (NaN allowed).
+        $args
 
     Returns:
         A float, or a float64 array `(D,)` for `multioutput="raw_values"` with D > 1. NaN,
@@ -220,6 +229,7 @@ def spearman_corrcoef(
     return _combine(values, combine, columns)
 
 
+@docstring(ARGS)
 def kendall_tau(
     y_true: Any,
     y_pred: Any,
@@ -232,12 +242,7 @@ def kendall_tau(
     """Kendall's tau of whole arrays, as `scipy.stats.kendalltau`.
 
     Args:
-        y_true: Targets, shaped as for `spearman_corrcoef`.
-        y_pred: Predictions, the same shape.
-        variant: "b" (tau-b, ties adjust the denominator) or "c" (Stuart's tau-c).
-        num_outputs: Number of outputs D (the last axis).
-        multioutput: "uniform_average", "raw_values", "variance_weighted" or D weights.
-        ignore_value: A target value whose elements are left out (NaN allowed).
+        $args
 
     Returns:
         A float, or a float64 array `(D,)` for `multioutput="raw_values"` with D > 1. NaN,

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from epochmetrics._docs import HOST_RANKING_ARGS, docstring
 from epochmetrics._types import RankingAverage, Task
 from epochmetrics.functional._args import (
     TaskSpec,
@@ -54,7 +55,21 @@ __all__ = [
     "roc_curve",
 ]
 
+_CURVES = {
+    "task": '"binary", "multiclass" (one curve per class, one-vs-rest) or "multilabel".',
+    "sample_weight": "`(n,)` sample weights.",
+}
+_ROC_CURVE = {
+    "drop_intermediate": "Drop thresholds that are collinear on the curve (they do not change "
+    "its shape or area).",
+}
+_PR_CURVE = {
+    "drop_intermediate": "Drop thresholds where recall does not change (they do not change the "
+    "step-wise area).",
+}
 
+
+@docstring(HOST_RANKING_ARGS)
 def roc_auc(
     y_true: Any,
     y_score: Any,
@@ -72,19 +87,7 @@ def roc_auc(
     one half (the Mann-Whitney U statistic, normalised). Multiclass is one-vs-rest.
 
     Args:
-        y_true: Binary `(n,)` 0/1 labels; multiclass `(n,)` integer labels or `(n, C)` one-hot;
-            multilabel `(n, L)` 0/1.
-        y_score: Binary `(n,)` scores; multiclass and multilabel `(n, C)`. Any finite real
-            values (probabilities, logits, decision values).
-        task: "binary", "multiclass" or "multilabel".
-        num_classes: Number of classes or labels (multiclass, multilabel).
-        average: "macro" (unweighted mean over classes), "weighted" (by positive support),
-            "micro" (all class/sample pairs pooled) or None (one value per class). Ignored
-            for binary.
-        sample_weight: `(n,)` non-negative sample weights.
-        from_logits: Multiclass only: apply softmax to `y_score` first. (Sigmoid does not
-            change a ranking, so binary and multilabel scores are used as given.)
-        ignore_index: Label value whose samples (multilabel: elements) are left out.
+        $args
 
     Returns:
         A Python float, or with `average=None` a float64 array of shape `(C,)` (a float when
@@ -107,6 +110,7 @@ def roc_auc(
     return reduce_columns(cols, average, "roc_auc")
 
 
+@docstring(HOST_RANKING_ARGS)
 def average_precision(
     y_true: Any,
     y_score: Any,
@@ -125,15 +129,7 @@ def average_precision(
     the mean average precision (mAP). Multiclass is one-vs-rest.
 
     Args:
-        y_true: Binary `(n,)` 0/1 labels; multiclass `(n,)` integer labels or `(n, C)` one-hot;
-            multilabel `(n, L)` 0/1.
-        y_score: Binary `(n,)` scores; multiclass and multilabel `(n, C)`.
-        task: "binary", "multiclass" or "multilabel".
-        num_classes: Number of classes or labels (multiclass, multilabel).
-        average: "macro", "weighted", "micro" or None, as in `roc_auc`.
-        sample_weight: `(n,)` non-negative sample weights.
-        from_logits: Multiclass only: apply softmax to `y_score` first.
-        ignore_index: Label value whose samples (multilabel: elements) are left out.
+        $args
 
     Returns:
         A Python float, or with `average=None` a float64 array of shape `(C,)` (a float when
@@ -156,6 +152,7 @@ def average_precision(
     return reduce_columns(cols, average, "average_precision")
 
 
+@docstring(_ROC_CURVE, _CURVES, HOST_RANKING_ARGS)
 def roc_curve(
     y_true: Any,
     y_score: Any,
@@ -170,15 +167,7 @@ def roc_curve(
     """Receiver operating characteristic curve, as scikit-learn's `roc_curve`.
 
     Args:
-        y_true: Labels, as in `roc_auc`.
-        y_score: Scores, as in `roc_auc`.
-        task: "binary", "multiclass" (one curve per class, one-vs-rest) or "multilabel".
-        num_classes: Number of classes or labels (multiclass, multilabel).
-        sample_weight: `(n,)` sample weights.
-        from_logits: Multiclass only: apply softmax to `y_score` first.
-        ignore_index: Label value whose samples (multilabel: elements) are left out.
-        drop_intermediate: Drop thresholds that are collinear on the curve (they do not
-            change its shape or area).
+        $args
 
     Returns:
         Binary: `(fpr, tpr, thresholds)`, float64 arrays; `thresholds[0]` is `inf` and the
@@ -203,6 +192,7 @@ def roc_curve(
     return curves[0] if spec.task == "binary" else curves
 
 
+@docstring(_PR_CURVE, _CURVES, HOST_RANKING_ARGS)
 def precision_recall_curve(
     y_true: Any,
     y_score: Any,
@@ -217,15 +207,7 @@ def precision_recall_curve(
     """Precision-recall pairs for every threshold, as scikit-learn's `precision_recall_curve`.
 
     Args:
-        y_true: Labels, as in `roc_auc`.
-        y_score: Scores, as in `roc_auc`.
-        task: "binary", "multiclass" (one curve per class, one-vs-rest) or "multilabel".
-        num_classes: Number of classes or labels (multiclass, multilabel).
-        sample_weight: `(n,)` sample weights.
-        from_logits: Multiclass only: apply softmax to `y_score` first.
-        ignore_index: Label value whose samples (multilabel: elements) are left out.
-        drop_intermediate: Drop thresholds where recall does not change (they do not change
-            the step-wise area).
+        $args
 
     Returns:
         Binary: `(precision, recall, thresholds)` with increasing thresholds; precision ends

@@ -28,7 +28,7 @@ which keep full relative precision where p = sigmoid(z) would round to 0, 1/2 or
 from __future__ import annotations
 
 import functools
-from typing import Any
+from typing import Any, NamedTuple
 
 import keras
 from keras import ops
@@ -40,6 +40,7 @@ from epochmetrics.functional._format import format_batch, split_targets
 from epochmetrics.functional._layout import Layout
 
 __all__ = [
+    "Groups",
     "auroc_error_bound",
     "auroc_from_counts",
     "average_precision_error_bound",
@@ -61,6 +62,18 @@ __all__ = [
 _Q_OCTAVES = 125
 _D_FLOOR_EXPONENT = 127 - 30
 _D_OCTAVES = 125 - _D_FLOOR_EXPONENT
+
+
+class Groups(NamedTuple):
+    """A ranking state as groups along ascending scores, per one-vs-rest problem (K of them,
+    or 1 pooled): `pos`, `neg` `(K, G)` masses, `support` `(K,)` positive mass per class
+    (before pooling), `thresholds` `(G,)` or `(K, G)` the score each group starts at (None
+    when not computed)."""
+
+    pos: Any
+    neg: Any
+    support: Any
+    thresholds: Any
 
 
 def num_columns(spec: TaskSpec) -> int:

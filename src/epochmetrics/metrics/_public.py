@@ -1,29 +1,17 @@
-"""What the public metric classes share: their own `__init__`, and the `per_step` option."""
+"""What the public metric classes share: their own `__init__`."""
 
 from __future__ import annotations
 
 import inspect
 from typing import Any
 
-__all__ = ["PER_STEP_ARG", "REPORT_PER_STEP_ARG", "own_init"]
+__all__ = ["own_init"]
 
-PER_STEP_ARG = """per_step: Which keys a train or test step returns when the result has several:
-            "averages" (default: averaged and single-value keys, no per-class keys), "all" or
-            "none". The epoch's logs (History, CSVLogger, callbacks' `on_epoch_end`,
-            `evaluate`) always hold every key; only per-batch logs (the progress bar during an
-            epoch, batch-level callbacks, `train_on_batch`) see fewer. Per-class keys cost
-            each step ~10-30 us apiece in Keras' own log handling. On Keras 3.8-3.13 steps
-            return every key whatever `per_step` (Keras there keeps a step's logs for the
-            epoch when they hold fewer keys than a fresh read)."""
-# A report is read per epoch: its running values would crowd the progress bar, and every key a
-# step returns costs the step (TensorFlow: ~24 us per key, 8 averages = x1.24 of a small MLP's
-# epoch against x1.06 with none; benchmarks/RESULTS.md).
-REPORT_PER_STEP_ARG = """per_step: Which keys a train or test step returns: "none" (default),
-            "averages" (averaged and single-value keys) or "all". The epoch's logs (History,
-            CSVLogger, callbacks' `on_epoch_end`, `evaluate`) always hold every key; only
-            per-batch logs (the progress bar during an epoch, batch-level callbacks,
-            `train_on_batch`) see fewer: read `result()` there for every key. On Keras
-            3.8-3.13 steps return every key (see the README's Compatibility section)."""
+_SOURCE = """
+class {cls}:
+    def __init__({params}):
+        _base({args})
+"""
 
 
 _SOURCE = """

@@ -1,14 +1,15 @@
 """The shell of the ranking metrics (AUROC, AveragePrecision, the operating points): one of two
 states (`_ranking_state`), results from its groups in a compiled step or on the host.
 
-Subclasses say what they compute from the groups (`_values`/`_from_groups`), how the error of
-the binned mode is bounded (`_bounds`), and which public host function gives the exact value
-(`_host_fn`, `_of_columns`, `_from_host`).
+What a metric computes is its kernel (`functional.ranking_kernel.RankingKernel`), passed by the
+public class's `__init__`; the shell has no hook to override. It averages the kernel's
+per-class values, names the keys (with thresholds when the kernel gives them), and reads the
+exact mode's stored samples on the host as columns for the kernel's `host` function.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import warnings
 from typing import Any
 
 import numpy as np
@@ -25,22 +26,37 @@ from epochmetrics.functional._args import (
     make_spec,
 )
 from epochmetrics.functional._layout import Layout
-from epochmetrics.functional._ranking_kernels import reduce_columns
-from epochmetrics.functional.ranking import check_ranking_average
+from epochmetrics.functional.ranking import UndefinedMetricWarning, check_ranking_average
+from epochmetrics.functional.ranking_graph import Groups
+from epochmetrics.functional.ranking_kernel import RankingKernel
 from epochmetrics.metrics import _sums
 from epochmetrics.metrics._base import SumStateMetric, _metric_list
 from epochmetrics.metrics._keras_calls import called_by_compiled_metrics, inferring_shapes
-from epochmetrics.metrics._ranking_state import BinnedState, BufferState, Groups
+from epochmetrics.metrics._ranking_state import BinnedState, BufferState
 from epochmetrics.metrics._sums import Step
 
-__all__ = ["INPUTS", "RankingMetric"]
+__all__ = ["RankingMetric", "shell_arguments"]
 
-INPUTS = """Inputs to `update_state(y_true, y_pred, sample_weight=None)`: binary `(B,)` or `(B, 1)`
-    labels and probabilities (or logits); multiclass `y_true` as integer labels `(B,)`/`(B, 1)`
-    or one-hot `(B, C)` and `y_pred` as `(B, C)` scores; multilabel `(B, L)` for both.
-    `sample_weight` has shape `(B,)`. Dense inputs (segmentation) have extra axes between the
-    batch and the class axis, `(B, ..., C)`, and count every element as a sample (e.g. every
-    pixel of `(B, H, W)` labels); `sample_weight` is then `(B,)` or per element `(B, ...)`."""
+# The shell's keyword arguments: each public class spells them out in its own signature (with
+# its kernel's arguments) and passes them on with `shell_arguments(locals())`.
+_SHELL_ARGUMENTS = (
+    "num_classes",
+    "average",
+    "from_logits",
+    "ignore_index",
+    "class_names",
+    "exact",
+    "capacity",
+    "bins_per_octave",
+    "per_step",
+    "name",
+    "dtype",
+)
+
+
+def shell_arguments(values: dict[str, Any]) -> dict[str, Any]:
+    """The shell's keyword arguments among a public `__init__`'s `locals()`."""
+    return {key: values[key] for key in _SHELL_ARGUMENTS}
 
 
 class RankingMetric(SumStateMetric):
@@ -51,14 +67,11 @@ class RankingMetric(SumStateMetric):
         "Lower `bins_per_octave` (8: 39 KB per class), or compute it at epoch end with "
         "EpochEvaluator, which is exact and keeps no state."
     )
-    _kind: str
-    _host: Callable[..., Any]
-    _from_counts: Callable[..., Any]
-    _bound: Callable[..., Any]
 
     def __init__(
         self,
         task: Task,
+        kernel: RankingKernel,
         *,
         num_classes: int | None = None,
         average: RankingAverage = "macro",
@@ -73,6 +86,7 @@ class RankingMetric(SumStateMetric):
         dtype: Any = None,
     ) -> None:
         cls = type(self).__name__
+        self._kernel = kernel
         self.exact = check_bool("exact", exact)
         self.capacity = BufferState.check(cls, capacity, self.exact)
         self.bins_per_octave = check_bins_per_octave(bins_per_octave)
@@ -92,6 +106,10 @@ class RankingMetric(SumStateMetric):
         self.average = check_ranking_average(average, self._spec.task)
         self.per_step = check_per_step(per_step)
         self._buffer = BufferState(self, spec, self.capacity) if self.capacity else None
+        for key, value in kernel.config:  # the metric's own arguments (`max_fpr`, `recall`)
+            setattr(self, key, value)
+        if kernel.thresholds and not self.exact:
+            self._binned.thresholds  # noqa: B018 (computed eagerly here, cached for steps)
 
     # --- SumStateMetric hooks ----------------------------------------------------------------
     def _layout(self) -> Layout:
@@ -106,57 +124,58 @@ class RankingMetric(SumStateMetric):
         return 8 * size + BufferState.buffer_bytes(self._spec, self.capacity)
 
     def _result_keys(self) -> tuple[str, ...] | None:
-        return self._per_class_keys() if self.average is None and not self._single() else None
-
-    # --- what each metric computes (AUROC and AveragePrecision here; operating points) -------
-    _thresholds = False  # whether `_from_groups` needs the groups' thresholds
-
-    def _single(self) -> bool:
-        """One problem: binary, or the classes pooled (micro)."""
-        return self._binned.k == 1 or self.average == "micro"
-
-    def _values(self, xp: Any, pos: Any, neg: Any) -> Any:
-        """`(K, G)` group masses -> `(K,)` values."""
-        return type(self)._from_counts(xp, pos, neg)
-
-    def _bounds(self, xp: Any, pos: Any, neg: Any) -> Any:
-        """`(K, G)` binned masses -> `(K,)` bounds on |binned - exact|."""
-        return type(self)._bound(xp, pos, neg)
-
-    def _from_groups(self, xp: Any, groups: Groups) -> Any:
-        """The result's values (a scalar, or one per key) from the state's groups."""
-        values = self._values(xp, groups.pos, groups.neg)
+        """A scalar, one key per class, or with thresholds: the value(s), then each problem's
+        threshold (binary and micro: one; macro and weighted: the average and each class's
+        threshold, an average having none)."""
+        if not self._kernel.thresholds:
+            return None if self._single() or self.average is not None else self._per_class_keys()
+        stem = self._key_stem()
         if self._single():
-            return values[0]
-        return ranking_graph.average_values(xp, values, groups.support, self.average)
+            return (stem, f"{stem}_threshold")
+        thresholds = self._per_class_keys(f"{stem}_threshold")
+        if self.average is None:
+            return (*self._per_class_keys(stem), *thresholds)
+        return (stem, *thresholds)
 
-    def _host_fn(self) -> Callable[..., Any]:
-        """The public host function of this metric, as `ranking.roc_auc`'s signature."""
-        return type(self)._host
+    def _averaged_keys(self) -> tuple[str, ...]:
+        keys = self._keys_now() or ()
+        if self._single():
+            return keys
+        return () if self.average is None else keys[:1]
 
-    def _of_columns(self, cols: ranking.Columns) -> Any:
-        """The host function's result on validated columns."""
-        return reduce_columns(cols, self.average, self._kind)
-
-    def _from_host(self, result: Any) -> np.ndarray:
-        """The host function's result as the result's values."""
-        return np.asarray(result, dtype=np.float64)
-
-    # --- SumStateMetric hook -------------------------------------------------------------------
     def _compute(self, state: Any, xp: Any) -> Any:
         if self._buffer is not None and xp is numpy_ops:
-            value: Any = self._from_host(self._buffer.host_value(self._host_fn(), self.average))
+            with warnings.catch_warnings():
+                # Undefined classes give scikit-learn's value, as the compiled result does.
+                warnings.simplefilter("ignore", UndefinedMetricWarning)
+                value: Any = self._kernel.host(self._buffer.columns(), self.average)
         else:
             pooled = self.average == "micro" and self._binned.k > 1
+            thresholds = self._kernel.thresholds
             if self._buffer is not None:
-                groups = self._buffer.counts(xp, pooled, self._thresholds)
+                groups = self._buffer.counts(xp, pooled, thresholds)
             else:
-                groups = self._binned.counts(state, xp, pooled, self._thresholds)
+                groups = self._binned.counts(state, xp, pooled, thresholds)
             value = self._from_groups(xp, groups)
         if self._buffer is not None:
             dropped = self._layout().unpack(state)["dropped"][0]
             value = xp.where(dropped > 0, xp.cast(float("nan"), value.dtype), value)
         return value if self._keys_now() is None else self._per_class(value)
+
+    # --- results -------------------------------------------------------------------------------
+    def _single(self) -> bool:
+        """One problem: binary, or the classes pooled (micro)."""
+        return self._binned.k == 1 or self.average == "micro"
+
+    def _from_groups(self, xp: Any, groups: Groups) -> Any:
+        """The result's values (a scalar, or one per key) from the state's groups."""
+        out = self._kernel.values(xp, groups)
+        values, thresholds = out if self._kernel.thresholds else (out, None)
+        if not self._single():
+            values = ranking_graph.average_values(xp, values, groups.support, self.average)
+        if thresholds is None:
+            return values[0] if self._single() else values
+        return xp.concatenate([xp.reshape(values, (-1,)), thresholds])
 
     def error_bound(self) -> Any:
         """A bound on |result() - exact value| for the data seen so far (0.0 in exact mode).
@@ -169,7 +188,7 @@ class RankingMetric(SumStateMetric):
         pooled = self.average == "micro" and self._binned.k > 1
         groups = self._binned.counts(self._state_total(), numpy_ops, pooled)
         with np.errstate(all="ignore"):
-            bounds = self._bounds(numpy_ops, groups.pos, groups.neg)
+            bounds = self._kernel.bound(numpy_ops, groups.pos, groups.neg)
         if self._single():
             return float(bounds[0])
         value = ranking_graph.average_values(numpy_ops, bounds, groups.support, self.average)
@@ -205,9 +224,9 @@ class RankingMetric(SumStateMetric):
         thresholds = curves.uniform_thresholds(num_thresholds)
         labels, logits = self._curve_labels(), self._logit_scores()
         if self._buffer is not None:
-            scores, targets, weights = self._buffer.host_columns()
+            cols = self._buffer.columns()
             return curves.counts_from_scores(
-                scores, targets, weights, thresholds, labels, logits=logits
+                cols.scores, cols.targets, cols.weights, thresholds, labels, logits=logits
             )
         pos, neg, starts = self._binned.histograms(self._state_total())
         return curves.counts_from_bins(pos, neg, starts, thresholds, labels, logits=logits)
@@ -304,7 +323,7 @@ class RankingMetric(SumStateMetric):
             ValueError: on invalid shapes, labels or scores.
         """
         cols = ranking.prepare(self._spec, y_true, y_pred, sample_weight, probabilities=True)
-        values = self._from_host(self._of_columns(cols))
+        values = self._kernel.host(cols, self.average)
         keys = self._log_keys(None)
         if keys is None:
             return float(values)
@@ -320,4 +339,5 @@ class RankingMetric(SumStateMetric):
             "capacity": self.capacity,
             "bins_per_octave": self.bins_per_octave,
             "per_step": self.per_step,
+            **dict(self._kernel.config),
         }

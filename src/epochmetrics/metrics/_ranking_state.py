@@ -16,8 +16,7 @@ from __future__ import annotations
 
 import functools
 import warnings
-from collections.abc import Callable
-from typing import Any, NamedTuple
+from typing import Any
 
 import numpy as np
 from keras import ops
@@ -27,24 +26,14 @@ from epochmetrics._backend import keras_internals
 from epochmetrics._backend import ops as _backend
 from epochmetrics._backend.xp import numpy_ops
 from epochmetrics.functional import operating_points_ops as opo
-from epochmetrics.functional import ranking, ranking_graph
+from epochmetrics.functional import ranking_graph
 from epochmetrics.functional._args import TaskSpec, check_int
+from epochmetrics.functional._host_format import Columns
 from epochmetrics.functional._layout import Layout
+from epochmetrics.functional.ranking_graph import Groups
 from epochmetrics.metrics._sums import Step
 
-__all__ = ["BinnedState", "BufferState", "Groups"]
-
-
-class Groups(NamedTuple):
-    """A state as groups along ascending scores, per one-vs-rest problem (K of them, or 1
-    pooled): `pos`, `neg` `(K, G)` masses, `support` `(K,)` positive mass per class (before
-    pooling), `thresholds` `(G,)` or `(K, G)` the score each group starts at (None when not
-    computed)."""
-
-    pos: Any
-    neg: Any
-    support: Any
-    thresholds: Any
+__all__ = ["BinnedState", "BufferState"]
 
 
 @functools.cache
@@ -192,48 +181,20 @@ class BufferState:
         starts = opo.group_thresholds(scores) if thresholds else None
         return Groups(pos, neg, support, starts)
 
-    def host_columns(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Eagerly: the stored samples as K one-vs-rest columns, `scores (n, K)` (multiclass:
-        probabilities; otherwise as given), `targets (n, K)` bool and `weights (n, K)` (0
-        where an element is not counted)."""
+    def columns(self) -> Columns:
+        """An eager read: the stored samples as the host validator's columns (`Columns`), for
+        the kernel's exact `host` function and the curves' counts (`threshold_counts`).
+        Elements stored but not counted (label -1: a multilabel `ignore_index`) weigh 0."""
         count = int(_host.to_numpy(self.count.value))
-        scores = _host.to_numpy(self.scores.value)[:count]
-        labels = _host.to_numpy(self.targets.value)[:count]
+        scores = _host.to_numpy(self.scores.value)[:count]  # (n, K) float32
+        labels = _host.to_numpy(self.targets.value)[:count]  # (n, T), -1 = not counted
         weights = _host.to_numpy(self.weights.value)[:count].astype(np.float64)
-        counted = labels >= 0
-        if self.spec.task == "multiclass":
-            targets = labels == np.arange(self.k)[None, :]  # (n, 1) class -> (n, K)
+        if self.spec.task == "multiclass":  # stored scores are probabilities (softmax of logits)
+            targets = labels[:, :1] == np.arange(self.spec.num_classes)[None, :]
         else:
             targets = labels == 1
-        columns = np.broadcast_to(counted, targets.shape)
-        return scores, targets, np.where(columns, weights[:, None], 0.0)
-
-    def host_value(self, host: Callable[..., Any], average: Any) -> Any:
-        """An eager read: the stored samples through the host (NumPy) function `host`, whose
-        result is returned as it is."""
-        count = int(_host.to_numpy(self.count.value))
-        scores = _host.to_numpy(self.scores.value)[:count]
-        labels = _host.to_numpy(self.targets.value)[:count]
-        weights = _host.to_numpy(self.weights.value)[:count]
-        spec = self.spec
-        if spec.task == "binary":
-            labels, scores = labels[:, 0], scores[:, 0]
-        elif spec.task == "multiclass":
-            labels = labels[:, 0]  # stored scores are probabilities (softmax of logits)
-        with warnings.catch_warnings():
-            # Undefined classes give scikit-learn's value, as the compiled result does.
-            warnings.simplefilter("ignore", ranking.UndefinedMetricWarning)
-            value = host(
-                labels,
-                scores,
-                task=spec.task,
-                num_classes=None if spec.task == "binary" else spec.num_classes,
-                average=average,
-                sample_weight=weights,
-                from_logits=spec.from_logits and spec.task != "multiclass",
-                ignore_index=-1,  # elements stored but not counted (multilabel ignore_index)
-            )
-        return value
+        counted = weights[:, None] * (labels >= 0)  # (n, T)
+        return Columns(scores, targets, np.broadcast_to(counted, scores.shape))
 
     def reset(self) -> None:
         self.warned_dropped = 0.0

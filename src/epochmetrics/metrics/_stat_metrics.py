@@ -1,4 +1,4 @@
-"""The shells of the confusion-count family: O(C) per-class sums, shared docstring parts.
+"""The shells of the confusion-count family: O(C) per-class sums.
 
 `_StatScores` keeps the sums (`functional.stat_scores`); `_Averaged` adds `average`,
 `zero_division` and `per_step` (the per-class ratios); `_Scalar` is a single value from the
@@ -34,59 +34,9 @@ from epochmetrics.functional.stat_scores import (
     unpack_stat_scores,
 )
 from epochmetrics.metrics._base import SumStateMetric
-from epochmetrics.metrics._public import PER_STEP_ARG, own_init
 from epochmetrics.metrics._sums import Step
 
 register = keras.saving.register_keras_serializable(package="epochmetrics")
-
-COMMON_ARGS = """task: "binary", "multiclass" or "multilabel". Required: never guessed from shapes.
-        num_classes: Number of classes (multiclass) or labels (multilabel). Unused for binary.
-        threshold: Decision threshold for binary and multilabel probabilities; a sample is
-            positive when its probability is strictly greater.
-        from_logits: Whether binary/multilabel `y_pred` holds logits rather than probabilities.
-        ignore_index: Label value whose samples (multilabel: elements) are skipped.
-        name: Base name of the log keys.
-        dtype: Keras dtype policy of the metric (the state is always float32 pairs)."""
-
-CLASS_NAMES_ARG = "class_names: Names used in per-class log keys instead of class indices."
-
-AVERAGE_ARGS = (
-    CLASS_NAMES_ARG
-    + """
-        average: "micro", "macro", "weighted", None (one scalar log key per class,
-            `<name>_<class>`), or for binary "binary" (the positive class). Defaults to "binary"
-            for binary and "macro" otherwise. "macro" averages over the classes present in the
-            epoch, as scikit-learn's default `labels=None` does. Multilabel also takes
-            "samples" (each row's score over its labels, then the mean over rows, as
-            scikit-learn; not for Specificity).
-        zero_division: Value of a ratio whose denominator is 0: 0.0, 1.0 or nan.
-        top_k: Multiclass scores only: the k highest-scoring classes of each sample are its
-            predictions (ties at the k-th score go to the lower class index, as argmax: top_k=1
-            predicts what the default does); each sample then predicts k classes.
-        multidim_average: "global" (counts over every element of the epoch) or "samplewise"
-            (the metric of each sample, e.g. each image of a segmentation batch, then the
-            weighted mean over samples). A sample whose value is undefined (a void image,
-            every pixel ignored) counts as `zero_division`, for every average, as
-            scikit-learn's `average="samples"`; `zero_division=nan` leaves it out.
-        """
-    + PER_STEP_ARG
-)
-
-INPUTS = """Inputs to `update_state(y_true, y_pred, sample_weight=None)`: binary `(B,)` or `(B, 1)`
-    labels and probabilities/logits (or 0/1 integer predictions); multiclass `y_true` as integer
-    labels `(B,)`/`(B, 1)` or one-hot `(B, C)` and `y_pred` as `(B, C)` scores or `(B,)` integer
-    labels; multilabel `(B, L)` for both. `sample_weight` is a scalar or `(B,)`. Dense inputs
-    (segmentation) put extra axes after the batch axis: `(B, H, W)` labels with `(B, H, W, C)`
-    scores, `(B, H, W, C)` one-hot with scores, `(B, H, W)` label maps with `(B, H, W)` label
-    maps (integer y_pred); binary `(B, H, W)`; multilabel `(B, H, W, L)`; `sample_weight`
-    `(B,)` per sample or `(B, H, W)` per element; `ignore_index` skips those label values."""
-
-
-def doc(cls: type) -> type:
-    cls.__doc__ = (cls.__doc__ or "").format(
-        common=COMMON_ARGS, average=AVERAGE_ARGS, inputs=INPUTS
-    )
-    return own_init(cls)
 
 
 class _StatScores(SumStateMetric):

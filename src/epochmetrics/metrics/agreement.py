@@ -8,20 +8,32 @@ from __future__ import annotations
 from typing import Any
 
 from epochmetrics._backend.xp import divide
+from epochmetrics._docs import count_docstring
 from epochmetrics._types import KappaWeights, MultidimAverage, Task
 from epochmetrics.functional import reductions
 from epochmetrics.functional._args import check_choice, make_spec
 from epochmetrics.functional._layout import Layout
 from epochmetrics.functional.samplewise import samplewise_layout, samplewise_update
 from epochmetrics.functional.stat_scores import top_k_update
-from epochmetrics.metrics._stat_metrics import _Scalar, check_top_k, doc, register
+from epochmetrics.metrics._public import own_init
+from epochmetrics.metrics._stat_metrics import _Scalar, check_top_k, register
 from epochmetrics.metrics._sums import Step
 
 __all__ = ["Accuracy", "BalancedAccuracy", "CohenKappa", "MatthewsCorrCoef"]
 
+_ACCURACY = {
+    "top_k": "Multiclass scores only: count a sample right when its class is among its k "
+    "highest scores.",
+    "multidim_average": '"global" (every element of the epoch counts once) or "samplewise" '
+    "(binary and multiclass: each sample's accuracy, e.g. each image's pixel accuracy, then "
+    "the weighted mean over samples). A void image (every pixel ignored) has no accuracy (NaN, "
+    "as an epoch without samples) and is left out.",
+}
+_KAPPA = {"weights": 'None, "linear" or "quadratic".'}
+
 
 @register
-@doc
+@count_docstring(_ACCURACY, returns="A scalar.")
 class Accuracy(_Scalar):
     """Accuracy: the (weighted) fraction of samples predicted right, over the whole epoch.
 
@@ -31,22 +43,7 @@ class Accuracy(_Scalar):
     go to the lower class index, as argmax: `top_k=1` is the default prediction
     (scikit-learn gives them to the higher index).
 
-    {inputs}
-
-    Args:
-        top_k: Multiclass scores only: count a sample right when its class is among its k
-            highest scores.
-        multidim_average: "global" (every element of the epoch counts once) or "samplewise"
-            (binary and multiclass: each sample's accuracy, e.g. each image's pixel accuracy,
-            then the weighted mean over samples). A void image (every pixel ignored) has no
-            accuracy (NaN, as an epoch without samples) and is left out.
-        {common}
-
-    Returns:
-        A scalar.
-
-    Raises:
-        ValueError: on invalid arguments, shapes, or (eagerly) label values.
+    $body
 
     Examples:
         >>> import epochmetrics as em
@@ -123,20 +120,15 @@ class Accuracy(_Scalar):
 
 
 @register
-@doc
+@own_init
+@count_docstring(
+    returns="A scalar.",
+    raises='ValueError: for task="multilabel", which scikit-learn does not define either.',
+)
 class BalancedAccuracy(_Scalar):
     """Balanced accuracy: the mean recall over the classes that occur in y_true.
 
-    {inputs}
-
-    Args:
-        {common}
-
-    Returns:
-        A scalar.
-
-    Raises:
-        ValueError: for task="multilabel", which scikit-learn does not define either.
+    $body
 
     Examples:
         >>> import epochmetrics as em
@@ -154,23 +146,18 @@ class BalancedAccuracy(_Scalar):
 
 
 @register
-@doc
+@own_init
+@count_docstring(
+    returns="A scalar in [-1, 1].",
+    raises='ValueError: for task="multilabel", which scikit-learn does not define either.',
+)
 class MatthewsCorrCoef(_Scalar):
     """Matthews correlation coefficient (multiclass R_K), from O(C) counts.
 
     With c samples right out of s, t_k true and p_k predicted of class k:
     (c s - sum t_k p_k) / sqrt((s^2 - sum p_k^2)(s^2 - sum t_k^2)); 0 when undefined.
 
-    {inputs}
-
-    Args:
-        {common}
-
-    Returns:
-        A scalar in [-1, 1].
-
-    Raises:
-        ValueError: for task="multilabel", which scikit-learn does not define either.
+    $body
 
     Examples:
         >>> import epochmetrics as em
@@ -188,7 +175,9 @@ class MatthewsCorrCoef(_Scalar):
 
 
 @register
-@doc
+@count_docstring(
+    _KAPPA, returns="A scalar.", raises='ValueError: for task="multilabel" or an unknown `weights`.'
+)
 class CohenKappa(_Scalar):
     """Cohen's kappa between labels and predictions, (p_o - p_e) / (1 - p_e).
 
@@ -197,17 +186,7 @@ class CohenKappa(_Scalar):
     scikit-learn's `cohen_kappa_score(..., labels=range(num_classes))`). State stays O(C).
     NaN (undefined) when the expected disagreement is 0.
 
-    {inputs}
-
-    Args:
-        weights: None, "linear" or "quadratic".
-        {common}
-
-    Returns:
-        A scalar.
-
-    Raises:
-        ValueError: for task="multilabel" or an unknown `weights`.
+    $body
 
     Examples:
         >>> import epochmetrics as em

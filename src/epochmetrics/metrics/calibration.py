@@ -6,20 +6,32 @@ from typing import Any
 
 import keras
 
+from epochmetrics._docs import METRIC_ARGS, docstring
 from epochmetrics._types import CalibrationAverage, Norm, PerStep, Task
 from epochmetrics.functional import calibration
 from epochmetrics.functional._args import check_per_step
 from epochmetrics.functional._layout import Layout
 from epochmetrics.metrics._base import SumStateMetric
-from epochmetrics.metrics._public import PER_STEP_ARG
 from epochmetrics.metrics._sums import Step
 
 __all__ = ["CalibrationError"]
 
 _register = keras.saving.register_keras_serializable(package="epochmetrics")
 
+_CALIBRATION = {
+    "task": '"binary", "multiclass" (top-label) or "multilabel" (per label).',
+    "num_classes": "Number of classes (multiclass) or labels (multilabel).",
+    "n_bins": "Number of uniform bins (15, torchmetrics' default).",
+    "norm": '"l1" (expected calibration error), "l2" (root mean square) or "max" (maximum).',
+    "average": 'Multilabel only: "macro" (mean of the per-label errors), "micro" (every '
+    "(sample, label) pooled) or None (one key per label, `<name>_<label>`).",
+    "from_logits": "Whether `y_pred` holds logits (sigmoid, or softmax for multiclass).",
+    "class_names": "Names of the labels in per-label keys.",
+}
+
 
 @_register
+@docstring(_CALIBRATION, METRIC_ARGS)
 class CalibrationError(SumStateMetric):
     """Calibration error (ECE, RMS or maximum) over the whole epoch, as torchmetrics defines it.
 
@@ -47,18 +59,7 @@ class CalibrationError(SumStateMetric):
     `sample_weight` is a scalar, `(B,)` or per element.
 
     Args:
-        task: "binary", "multiclass" (top-label) or "multilabel" (per label).
-        num_classes: Number of classes (multiclass) or labels (multilabel).
-        n_bins: Number of uniform bins (15, torchmetrics' default).
-        norm: "l1" (expected calibration error), "l2" (root mean square) or "max" (maximum).
-        average: Multilabel only: "macro" (mean of the per-label errors), "micro" (every
-            (sample, label) pooled) or None (one key per label, `<name>_<label>`).
-        from_logits: Whether `y_pred` holds logits (sigmoid, or softmax for multiclass).
-        ignore_index: Label value whose samples (multilabel: elements) are skipped.
-        class_names: Names of the labels in per-label keys.
-        {per_step}
-        name: Base name of the log keys.
-        dtype: Keras dtype policy of the metric (the state is always float32 pairs).
+        $args
 
     Returns:
         `result()` gives a scalar, or for multilabel with `average=None` a dict of scalars.
@@ -142,6 +143,3 @@ class CalibrationError(SumStateMetric):
             "average": self.average,
             "per_step": self.per_step,
         }
-
-
-CalibrationError.__doc__ = (CalibrationError.__doc__ or "").replace("{per_step}", PER_STEP_ARG)

@@ -8,33 +8,33 @@ from __future__ import annotations
 
 from typing import Any
 
+from epochmetrics._docs import RATIO_ARGS, count_docstring
 from epochmetrics._types import MultidimAverage, PerStep, RatioAverage, Task
 from epochmetrics.functional import reductions
 from epochmetrics.functional._args import check_float
-from epochmetrics.metrics._stat_metrics import _Averaged, doc, register
+from epochmetrics.metrics._public import own_init
+from epochmetrics.metrics._stat_metrics import _Averaged, register
 
 __all__ = ["F1Score", "FBetaScore", "JaccardIndex", "Precision", "Recall", "Specificity"]
 
+_BETA = {"beta": "Weight of recall relative to precision (> 0; inf gives recall)."}
+
 
 @register
-@doc
+@own_init
+@count_docstring(
+    RATIO_ARGS,
+    returns=(
+        '`result()` gives a scalar, or with `average=None` a dict `{"precision_<class>": scalar}`.'
+    ),
+)
 class Precision(_Averaged):
     """Precision, tp / (tp + fp), over the whole epoch.
 
     Counts are summed over batches, so the result equals scikit-learn's `precision_score` on the
     concatenated data for any batch partition.
 
-    {inputs}
-
-    Args:
-        {common}
-        {average}
-
-    Returns:
-        `result()` gives a scalar, or with `average=None` a dict `{{"precision_<class>": scalar}}`.
-
-    Raises:
-        ValueError: on invalid arguments, shapes, or (eagerly) label values.
+    $body
 
     Examples:
         >>> import epochmetrics as em
@@ -50,21 +50,17 @@ class Precision(_Averaged):
 
 
 @register
-@doc
+@own_init
+@count_docstring(
+    RATIO_ARGS,
+    returns=(
+        '`result()` gives a scalar, or with `average=None` a dict `{"recall_<class>": scalar}`.'
+    ),
+)
 class Recall(_Averaged):
     """Recall, tp / (tp + fn), over the whole epoch.
 
-    {inputs}
-
-    Args:
-        {common}
-        {average}
-
-    Returns:
-        `result()` gives a scalar, or with `average=None` a dict `{{"recall_<class>": scalar}}`.
-
-    Raises:
-        ValueError: on invalid arguments, shapes, or (eagerly) label values.
+    $body
 
     Examples:
         >>> import epochmetrics as em
@@ -80,25 +76,20 @@ class Recall(_Averaged):
 
 
 @register
-@doc
+@count_docstring(
+    _BETA,
+    RATIO_ARGS,
+    returns=(
+        '`result()` gives a scalar, or with `average=None` a dict `{"<name>_<class>": scalar}`.'
+    ),
+)
 class FBetaScore(_Averaged):
     """F-beta score, (1 + b^2) tp / ((1 + b^2) tp + b^2 fn + fp), over the whole epoch.
 
     Computed from the epoch's counts, never by averaging per-batch scores: three batches with
     F1 0.75, 0.18 and 1.0 average to 0.64 where the epoch's F1 is 0.81.
 
-    {inputs}
-
-    Args:
-        beta: Weight of recall relative to precision (> 0; inf gives recall).
-        {common}
-        {average}
-
-    Returns:
-        `result()` gives a scalar, or with `average=None` a dict `{{"<name>_<class>": scalar}}`.
-
-    Raises:
-        ValueError: on invalid arguments, shapes, or (eagerly) label values.
+    $body
 
     Examples:
         >>> import epochmetrics as em
@@ -158,33 +149,29 @@ class FBetaScore(_Averaged):
 
 
 @register
-@doc
+@count_docstring(
+    RATIO_ARGS,
+    returns=(
+        '`result()` gives a scalar, or with `average=None` a dict `{"f1_<class>": scalar}`, '
+        'each a plain scalar log key usable as `monitor="val_f1_<class>"` (with '
+        '`mode="max"`).'
+    ),
+)
 class F1Score(FBetaScore):
     """F1 score, 2 tp / (2 tp + fp + fn), over the whole epoch.
 
     Unlike averaging per-batch F1 (seed example: batches give 0.6439 where the data gives
     0.8079), the counts are summed over the epoch first. Accepts sparse integer labels.
 
-    {inputs}
-
-    Args:
-        {common}
-        {average}
-
-    Returns:
-        `result()` gives a scalar, or with `average=None` a dict `{{"f1_<class>": scalar}}`, each a
-        plain scalar log key usable as `monitor="val_f1_<class>"` (with `mode="max"`).
-
-    Raises:
-        ValueError: on invalid arguments, shapes, or (eagerly) label values.
+    $body
 
     Examples:
         >>> import epochmetrics as em
         >>> m = em.F1Score("multiclass", num_classes=3, average=None, class_names=["a", "b", "c"])
         >>> scores = [[0.8, 0.1, 0.1], [0.1, 0.2, 0.7], [0.2, 0.2, 0.6], [0.0, 0.1, 0.9]]
         >>> m.update_state([0, 1, 2, 2], scores)
-        >>> {{k: round(float(v), 4) for k, v in m.result().items()}}
-        {{'f1_a': 1.0, 'f1_b': 0.0, 'f1_c': 0.8}}
+        >>> {k: round(float(v), 4) for k, v in m.result().items()}
+        {'f1_a': 1.0, 'f1_b': 0.0, 'f1_c': 0.8}
     """
 
     _default_name = "f1"
@@ -230,23 +217,16 @@ class F1Score(FBetaScore):
 
 
 @register
-@doc
+@own_init
+@count_docstring(
+    RATIO_ARGS, returns='A scalar, or with `average=None` a dict `{"specificity_<class>": scalar}`.'
+)
 class Specificity(_Averaged):
     """Specificity (true negative rate), tn / (tn + fp), per class over the whole epoch.
 
     Binary reports the specificity of the positive class (the recall of the negatives).
 
-    {inputs}
-
-    Args:
-        {common}
-        {average}
-
-    Returns:
-        A scalar, or with `average=None` a dict `{{"specificity_<class>": scalar}}`.
-
-    Raises:
-        ValueError: on invalid arguments, shapes, or (eagerly) label values.
+    $body
 
     Examples:
         >>> import epochmetrics as em
@@ -262,21 +242,14 @@ class Specificity(_Averaged):
 
 
 @register
-@doc
+@own_init
+@count_docstring(
+    RATIO_ARGS, returns='A scalar, or with `average=None` a dict `{"jaccard_<class>": scalar}`.'
+)
 class JaccardIndex(_Averaged):
     """Jaccard index (intersection over union), tp / (tp + fp + fn), over the whole epoch.
 
-    {inputs}
-
-    Args:
-        {common}
-        {average}
-
-    Returns:
-        A scalar, or with `average=None` a dict `{{"jaccard_<class>": scalar}}`.
-
-    Raises:
-        ValueError: on invalid arguments, shapes, or (eagerly) label values.
+    $body
 
     Examples:
         >>> import epochmetrics as em

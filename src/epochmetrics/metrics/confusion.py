@@ -9,6 +9,7 @@ import keras
 import numpy as np
 
 from epochmetrics._backend import host as _host
+from epochmetrics._docs import COUNT_INPUTS, METRIC_ARGS, RATIO_ARGS, docstring
 from epochmetrics._types import Average, Normalize, PerStep, Task
 from epochmetrics.functional import reductions
 from epochmetrics.functional._args import (
@@ -21,18 +22,38 @@ from epochmetrics.functional._args import (
 from epochmetrics.functional._layout import Layout
 from epochmetrics.functional.stat_scores import confusion_matrix_layout, confusion_matrix_update
 from epochmetrics.metrics._base import Keyed, SumStateMetric
-from epochmetrics.metrics._public import REPORT_PER_STEP_ARG
-from epochmetrics.metrics._stat_metrics import CLASS_NAMES_ARG, COMMON_ARGS, INPUTS, _StatScores
+from epochmetrics.metrics._stat_metrics import _StatScores
 from epochmetrics.metrics._sums import Step
 
 __all__ = ["ClassificationReport", "ConfusionMatrix"]
 
 _register = keras.saving.register_keras_serializable(package="epochmetrics")
 
+_CONFUSION = {
+    "normalize": 'None (counts), "true" (rows sum to 1), "pred" (columns sum to 1) or "all".'
+}
+# A report is read per epoch: its running values would crowd the progress bar, and every key a
+# step returns costs the step (TensorFlow: ~24 us per key, 8 averages = x1.24 of a small MLP's
+# epoch against x1.06 with none; benchmarks/RESULTS.md).
+_REPORT = {
+    "include": "Which metrics to report. Defaults to precision, recall, f1, support, accuracy "
+    "and (not multilabel) mcc.",
+    "averages": 'Averages of the per-class ratios: any of "micro", "macro", "weighted". '
+    'Defaults to ("macro", "weighted"), and adds "micro" for multilabel.',
+    "per_class": "Whether to emit the per-class keys.",
+    "per_step": 'Which keys a train or test step returns: "none" (default), "averages" '
+    '(averaged and single-value keys) or "all". The epoch\'s logs (History, CSVLogger, '
+    "callbacks' `on_epoch_end`, `evaluate`) always hold every key; only per-batch logs (the "
+    "progress bar during an epoch, batch-level callbacks, `train_on_batch`) see fewer: read "
+    "`result()` there for every key. On Keras 3.8-3.13 steps return every key (see the README's "
+    "Compatibility section).",
+}
+
 
 @_register
+@docstring(_CONFUSION, METRIC_ARGS, inputs=COUNT_INPUTS)
 class ConfusionMatrix(SumStateMetric):
-    __doc__ = f"""Confusion matrix over the whole epoch; rows are true classes, columns predictions.
+    """Confusion matrix over the whole epoch; rows are true classes, columns predictions.
 
     The state is the C x C matrix of (weighted) counts; multilabel keeps O(L) counts and returns
     `(L, 2, 2)` matrices `[[tn, fp], [fn, tp]]` per label, as scikit-learn's
@@ -44,12 +65,10 @@ class ConfusionMatrix(SumStateMetric):
     logs as an array (History keeps it, CSVLogger writes it as a nested list, and callbacks that
     only take scalars, such as TensorBoard, cannot log it).
 
-    {INPUTS}
+    $inputs
 
     Args:
-        normalize: None (counts), "true" (rows sum to 1), "pred" (columns sum to 1) or "all".
-        {COMMON_ARGS}
-        {CLASS_NAMES_ARG}
+        $args
 
     Returns:
         A `(C, C)` tensor (binary: `(2, 2)`; multilabel: `(L, 2, 2)`).
@@ -124,8 +143,9 @@ _MULTILABEL_ONLY_NOT = ("balanced_accuracy", "mcc", "kappa")
 
 
 @_register
+@docstring(_REPORT, RATIO_ARGS, METRIC_ARGS, inputs=COUNT_INPUTS)
 class ClassificationReport(_StatScores):
-    __doc__ = f"""Several metrics and averages from one shared O(C) state, as scalar log keys.
+    """Several metrics and averages from one shared O(C) state, as scalar log keys.
 
     One update feeds every value (no per-metric passes). Keys, with `<p>` the prefix (empty for
     the default name, else `<name>_`):
@@ -138,18 +158,10 @@ class ClassificationReport(_StatScores):
     With Keras' `val_` prefix, `val_f1_macro` or `val_recall_cat` are valid `monitor` values.
     Every value equals the scikit-learn function of the same name on the concatenated data.
 
-    {INPUTS}
+    $inputs
 
     Args:
-        include: Which metrics to report. Defaults to precision, recall, f1, support, accuracy
-            and (not multilabel) mcc.
-        averages: Averages of the per-class ratios: any of "micro", "macro", "weighted".
-            Defaults to ("macro", "weighted"), and adds "micro" for multilabel.
-        per_class: Whether to emit the per-class keys.
-        zero_division: Value of a ratio whose denominator is 0: 0.0, 1.0 or nan.
-        {REPORT_PER_STEP_ARG}
-        {COMMON_ARGS}
-        {CLASS_NAMES_ARG}
+        $args
 
     Returns:
         A dict of scalar tensors.
@@ -161,8 +173,8 @@ class ClassificationReport(_StatScores):
         >>> import epochmetrics as em
         >>> m = em.ClassificationReport("binary", include=["f1", "accuracy"], averages=["macro"])
         >>> m.update_state([1, 1, 0, 0], [0.9, 0.4, 0.3, 0.2])
-        >>> {{k: round(float(v), 4) for k, v in m.result().items()}}
-        {{'f1_0': 0.8, 'f1_1': 0.6667, 'f1_macro': 0.7333, 'accuracy': 0.75}}
+        >>> {k: round(float(v), 4) for k, v in m.result().items()}
+        {'f1_0': 0.8, 'f1_1': 0.6667, 'f1_macro': 0.7333, 'accuracy': 0.75}
     """
 
     _default_name = "classification_report"

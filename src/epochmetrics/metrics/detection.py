@@ -11,23 +11,26 @@ import keras
 import numpy as np
 
 from epochmetrics._backend import ops as _backend
-from epochmetrics.functional._coco_match import Records, match
-from epochmetrics.functional._detection_inputs import (
-    check_box_format,
-    check_iou_thresholds,
-    check_max_detections,
-    format_batch,
+from epochmetrics._docs import DETECTION_ARGS, docstring
+from epochmetrics.functional._args import UndefinedMetricWarning
+from epochmetrics.functional.detection.evaluate import (
+    COCOEvaluation,
+    evaluate_records,
+    match_batch,
 )
-from epochmetrics.functional.detection import COCOEvaluation, evaluate_records
-from epochmetrics.functional.ranking import UndefinedMetricWarning
+from epochmetrics.functional.detection.inputs import (
+    check_box_format,
+    check_classes,
+    check_per_class,
+)
+from epochmetrics.functional.detection.match import Records
+from epochmetrics.functional.detection.params import Params, make_params
+from epochmetrics.functional.detection.summary import summary_keys
 from epochmetrics.metrics import _combine
 from epochmetrics.metrics._keras_calls import called_by_compiled_metrics
 from epochmetrics.metrics._portable import Portable
 
 __all__ = ["DetectionCurves", "DetectionMAP"]
-
-SUMMARY_KEYS = ("map", "map_50", "map_75", "map_small", "map_medium", "map_large")
-_NUM_AREAS = 4
 
 _HOST_ONLY = (
     "DetectionMAP is a host metric: it matches boxes in NumPy and keeps per-detection "
@@ -41,17 +44,18 @@ _HOST_ONLY = (
 class _State:
     """Records of the matched detections so far (a plain object: Keras tracks lists)."""
 
-    def __init__(self) -> None:
+    def __init__(self, params: Params) -> None:
+        self.params = params
         self.parts: list[Records] = []
         self.offsets: list[int] = []
-        self.npig = np.zeros((0, _NUM_AREAS), np.int64)  # (K, A) non-ignored GT counts
+        self.npig = np.zeros((0, params.num_areas), np.int64)  # (K, A) non-ignored GT counts
         self.num_images = 0
 
     def add(self, records: Records, npig: np.ndarray, num_images: int) -> None:
         self.parts.append(records)
         self.offsets.append(self.num_images)
         k = max(self.npig.shape[0], npig.shape[0])
-        grown = np.zeros((k, _NUM_AREAS), np.int64)
+        grown = np.zeros((k, self.params.num_areas), np.int64)
         grown[: self.npig.shape[0]] += self.npig
         grown[: npig.shape[0]] += npig
         self.npig = grown
@@ -61,9 +65,9 @@ class _State:
         """What changes with every update and merge (to know when to evaluate again)."""
         return self.num_images, sum(len(p) for p in self.parts)
 
-    def records(self, num_thresholds: int) -> Records:
+    def records(self) -> Records:
         if not self.parts:
-            return Records.empty(_NUM_AREAS, num_thresholds)
+            return Records.empty(self.params.num_areas, len(self.params.iou_thresholds))
         merged = Records.concat(self.parts, self.offsets)
         self.parts, self.offsets = [merged], [0]  # concatenate once, not at every result()
         return merged
@@ -79,6 +83,14 @@ class DetectionCurves(NamedTuple):
 
 
 @keras.saving.register_keras_serializable(package="epochmetrics")
+@docstring(
+    {
+        "per_class": "Also return AP per class.",
+        "name": '"map", or a prefix for every key.',
+        "dtype": "Keras dtype policy of the metric (the results are Python floats).",
+    },
+    DETECTION_ARGS,
+)
 class DetectionMAP(Portable, keras.metrics.Metric):
     """COCO mean average precision and recall of object detections, exactly as pycocotools.
 
@@ -110,18 +122,7 @@ class DetectionMAP(Portable, keras.metrics.Metric):
     ground truth are not penalised (pycocotools).
 
     Args:
-        bounding_box_format: Keras' name of the box format: "xyxy", "yxyx", "xywh",
-            "center_xywh", "center_yxhw", or "rel_xyxy", "rel_yxyx", "rel_xywh",
-            "rel_center_xywh" (these need `image_shape`).
-        num_classes: class ids are `0 .. num_classes - 1`; labels outside are an error. None:
-            any non-negative label.
-        class_names: names of the classes for the per-class keys (sets `num_classes`).
-        iou_thresholds: increasing IoU thresholds (None: 0.5, 0.55, ..., 0.95 as pycocotools).
-        max_detections: increasing detections kept per image and class (pycocotools'
-            `maxDets`). AP and the area-range ARs use the largest.
-        per_class: also return AP per class.
-        image_shape: `(height, width)` in pixels, for the `rel_*` formats.
-        name: "map", or a prefix for every key.
+        $args
 
     Examples:
         >>> import numpy as np
@@ -165,20 +166,20 @@ class DetectionMAP(Portable, keras.metrics.Metric):
         self.bounding_box_format = bounding_box_format
         self.image_shape = None if image_shape is None else tuple(image_shape)
         self._iou_arg = None if iou_thresholds is None else [float(t) for t in iou_thresholds]
-        self._thresholds = check_iou_thresholds(iou_thresholds)
-        self.max_detections = check_max_detections(max_detections)
-        self.class_names = None if class_names is None else tuple(str(c) for c in class_names)
-        self.num_classes = _check_classes(num_classes, self.class_names)
-        self.per_class = bool(per_class)
+        self._params = make_params(iou_thresholds, max_detections)
+        self.max_detections = self._params.max_detections
+        self.num_classes, self.class_names = check_classes(num_classes, class_names)
+        self.per_class = check_per_class(per_class)
         self._prefix = "" if name == "map" else f"{name}_"
         if self.class_names is not None and per_class:
-            clash = sorted(set(self.class_names) & {k[4:] for k in SUMMARY_KEYS})
+            ap_keys = summary_keys(self._params, ap=True)  # map, map_50, ...: map_<class> too
+            clash = sorted(set(self.class_names) & {k[4:] for k in ap_keys})
             if clash:
                 raise ValueError(
                     f"`class_names` {clash} would give per-class keys equal to summary keys "
                     f"(e.g. 'map_{clash[0]}'). Rename those classes."
                 )
-        self._state = _State()
+        self._state = _State(self._params)
 
     # --- Keras metric API ------------------------------------------------------------------
     def update_state(self, y_true: Any, y_pred: Any, sample_weight: Any = None) -> None:
@@ -191,20 +192,13 @@ class DetectionMAP(Portable, keras.metrics.Metric):
                 "DetectionMAP does not take `sample_weight`: COCO weighs every ground-truth "
                 "box alike. Mark boxes to leave out with `iscrowd` or label -1 instead."
             )
-        gt, dt, n = format_batch(
+        records, npig, n = match_batch(
             y_true,
             y_pred,
-            fmt=self.bounding_box_format,
+            self._params,
+            bounding_box_format=self.bounding_box_format,
             size=self._size,
             num_classes=self.num_classes,
-        )
-        k = self.num_classes or int(max(gt.label.max(initial=0), dt.label.max(initial=0))) + 1
-        records, npig = match(
-            gt,
-            dt,
-            num_classes=k,
-            iou_thresholds=self._thresholds,
-            max_det=self.max_detections[-1],
         )
         self._state.add(records, npig, n)
 
@@ -267,17 +261,10 @@ class DetectionMAP(Portable, keras.metrics.Metric):
         return DetectionCurves(recall, precision, ground_truth, labels)
 
     def _evaluate(self) -> COCOEvaluation:
-        k = self.num_classes or self._state.npig.shape[0]
-        records = self._state.records(self._thresholds.shape[0])
-        npig = np.zeros((k, _NUM_AREAS), np.int64)
+        k = self.num_classes or max(self._state.npig.shape[0], 1)
+        npig = np.zeros((k, self._params.num_areas), np.int64)
         npig[: self._state.npig.shape[0]] = self._state.npig
-        return evaluate_records(
-            records,
-            npig,
-            iou_thresholds=self._thresholds,
-            max_detections=self.max_detections,
-            class_ids=tuple(range(k)),
-        )
+        return evaluate_records(self._state.records(), npig, self._params, tuple(range(k)))
 
     def result(self) -> dict[str, float]:
         """`{key: float}` (see the class docstring); NaN, with a warning, where undefined.
@@ -307,7 +294,7 @@ class DetectionMAP(Portable, keras.metrics.Metric):
         return out
 
     def reset_state(self) -> None:
-        self._state = _State()
+        self._state = _State(self._params)
 
     def merge_state(self, other: DetectionMAP | Sequence[DetectionMAP]) -> None:
         """Append the images of `other` (a DetectionMAP or a list of them) after this one's.
@@ -325,8 +312,7 @@ class DetectionMAP(Portable, keras.metrics.Metric):
         for o in others:
             if o is self:
                 raise ValueError("merge_state cannot merge a metric with itself.")
-            records = o._state.records(self._thresholds.shape[0])
-            self._state.add(records, o._state.npig, o._state.num_images)
+            self._state.add(o._state.records(), o._state.npig, o._state.num_images)
 
     def get_config(self) -> dict[str, Any]:
         return {
@@ -353,15 +339,15 @@ class DetectionMAP(Portable, keras.metrics.Metric):
     _RECORDS = ("image", "label", "score", "rank", "status")
 
     def _export_arrays(self) -> dict[str, np.ndarray]:
-        records = self._state.records(self._thresholds.shape[0])
+        records = self._state.records()
         out = {k: getattr(records, k) for k in self._RECORDS}
         return {**out, "npig": self._state.npig, "num_images": np.int64(self._state.num_images)}
 
     def _import_arrays(self, arrays: dict[str, np.ndarray]) -> None:
         dtypes = {"image": np.int64, "label": np.int64, "score": np.float64, "rank": np.int32}
         parts = {k: arrays[k].astype(dtypes.get(k, np.int8)) for k in self._RECORDS}
-        self._state = _State()
-        npig = arrays["npig"].astype(np.int64).reshape(-1, _NUM_AREAS)
+        self._state = _State(self._params)
+        npig = arrays["npig"].astype(np.int64).reshape(-1, self._params.num_areas)
         self._state.add(Records(**parts), npig, int(arrays["num_images"]))
 
     def _expected_shapes(self) -> dict[str, tuple[int, ...] | None]:
@@ -371,7 +357,7 @@ class DetectionMAP(Portable, keras.metrics.Metric):
         """Put the images in the order of `order` (one sort key per image, in the current
         order: e.g. their positions in a dataset that several processes read interleaved),
         as if they had arrived in that order. Detections keep their order within an image."""
-        records = self._state.records(self._thresholds.shape[0])
+        records = self._state.records()
         order = np.asarray(order)
         if len(order) != self._state.num_images:
             raise ValueError(
@@ -383,29 +369,9 @@ class DetectionMAP(Portable, keras.metrics.Metric):
         perm = np.argsort(image, kind="stable")
         moved = {k: getattr(records, k)[perm] for k in self._RECORDS if k != "image"}
         npig, n = self._state.npig, self._state.num_images
-        self._state = _State()
+        self._state = _State(self._params)
         self._state.add(Records(image=image[perm], **moved), npig, n)
 
     # --- helpers ---------------------------------------------------------------------------
     def _signature(self) -> tuple[Any, ...]:
-        return (self.num_classes, tuple(self._thresholds.tolist()), self.max_detections)
-
-
-def _check_classes(num_classes: Any, class_names: tuple[str, ...] | None) -> int | None:
-    if num_classes is not None and (
-        isinstance(num_classes, bool)
-        or not isinstance(num_classes, (int, np.integer))
-        or num_classes < 1
-    ):
-        raise ValueError(
-            f"`num_classes` must be a positive integer or None. Received: {num_classes!r}."
-        )
-    if class_names is None:
-        return None if num_classes is None else int(num_classes)
-    if num_classes is not None and num_classes != len(class_names):
-        raise ValueError(
-            f"`class_names` has {len(class_names)} names but num_classes={num_classes}."
-        )
-    if len(set(class_names)) != len(class_names) or not class_names:
-        raise ValueError(f"`class_names` must be distinct names. Received: {list(class_names)}.")
-    return len(class_names)
+        return (self.num_classes, self._params.iou_thresholds, self.max_detections)

@@ -11,20 +11,23 @@ count metrics and Keras). The definitions, tie rule and undefined cases are thos
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable
 from typing import Any
 
 import keras
-import numpy as np
 
+from epochmetrics._docs import (
+    BODY,
+    METRIC_ARGS,
+    RANKING_ARGS,
+    RANKING_INPUTS,
+    RANKING_RAISES,
+    docstring,
+)
 from epochmetrics._types import PerStep, RankingAverage, Task
-from epochmetrics.functional import operating_points, ranking, ranking_graph
 from epochmetrics.functional import operating_points_ops as opo
-from epochmetrics.functional._args import check_rate
-from epochmetrics.metrics._public import PER_STEP_ARG
-from epochmetrics.metrics._ranking_shell import INPUTS, RankingMetric
-from epochmetrics.metrics._ranking_state import Groups
+from epochmetrics.functional import ranking_kernel
+from epochmetrics.metrics._ranking_shell import RankingMetric, shell_arguments
 
 __all__ = [
     "PrecisionAtRecall",
@@ -35,178 +38,88 @@ __all__ = [
 
 _register = keras.saving.register_keras_serializable(package="epochmetrics")
 
-DOC = """{summary}
+_POINT = """\
+Predicting positive when score >= s, the candidate cuts are every distinct score seen
+(exact) or every bin start (binned) and s = +inf (predict nothing). Among those with
+$constrained >= `$arg`, the largest $value is the result, at the cut of those reaching
+it that is best on $constrained (unique). The threshold logged is the float32 number
+just below that cut: "positive when score > threshold", the convention of `threshold=`
+(`em.Recall(threshold=t)` with the logged t gives this operating point's recall) and of
+Keras; as no score lies between it and the cut, "score >= threshold" agrees too unless a
+score equals it. If no finite threshold meets the constraint the result is 0.0 at
+threshold +inf (Keras' value too). Undefined problems ($undefined) give NaN, value and
+threshold. Multiclass is one-vs-rest on the class probabilities; multilabel treats each
+label as a binary problem.
+Thresholds are in the units of `y_pred`: probabilities, or logits for binary and
+multilabel with `from_logits=True` (multiclass: softmax probabilities).
 
-    Predicting positive when score >= s, the candidate cuts are every distinct score seen
-    (exact) or every bin start (binned) and s = +inf (predict nothing). Among those with
-    {constrained} >= `{arg}`, the largest {value} is the result, at the cut of those reaching
-    it that is best on {constrained} (unique). The threshold logged is the float32 number
-    just below that cut: "positive when score > threshold", the convention of `threshold=`
-    (`em.Recall(threshold=t)` with the logged t gives this operating point's recall) and of
-    Keras; as no score lies between it and the cut, "score >= threshold" agrees too unless a
-    score equals it. If no finite threshold meets the constraint the result is 0.0 at
-    threshold +inf (Keras' value too). Undefined problems ({undefined}) give NaN, value and
-    threshold. Multiclass is one-vs-rest on the class probabilities; multilabel treats each
-    label as a binary problem.
-    Thresholds are in the units of `y_pred`: probabilities, or logits for binary and
-    multilabel with `from_logits=True` (multiclass: softmax probabilities).
+**Binned mode** (default): the ranking state of `AUROC` (bins of the score's float32
+representation, `bins_per_octave` per octave; see there for the memory). Each bin's start
+is the smallest float32 score in it, so the binned result is exactly achieved on the data
+at the threshold it reports; it can only miss thresholds inside bins: binned <= exact <=
+binned + `error_bound()`. The bound is at most the largest share of the data in one bin
+$a_priori; it is 0 when every distinct score has its own bin.
 
-    **Binned mode** (default): the ranking state of `AUROC` (bins of the score's float32
-    representation, `bins_per_octave` per octave; see there for the memory). Each bin's start
-    is the smallest float32 score in it, so the binned result is exactly achieved on the data
-    at the threshold it reports; it can only miss thresholds inside bins: binned <= exact <=
-    binned + `error_bound()`. The bound is at most the largest share of the data in one bin
-    {a_priori}; it is 0 when every distinct score has its own bin.
+**Exact mode** (`exact=True, capacity=N`): the stored scores, as `AUROC(exact=True)`;
+results equal the curves of scikit-learn (`$curve`) on the concatenated data.
 
-    **Exact mode** (`exact=True, capacity=N`): the stored scores, as `AUROC(exact=True)`;
-    results equal the curves of scikit-learn (`{curve}`) on the concatenated data.
+$body"""
 
-    {inputs}
+_RETURNS = """\
+`result()` gives a dict of scalars: binary and micro `{"$name": value,
+"${name}_threshold": t}`; macro and weighted `$name` and each class's own threshold
+`${name}_threshold_<class>` (an average has no single threshold); `average=None`
+`${name}_<class>` and `${name}_threshold_<class>`. `evaluate_arrays(y_true, y_pred,
+sample_weight=None)` gives the exact values with the same keys, as floats."""
 
-    Args:
-        task: "binary", "multiclass" or "multilabel". Required: never guessed from shapes.
-        {arg}: The minimum {constrained}, in [0, 1].
-        num_classes: Number of classes (multiclass) or labels (multilabel). Unused for binary.
-        average: "macro" (mean of the per-class optima), "weighted" (by positive support),
-            "micro" (all class/sample pairs pooled: one problem, one threshold) or None (one
-            key per class). Ignored for binary.
-        from_logits: Whether `y_pred` holds logits rather than probabilities.
-        ignore_index: Label value whose samples (multilabel: elements) are skipped.
-        class_names: Names used in per-class log keys instead of class indices.
-        exact: Keep the scores in a buffer and compute the exact value (needs `capacity`).
-        capacity: Buffer size in samples for `exact=True`: at least the samples per epoch.
-        bins_per_octave: Binned-mode resolution, a power of two from 1 to 1024.
-        {per_step}
-        name: Base name of the log keys.
-        dtype: Keras dtype policy of the metric (the state is always float32).
-
-    Returns:
-        `result()` gives a dict of scalars: binary and micro `{{"{name}": value,
-        "{name}_threshold": t}}`; macro and weighted `{name}` and each class's own threshold
-        `{name}_threshold_<class>` (an average has no single threshold); `average=None`
-        `{name}_<class>` and `{name}_threshold_<class>`. `evaluate_arrays(y_true, y_pred,
-        sample_weight=None)` gives the exact values with the same keys, as floats.
-
-    Raises:
-        ValueError: on invalid arguments, shapes, or (eagerly) label and score values.
-
-    Examples:
-{examples}
-"""
+_ARGS = {
+    "average": '"macro" (mean of the per-class optima), "weighted" (by positive support), '
+    '"micro" (all class/sample pairs pooled: one problem, one threshold) or None (one key per '
+    "class). Ignored for binary.",
+    "from_logits": "Whether `y_pred` holds logits rather than probabilities.",
+}
 
 
-class _OperatingPoint(RankingMetric):
-    """One operating point kind (`opo.KINDS`) on a ranking state; thresholds logged with it."""
-
-    _thresholds = True
-    _kind: str  # the functional kind, e.g. "precision_at_recall"
-    _arg: str  # the constraint's argument, e.g. "recall"
-    _host: Callable[..., Any]
-    _host_arg: str  # the host function's constraint argument, e.g. "min_recall"
-
-    def __init__(self, task: Task, constraint: Any, **kwargs: Any) -> None:
-        self.constraint = check_rate(self._arg, constraint)
-        super().__init__(task, **kwargs)
-        if not self.exact:
-            self._binned.thresholds  # noqa: B018 (computed eagerly here, cached for steps)
-
-    # --- keys ---------------------------------------------------------------------------------
-    def _result_keys(self) -> tuple[str, ...] | None:
-        stem = self._key_stem()
-        if self._single():
-            return (stem, f"{stem}_threshold")
-        thresholds = self._per_class_keys(f"{stem}_threshold")
-        if self.average is None:
-            return (*self._per_class_keys(stem), *thresholds)
-        return (stem, *thresholds)
-
-    def _averaged_keys(self) -> tuple[str, ...]:
-        keys = self._keys_now() or ()
-        if self._single():
-            return keys
-        return () if self.average is None else keys[:1]
-
-    # --- values -------------------------------------------------------------------------------
-    def _from_groups(self, xp: Any, groups: Groups) -> Any:
-        values, thresholds = opo.operating_point_from_counts(
-            xp, self._kind, groups.pos, groups.neg, groups.thresholds, self.constraint
-        )
-        if self._single():
-            return xp.concatenate([values, thresholds])
-        if self.average is not None:
-            values = ranking_graph.average_values(xp, values, groups.support, self.average)
-        return xp.concatenate([xp.reshape(values, (-1,)), thresholds])
-
-    def _bounds(self, xp: Any, pos: Any, neg: Any) -> Any:
-        return opo.operating_point_error_bound(xp, self._kind, pos, neg, self.constraint)
-
-    def _host_fn(self) -> Callable[..., Any]:
-        return functools.partial(type(self)._host, **{self._host_arg: self.constraint})
-
-    def _of_columns(self, cols: ranking.Columns) -> Any:
-        return operating_points.operating_point_columns(
-            self._kind, self.constraint, cols, self.average
-        )
-
-    def _from_host(self, result: Any) -> np.ndarray:
-        value, threshold = result
-        return np.concatenate([np.reshape(value, -1), np.reshape(threshold, -1)]).astype(np.float64)
-
-    def get_config(self) -> dict[str, Any]:
-        return {**super().get_config(), self._arg: self.constraint}
-
-
-def _doc(
-    summary: str, value: str, constrained: str, curve: str, a_priori: str, examples: str
+def _documented(
+    kind: str, *, value: str, constrained: str, curve: str, a_priori: str
 ) -> Callable[[type], type]:
-    def wrap(cls: Any) -> Any:
-        roc = cls._arg in ("specificity", "sensitivity")
-        cls.__doc__ = DOC.format(
-            summary=summary,
-            arg=cls._arg,
-            value=value,
-            constrained=constrained,
-            undefined="no positives or no negatives" if roc else "no positives",
-            a_priori=a_priori,
-            curve=curve,
-            inputs=INPUTS,
-            name=cls._default_name,
-            per_step=PER_STEP_ARG,
-            examples=examples,
-        )
-        return cls
-
-    return wrap
-
-
-# Each class spells out its signature (the constraint under its own name, as in Keras).
-_COMMON = (
-    "num_classes",
-    "average",
-    "from_logits",
-    "ignore_index",
-    "class_names",
-    "exact",
-    "capacity",
-    "bins_per_octave",
-    "per_step",
-    "name",
-    "dtype",
-)
-
-
-def _rest(values: dict[str, Any]) -> dict[str, Any]:
-    return {k: values[k] for k in _COMMON}
+    """The docstring of the operating point `kind` (a row of `operating_points_ops.POINTS`)."""
+    point = opo.POINTS[kind]
+    return docstring(
+        {point.constraint: f"The minimum {constrained}, in [0, 1]."},
+        _ARGS,
+        RANKING_ARGS,
+        METRIC_ARGS,
+        point=_POINT,
+        body=BODY,
+        inputs=RANKING_INPUTS,
+        returns=_RETURNS,
+        raises=RANKING_RAISES,
+        name=kind,
+        arg=point.constraint,
+        value=value,
+        constrained=constrained,
+        undefined="no positives or no negatives" if point.roc else "no positives",
+        curve=curve,
+        a_priori=a_priori,
+    )
 
 
 @_register
-@_doc(
-    "Highest precision at a minimum recall, and its threshold, over the whole epoch.",
-    "precision TP / (TP + FP)",
-    "recall TP / P",
-    "precision_recall_curve",
-    "(max_b N_b / (T_b + F_b), the negatives of a bin over the mass at or above it)",
-    """        >>> import epochmetrics as em
+@_documented(
+    "precision_at_recall",
+    value="precision TP / (TP + FP)",
+    constrained="recall TP / P",
+    curve="precision_recall_curve",
+    a_priori="(max_b N_b / (T_b + F_b), the negatives of a bin over the mass at or above it)",
+)
+class PrecisionAtRecall(RankingMetric):
+    """Highest precision at a minimum recall, and its threshold, over the whole epoch.
+
+    $point
+
+    Examples:
+        >>> import epochmetrics as em
         >>> m = em.PrecisionAtRecall("binary", recall=0.9)
         >>> m.update_state([0, 0, 1, 1], [0.1, 0.4, 0.35, 0.8])
         >>> {k: round(float(v), 4) for k, v in m.result().items()}
@@ -215,14 +128,10 @@ def _rest(values: dict[str, Any]) -> dict[str, Any]:
         >>> m = em.PrecisionAtRecall("binary", recall=0.9, exact=True, capacity=100)
         >>> m.update_state([0, 0, 1, 1], [0.1, 0.4, 0.35, 0.8])
         >>> {k: round(float(v), 4) for k, v in m.result().items()}
-        {'precision_at_recall': 0.6667, 'precision_at_recall_threshold': 0.35}""",
-)
-class PrecisionAtRecall(_OperatingPoint):
+        {'precision_at_recall': 0.6667, 'precision_at_recall_threshold': 0.35}
+    """
+
     _default_name = "precision_at_recall"
-    _kind = "precision_at_recall"
-    _arg = "recall"
-    _host = staticmethod(operating_points.precision_at_recall)
-    _host_arg = "min_recall"
 
     def __init__(
         self,
@@ -241,29 +150,33 @@ class PrecisionAtRecall(_OperatingPoint):
         name: str | None = None,
         dtype: Any = None,
     ) -> None:
-        super().__init__(task, recall, **_rest(locals()))
+        kernel = ranking_kernel.operating_point("precision_at_recall", recall)
+        super().__init__(task, kernel, **shell_arguments(locals()))
 
 
 @_register
-@_doc(
-    "Highest recall at a minimum precision, and its threshold, over the whole epoch.",
-    "recall TP / P",
-    "precision TP / (TP + FP)",
-    "precision_recall_curve",
-    "(for this kind there is no a-priori bound: a precision may be met inside one bin only; "
-    "the computed bound holds all the same)",
-    """        >>> import epochmetrics as em
+@_documented(
+    "recall_at_precision",
+    value="recall TP / P",
+    constrained="precision TP / (TP + FP)",
+    curve="precision_recall_curve",
+    a_priori="(for this kind there is no a-priori bound: a precision may be met inside one bin "
+    "only; the computed bound holds all the same)",
+)
+class RecallAtPrecision(RankingMetric):
+    """Highest recall at a minimum precision, and its threshold, over the whole epoch.
+
+    $point
+
+    Examples:
+        >>> import epochmetrics as em
         >>> m = em.RecallAtPrecision("binary", precision=0.6)
         >>> m.update_state([0, 0, 1, 1], [0.1, 0.4, 0.35, 0.8])
         >>> {k: round(float(v), 4) for k, v in m.result().items()}
-        {'recall_at_precision': 1.0, 'recall_at_precision_threshold': 0.3496}""",
-)
-class RecallAtPrecision(_OperatingPoint):
+        {'recall_at_precision': 1.0, 'recall_at_precision_threshold': 0.3496}
+    """
+
     _default_name = "recall_at_precision"
-    _kind = "recall_at_precision"
-    _arg = "precision"
-    _host = staticmethod(operating_points.recall_at_precision)
-    _host_arg = "min_precision"
 
     def __init__(
         self,
@@ -282,28 +195,32 @@ class RecallAtPrecision(_OperatingPoint):
         name: str | None = None,
         dtype: Any = None,
     ) -> None:
-        super().__init__(task, precision, **_rest(locals()))
+        kernel = ranking_kernel.operating_point("recall_at_precision", precision)
+        super().__init__(task, kernel, **shell_arguments(locals()))
 
 
 @_register
-@_doc(
-    "Highest sensitivity (recall) at a minimum specificity, and its threshold, over the epoch.",
-    "sensitivity TP / P",
-    "specificity 1 - FP / N",
-    "roc_curve",
-    "(max_b P_b / P, the positives of a bin over all positives)",
-    """        >>> import epochmetrics as em
+@_documented(
+    "sensitivity_at_specificity",
+    value="sensitivity TP / P",
+    constrained="specificity 1 - FP / N",
+    curve="roc_curve",
+    a_priori="(max_b P_b / P, the positives of a bin over all positives)",
+)
+class SensitivityAtSpecificity(RankingMetric):
+    """Highest sensitivity (recall) at a minimum specificity, and its threshold, over the epoch.
+
+    $point
+
+    Examples:
+        >>> import epochmetrics as em
         >>> m = em.SensitivityAtSpecificity("binary", specificity=0.5)
         >>> m.update_state([0, 0, 1, 1], [0.1, 0.4, 0.35, 0.8])
         >>> {k: round(float(v), 4) for k, v in m.result().items()}
-        {'sensitivity_at_specificity': 1.0, 'sensitivity_at_specificity_threshold': 0.3496}""",
-)
-class SensitivityAtSpecificity(_OperatingPoint):
+        {'sensitivity_at_specificity': 1.0, 'sensitivity_at_specificity_threshold': 0.3496}
+    """
+
     _default_name = "sensitivity_at_specificity"
-    _kind = "sensitivity_at_specificity"
-    _arg = "specificity"
-    _host = staticmethod(operating_points.sensitivity_at_specificity)
-    _host_arg = "min_specificity"
 
     def __init__(
         self,
@@ -322,28 +239,32 @@ class SensitivityAtSpecificity(_OperatingPoint):
         name: str | None = None,
         dtype: Any = None,
     ) -> None:
-        super().__init__(task, specificity, **_rest(locals()))
+        kernel = ranking_kernel.operating_point("sensitivity_at_specificity", specificity)
+        super().__init__(task, kernel, **shell_arguments(locals()))
 
 
 @_register
-@_doc(
-    "Highest specificity at a minimum sensitivity (recall), and its threshold, over the epoch.",
-    "specificity 1 - FP / N",
-    "sensitivity TP / P",
-    "roc_curve",
-    "(max_b N_b / N, the negatives of a bin over all negatives)",
-    """        >>> import epochmetrics as em
+@_documented(
+    "specificity_at_sensitivity",
+    value="specificity 1 - FP / N",
+    constrained="sensitivity TP / P",
+    curve="roc_curve",
+    a_priori="(max_b N_b / N, the negatives of a bin over all negatives)",
+)
+class SpecificityAtSensitivity(RankingMetric):
+    """Highest specificity at a minimum sensitivity (recall), and its threshold, over the epoch.
+
+    $point
+
+    Examples:
+        >>> import epochmetrics as em
         >>> m = em.SpecificityAtSensitivity("binary", sensitivity=1.0)
         >>> m.update_state([0, 0, 1, 1], [0.1, 0.4, 0.35, 0.8])
         >>> {k: round(float(v), 4) for k, v in m.result().items()}
-        {'specificity_at_sensitivity': 0.5, 'specificity_at_sensitivity_threshold': 0.3496}""",
-)
-class SpecificityAtSensitivity(_OperatingPoint):
+        {'specificity_at_sensitivity': 0.5, 'specificity_at_sensitivity_threshold': 0.3496}
+    """
+
     _default_name = "specificity_at_sensitivity"
-    _kind = "specificity_at_sensitivity"
-    _arg = "sensitivity"
-    _host = staticmethod(operating_points.specificity_at_sensitivity)
-    _host_arg = "min_sensitivity"
 
     def __init__(
         self,
@@ -362,4 +283,5 @@ class SpecificityAtSensitivity(_OperatingPoint):
         name: str | None = None,
         dtype: Any = None,
     ) -> None:
-        super().__init__(task, sensitivity, **_rest(locals()))
+        kernel = ranking_kernel.operating_point("specificity_at_sensitivity", sensitivity)
+        super().__init__(task, kernel, **shell_arguments(locals()))

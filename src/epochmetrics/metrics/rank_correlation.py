@@ -16,6 +16,7 @@ import numpy as np
 
 from epochmetrics._backend import ops as _backend
 from epochmetrics._backend.host import to_numpy
+from epochmetrics._docs import METRIC_ARGS, docstring
 from epochmetrics._types import Multioutput, TauVariant
 from epochmetrics.functional import rank_correlation as rc
 from epochmetrics.functional._args import check_multioutput, check_output_names, check_tau_variant
@@ -36,16 +37,18 @@ _HOST_ONLY = (
     "`compile`.)"
 )
 
-ARGS = """num_outputs: Number of outputs D: the last axis of `(n, D)` or dense `(n, ..., D)`
-            inputs. With 1 (default), `(n,)`, `(n, 1)` and dense `(n, ...)`.
-        multioutput: "uniform_average" (default), "raw_values" (one key per output,
-            `<name>_<output>`), "variance_weighted" (weights: the variance of y_true per
-            output), or D non-negative weights. One output gives one value.
-        ignore_value: A target value whose elements are left out; `float("nan")` skips NaN
-            targets.
-        output_names: Names of the outputs in per-output keys instead of indices.
-        name: Base name of the log keys.
-        dtype: Keras dtype policy of the metric (unused: the arrays are kept as float64)."""
+# The arguments of both rank metrics (`name` as the other metrics').
+ARGS = {
+    "num_outputs": "Number of outputs D: the last axis of `(n, D)` or dense `(n, ..., D)` "
+    "inputs. With 1 (default), `(n,)`, `(n, 1)` and dense `(n, ...)`.",
+    "multioutput": '"uniform_average" (default), "raw_values" (one key per output, '
+    '`<name>_<output>`), "variance_weighted" (weights: the variance of y_true per output), or '
+    "D non-negative weights. One output gives one value.",
+    "ignore_value": 'A target value whose elements are left out; `float("nan")` skips NaN targets.',
+    "output_names": "Names of the outputs in per-output keys instead of indices.",
+    "variant": '"b" (tau-b) or "c" (tau-c).',
+    "dtype": "Keras dtype policy of the metric (unused: the arrays are kept as float64).",
+}
 
 
 class _RankMetric(Portable, keras.metrics.Metric):
@@ -194,6 +197,7 @@ class _RankMetric(Portable, keras.metrics.Metric):
 
 
 @keras.saving.register_keras_serializable(package="epochmetrics")
+@docstring(ARGS, METRIC_ARGS)
 @own_init
 class SpearmanCorrCoef(_RankMetric):
     """Spearman's rank correlation of the whole epoch, as `scipy.stats.spearmanr`.
@@ -206,7 +210,7 @@ class SpearmanCorrCoef(_RankMetric):
     sample weights (scipy's has none). Higher is better.
 
     Args:
-        {args}
+        $args
 
     Examples:
         >>> import epochmetrics as em
@@ -236,6 +240,7 @@ class SpearmanCorrCoef(_RankMetric):
 
 
 @keras.saving.register_keras_serializable(package="epochmetrics")
+@docstring(ARGS, METRIC_ARGS)
 class KendallTau(_RankMetric):
     """Kendall's tau of the whole epoch, as `scipy.stats.kendalltau` (tau-b by default).
 
@@ -246,8 +251,7 @@ class KendallTau(_RankMetric):
     `UndefinedMetricWarning`, for a constant input or fewer than two samples. Higher is better.
 
     Args:
-        variant: "b" (tau-b) or "c" (tau-c).
-        {args}
+        $args
 
     Examples:
         >>> import epochmetrics as em
@@ -291,7 +295,3 @@ class KendallTau(_RankMetric):
 
     def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "variant": self.variant}
-
-
-for _cls in (SpearmanCorrCoef, KendallTau):
-    _cls.__doc__ = (_cls.__doc__ or "").replace("{args}", ARGS)

@@ -9,12 +9,13 @@ replicas, `all_reduce_metrics`).
 from __future__ import annotations
 
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import keras
 import numpy as np
 
+from epochmetrics._docs import METRIC_ARGS, docstring
 from epochmetrics._types import Multioutput, PerStep
 from epochmetrics.functional import regression as reg
 from epochmetrics.functional._args import (
@@ -35,7 +36,7 @@ from epochmetrics.functional._moments import (
 )
 from epochmetrics.functional._regression_format import regression_inputs
 from epochmetrics.metrics._base import SumStateMetric
-from epochmetrics.metrics._public import PER_STEP_ARG, own_init
+from epochmetrics.metrics._public import own_init
 from epochmetrics.metrics._sums import Step
 
 __all__ = [
@@ -52,37 +53,45 @@ __all__ = [
 
 register = keras.saving.register_keras_serializable(package="epochmetrics")
 
-ARGS = """num_outputs: Number of outputs D: the last axis of `(B, D)` or dense
-            `(B, ..., D)` inputs. With 1 (default), `(B,)`, `(B, 1)` and dense `(B, ...)`.
-        multioutput: How the outputs' values combine, as scikit-learn: "uniform_average"
-            (default), "raw_values" (one log key per output, `<name>_<output>`){variance}, or
-            D non-negative weights. One output gives one value whatever it is.
-        ignore_value: A target value whose elements are skipped (with their predictions),
-            e.g. 0 for missing depth; `float("nan")` skips NaN targets. None: every target
-            counts, and a NaN target is an error.
-        output_names: Names of the outputs in per-output keys instead of indices.
-        {per_step}
-        name: Base name of the log keys.
-        dtype: Keras dtype policy of the metric (the state is always float32 pairs)."""
+# The arguments of every regression metric (`per_step`, `name` and `dtype` as the others').
+ARGS = {
+    "num_outputs": "Number of outputs D: the last axis of `(B, D)` or dense `(B, ..., D)` "
+    "inputs. With 1 (default), `(B,)`, `(B, 1)` and dense `(B, ...)`.",
+    "multioutput": 'How the outputs\' values combine, as scikit-learn: "uniform_average" '
+    '(default), "raw_values" (one log key per output, `<name>_<output>`), or D non-negative '
+    "weights. One output gives one value whatever it is.",
+    "ignore_value": "A target value whose elements are skipped (with their predictions), e.g. 0 "
+    'for missing depth; `float("nan")` skips NaN targets. None: every target counts, and a NaN '
+    "target is an error.",
+    "output_names": "Names of the outputs in per-output keys instead of indices.",
+}
+# `multioutput` of the metrics that take "variance_weighted" too.
+VARIANCE_ARGS = {
+    "multioutput": 'How the outputs\' values combine, as scikit-learn: "uniform_average" '
+    '(default), "raw_values" (one log key per output, `<name>_<output>`), "variance_weighted" '
+    "(weights: the variance of y_true per output), or D non-negative weights. One output "
+    "gives one value whatever it is.",
+}
 
-VARIANCE = """, "variance_weighted"
-            (weights: the variance of y_true per output)"""
-
-INPUTS = """Inputs to `update_state(y_true, y_pred, sample_weight=None)`: `y_true` and `y_pred`
-    of the same shape, `(B,)`, `(B, 1)` or `(B, D)` with `num_outputs=D` (a 2-D `(B, K)` is K
-    outputs, as in scikit-learn: pass `num_outputs=K`), or dense `(B, H, W)` / `(B, H, W, D)`
-    where every element is a sample; any float or integer dtype (float16 and bfloat16
-    included). `sample_weight`: a scalar, `(B,)` per sample (scikit-learn's), `(B, H, W)` per
-    element, or `(B, ..., D)` per element and output. NaN or infinite values raise eagerly;
-    inside a compiled step they make the epoch's value NaN, with a warning."""
+INPUTS = """\
+Inputs to `update_state(y_true, y_pred, sample_weight=None)`: `y_true` and `y_pred` of the
+same shape, `(B,)`, `(B, 1)` or `(B, D)` with `num_outputs=D` (a 2-D `(B, K)` is K outputs,
+as in scikit-learn: pass `num_outputs=K`), or dense `(B, H, W)` / `(B, H, W, D)` where every
+element is a sample; any float or integer dtype (float16 and bfloat16 included).
+`sample_weight`: a scalar, `(B,)` per sample (scikit-learn's), `(B, H, W)` per element, or
+`(B, ..., D)` per element and output. NaN or infinite values raise eagerly; inside a compiled
+step they make the epoch's value NaN, with a warning."""
 
 
-def doc(cls: type) -> type:
-    """Fill the shared docstring parts in; give the class its own `__init__` (`own_init`)."""
-    variance = VARIANCE if getattr(cls, "_variance", False) else ""
-    args = ARGS.replace("{variance}", variance).replace("{per_step}", PER_STEP_ARG)
-    cls.__doc__ = (cls.__doc__ or "").replace("{args}", args).replace("{inputs}", INPUTS)
-    return own_init(cls)
+def doc(*tables: dict[str, str]) -> Callable[[type], type]:
+    """Give a public class its own `__init__` (`own_init`) and render its docstring: `$args`
+    from `tables` (the class's own), then the shared tables; `$inputs`."""
+
+    def apply(cls: type) -> type:
+        variance = (VARIANCE_ARGS,) if getattr(cls, "_variance", False) else ()
+        return docstring(*tables, *variance, ARGS, METRIC_ARGS, inputs=INPUTS)(own_init(cls))
+
+    return apply
 
 
 class RegressionMetric(SumStateMetric):
@@ -253,7 +262,7 @@ class _ForceFinite(RegressionMetric):
 
 
 @register
-@doc
+@doc()
 class MeanSquaredError(RegressionMetric):
     """Mean squared error over the whole epoch, as scikit-learn's `mean_squared_error`.
 
@@ -261,10 +270,10 @@ class MeanSquaredError(RegressionMetric):
     sums per output, so the value does not depend on how the epoch is batched, and merges
     across replicas. NaN before any sample. Lower is better (`mode="auto"`: "min").
 
-    {inputs}
+    $inputs
 
     Args:
-        {args}
+        $args
 
     Examples:
         >>> import epochmetrics as em
@@ -283,7 +292,7 @@ class MeanSquaredError(RegressionMetric):
 
 
 @register
-@doc
+@doc()
 class RootMeanSquaredError(RegressionMetric):
     """Root mean squared error over the whole epoch, as scikit-learn's
     `root_mean_squared_error`: the square root of each output's MSE (then averaged).
@@ -291,10 +300,10 @@ class RootMeanSquaredError(RegressionMetric):
     Not the mean of per-batch RMSEs (what averaging batch values gives): the root of the
     epoch's mean. Lower is better.
 
-    {inputs}
+    $inputs
 
     Args:
-        {args}
+        $args
 
     Examples:
         >>> import epochmetrics as em
@@ -313,16 +322,16 @@ class RootMeanSquaredError(RegressionMetric):
 
 
 @register
-@doc
+@doc()
 class MeanAbsoluteError(RegressionMetric):
     """Mean absolute error over the whole epoch, as scikit-learn's `mean_absolute_error`.
 
     sum w |y - p| / sum w per output. Lower is better.
 
-    {inputs}
+    $inputs
 
     Args:
-        {args}
+        $args
 
     Examples:
         >>> import epochmetrics as em
@@ -341,7 +350,7 @@ class MeanAbsoluteError(RegressionMetric):
 
 
 @register
-@doc
+@doc()
 class MeanAbsolutePercentageError(RegressionMetric):
     """Mean absolute percentage error over the whole epoch, as scikit-learn's
     `mean_absolute_percentage_error`: a fraction (0.25 is 25 %; Keras' own is in percent).
@@ -350,10 +359,10 @@ class MeanAbsolutePercentageError(RegressionMetric):
     target gives a huge value, never an infinite one (scikit-learn's convention). Lower is
     better.
 
-    {inputs}
+    $inputs
 
     Args:
-        {args}
+        $args
 
     Examples:
         >>> import epochmetrics as em
@@ -372,7 +381,7 @@ class MeanAbsolutePercentageError(RegressionMetric):
 
 
 @register
-@doc
+@doc({"force_finite": "scikit-learn's `force_finite` (see above)."})
 class R2Score(_ForceFinite):
     """Coefficient of determination R^2 over the whole epoch, as scikit-learn's `r2_score`.
 
@@ -383,11 +392,10 @@ class R2Score(_ForceFinite):
     (perfect predictions) or 0.0 with `force_finite=True`, NaN or -inf without; fewer than two
     samples give NaN, with an `UndefinedMetricWarning`. Higher is better.
 
-    {inputs}
+    $inputs
 
     Args:
-        force_finite: scikit-learn's `force_finite` (see above).
-        {args}
+        $args
 
     Examples:
         >>> import epochmetrics as em
@@ -407,7 +415,12 @@ class R2Score(_ForceFinite):
 
 
 @register
-@doc
+@doc(
+    {
+        "force_finite": "scikit-learn's `force_finite`: a constant target gives 1.0 (the "
+        "residual is constant too) or 0.0; False gives NaN or -inf."
+    }
+)
 class ExplainedVariance(_ForceFinite):
     """Explained variance over the whole epoch, as scikit-learn's `explained_variance_score`.
 
@@ -415,12 +428,10 @@ class ExplainedVariance(_ForceFinite):
     Moments about shifts that follow the means (as `R2Score`); `force_finite` as
     scikit-learn's. Higher is better.
 
-    {inputs}
+    $inputs
 
     Args:
-        force_finite: scikit-learn's `force_finite`: a constant target gives 1.0 (the
-            residual is constant too) or 0.0; False gives NaN or -inf.
-        {args}
+        $args
 
     Examples:
         >>> import epochmetrics as em
@@ -438,7 +449,7 @@ class ExplainedVariance(_ForceFinite):
 
 
 @register
-@doc
+@doc()
 class PearsonCorrCoef(RegressionMetric):
     """Pearson correlation of targets and predictions over the whole epoch, as scipy's
     `pearsonr` (weighted: the weighted covariance over the weighted standard deviations).
@@ -449,10 +460,10 @@ class PearsonCorrCoef(RegressionMetric):
     with an `UndefinedMetricWarning`, when either side is constant or with fewer than two
     samples (scipy warns, or raises). Higher is better.
 
-    {inputs}
+    $inputs
 
     Args:
-        {args}
+        $args
 
     Examples:
         >>> import epochmetrics as em
@@ -473,7 +484,7 @@ class PearsonCorrCoef(RegressionMetric):
 
 
 @register
-@doc
+@doc()
 class ConcordanceCorrCoef(RegressionMetric):
     """Lin's concordance correlation coefficient over the whole epoch.
 
@@ -482,10 +493,10 @@ class ConcordanceCorrCoef(RegressionMetric):
     when the means differ). 1 only for predictions equal to the targets. NaN, with an
     `UndefinedMetricWarning`, when both sides are constant and equal. Higher is better.
 
-    {inputs}
+    $inputs
 
     Args:
-        {args}
+        $args
 
     Examples:
         >>> import epochmetrics as em

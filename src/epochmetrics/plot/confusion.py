@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 
 from epochmetrics._backend.host import to_numpy
+from epochmetrics._docs import docstring
 from epochmetrics._files.matrix import confusion_counts
 from epochmetrics._types import Normalize
 from epochmetrics.plot._mpl import new_figure
@@ -53,6 +54,7 @@ def _names(class_names: Sequence[Any] | None, n: int) -> list[str]:
     return names
 
 
+@docstring()
 def most_confused(
     cm: Any,
     class_names: Sequence[Any] | None = None,
@@ -111,6 +113,7 @@ def _count_text(v: float) -> str:
     return f"{v:.0f}" if float(v).is_integer() else f"{v:.3g}"
 
 
+@docstring()
 def plot_confusion_matrix(
     cm: Any,
     class_names: Sequence[Any] | None = None,

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from epochmetrics._docs import docstring
 from epochmetrics._files.matrix import confusion_counts
 from epochmetrics.plot._mpl import new_figure
 from epochmetrics.plot.history import FADED_COLOUR, TAB10
@@ -43,6 +44,7 @@ def _area(x: np.ndarray, y: np.ndarray) -> float:
     return float(np.sum((xs[1:] - xs[:-1]) * (ys[1:] + ys[:-1]) / 2.0))
 
 
+@docstring()
 def plot_pr_roc(curves: Any, *, title: str | None = None, highlight: int = 3) -> Figure:
     """Per-class precision-recall and ROC curves, side by side, from counts at thresholds.
 
@@ -115,6 +117,7 @@ def _colours(labels: list[str], areas: list[float], highlight: int) -> dict[str,
     return {labels[i]: TAB10[n % 10] for n, i in enumerate(picked)}
 
 
+@docstring()
 def plot_confusion_matrices(
     matrices: Sequence[tuple[int, Any]],
     class_names: Sequence[str] | None = None,

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from epochmetrics._docs import docstring
 from epochmetrics._files.history import History, read_history
 from epochmetrics._files.keys import (
     VAL_PREFIX,
@@ -44,6 +45,7 @@ TAB10 = [
 ]  # fmt: skip
 
 
+@docstring()
 def plot_history(
     source: Any,
     metrics: str | Sequence[str] | None = None,

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from epochmetrics._backend.host import to_numpy
+from epochmetrics._docs import docstring
 from epochmetrics.plot._mpl import new_figure
 
 if TYPE_CHECKING:
@@ -20,6 +21,7 @@ TAB10 = [
 ]  # fmt: skip
 
 
+@docstring()
 def plot_predictions(
     y_true: Any,
     y_pred: Any,

@@ -1,4 +1,4 @@
-"""COCO accumulation and summary: per-detection records -> precision/recall arrays -> 12 numbers.
+"""COCO accumulation: per-detection records -> precision and recall arrays.
 
 Follows pycocotools 2.0.11's `COCOeval.accumulate` and `summarize` operation by operation, so
 the arrays are bit-identical: per (class k, area range a, maxDets m) the detections of every
@@ -17,20 +17,20 @@ from __future__ import annotations
 
 import numpy as np
 
-from epochmetrics.functional._coco_match import FP, RECALL_THRESHOLDS, TP, Records
+from epochmetrics.functional.detection.match import FP, TP, Records
+from epochmetrics.functional.detection.params import Params
 
-__all__ = ["SUMMARY", "accumulate", "summarize"]
+__all__ = ["accumulate"]
 
 _EPS = np.spacing(1)
 
 
-def accumulate(
-    records: Records, npig: np.ndarray, max_dets: tuple[int, ...]
-) -> tuple[np.ndarray, np.ndarray]:
+def accumulate(records: Records, npig: np.ndarray, params: Params) -> tuple[np.ndarray, np.ndarray]:
     """Precision `[T, R, K, A, M]` and recall `[T, K, A, M]`, -1 where a class has no GT."""
     num_classes, num_areas = npig.shape
     num_thr = records.status.shape[2]
-    num_rec, num_m = RECALL_THRESHOLDS.shape[0], len(max_dets)
+    recall_thresholds, max_dets = params.recall_array, params.max_detections
+    num_rec, num_m = recall_thresholds.shape[0], len(max_dets)
     precision = -np.ones((num_classes, num_areas, num_m, num_thr, num_rec))
     recall = -np.ones((num_classes, num_areas, num_m, num_thr))
     order = np.lexsort((records.rank, records.image, -records.score, records.label))
@@ -44,7 +44,7 @@ def accumulate(
         rank = records.rank[rows]
         status = records.status[rows][:, areas, :].transpose(1, 2, 0)  # (A', T, n)
         counts = npig[k, areas].astype(np.float64)
-        need = _tp_needed(npig[k, areas])  # (A', R)
+        need = _tp_needed(npig[k, areas], recall_thresholds)  # (A', R)
         kept = -1
         for m in range(num_m - 1, -1, -1):  # largest maxDets first
             keep = rank < max_dets[m]
@@ -56,14 +56,14 @@ def accumulate(
     return precision.transpose(3, 4, 0, 1, 2), recall.transpose(3, 0, 1, 2)
 
 
-def _tp_needed(npig: np.ndarray) -> np.ndarray:
+def _tp_needed(npig: np.ndarray, recall_thresholds: np.ndarray) -> np.ndarray:
     """need[a, r]: the fewest TPs j with `j / npig[a] >= recThrs[r]` (float64, as computed).
 
     `rc` only takes the values j / npig, so `searchsorted(rc, thr, "left")` is the position
     of the need-th TP (the first detection, for need 0).
     """
     return np.stack(
-        [np.searchsorted(np.arange(n + 1) / n, RECALL_THRESHOLDS, side="left") for n in npig]
+        [np.searchsorted(np.arange(n + 1) / n, recall_thresholds, side="left") for n in npig]
     )
 
 
@@ -90,69 +90,3 @@ def _curve(status: np.ndarray, npig: np.ndarray, need: np.ndarray) -> tuple[np.n
     inside = idx < n
     q = np.where(inside, np.take_along_axis(envelope, np.minimum(idx, n - 1), axis=2), 0.0)
     return q, rc_last
-
-
-# The 12 numbers of `_summarizeDets`: (key, AP?, IoU threshold or None, area, maxDets slot).
-# The maxDets slot is an index into `max_dets` (-1: the largest); see `summarize`.
-SUMMARY: tuple[tuple[str, bool, float | None, str, int | None], ...] = (
-    ("map", True, None, "all", -1),
-    ("map_50", True, 0.5, "all", -1),
-    ("map_75", True, 0.75, "all", -1),
-    ("map_small", True, None, "small", -1),
-    ("map_medium", True, None, "medium", -1),
-    ("map_large", True, None, "large", -1),
-    ("mar_{}", False, None, "all", None),  # one per maxDets value
-    ("mar_small", False, None, "small", -1),
-    ("mar_medium", False, None, "medium", -1),
-    ("mar_large", False, None, "large", -1),
-)
-
-
-def summary_entry(
-    precision: np.ndarray,
-    recall: np.ndarray,
-    iou_thresholds: np.ndarray,
-    *,
-    ap: bool,
-    iou: float | None,
-    area: int,
-    m: int,
-) -> float | None:
-    """`_summarize`: mean of the cells > -1, or -1 when none; None when `iou` is not among the
-    thresholds (pycocotools would print -1 there too; we leave the key out instead)."""
-    s = precision if ap else recall
-    if iou is not None:
-        t = np.flatnonzero(np.abs(iou_thresholds - iou) < 1e-12)
-        if t.shape[0] == 0:
-            return None
-        s = s[t]
-    s = s[:, :, :, [area], [m]] if ap else s[:, :, [area], [m]]
-    kept = s[s > -1]
-    return -1.0 if kept.shape[0] == 0 else float(np.mean(kept))
-
-
-def summarize(
-    precision: np.ndarray,
-    recall: np.ndarray,
-    iou_thresholds: np.ndarray,
-    max_dets: tuple[int, ...],
-) -> dict[str, float]:
-    """The summary numbers by name, -1 where pycocotools gives -1 (no GT in that range).
-
-    With the default `max_dets=(1, 10, 100)` these are exactly `COCOeval.stats`. Otherwise AP
-    and the area-range ARs use the largest `max_dets` (pycocotools uses `maxDets[2]`, and a
-    hard-coded 100 for the first AP, so it prints -1 when 100 is not among them), and there is
-    one `mar_<m>` per `max_dets` value.
-    """
-    areas = {"all": 0, "small": 1, "medium": 2, "large": 3}
-    out: dict[str, float] = {}
-    for key, ap, iou, area, slot in SUMMARY:
-        slots = range(len(max_dets)) if slot is None else [slot % len(max_dets)]
-        for m in slots:
-            name = key.format(max_dets[m])
-            value = summary_entry(
-                precision, recall, iou_thresholds, ap=ap, iou=iou, area=areas[area], m=m
-            )
-            if value is not None:
-                out[name] = value
-    return out

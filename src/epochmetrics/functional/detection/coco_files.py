@@ -11,19 +11,27 @@ their file order, results keep theirs (it breaks score ties), a result's area is
 Where pycocotools fails we do not: a missing GT `area` is the box area, a missing `iscrowd`
 is 0, an empty result list evaluates (every class scores 0). Results on images that the
 ground truth does not list are an error, as pycocotools' assertion.
+
+Ids: category ids are integers; image ids are integers or, as some tools write them, strings
+(all of one kind: pycocotools sorts them, and so do we). An id that is a number but not an
+integer (1000.5) is an error, never truncated. pycocotools uses a matched annotation's `id` as
+its "matched" flag, so an annotation with id 0 is never recalled there and a detection matched
+to it counts as a false positive; we match by position, so reading such a file warns that the
+numbers will differ from pycocotools' (renumber the annotations from 1 to compare).
 """
 
 from __future__ import annotations
 
 import json
 import os
+import warnings
 from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 
 from epochmetrics._types import Progress
-from epochmetrics.functional._coco_match import Detections, GroundTruth
+from epochmetrics.functional.detection.match import Detections, GroundTruth
 
 __all__ = ["CocoGroundTruth", "load_json", "read_ground_truth", "read_results"]
 
@@ -96,6 +104,57 @@ def _bboxes(items: list[Any], what: str) -> np.ndarray:
     return out
 
 
+def _ids(items: list[Any], key: str, what: str, *, names: bool = False) -> np.ndarray:
+    """Integer ids as int64, or with `names` string ids too (image ids: all of one kind).
+
+    A number that is not an integer is an error naming the entry, never truncated."""
+    try:
+        raw = [it[key] for it in items]
+    except (KeyError, TypeError, AttributeError):
+        _field(items, key, what, object)  # raises, naming the entry
+        raise
+    values = np.array(raw) if raw else np.zeros(0, np.int64)
+    if values.ndim != 1:
+        raise ValueError(f"{what}: every {key!r} must be one id.")
+    kind = values.dtype.kind
+    allowed = "an integer id or a string" if names else "an integer id"
+    if kind in "iu":
+        return values.astype(np.int64)
+    if kind == "f":
+        whole = np.isfinite(values) & (values == np.round(values))
+        if whole.all():
+            return values.astype(np.int64)
+        i = int(np.flatnonzero(~whole)[0])
+        raise ValueError(f"{what}[{i}][{key!r}] must be {allowed}. Received: {raw[i]!r}.")
+    if kind == "U" and names and all(isinstance(v, str) for v in raw):
+        return values
+    strings = [i for i, v in enumerate(raw) if isinstance(v, str)]
+    if names and strings:
+        other = next(i for i, v in enumerate(raw) if not isinstance(v, str))
+        raise ValueError(
+            f"{what}: the {key!r} values must be all integers or all strings. Received "
+            f"{raw[strings[0]]!r} at {strings[0]} and {raw[other]!r} at {other}."
+        )
+    i = next(
+        (i for i, v in enumerate(raw) if not isinstance(v, (int, np.integer)) or v is True),
+        0,
+    )
+    raise ValueError(f"{what}[{i}][{key!r}] must be {allowed}. Received: {raw[i]!r}.")
+
+
+def _warn_zero_ids(anns: list[Any]) -> None:
+    if 0 in [a.get("id") for a in anns]:
+        warnings.warn(
+            "The ground truth has an annotation with id 0. pycocotools uses a matched "
+            "annotation's id as its 'matched' flag: it never recalls annotation 0 and counts a "
+            "detection matched to it as a false positive. epochmetrics matches by position, so "
+            "its numbers differ from pycocotools' on this file; renumber the annotations from 1 "
+            "to compare the two.",
+            UserWarning,
+            stacklevel=4,
+        )
+
+
 def read_ground_truth(gt: Any, progress: Progress | None = None) -> CocoGroundTruth:
     data = load_json(gt, "ground truth", progress)
     if not isinstance(data, Mapping) or not all(
@@ -106,11 +165,11 @@ def read_ground_truth(gt: Any, progress: Progress | None = None) -> CocoGroundTr
             f"'categories' lists. Received: {type(data).__name__}"
             + (f" with keys {sorted(data)}." if isinstance(data, Mapping) else ".")
         )
-    image_ids = np.unique(_field(data["images"], "id", "images", np.int64))
-    category_ids = np.unique(_field(data["categories"], "id", "categories", np.int64))
+    image_ids = np.unique(_ids(data["images"], "id", "images", names=True))
+    category_ids = np.unique(_ids(data["categories"], "id", "categories"))
     anns = data["annotations"]
-    ann_image = _field(anns, "image_id", "annotations", np.int64)
-    ann_cat = _field(anns, "category_id", "annotations", np.int64)
+    ann_image = _ids(anns, "image_id", "annotations", names=True)
+    ann_cat = _ids(anns, "category_id", "annotations")
     boxes = _bboxes(anns, "annotations")
     area = _field(anns, "area", "annotations", np.float64, optional=np.nan)
     area = np.where(np.isnan(area), boxes[:, 2] * boxes[:, 3], area)
@@ -118,6 +177,7 @@ def read_ground_truth(gt: Any, progress: Progress | None = None) -> CocoGroundTr
     image, image_ok = _index(ann_image, image_ids)
     label, cat_ok = _index(ann_cat, category_ids)
     keep = image_ok & cat_ok  # pycocotools' getAnnIds(imgIds, catIds) selection
+    _warn_zero_ids(anns)
     return CocoGroundTruth(
         GroundTruth(image[keep], label[keep], boxes[keep], area[keep], crowd[keep]),
         image_ids,
@@ -137,10 +197,17 @@ def read_results(results: Any, gt: CocoGroundTruth, progress: Progress | None = 
         img, boxes, score, cat = arr[:, 0], arr[:, 1:5], arr[:, 5], arr[:, 6]
         if not np.all(np.isfinite(arr)):
             raise ValueError("Results as an array must be finite.")
+        for column, name in ((img, "image_id"), (cat, "category_id")):
+            bad = np.flatnonzero(column != np.round(column))
+            if bad.shape[0]:
+                raise ValueError(
+                    f"Results as an array hold a non-integer {name} in row {int(bad[0])}: "
+                    f"{float(column[bad[0]])!r}."
+                )
         img, cat = img.astype(np.int64), cat.astype(np.int64)
     elif isinstance(data, list):
-        img = _field(data, "image_id", "results", np.int64)
-        cat = _field(data, "category_id", "results", np.int64)
+        img = _ids(data, "image_id", "results", names=True)
+        cat = _ids(data, "category_id", "results")
         boxes = _bboxes(data, "results")
         score = _field(data, "score", "results", np.float64)
         if not np.all(np.isfinite(score)):
@@ -164,6 +231,8 @@ def read_results(results: Any, gt: CocoGroundTruth, progress: Progress | None = 
 
 def _index(values: np.ndarray, sorted_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Position of each value in `sorted_ids`, and whether it is there."""
+    if (values.dtype.kind == "U") != (sorted_ids.dtype.kind == "U"):  # names vs numbers
+        return np.zeros(values.shape, np.int64), np.zeros(values.shape, bool)
     pos = np.searchsorted(sorted_ids, values)
     ok = pos < sorted_ids.shape[0]
     ok[ok] = sorted_ids[pos[ok]] == values[ok]

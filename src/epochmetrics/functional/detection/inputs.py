@@ -8,21 +8,21 @@ float64: `xywh` boxes pass unchanged, so COCO-format boxes give pycocotools' exa
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
 from epochmetrics._backend import host as _host
-from epochmetrics.functional._coco_match import Detections, GroundTruth
+from epochmetrics.functional._args import check_bool, check_choice, check_int
+from epochmetrics.functional.detection.match import Detections, GroundTruth
 
 __all__ = [
     "BOX_FORMATS",
     "check_box_format",
+    "check_classes",
     "check_image_shape",
-    "check_iou_thresholds",
-    "check_max_detections",
+    "check_per_class",
     "format_batch",
     "to_xywh",
 ]
@@ -43,11 +43,8 @@ BOX_FORMATS = (
 
 def check_box_format(fmt: Any, image_shape: Any) -> tuple[float, float] | None:
     """Validate `bounding_box_format` and `image_shape`; returns `(height, width)` or None."""
-    if fmt not in BOX_FORMATS:
-        raise ValueError(
-            f"`bounding_box_format` must be one of {', '.join(repr(f) for f in BOX_FORMATS)}. "
-            f"Received: bounding_box_format={fmt!r}."
-        )
+    what = f"one of {', '.join(repr(f) for f in BOX_FORMATS)}"
+    check_choice("bounding_box_format", fmt, BOX_FORMATS, what=what)
     size = check_image_shape(image_shape)
     if fmt.startswith("rel_") and size is None:
         raise ValueError(
@@ -56,6 +53,26 @@ def check_box_format(fmt: Any, image_shape: Any) -> tuple[float, float] | None:
             "Received: image_shape=None."
         )
     return size
+
+
+def check_classes(
+    num_classes: Any, class_names: Sequence[Any] | None = None
+) -> tuple[int | None, tuple[str, ...] | None]:
+    """`(num_classes, class_names)`: class ids are `0 .. num_classes - 1` (None: any label
+    >= 0); names, if given, fix their number. The one check of `num_classes` for detection."""
+    k = check_int("num_classes", num_classes, minimum=1, none=True, received=repr(num_classes))
+    if class_names is None:
+        return k, None
+    names = tuple(str(c) for c in class_names)
+    if k is not None and k != len(names):
+        raise ValueError(f"`class_names` has {len(names)} names but num_classes={k}.")
+    if len(set(names)) != len(names) or not names:
+        raise ValueError(f"`class_names` must be distinct names. Received: {list(names)}.")
+    return len(names), names
+
+
+def check_per_class(per_class: Any) -> bool:
+    return check_bool("per_class", per_class)
 
 
 def check_image_shape(image_shape: Any) -> tuple[float, float] | None:
@@ -194,6 +211,10 @@ def _flatten(
                         f"{where}['area'] must be finite and >= 0 (rows with label -1 excepted)."
                     )
             rows[k].append(v.reshape(-1))
+    if not images:  # no images at all (an empty list): nothing to add
+        return np.zeros(0, np.int64), {
+            k: np.zeros((0, 4) if k == "boxes" else 0, np.float64) for k in keys
+        }
     return np.concatenate(images), {k: np.concatenate(v) for k, v in rows.items()}
 
 
@@ -257,11 +278,22 @@ def format_batch(
     return gt, dt, int(n_true)
 
 
+# Relative coordinates past this are pixels given in a `rel_*` format (a predicted box may
+# overhang the image a little, never by its whole size).
+REL_LIMIT = 2.0
+
+
 def _boxes(raw: np.ndarray, fmt: str, size: tuple[float, float] | None, what: str) -> np.ndarray:
     if not np.all(np.isfinite(raw)):
         raise ValueError(
             f"{what} must be finite. Received {int((~np.isfinite(raw).all(axis=1)).sum())} boxes "
             "with NaN or inf coordinates (label -1 marks padding)."
+        )
+    if fmt.startswith("rel_") and raw.size and np.abs(raw).max() > REL_LIMIT:
+        raise ValueError(
+            f"bounding_box_format={fmt!r} takes coordinates relative to the image size (0 to 1), "
+            f"but {what} holds values up to {np.abs(raw).max():g}: pixel coordinates? Use "
+            f"{fmt[4:]!r} for boxes in pixels."
         )
     xywh = to_xywh(raw, fmt, size)
     bad = (xywh[:, 2] < 0) | (xywh[:, 3] < 0)
@@ -271,41 +303,3 @@ def _boxes(raw: np.ndarray, fmt: str, size: tuple[float, float] | None, what: st
             f"bounding_box_format={fmt!r}, e.g. {raw[bad][0].tolist()}. Check the format."
         )
     return xywh
-
-
-def check_iou_thresholds(iou_thresholds: Any) -> np.ndarray:
-    """None -> COCO's .50:.05:.95 (pycocotools' exact values); else a validated float64 array."""
-    from epochmetrics.functional._coco_match import IOU_THRESHOLDS
-
-    if iou_thresholds is None:
-        return IOU_THRESHOLDS.copy()
-    try:
-        thr = np.asarray(iou_thresholds, dtype=np.float64).reshape(-1)
-        ok = np.ndim(iou_thresholds) <= 1 and thr.shape[0] > 0
-        ok = ok and bool(np.all((thr >= 0) & (thr <= 1)) and np.all(np.diff(thr) > 0))
-    except (TypeError, ValueError):
-        ok = False
-    if not ok:
-        raise ValueError(
-            "`iou_thresholds` must be increasing values in [0, 1] (None: 0.5, 0.55, ..., 0.95). "
-            f"Received: iou_thresholds={iou_thresholds!r}."
-        )
-    return thr
-
-
-def check_max_detections(max_detections: Any) -> tuple[int, ...]:
-    """Increasing positive integers (pycocotools' `maxDets`)."""
-    try:
-        values = tuple(max_detections)
-        ok = len(values) > 0 and all(
-            isinstance(v, (int, np.integer)) and not isinstance(v, bool) and v > 0 for v in values
-        )
-        ok = ok and all(b > a for a, b in itertools.pairwise(values))
-    except TypeError:
-        ok = False
-    if not ok:
-        raise ValueError(
-            "`max_detections` must be increasing positive integers, e.g. (1, 10, 100). "
-            f"Received: max_detections={max_detections!r}."
-        )
-    return tuple(int(v) for v in values)

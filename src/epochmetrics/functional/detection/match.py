@@ -26,27 +26,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = [
-    "AREA_LABELS",
-    "AREA_RANGES",
-    "FP",
-    "IGNORED",
-    "IOU_THRESHOLDS",
-    "RECALL_THRESHOLDS",
-    "TP",
-    "Detections",
-    "GroundTruth",
-    "Records",
-    "match",
-]
+from epochmetrics.functional.detection.params import Params
 
-# Exactly as pycocotools' `Params.setDetParams` builds them (linspace, not arange).
-IOU_THRESHOLDS = np.linspace(0.5, 0.95, int(np.round((0.95 - 0.5) / 0.05)) + 1, endpoint=True)
-RECALL_THRESHOLDS = np.linspace(0.0, 1.00, int(np.round((1.00 - 0.0) / 0.01)) + 1, endpoint=True)
-AREA_RANGES = np.array(
-    [[0**2, 1e5**2], [0**2, 32**2], [32**2, 96**2], [96**2, 1e5**2]], dtype=np.float64
-)
-AREA_LABELS = ("all", "small", "medium", "large")
+__all__ = ["FP", "IGNORED", "TP", "Detections", "GroundTruth", "Records", "match"]
 
 IGNORED, TP, FP = 0, 1, 2  # detection status codes, per (area range, IoU threshold)
 
@@ -133,27 +115,22 @@ def _pair_iou(dt: np.ndarray, gt: np.ndarray, crowd: np.ndarray) -> np.ndarray:
 
 
 def match(
-    gt: GroundTruth,
-    dt: Detections,
-    *,
-    num_classes: int,
-    iou_thresholds: np.ndarray,
-    max_det: int,
+    gt: GroundTruth, dt: Detections, *, num_classes: int, params: Params
 ) -> tuple[Records, np.ndarray]:
     """Match the detections of a set of images to their ground truth.
 
     Args:
         gt, dt: the boxes of the same images (image indices shared).
         num_classes: K; labels are in [0, K).
-        iou_thresholds: (T,) IoU thresholds.
-        max_det: detections kept per (image, class), the largest `maxDets`.
+        params: the IoU thresholds, area ranges and detections kept per (image, class).
 
     Returns:
         `(records, npig)`: the records of the kept detections in (image, class, rank) order,
         and `npig[k, a]`, the number of non-ignored ground truths of class k in area range a.
     """
-    num_areas, num_thr = AREA_RANGES.shape[0], iou_thresholds.shape[0]
-    lo, hi = AREA_RANGES[:, 0], AREA_RANGES[:, 1]
+    iou_thresholds, area_ranges, max_det = params.iou_array, params.area_array, params.max_det
+    num_areas, num_thr = area_ranges.shape[0], iou_thresholds.shape[0]
+    lo, hi = area_ranges[:, 0], area_ranges[:, 1]
     # Ground truth in (image, class, annotation order); ignored per area range: crowd or area
     # outside the range, both bounds inclusive (pycocotools: area < lo or area > hi).
     g_order = np.lexsort((gt.label, gt.image))
