@@ -377,3 +377,31 @@ def test_torch_direct_updates_equal_the_generic_function(name: str) -> None:
         np.testing.assert_allclose(totals[0], totals[1], rtol=1e-12, atol=1e-12)
         np.testing.assert_array_equal(host(direct[2]), host(batch[-3:]))
         assert host(direct[2])[0] == float(nan)
+
+
+@pytest.mark.skipif(keras.backend.backend() != "jax", reason="XLA's blocked sums (JAX)")
+def test_blocked_column_sums_round_as_pairwise_sums() -> None:
+    """The blocked variadic sum that large batches take on XLA's CPU (`_backend.ops`), forced
+    on a million float32 rows about a shift near their mean, offsets up to 1e6: the squared
+    errors and the centred sum of squares within 1e-6 of float64 NumPy, rows not a multiple
+    of the block included."""
+    import jax
+
+    from epochmetrics._backend import ops as backend_ops
+
+    rng = np.random.default_rng(29)
+    for n, offset in ((1_000_003, 1e6), (65_541, 1e4), (40, 0.0)):
+        y64 = rng.normal(size=(n, 2)) * [1.0, 30.0] + offset
+        y = y64.astype(np.float32)
+        p = (y64 + rng.normal(size=(n, 2)) * [0.3, 3.0]).astype(np.float32)
+        shift = y[:8].astype(np.float64).mean(axis=0).astype(np.float32)
+
+        def sums(y: Any, p: Any, shift: Any) -> Any:
+            e, r = y - p, y - shift
+            return backend_ops._jax_column_sums([e * e, r, r * r])
+
+        got = [np.asarray(s, np.float64) for s in jax.jit(sums)(y, p, shift)]
+        yd, pd = y.astype(np.float64), p.astype(np.float64)
+        centred = got[2] - got[1] ** 2 / n
+        np.testing.assert_allclose(got[0], ((yd - pd) ** 2).sum(axis=0), rtol=1e-6)
+        np.testing.assert_allclose(centred, ((yd - yd.mean(axis=0)) ** 2).sum(axis=0), rtol=1e-6)

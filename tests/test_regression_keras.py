@@ -120,6 +120,19 @@ def test_compiled_evaluate_matches_the_references(offset: float) -> None:
     check(result, expected_logs(x, y, w))
 
 
+@pytest.mark.parametrize(("offset", "weighted"), [(1e4, True), (1e6, False)])
+def test_large_compiled_batches_match_the_references(offset: float, weighted: bool) -> None:
+    """Batches of 8,200 rows (XLA's CPU sums them in blocks: `_backend.ops.column_sums`) and
+    a last batch of 3, with and without weights."""
+    x, y, w = data(8203, offset, seed=5)
+    model = compiled()
+    if weighted:
+        result = model.evaluate(x, y, sample_weight=w, batch_size=8200, return_dict=True, verbose=0)
+    else:
+        result = model.evaluate(x, y, batch_size=8200, return_dict=True, verbose=0)
+    check(result, expected_logs(x, y, w if weighted else None))
+
+
 def test_compiled_fit_logs_every_key_for_train_and_validation() -> None:
     x, y, w = data(128, 1e4, seed=4)
     xv, yv, _ = data(64, 1e4, seed=3)

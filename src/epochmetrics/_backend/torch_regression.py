@@ -151,6 +151,11 @@ class _TorchOps:
         return torch.einsum("nd,nd->d", a, b)
 
     @staticmethod
+    def sums(pairs: list[tuple[torch.Tensor, torch.Tensor | None]]) -> list[torch.Tensor]:
+        """`keras_ops.sums`: sum_n a[n, d] * b[n, d] (a[n, d] where b is None) of each pair."""
+        return [torch.sum(a, dim=0) if b is None else _TorchOps.dot_rows(a, b) for a, b in pairs]
+
+    @staticmethod
     def stack(xs: list[torch.Tensor], axis: int = 0) -> torch.Tensor:
         return torch.stack(xs, dim=axis)
 

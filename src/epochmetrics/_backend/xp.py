@@ -94,9 +94,10 @@ class _KerasOps:
     top_1 = staticmethod(_backend.top_1)  # (max, argmax) of the last axis
 
     @staticmethod
-    def dot_rows(a: Any, b: Any) -> Any:
-        """sum_n a[n, d] * b[n, d]: `(N, D)` -> `(D,)` (direct torch has a BLAS dot)."""
-        return _keras_ops.sum(a * b, axis=0)
+    def sums(pairs: list[tuple[Any, Any]]) -> list[Any]:
+        """sum_n a[n, d] * b[n, d] (a[n, d] where b is None) of each pair: `(N, D)` -> `(D,)`,
+        together (`_backend.ops.column_sums`; direct torch has a BLAS dot)."""
+        return _backend.column_sums([a if b is None else a * b for a, b in pairs])
 
     def __getattr__(self, name: str) -> Any:
         return getattr(_keras_ops, name)

@@ -155,7 +155,10 @@ def regression_deltas(
     `keras.ops`), or for torch's eager updates the batch in direct torch and the small state
     algebra in NumPy (`_backend.torch_regression.spaces`): the same IEEE operations, so the
     same values; there a batch's `weight` may be None (every element counted, weight 1).
-    Returns the sums in the batch's namespace."""
+    Returns the sums in the batch's namespace.
+
+    Every `(N, D)` sum of the batch is asked of `big.sums` at once: XLA's CPU backend then
+    reads the inputs once (`_backend.ops.column_sums`)."""
     big, sm, small, back = spaces
     dtype = keras.backend.standardize_dtype(x.y_true.dtype)
     layout = regression_layout(spec)
@@ -164,21 +167,38 @@ def regression_deltas(
     e = x.y_true - x.y_pred if spec.errors or "e" in spec.columns else None
     count, batch_weight = small(x.counted), small(x.weight_sum)
     parts: dict[str, Any] = {"count": count, "weight": batch_weight, "invalid": small(x.invalid)}
+    terms: dict[str, tuple[Any, Any]] = {}  # what each sum is of: sum_n a * b (b None: a)
     if "sq_err" in spec.errors:
-        parts["sq_err"] = small(big.dot_rows(_times(w, e), e))
+        terms["sq_err"] = (_times(w, e), e)
     if "abs_err" in spec.errors or "ape" in spec.errors:
-        size = big.abs(e)
+        size = _times(w, big.abs(e))
         if "abs_err" in spec.errors:
-            parts["abs_err"] = small(big.sum(_times(w, size), axis=0))
+            terms["abs_err"] = (size, None)
         if "ape" in spec.errors:
-            scale = big.maximum(big.abs(x.y_true), EPS)
-            parts["ape"] = small(big.sum(_times(w, size) / scale, axis=0))
+            terms["ape"] = (size / big.maximum(big.abs(x.y_true), EPS), None)
+    new = shift = None
     if spec.columns:
-        parts.update(_moment_deltas(spaces, spec, old, x, e, batch_weight, dtype))
+        values = {"y": x.y_true, "p": x.y_pred, "e": e}
+        new, shift = _shifts(spaces, spec, old, values, w, batch_weight, dtype)
+        # An empty state's shift is 0 (and its sums are 0): the move is exact, moves no sum.
+        r = [values[k] - back(new[i]) for i, k in enumerate(spec.columns)]
+        wr = [_times(w, ri) for ri in r]
+        for i in range(len(r)):
+            terms[f"sum{i}"], terms[f"sq{i}"] = (wr[i], None), (wr[i], r[i])
+        if spec.cross:
+            iy, ip = spec.columns.index("y"), spec.columns.index("p")
+            terms["cross"] = (wr[iy], r[ip])
+    sums = dict(zip(terms, (small(v) for v in big.sums(list(terms.values()))), strict=True))
+    parts.update((k, sums[k]) for k in (*spec.errors, "cross") if k in sums)
+    if spec.columns:
+        c = range(len(spec.columns))
+        parts["shift"] = new - shift
+        parts["sum"] = sm.stack([sums[f"sum{i}"] for i in c])
+        parts["sq"] = sm.stack([sums[f"sq{i}"] for i in c])
     # A NaN or infinite input (or a sum past the float range) makes the batch's sums
     # non-finite: counted in the first invalid cell, the epoch's value is then NaN.
-    sums = [sm.reshape(v, (-1,)) for k, v in parts.items() if k != "invalid"]
-    finite = sm.all(sm.isfinite(sm.concatenate(sums)))
+    flat = [sm.reshape(v, (-1,)) for k, v in parts.items() if k != "invalid"]
+    finite = sm.all(sm.isfinite(sm.concatenate(flat)))
     flag = sm.cast(sm.logical_not(finite), dtype)
     flags = sm.stack([flag, flag * 0.0, flag * 0.0])
     parts["invalid"] = sm.cast(parts["invalid"], dtype) + flags
@@ -190,56 +210,38 @@ def _times(w: Any, x: Any) -> Any:
     return x if w is None else w * x
 
 
-def _moment_deltas(
+def _shifts(
     spaces: tuple[Any, Any, Callable[[Any], Any], Callable[[Any], Any]],
     spec: RegressionSpec,
     old: dict[str, Any],
-    x: RegressionBatch,
-    e: Any,
+    values: dict[str, Any],
+    w: Any,
     batch_weight: Any,
     dtype: str,
-) -> dict[str, Any]:
-    """The moment segments' deltas: the batch's sums about the shifts, and the shifts of a
-    state still empty (the batch's weighted means, in float32). Column by column, `(N, D)`
-    each: every sum one reduction (a Gram product by `einsum` runs 10-40x slower on XLA's
-    CPU)."""
-    big, sm, small, back = spaces
+) -> tuple[Any, Any]:
+    """`(new, old)` shifts of the moment columns, `(c, D)` each: the state's, or for a state
+    still empty the batch's weighted means (in float32)."""
+    big, sm, small, _ = spaces
     c, d = len(spec.columns), spec.num_outputs
-    values = {"y": x.y_true, "p": x.y_pred, "e": e}
-    w = x.weight
     shift = sm.reshape(old["shift"], (c, d))
     empty = sm.equal(old["count"], 0.0)  # (D,)
     if sm is numpy_ops and not np.any(empty):
-        new = shift  # a concrete state (torch's eager updates): no mean to take
+        return shift, shift  # a concrete state (torch's eager updates): no mean to take
+    if w is None:
+        # The mean of the first rows: no pass over the batch for a shift only the first
+        # batch sets (within the bound of the module docstring, B1 = HEAD).
+        raw = sm.stack([small(big.sum(values[k][:HEAD], axis=0)) for k in spec.columns])
+        rows = sm.cast(big.shape(values["y"][:HEAD])[0], dtype)
+        n = sm.zeros_like(batch_weight) + rows
     else:
-        if w is None:
-            # The mean of the first rows: no pass over the batch for a shift only the first
-            # batch sets (within the bound of the module docstring, B1 = HEAD).
-            raw = sm.stack([small(big.sum(values[k][:HEAD], axis=0)) for k in spec.columns])
-            rows = sm.cast(big.shape(x.y_true[:HEAD])[0], dtype)
-            n = sm.zeros_like(batch_weight) + rows
-        else:
-            raw = sm.stack([small(big.sum(w * values[k], axis=0)) for k in spec.columns])
-            n = batch_weight
-        known = sm.not_equal(n, 0.0)
-        mean = _float32_valued(sm, raw / sm.where(known, n, 1.0), dtype)
-        # A NaN or infinite first batch (its sums are flagged) leaves the shift at 0: the
-        # batches after it are not flagged too.
-        known = sm.logical_and(known, sm.isfinite(mean))
-        new = sm.where(empty, sm.where(known, mean, 0.0), shift)
-    # An empty state's shift is 0 (and its sums are 0): the move is exact and moves no sum.
-    residuals, b1, b2 = [], [], []
-    for i, k in enumerate(spec.columns):
-        r = values[k] - back(new[i])
-        wr = _times(w, r)
-        residuals.append((r, wr))
-        b1.append(small(big.sum(wr, axis=0)))
-        b2.append(small(big.dot_rows(wr, r)))
-    out = {"shift": new - shift, "sum": sm.stack(b1), "sq": sm.stack(b2)}
-    if spec.cross:
-        iy, ip = spec.columns.index("y"), spec.columns.index("p")
-        out["cross"] = small(big.dot_rows(residuals[iy][1], residuals[ip][0]))
-    return out
+        raw = sm.stack([small(big.sum(w * values[k], axis=0)) for k in spec.columns])
+        n = batch_weight
+    known = sm.not_equal(n, 0.0)
+    mean = _float32_valued(sm, raw / sm.where(known, n, 1.0), dtype)
+    # A NaN or infinite first batch (its sums are flagged) leaves the shift at 0: the
+    # batches after it are not flagged too.
+    known = sm.logical_and(known, sm.isfinite(mean))
+    return sm.where(empty, sm.where(known, mean, 0.0), shift), shift
 
 
 def combine(spec: RegressionSpec, totals: list[Any], xp: Any) -> Any:
