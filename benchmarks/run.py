@@ -513,7 +513,8 @@ def main(argv: list[str] | None = None) -> int:
 
     if "regression" in sections:
         sizes = ["--sizes", "32,1024"] if args.quick else []
-        regression_args = [*sizes, "--rounds", "3" if args.quick else "9"]
+        rounds = 3 if args.quick else max(9, repeats)  # per-round ratios: --repeats more
+        regression_args = [*sizes, "--rounds", str(rounds)]
         regression_args += ["--threads", str(args.threads)]
         raw["regression"] = [section("regression.py", b, regression_args) for b in backends]
     if "distributed" in sections:

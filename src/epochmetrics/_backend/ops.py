@@ -409,7 +409,7 @@ def _xla_library_sums() -> bool:
 
     column = jax.ShapeDtypeStruct((65536, 1), jnp.float32)
     program = jax.jit(lambda x: jnp.sum(x * x, axis=0)).lower(column).compile().as_text()
-    return "ynn" in program.lower()
+    return "ynn" in (program or "").lower()
 
 
 def _jax_column_sums(columns: list[Any]) -> list[Any]:

@@ -176,12 +176,11 @@ def regression_deltas(
             terms["abs_err"] = (size, None)
         if "ape" in spec.errors:
             terms["ape"] = (size / big.maximum(big.abs(x.y_true), EPS), None)
-    new = shift = None
     if spec.columns:
         values = {"y": x.y_true, "p": x.y_pred, "e": e}
-        new, shift = _shifts(spaces, spec, old, values, w, batch_weight, dtype)
+        shifts = _shifts(spaces, spec, old, values, w, batch_weight, dtype)
         # An empty state's shift is 0 (and its sums are 0): the move is exact, moves no sum.
-        r = [values[k] - back(new[i]) for i, k in enumerate(spec.columns)]
+        r = [values[k] - back(shifts[0][i]) for i, k in enumerate(spec.columns)]
         wr = [_times(w, ri) for ri in r]
         for i in range(len(r)):
             terms[f"sum{i}"], terms[f"sq{i}"] = (wr[i], None), (wr[i], r[i])
@@ -192,7 +191,7 @@ def regression_deltas(
     parts.update((k, sums[k]) for k in (*spec.errors, "cross") if k in sums)
     if spec.columns:
         c = range(len(spec.columns))
-        parts["shift"] = new - shift
+        parts["shift"] = shifts[0] - shifts[1]
         parts["sum"] = sm.stack([sums[f"sum{i}"] for i in c])
         parts["sq"] = sm.stack([sums[f"sq{i}"] for i in c])
     # A NaN or infinite input (or a sum past the float range) makes the batch's sums
