@@ -856,6 +856,13 @@ BAD_WRITER_ARGUMENTS = [
         ValueError,
         r"`confusion_images` must be True, False or None\. Received: confusion_images='yes'",
     ),
+    (
+        em.TensorBoard,
+        {"max_image_classes": 0},
+        ValueError,
+        r"`max_image_classes` must be a positive integer or None \(any number of classes\)\. "
+        r"Received: max_image_classes=0",
+    ),
     (em.RunRecorder, {"run_dir": None}, TypeError, r"`run_dir` must be a path"),
     (
         em.RunRecorder,
