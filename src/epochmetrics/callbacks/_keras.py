@@ -20,7 +20,7 @@ from typing import Any
 
 import keras
 
-__all__ = ["configure_monitors", "find_callback_list", "move_to_front"]
+__all__ = ["configure_monitors", "find_callback_list", "move_to_front", "push", "unwrap"]
 
 # Frames between CallbackList.on_train_begin and our hook: 1 in Keras 3; a few more allow for
 # wrappers (a subclassed CallbackList, a decorator) without walking the whole stack.
@@ -118,3 +118,27 @@ def configure_monitors(
                 UserWarning,
                 stacklevel=3,
             )
+
+
+def push(values: Mapping[str, float], logs: dict[str, Any], warned: set[str]) -> None:
+    """Put `values` into an epoch's `logs`, warning once per key (`warned`) where they replace
+    a different value Keras logged under the same key."""
+    for key, value in values.items():
+        if key in logs and key not in warned and logs[key] != value:
+            warned.add(key)
+            warnings.warn(
+                f"EpochEvaluator replaces the value Keras logged under {key!r} with its own. "
+                "If both are wanted, rename the metric or change `prefix`.",
+                UserWarning,
+                stacklevel=3,
+            )
+        logs[key] = value
+
+
+def unwrap(model: Any) -> Any:
+    """The Keras model inside a wrapper such as torch's DistributedDataParallel (`.module`),
+    as Keras' own `Callback.model` does."""
+    if isinstance(model, keras.Model):
+        return model
+    inner = getattr(model, "module", None)
+    return inner if isinstance(inner, keras.Model) else model

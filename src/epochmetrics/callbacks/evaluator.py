@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import os
 import warnings
 from collections.abc import Mapping, Sequence
@@ -14,14 +13,9 @@ from epochmetrics._docs import docstring
 from epochmetrics._files.evaluation import check_history_path, prepare_history_path
 from epochmetrics._types import ProcessData
 from epochmetrics.callbacks import _keras
-from epochmetrics.callbacks._bootstrap import (
-    Resampler,
-    Selection,
-    interval_keys,
-    intervals,
-    selection_keys,
-)
+from epochmetrics.callbacks._apply_to import check_apply_to, entries_at
 from epochmetrics.callbacks._data import BatchSource
+from epochmetrics.callbacks._intervals import Intervals, check_noise_aware
 from epochmetrics.callbacks._metrics import Entry, build_entries
 from epochmetrics.callbacks._outputs import Output
 from epochmetrics.callbacks._pass import Memo, run_pass
@@ -241,16 +235,15 @@ class EpochEvaluator(keras.callbacks.Callback):
         self.confidence = check_confidence(confidence)
         self.resamples = check_resamples(resamples)
         self.seed = check_seed(seed)
-        self.noise_aware = _check_noise_aware(noise_aware, self.confidence)
-        self._resampler = (
+        self.noise_aware = check_noise_aware(noise_aware, self.confidence)
+        self._intervals = (
             None
             if self.confidence is None
-            else Resampler(self.confidence, self.resamples, self.seed)
+            else Intervals(self.confidence, self.resamples, self.seed, self.noise_aware)
         )
-        self._selection: Selection | None = None
         self.apply_to = {
             key: BatchSource(value, batch_size=batch_size)
-            for key, value in _check_apply_to(apply_to, prefix).items()
+            for key, value in check_apply_to(apply_to, prefix).items()
         }
         self._apply_memos = {key: Memo() for key in self.apply_to}
         self._record = HistoryRecord()
@@ -303,7 +296,7 @@ class EpochEvaluator(keras.callbacks.Callback):
             model = self.model  # on JAX this also syncs the weights from the training state
         if model is None:
             raise ValueError("`evaluate()` needs a model: pass it, or call it during `fit`.")
-        model = _unwrap(model)
+        model = _keras.unwrap(model)
         share = resolve(self.process_data, self.source, model)
         scalars, _, _ = self._evaluate(model, "in evaluate()", share)
         return scalars
@@ -328,7 +321,8 @@ class EpochEvaluator(keras.callbacks.Callback):
         self._first_epoch = None
         self._monitors_ready = False
         self._clash_warned = set()
-        self._selection = None
+        if self._intervals is not None:
+            self._intervals.reset()
         self._callback_list = _keras.find_callback_list(self)
         if self._callback_list is not None:
             _keras.move_to_front(self._callback_list, self, EpochEvaluator)
@@ -357,14 +351,14 @@ class EpochEvaluator(keras.callbacks.Callback):
             )
             self._record.add(epoch, scalars, matrices, directions)
             self._held = scalars
-            self._push(scalars, logs)
+            _keras.push(scalars, logs, self._clash_warned)
             if not self._monitors_ready:
                 self._monitors_ready = True
                 self._configure_monitors(directions)
             if self.history_path is not None and share.processes.index == 0:
                 self.save_history(self.history_path)
         else:
-            self._push(self._held, logs)
+            _keras.push(self._held, logs, self._clash_warned)
 
     def on_train_end(self, logs: dict[str, Any] | None = None) -> None:
         self._callback_list = None  # no reference to the finished fit's callbacks
@@ -419,15 +413,9 @@ class EpochEvaluator(keras.callbacks.Callback):
         curve_thresholds: int | None = None,
         select: bool = False,
     ) -> tuple[dict[str, float], Any, dict[str, Any]]:
-        resampler = self._resampler
-        if resampler is not None:
-            if share.processes.several:
-                raise ValueError(
-                    "`confidence=` (bootstrap intervals) is computed in one process: with "
-                    f"{share.processes.count} processes, evaluate without it, or run the "
-                    "evaluator with intervals in a single process."
-                )
-            resampler.start()
+        intervals = self._intervals
+        if intervals is not None:
+            intervals.start(share)
         result = run_pass(
             self.entries,
             self.source,
@@ -437,7 +425,7 @@ class EpochEvaluator(keras.callbacks.Callback):
             share=share,
             memo=self._memo,
             curve_thresholds=curve_thresholds,
-            observer=resampler,
+            observer=None if intervals is None else intervals.resampler,
         )
         if curve_thresholds is not None:
             self._curves = {self.prefix + k: v for k, v in result.curves.items()}
@@ -445,9 +433,8 @@ class EpochEvaluator(keras.callbacks.Callback):
         matrices = {self.prefix + k: v for k, v in result.matrices.items()}
         self._origins.update({self.prefix + k: e for k, e in result.origins.items()})
         for prefix, source in self.apply_to.items():
-            entries = _entries_at(self.entries, result.scalars)
             other = run_pass(
-                entries,
+                entries_at(self.entries, result.scalars),
                 source,
                 model,
                 output=self.output,
@@ -459,69 +446,12 @@ class EpochEvaluator(keras.callbacks.Callback):
             matrices.update({prefix + k: v for k, v in other.matrices.items()})
             self._origins.update({prefix + k: e for k, e in other.origins.items()})
         directions = {key: self._direction(key) for key in scalars}
-        if resampler is None:
+        if intervals is None:
             return scalars, matrices, directions
-        assert self.confidence is not None
-        reps = {self.prefix + k: v for k, v in resampler.values(self.entries).items()}
-        extra = intervals(scalars, reps, self.confidence)
-        base = {d: key for key in scalars for d in interval_keys(key) if d in extra}
-        if select and self.noise_aware:
-            extra.update(self._select(scalars, reps, directions))
-            assert self._selection is not None
-            base.update({d: key for key in self._selection.keys for d in selection_keys(key)})
-        clash = sorted(set(extra) & set(scalars))
-        if clash:
-            raise ValueError(
-                f"The evaluator's keys {clash} are also keys of metrics: rename those metrics "
-                "(keys ending in `_low`, `_high`, `_sig` or `_p_better` are the evaluator's "
-                "with `confidence=`)."
-            )
-        for key, of in base.items():
-            directions.setdefault(key, directions[of])  # `_p_better` is set: "up"
-            self._origins[key] = self._origins[of]
-        return {**scalars, **extra}, matrices, directions
-
-    def _select(
-        self,
-        scalars: Mapping[str, float],
-        reps: Mapping[str, Any],
-        directions: dict[str, Any],
-    ) -> dict[str, float]:
-        """Noise-aware monitors of the `noise_aware` keys (`_bootstrap.Selection`)."""
-        if self._selection is None:
-            keys = tuple(
-                self._resolve(name, scalars, reps, directions) for name in self.noise_aware
-            )
-            assert self.confidence is not None
-            self._selection = Selection(keys, self.confidence)
-        for key in self._selection.keys:
-            directions[selection_keys(key)[1]] = "up"
-        return self._selection.update(scalars, reps, directions)
-
-    def _resolve(
-        self,
-        name: str,
-        scalars: Mapping[str, float],
-        reps: Mapping[str, Any],
-        directions: Mapping[str, Any],
-    ) -> str:
-        for key in (name, self.prefix + name):
-            if key in scalars:
-                if key not in reps:
-                    raise ValueError(
-                        f"`noise_aware` names {key!r}, which has no bootstrap replicates (it "
-                        "comes from a ModelEvaluator or a metric with structured inputs)."
-                    )
-                if directions.get(key) is None:
-                    raise ValueError(
-                        f"`noise_aware` names {key!r}, whose direction is unknown: pass "
-                        f"`directions={{{key!r}: 'up'}}` (or 'down')."
-                    )
-                return key
-        raise ValueError(
-            f"`noise_aware` names {name!r}, which is not a scalar key of this evaluator. Its "
-            f"keys: {sorted(scalars)}."
+        extra = intervals.keys(
+            self.entries, self.prefix, scalars, directions, self._origins, share, select
         )
+        return {**scalars, **extra}, matrices, directions
 
     def _direction(self, key: str) -> str | None:
         bare = key[len(self.prefix) :]
@@ -535,18 +465,6 @@ class EpochEvaluator(keras.callbacks.Callback):
             return entry.direction
         return None
 
-    def _push(self, values: Mapping[str, float], logs: dict[str, Any]) -> None:
-        for key, value in values.items():
-            if key in logs and key not in self._clash_warned and logs[key] != value:
-                self._clash_warned.add(key)
-                warnings.warn(
-                    f"EpochEvaluator replaces the value Keras logged under {key!r} with its own. "
-                    "If both are wanted, rename the metric or change `prefix`.",
-                    UserWarning,
-                    stacklevel=2,
-                )
-            logs[key] = value
-
     def _configure_monitors(self, directions: Mapping[str, str | None]) -> None:
         if self._callback_list is None:
             return
@@ -555,68 +473,3 @@ class EpochEvaluator(keras.callbacks.Callback):
         _keras.configure_monitors(
             others, directions, every_n_epochs=self.every_n_epochs, sources=sources
         )
-
-
-def _check_noise_aware(value: Any, confidence: float | None) -> tuple[str, ...]:
-    if value is None:
-        return ()
-    what = "a log key or a list of log keys"
-    if not isinstance(value, (list, tuple)):
-        value = (check_str("noise_aware", value, what),)
-    names = tuple(check_str("noise_aware", name, what) for name in value)
-    if names and confidence is None:
-        raise ValueError(
-            "`noise_aware` compares epochs on bootstrap replicates: pass `confidence=` too "
-            f"(e.g. 0.95). Received: noise_aware={value!r}, confidence=None."
-        )
-    return names
-
-
-def _check_apply_to(value: Any, prefix: str) -> dict[str, Any]:
-    if value is None:
-        return {}
-    if not isinstance(value, Mapping):
-        raise TypeError(
-            "`apply_to` must be a dict {prefix: data}, e.g. {'test_': (x_test, y_test)}. "
-            f"Received: apply_to={type(value).__name__}."
-        )
-    for key in value:
-        check_str("apply_to", key, "a dict whose keys are log key prefixes such as 'test_'")
-        if key == prefix or not key:
-            raise ValueError(
-                f"`apply_to` prefixes must be non-empty and differ from `prefix={prefix!r}`. "
-                f"Received: {key!r}."
-            )
-    return dict(value)
-
-
-def _entries_at(entries: list[Entry], chosen: Mapping[str, float]) -> list[Entry]:
-    """The entries for other data: metrics that choose thresholds on the evaluation data
-    (`evaluate_at_thresholds`) are computed at the thresholds they chose there (`chosen`, the
-    unprefixed scalars of this evaluation); `ModelEvaluator`s run their own data: left out."""
-    out = []
-    for e in entries:
-        if e.kind == "model":
-            continue
-        at = getattr(e.obj, "evaluate_at_thresholds", None)
-        if at is None:
-            out.append(e)
-            continue
-        thresholds = [chosen[k] for k in e.obj.threshold_keys()]
-        out.append(Entry(e.name, "callable", functools.partial(_at, at, thresholds), e.direction))
-    return out
-
-
-def _at(
-    at: Any, thresholds: list[float], y_true: Any, y_pred: Any, sample_weight: Any = None
-) -> Any:
-    return at(y_true, y_pred, thresholds, sample_weight=sample_weight)
-
-
-def _unwrap(model: Any) -> Any:
-    """The Keras model inside a wrapper such as torch's DistributedDataParallel (`.module`),
-    as Keras' own `Callback.model` does."""
-    if isinstance(model, keras.Model):
-        return model
-    inner = getattr(model, "module", None)
-    return inner if isinstance(inner, keras.Model) else model
