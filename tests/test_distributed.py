@@ -311,6 +311,11 @@ def test_jax_processes():
             dist_evaluator.compare(r[mode], want, mode)
             # Each process predicted its half only.
             assert (r[mode]["class_rows"], r[mode]["det_rows"]) == ((501, 21), (500, 20))[rank]
+    # Intervals and noise-aware keys: one process's, on both processes.
+    intervals = dist_evaluator.expected_intervals()
+    for r in ranks:
+        for mode in ("whole", "own"):
+            dist_evaluator.compare_runs(r[f"intervals_{mode}"], intervals[mode], mode)
 
 
 # --- torch: two gloo ranks (tests/dist_torch.py) ------------------------------------------------
@@ -385,6 +390,12 @@ def test_torch_ranks_read_global_values(tmp_path):
         dist_evaluator.compare(r["own"], want, "own")
         assert (r["own"]["class_rows"], r["own"]["det_rows"]) == (501, 21)
         assert r["ddp"] == want["class"]
+    # Intervals and noise-aware keys, same seed: one process's on both ranks ("whole": halves;
+    # "own": a padded sampler's interleaved rows, the copy left out, sample weights).
+    intervals = dist_evaluator.expected_intervals()
+    for r in evaluator:
+        for mode in ("whole", "own"):
+            dist_evaluator.compare_runs(r[f"intervals_{mode}"], intervals[mode], mode)
     # Rank 1's bad label fails its pass; rank 0 learns it at the exchange, nobody waits.
     assert "y_true values to be integers in [0, num_classes=5)" in evaluator[1]["failure"]
     assert evaluator[0]["failure"].startswith("EvaluationError: The evaluation failed on process 1")
@@ -540,6 +551,7 @@ def test_tensorflow_multi_worker():
     expected = expected_report(y, pred, w)
     matrix = skm.confusion_matrix(y, pred, labels=range(C)).tolist()
     want = dist_evaluator.expected()
+    intervals = dist_evaluator.expected_intervals()
     for rank, r in enumerate(workers):
         assert_close({k: r["report"][k] for k in expected}, expected, what=f"worker {rank}")
         assert r["matrix"] == matrix and np.sum(r["matrix"]) == 1001
@@ -550,6 +562,7 @@ def test_tensorflow_multi_worker():
         for mode in ("whole", "own"):
             dist_evaluator.compare(r[mode], want, mode)
             assert (r[mode]["class_rows"], r[mode]["det_rows"]) == ((501, 21), (500, 20))[rank]
+        dist_evaluator.compare_runs(r["intervals_own"], intervals["own"], "own")
 
 
 def test_shard_gives_contiguous_parts_without_repeats():
