@@ -173,7 +173,7 @@ def _interval_rank(repeats: int) -> dict[str, float]:
             batch_size=256,
             process_data="whole",
             confidence=None if r == 0 else 0.95,
-            resamples=max(r, 1),
+            resamples=max(r, 2),
         )
         for name, make in metrics.items()
         for r in (0, 1000)
@@ -190,10 +190,23 @@ def _interval_rank(repeats: int) -> dict[str, float]:
                 times.setdefault(f"{name}_{r}", []).append(time.perf_counter() - start)
                 if name == "count" and r:
                     finishes.append(sum(spent))
+    # The exchange alone: the count metrics' (R, state) replicate states, as `finish` sends.
+    from epochmetrics._backend import collectives
+
+    processes = collectives.current()
+    states = dict(evaluators["count", 1000]._intervals.resampler._states)  # type: ignore[union-attr]
+    exchange = []
+    for _ in range(repeats):
+        dist.barrier()
+        start = time.perf_counter()
+        processes.gather_objects(states)
+        exchange.append(time.perf_counter() - start)
     dist.barrier()
     dist.destroy_process_group()
     out = {k: statistics.median(v) for k, v in times.items()}
     out["count_finish"] = statistics.median(finishes)
+    out["count_exchange"] = statistics.median(exchange)
+    out["exchange_kb"] = sum(v.nbytes for v in states.values()) / 2**10
     return out
 
 
@@ -218,7 +231,9 @@ def _two_ranks(part: str, repeats: int) -> list[dict[str, float]]:
 def intervals(repeats: int) -> dict[str, Any]:
     """ms per evaluation (the slower rank's median), without and with intervals."""
     ranks = _two_ranks("interval_rank", repeats)
-    return {f"{k}_ms": max(r[k] for r in ranks) * 1e3 for k in ranks[0]}
+    out = {f"{k}_ms": max(r[k] for r in ranks) * 1e3 for k in ranks[0] if k != "exchange_kb"}
+    out["exchange_kb"] = ranks[0]["exchange_kb"]
+    return out
 
 
 def sync(repeats: int) -> dict[str, Any]:

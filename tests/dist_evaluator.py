@@ -181,14 +181,12 @@ def interval_data(n: int = 1001) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return scores(x), y, w
 
 
-def expected_intervals() -> dict[str, list[dict[str, float]]]:
+def expected_intervals(modes: tuple[str, ...] = ("whole", "own")) -> dict[str, Any]:
     """One process's runs, at a batch size no engine uses: unweighted ("whole") and weighted
     ("own")."""
     s, y, w = interval_data()
-    return {
-        "whole": intervals_run((s, y), batch_size=37),
-        "own": intervals_run((s, y, w), batch_size=37),
-    }
+    data = {"whole": (s, y), "own": (s, y, w)}
+    return {mode: intervals_run(data[mode], batch_size=37) for mode in modes}
 
 
 def compare_runs(got: list[dict[str, float]], want: list[dict[str, float]], what: str) -> None:

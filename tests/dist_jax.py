@@ -36,9 +36,8 @@ def main() -> None:
             em.shard((x, y)), em.shard(images), batch_size=64, process_data="own"
         ),
     }
-    # Intervals: contiguous halves, unweighted ("whole") and weighted ("own").
+    # Intervals: weighted contiguous parts (torch's job covers "whole" and a sampler).
     s, ys, ws = de.interval_data()
-    out["intervals_whole"] = de.intervals_run((s, ys), batch_size=64, process_data="whole")
     out["intervals_own"] = de.intervals_run(
         em.shard((s, ys, ws)), batch_size=64, process_data="own"
     )
