@@ -27,6 +27,9 @@ table of ratios and PASS/MISS per target:
 - tensorboard: what `em.TensorBoard` adds to a fit epoch of the small MLP at C = 10 and 1,000
   (per-class F1, binned AUROC and a confusion matrix compiled; bench_tensorboard.py): printed,
   no target.
+- confusion_image: one confusion-matrix image of `em.TensorBoard` at C = 10 to 1,000, drawn
+  once (`png_bytes`, the callback's path) against `savefig` (two draws with constrained
+  layout), per-round ratios (bench_confusion_image.py): printed, no target.
 - regression: the update cost of `em.R2Score` at most 1.0x `keras.metrics.R2Score` (JAX,
   jitted; TensorFlow and torch, eager `update_state`) and of `em.PearsonCorrCoef` at most 1.0x
   torchmetrics' `PearsonCorrCoef` (torch), per-round ratios; and Keras' own Pearson,
@@ -57,6 +60,7 @@ from typing import Any
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
+import bench_confusion_image  # noqa: E402
 import bench_detection  # noqa: E402
 import bench_tensorboard  # noqa: E402
 import fit as fit_bench  # noqa: E402
@@ -440,7 +444,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--sections",
         default="update,dense,ranking,fit,evaluator,bootstrap,classes,detection,regression,"
-        "tensorboard,"
+        "tensorboard,confusion_image,"
         "distributed",
     )
     parser.add_argument("--backends", default="jax,tensorflow,torch")
@@ -466,6 +470,7 @@ def main(argv: list[str] | None = None) -> int:
         "detection": [],
         "ranking": [],
         "tensorboard": [],
+        "confusion_image": [],
         "regression": [],
         "memory": [],
         "sync": [],
@@ -511,6 +516,12 @@ def main(argv: list[str] | None = None) -> int:
         tb_args = [*extra, "--rounds", str(rounds), "--threads", str(args.threads)]
         raw["tensorboard"] = [section("bench_tensorboard.py", b, tb_args) for b in backends]
 
+    if "confusion_image" in sections:
+        # NumPy and matplotlib only: one backend is enough.
+        rounds = 3 if args.quick else bench_confusion_image.ROUNDS
+        image_args = ["--rounds", str(rounds), "--threads", str(args.threads)]
+        raw["confusion_image"] = [section("bench_confusion_image.py", backends[0], image_args)]
+
     if "regression" in sections:
         sizes = ["--sizes", "32,1024"] if args.quick else []
         regression_args = [*sizes, "--rounds", "3" if args.quick else "9"]
@@ -536,9 +547,12 @@ def main(argv: list[str] | None = None) -> int:
         "regression": print_regression(raw["regression"]),
         "distributed": print_distributed(raw["memory"], raw["sync"]),
     }
-    lines = bench_tensorboard.table(raw["tensorboard"])
-    if lines:
-        print("\n" + "\n".join(lines))
+    for lines in (
+        bench_tensorboard.table(raw["tensorboard"]),
+        bench_confusion_image.table(raw["confusion_image"]),
+    ):
+        if lines:
+            print("\n" + "\n".join(lines))
     print("\nTargets:")
     labels = {
         "update": "JAX update <= 0.5x keras.metrics.F1Score (every size)",

@@ -46,38 +46,47 @@ def _model(lr: float = 0.0) -> Any:
     return model
 
 
-def _loader(x: Any, y: Any, w: Any, part: Any = None) -> Any:
+def _loader(x: Any, y: Any, w: Any, part: Any = None, sampler: Any = None) -> Any:
     import torch
     from torch.utils.data import DataLoader, TensorDataset
 
     import epochmetrics as em
 
     data = TensorDataset(torch.from_numpy(x), torch.from_numpy(y).long(), torch.from_numpy(w))
+    if sampler is not None:  # a DistributedSampler (kwargs): 1,001 on 2 ranks, one copy
+        from torch.utils.data import DistributedSampler
+
+        return DataLoader(data, batch_size=BATCH, sampler=DistributedSampler(data, **sampler))
     return DataLoader(em.shard(data) if part is None else part(data), batch_size=BATCH)
 
 
 def scenario_fit(rank: int) -> dict[str, Any]:
-    """fit on contiguous uneven shards (501/500): every epoch log global, on both ranks."""
+    """fit on padded DistributedSamplers (501 rows on each rank, rank 1's last a copy) and on
+    contiguous uneven shards (501/500): every epoch log global, on both ranks."""
     from multiproc import classification_data
 
     import epochmetrics as em
 
     x, y, w = classification_data(N, C, D)
     model = _model()
-    history = model.fit(
-        _loader(x, y, w), validation_data=_loader(x, y, w), epochs=2, verbose=0, shuffle=False
-    )
+    train = _loader(x, y, w, sampler={"shuffle": True, "seed": 7})
+    val = _loader(x, y, w, sampler={"shuffle": False})
+    history = model.fit(train, validation_data=val, epochs=2, verbose=0, shuffle=False)
     out: dict[str, Any] = {"history": history.history}
-    out["evaluate"] = _flat(model.evaluate(_loader(x, y, w), verbose=0, return_dict=True))
+    out["evaluate"] = _flat(model.evaluate(val, verbose=0, return_dict=True))
     report = model.report  # an eager read of one metric: global too
     out["result"] = _flat(report.result())
     previous = em.sync_on_read(False)
-    out["local"] = _flat(report.result())  # this rank's half
+    out["local"] = _flat(report.result())  # this rank's part (rank 1: without the copy)
     if rank == 0:  # the one-process reference: predictions and loss on all the data
         out["pred"] = np.asarray(model.predict(x, verbose=0)).argmax(-1).tolist()
         single = model.evaluate(x, y, sample_weight=w, batch_size=BATCH, verbose=0)
         out["single_loss"] = float(single[0])
     em.sync_on_read(previous)
+    shards = model.fit(
+        _loader(x, y, w), validation_data=_loader(x, y, w), epochs=1, verbose=0, shuffle=False
+    )
+    out["shards"] = shards.history
     return out
 
 

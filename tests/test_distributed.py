@@ -15,6 +15,7 @@ import subprocess
 import sys
 import textwrap
 from pathlib import Path
+from typing import Any
 
 import dist_evaluator
 import numpy as np
@@ -329,25 +330,30 @@ def test_torch_ranks_read_global_values(tmp_path):
     ranks = launch(HERE / "dist_torch.py", env=env)
     x, y, w = classification_data(1001, C, 8)
 
-    # fit on uneven shards (501/500): every epoch log is the value over all 1,001 samples,
-    # the same on both ranks; train and val keys, per class, the loss included.
+    # fit on padded DistributedSamplers (1,001 samples on 2 ranks: rank 1's last row is a
+    # copy, left out) and on uneven shards (501/500): every epoch log is the value over the
+    # 1,001 samples, the same on both ranks; train and val keys, per class, the loss included
+    # (its rows are the samples once each: Keras' batch-size average is then exact).
     fit = [r["fit"] for r in ranks]
     assert fit[0]["history"] == fit[1]["history"]
+    assert fit[0]["shards"] == fit[1]["shards"]
     pred = np.asarray(fit[0]["pred"])
     expected = {**expected_report(y, pred, w), **_sk_unweighted_f1(y, pred)}
-    history = fit[0]["history"]
-    for prefix in ("", "val_"):
-        for key, value in expected.items():
-            assert history[prefix + key] == pytest.approx([value] * 2, abs=1e-6), prefix + key
-        loss = history[prefix + "loss"]
-        assert loss == pytest.approx([fit[0]["single_loss"]] * 2, rel=1e-5)
+    for history, epochs in ((fit[0]["history"], 2), (fit[0]["shards"], 1)):
+        for prefix in ("", "val_"):
+            for key, value in expected.items():
+                got = history[prefix + key]
+                assert got == pytest.approx([value] * epochs, abs=1e-6), prefix + key
+            loss = history[prefix + "loss"]
+            assert loss == pytest.approx([fit[0]["single_loss"]] * epochs, rel=1e-5)
     assert_close({k: fit[0]["evaluate"][k] for k in expected}, expected, what="evaluate")
-    # An eager result() is global too, and each rank's own state stays its own.
+    # An eager result() is global too, and each rank's own state stays its own: the val
+    # sampler's part (positions rank, rank + 2, ...), rank 1's without its copy of sample 0.
     report = {k: v for k, v in expected.items() if not k.startswith("f1u")}
-    for r in fit:
+    for rank, r in enumerate(fit):
         assert_close(r["result"], report, what="result()")
-    half = expected_report(y[:501], pred[:501], w[:501])
-    assert_close(fit[0]["local"], half, what="rank 0's own half")
+        own = slice(rank, 1001, 2)
+        assert_close(r["local"], expected_report(y[own], pred[own], w[own]), what="own part")
 
     # Ranks whose own values disagree stop at the same epoch, with the same values.
     stop = [r["stop"] for r in ranks]
@@ -563,6 +569,93 @@ def test_keras_canary_reads_outside_steps_are_global_and_steps_local(monkeypatch
         assert model.evaluate(x, y, verbose=0, return_dict=True)["support_0"] == local
     finally:
         em.sync_on_read(previous)
+
+
+def _padded_fit(batch: int, rank: int = 1) -> tuple[dict, np.ndarray, dict, Any]:
+    """fit (lr 0) and evaluate on rank `rank`'s part of a padded DistributedSampler of 1,001
+    samples on 2 ranks (values read locally); the rank's sample indices, without repeats."""
+    import keras
+    import torch
+    from torch.utils.data import DataLoader, DistributedSampler, TensorDataset
+
+    x, y, w = classification_data(1001, C, 8)
+    data = TensorDataset(torch.from_numpy(x), torch.from_numpy(y).long(), torch.from_numpy(w))
+    sampler = DistributedSampler(data, num_replicas=2, rank=rank, shuffle=True, seed=3)
+    loader = DataLoader(data, batch_size=batch, sampler=sampler)
+    keras.utils.set_random_seed(0)
+    inputs = keras.Input((8,))
+    model = keras.Model(inputs, keras.layers.Dense(C, activation="softmax")(inputs))
+    model.compile(
+        keras.optimizers.SGD(0.0),
+        "sparse_categorical_crossentropy",
+        metrics=[em.F1Score("multiclass", num_classes=C, average=None, name="f1u")],
+        weighted_metrics=[em.ClassificationReport("multiclass", num_classes=C)],
+    )
+    previous = em.sync_on_read(False)  # this rank's own values
+    try:
+        history = model.fit(loader, validation_data=loader, shuffle=False, verbose=0).history
+        evaluated = model.evaluate(loader, verbose=0, return_dict=True)
+    finally:
+        em.sync_on_read(previous)
+    seen = np.fromiter(iter(sampler), np.int64)
+    return {k: v[0] for k, v in history.items()}, seen, evaluated, (model, loader)
+
+
+def _padded_expected(indices: np.ndarray, model: Any) -> tuple[dict[str, float], float]:
+    x, y, w = classification_data(1001, C, 8)
+    x, y, w = x[indices], y[indices], w[indices]
+    pred = np.asarray(model.predict(x, verbose=0)).argmax(-1)
+    previous = em.sync_on_read(False)
+    try:
+        loss = model.evaluate(x, y, sample_weight=w, batch_size=64, verbose=0, return_dict=True)
+    finally:
+        em.sync_on_read(previous)
+    return {**expected_report(y, pred, w), **_sk_unweighted_f1(y, pred)}, loss["loss"]
+
+
+@pytest.mark.skipif(BACKEND != "torch", reason="DataLoaders are iterated so on torch only")
+def test_keras_canary_padded_sampler_rows_are_left_out_of_fit(monkeypatch):
+    # Rank 1 of 2 (1,001 samples) ends its pass with a copy of a sample. Under a process
+    # group (a twin of this process poses as rank 0), fit's and evaluate's batches leave it
+    # out: every key, the loss included, is that of the rank's 500 samples. predict keeps it.
+    from epochmetrics._backend import collectives
+
+    twin = collectives.Processes("torch", 2, 1)
+    monkeypatch.setattr(collectives, "torch_processes", lambda group=None: twin)
+    logs, seen, evaluated, (model, loader) = _padded_fit(64)
+    assert len(seen) == 501 and len(set(seen[:-1])) == 500  # the last row: rank 0's first
+    expected, loss = _padded_expected(seen[:500], model)
+    for prefix in ("", "val_"):
+        assert_close({k: logs[prefix + k] for k in expected}, expected, what=prefix)
+        assert logs[prefix + "loss"] == pytest.approx(loss, rel=1e-6)
+    assert_close({k: evaluated[k] for k in expected}, expected, what="evaluate")
+    assert len(model.predict(loader, verbose=0)) == 501
+
+
+@pytest.mark.skipif(BACKEND != "torch", reason="DataLoaders are iterated so on torch only")
+def test_padded_sampler_batch_of_repeats_only_is_weighted_zero(monkeypatch):
+    # Batch 100: rank 1's last batch is its one copy, which cannot be emptied: it gets sample
+    # weight 0 (weighted metrics exact) and a warning says what still counts it.
+    from epochmetrics._backend import collectives
+
+    twin = collectives.Processes("torch", 2, 1)
+    monkeypatch.setattr(collectives, "torch_processes", lambda group=None: twin)
+    with pytest.warns(UserWarning, match="holds repeats only.*gets sample weight 0"):
+        logs, seen, _, (model, _) = _padded_fit(100)
+    expected, loss = _padded_expected(seen[:500], model)
+    weighted = {k: v for k, v in expected.items() if not k.startswith("f1u")}
+    assert_close({k: logs["val_" + k] for k in weighted}, weighted, what="weighted")
+    assert logs["val_loss"] == pytest.approx(loss * 500 / 501, rel=1e-6)  # the copy: 0 / 501
+
+
+@pytest.mark.skipif(BACKEND != "torch", reason="DataLoaders are iterated so on torch only")
+def test_padded_sampler_without_process_group_is_unchanged():
+    # No process group: the batches are the DataLoader's, the copy counted (501 rows).
+    logs, seen, _, _ = _padded_fit(64)
+    w = classification_data(1001, C, 8)[2]
+    assert len(seen) == 501 and sum(logs[f"val_support_{k}"] for k in range(C)) == pytest.approx(
+        w[seen].sum()
+    )
 
 
 @pytest.mark.skipif(BACKEND != "tensorflow", reason="tf.distribute needs the TensorFlow backend")

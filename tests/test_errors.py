@@ -265,6 +265,8 @@ UNKNOWN_ARGUMENTS = [
 def test_tensorboard_missing_packages_name_the_extra(tmp_path, monkeypatch) -> None:
     import sys
 
+    # Without tensorboard the callback stops at its own hint before it looks for matplotlib.
+    pytest.importorskip("tensorboard")
     tb = em.TensorBoard(tmp_path, confusion_images=True)
     monkeypatch.setitem(sys.modules, "matplotlib", None)
     with pytest.raises(
@@ -855,6 +857,13 @@ BAD_WRITER_ARGUMENTS = [
         {"confusion_images": "yes"},
         ValueError,
         r"`confusion_images` must be True, False or None\. Received: confusion_images='yes'",
+    ),
+    (
+        em.TensorBoard,
+        {"max_image_classes": 0},
+        ValueError,
+        r"`max_image_classes` must be a positive integer or None \(any number of classes\)\. "
+        r"Received: max_image_classes=0",
     ),
     (em.RunRecorder, {"run_dir": None}, TypeError, r"`run_dir` must be a path"),
     (

@@ -147,3 +147,21 @@ def test_most_confused_ties_break_by_rate_then_position():
         ("1", "2"),
         ("0", "1"),
     ]
+
+
+@pytest.mark.parametrize("n", [3, 40])
+def test_png_bytes_are_the_pixels_of_savefig(n):
+    """The one-draw PNG of em.TensorBoard's images: savefig's pixels, size in the header."""
+    import io
+
+    from matplotlib.image import imread
+
+    from epochmetrics.plot._mpl import png_bytes
+
+    cm = np.random.default_rng(n).integers(0, 9, (n, n))
+    saved = io.BytesIO()
+    em.plot_confusion_matrix(cm, normalize="true").savefig(saved, format="png", dpi=72)
+    png, width, height = png_bytes(em.plot_confusion_matrix(cm, normalize="true"), 72)
+    expected, got = imread(io.BytesIO(saved.getvalue())), imread(io.BytesIO(png))
+    assert got.shape == expected.shape == (height, width, 4)
+    np.testing.assert_array_equal(got, expected)

@@ -213,7 +213,8 @@ def test_auto_mode_callbacks_find_the_direction() -> None:
     stop = keras.callbacks.EarlyStopping(monitor="val_r2", patience=1)
     reduce = keras.callbacks.ReduceLROnPlateau(monitor="val_rmse", patience=1, min_lr=0.0)
     history = model.fit(x, y, validation_data=(x, y), epochs=4, verbose=0, callbacks=[stop, reduce])
-    # By behaviour: Keras < 3.9's ReduceLROnPlateau keeps its own comparison (by name: "min").
+    # By behaviour: Keras < 3.11's ReduceLROnPlateau keeps its own comparison (by name: "min");
+    # from 3.11 it and ModelCheckpoint resolve mode="auto" by the metric's direction.
     assert bool(stop.monitor_op(2.0, 1.0)) and not bool(stop.monitor_op(1.0, 2.0))
     assert bool(reduce.monitor_op(1.0, 2.0)) and not bool(reduce.monitor_op(2.0, 1.0))
     assert len(history.history["val_r2"]) == 2  # frozen: no improvement after epoch 0

@@ -353,3 +353,84 @@ def test_many_classes_and_batch_scalars(tmp_path):
         )
     batches = series(acc["train"], "batch_loss")
     assert sorted(batches) == [2, 4, 6]  # 3 batches per epoch: global batches 2, 4, 6
+
+
+def test_confusion_image_class_limit(tmp_path):
+    """By default no image above 100 classes (a cell would be under ~9 pixels at 72 dpi);
+    `max_image_classes` moves the limit (inclusive) or lifts it (None)."""
+    import epochmetrics as em
+
+    classes = 101
+    rng = np.random.default_rng(5)
+    x = rng.normal(size=(64, 4)).astype("float32")
+    y = rng.integers(0, classes, 64)
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(classes, activation="softmax")])
+    model.compile("sgd", "sparse_categorical_crossentropy",
+                  metrics=[em.ConfusionMatrix("multiclass", num_classes=classes)])  # fmt: skip
+    limits = {
+        "default": {},
+        "at": {"max_image_classes": classes},
+        "none": {"max_image_classes": None},
+    }
+    model.fit(
+        x, y, validation_data=(x, y), epochs=1, batch_size=32, verbose=0,
+        callbacks=[em.TensorBoard(tmp_path / name / "logs", **kw) for name, kw in limits.items()],
+    )  # fmt: skip
+    for name in limits:
+        tags = accumulator(tmp_path / name, "validation").Tags()["tensors"]
+        assert ("confusion_matrix" in tags) == (name != "default"), name
+
+
+def test_intervals_drawn_as_margin_charts(tmp_path):
+    """`EpochEvaluator(confidence=...)`: each key K with `K_low`/`K_high` is a Custom Scalars
+    margin chart (value, lower, upper tags) whose three tags hold the History's values; a
+    per-class key's bounds go with its class (`f1_low/cat`)."""
+    from tensorboard.plugins.custom_scalar import layout_pb2
+
+    import epochmetrics as em
+
+    rng = np.random.default_rng(7)
+    x = rng.normal(size=(90, 4)).astype("float32")
+    y = rng.integers(0, 3, 90)
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3, activation="softmax")])
+    model.compile("adam", "sparse_categorical_crossentropy")
+    evaluator = em.EpochEvaluator(
+        (x[60:], y[60:]),
+        [
+            em.F1Score("multiclass", num_classes=3, average=None, class_names=NAMES),
+            em.Accuracy("multiclass", num_classes=3),
+        ],
+        confidence=0.9, resamples=20, seed=1, batch_size=30,
+    )  # fmt: skip
+    history = model.fit(
+        x[:60], y[:60], epochs=2, batch_size=30, verbose=0,
+        callbacks=[evaluator, em.TensorBoard(tmp_path / "logs", max_classes=2)],
+    ).history  # fmt: skip
+    layouts = series(accumulator(tmp_path, "train"), "custom_scalars__config__")
+    layout = layout_pb2.Layout.FromString(layouts[max(layouts)][0])  # the last: every chart
+    margins = {
+        (cat.title, chart.title): [(s.value, s.lower, s.upper) for s in chart.margin.series]
+        for cat in layout.category
+        for chart in cat.chart
+        if chart.HasField("margin")
+    }
+    assert margins[("intervals", "accuracy")] == [
+        ("epoch_accuracy", "epoch_accuracy_low", "epoch_accuracy_high")
+    ]
+    per_class = {title for cat, title in margins if cat == "f1 intervals"}
+    assert 2 <= len(per_class) <= 3 and per_class <= {f"f1/{c}" for c in NAMES}  # max_classes
+    expected = {f"epoch_accuracy{b}": f"val_accuracy{b}" for b in ("", "_low", "_high")}
+    for title in per_class:
+        cls = title.split("/")[1]
+        assert margins[("f1 intervals", title)] == [(title, f"f1_low/{cls}", f"f1_high/{cls}")]
+        expected |= {f"f1{b}/{cls}": f"val_f1_{cls}{b}" for b in ("", "_low", "_high")}
+    # The multiline charts are still there, and every tag of a band holds the History's values.
+    charts = {c.title for cat in layout.category for c in cat.chart if c.HasField("multiline")}
+    assert charts == {"f1"}
+    acc = accumulator(tmp_path, "validation")
+    for tag, key in expected.items():
+        got = series(acc, tag)  # a class's epochs among the max_classes written
+        assert got and all(v == np.float32(history[key][e]) for e, v in got.items()), tag
+    assert sorted(series(acc, "epoch_accuracy_low")) == [0, 1]

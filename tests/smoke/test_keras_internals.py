@@ -147,3 +147,42 @@ def test_lost_metric_lists_are_named_and_keys_fall_back_to_own_names(
 def test_a_newer_keras_returns_every_key_in_steps(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(keras, "__version__", "3.99.0")
     assert keras_internals.per_step_honoured.__wrapped__() is False
+
+
+@pytest.mark.skipif(keras.backend.backend() != "torch", reason="a torch DataLoader's path")
+def test_fit_and_evaluate_iterate_dataloaders_through_the_hook() -> None:
+    """torch `fit`/`evaluate` iterate a DataLoader through `TorchDataLoaderAdapter.
+    get_torch_dataloader` under `TorchTrainer.fit`/`evaluate` (`wrap_torch_loaders`): every
+    pass of training and validation data goes through the hook (which leaves a
+    DistributedSampler's padding out), `predict`'s does not."""
+    import torch
+    from torch.utils.data import DataLoader, TensorDataset
+
+    from epochmetrics._backend import torch_padding
+
+    x = torch.zeros(10, 3)
+    train = DataLoader(TensorDataset(x, torch.zeros(10)), batch_size=4)
+    val = DataLoader(TensorDataset(x, torch.ones(10)), batch_size=4)
+    passes: list[Any] = []
+
+    def hook(loader: Any) -> Any:
+        passes.append(loader)
+        return loader
+
+    inputs = keras.Input((3,))
+    model = keras.Model(inputs, keras.layers.Dense(1)(inputs))
+    model.compile("sgd", "mse")
+    keras_internals.wrap_torch_loaders(hook)
+    try:
+        model.fit(train, validation_data=val, epochs=2, shuffle=False, verbose=0)
+        fitted = list(passes)
+        model.evaluate(val, verbose=0)
+        evaluated = list(passes[len(fitted) :])
+        model.predict(val, verbose=0)
+    finally:
+        keras_internals.wrap_torch_loaders(torch_padding.unpadded)
+    assert {id(p) for p in fitted} == {id(train), id(val)}
+    assert fitted.count(val) >= 2 and fitted.count(train) >= 2  # each epoch's passes
+    assert evaluated and all(p is val for p in evaluated)
+    assert len(passes) == len(fitted) + len(evaluated)  # predict's passes are not hooked
+    assert keras_internals._BROKEN == {}

@@ -21,6 +21,10 @@ Per-version strategy (what differs between the Keras versions we support):
   renaming repeats `<name>_<i>` (3.8-3.15 alike). Fallback: keys from the metric's own name.
 - A step reads the metrics through `Trainer.compute_metrics` (3.8-3.15 alike). Fallback: step
   reads look eager, and return every key.
+- Torch `fit`/`evaluate` iterate a DataLoader through `TorchDataLoaderAdapter.
+  get_torch_dataloader`, called afresh for each pass under `TorchTrainer.fit`/`evaluate`
+  (3.8-3.15 alike; `wrap_torch_loaders`, where a DistributedSampler's padding is cut off).
+  Fallback: the DataLoader as it is (its padding copies count).
 
 The first is not read off the version number: `per_step_honoured()` runs Keras' own
 `get_metrics_result` and `_get_metrics_result_or_logs` on a stand-in model whose step returns
@@ -41,6 +45,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import inspect
 import re
 import sys
 import types
@@ -68,6 +73,7 @@ __all__ = [
     "per_step_honoured",
     "torch_device",
     "wrap_model_reads",
+    "wrap_torch_loaders",
 ]
 
 # [oldest supported minor, newest tested minor]; pyproject.toml bounds keras to match.
@@ -161,6 +167,10 @@ _NAMES_ASSUMPTION = (
 _STEP_ASSUMPTION = "train/test steps read metrics through Trainer.compute_metrics"
 _LOGS_ASSUMPTION = "the epoch's logs come from Trainer._get_metrics_result_or_logs"
 _READS_ASSUMPTION = "Keras reads a model's metrics through Trainer.get_metrics_result"
+_LOADER_ASSUMPTION = (
+    "torch fit/evaluate iterate a DataLoader through TorchDataLoaderAdapter."
+    "get_torch_dataloader, called from TorchTrainer.fit/evaluate"
+)
 _FALLBACK = {
     _NAMES_ASSUMPTION: "Per-class keys are named after the metric's own `name` (no output "
     "prefix on multi-output models): give every metric a distinct name.",
@@ -168,6 +178,8 @@ _FALLBACK = {
     _LOGS_ASSUMPTION: "Metrics return every key in every step (per_step has no effect).",
     _READS_ASSUMPTION: "Under torch.distributed the epoch's logs stay per process: call "
     "em.all_reduce_metrics(model) before reading them.",
+    _LOADER_ASSUMPTION: "fit's metrics count a DistributedSampler's padding repeats: give "
+    "fit em.shard(dataset) instead.",
 }
 
 try:
@@ -428,3 +440,53 @@ def wrap_model_reads(hook: Any, step_reads: Any = contextlib.nullcontext) -> Non
     get_metrics_result._epochmetrics_hook = hook  # type: ignore[attr-defined]
     get_metrics_result._epochmetrics_original = original  # type: ignore[attr-defined]
     Trainer.get_metrics_result = get_metrics_result
+
+
+# Frames from `get_torch_dataloader` up to TorchTrainer.fit/evaluate: TorchEpochIterator.
+# _get_iterator <- EpochIterator._enumerate_iterator <- __next__ (<- _symbolic_build) <- fit.
+_LOADER_FRAMES = 8
+
+
+def wrap_torch_loaders(hook: Any) -> None:
+    """Make torch `fit`/`evaluate` iterate `hook(loader)` in place of a `torch.utils.data.
+    DataLoader` they are given (training and validation data); `predict` keeps the DataLoader.
+
+    On the torch backend Keras 3.8-3.15 wrap a DataLoader in `TorchDataLoaderAdapter`, and
+    `TorchEpochIterator._get_iterator` iterates `adapter.get_torch_dataloader()` afresh for
+    every pass; that call, made under `TorchTrainer.fit` or `evaluate`, goes through `hook`.
+    Installed once (idempotent); a Keras without these is reported and keeps its own
+    iteration (`tests/smoke/test_keras_internals.py` has the canary).
+    """
+    if keras.backend.backend() != "torch":
+        return
+    try:
+        from keras.src.backend.torch.trainer import TorchTrainer
+        from keras.src.trainers.data_adapters.torch_data_loader_adapter import (
+            TorchDataLoaderAdapter,
+        )
+
+        original = TorchDataLoaderAdapter.get_torch_dataloader
+        codes = {inspect.unwrap(TorchTrainer.fit).__code__}
+        codes.add(inspect.unwrap(TorchTrainer.evaluate).__code__)
+    except (ImportError, AttributeError) as err:  # pragma: no cover - a Keras outside the range
+        _broken(_LOADER_ASSUMPTION, err)
+        return
+    if getattr(original, "_epochmetrics_hook", None) is hook:
+        return
+    original = getattr(original, "_epochmetrics_original", original)
+
+    def get_torch_dataloader(self: Any) -> Any:
+        loader = original(self)
+        frame: types.FrameType | None = sys._getframe(1)
+        for _ in range(_LOADER_FRAMES):
+            if frame is None:
+                break
+            if frame.f_code in codes:
+                return hook(loader)
+            frame = frame.f_back
+        return loader
+
+    get_torch_dataloader.__doc__ = original.__doc__
+    get_torch_dataloader._epochmetrics_hook = hook  # type: ignore[attr-defined]
+    get_torch_dataloader._epochmetrics_original = original  # type: ignore[attr-defined]
+    TorchDataLoaderAdapter.get_torch_dataloader = get_torch_dataloader

@@ -6,7 +6,8 @@ tensor with its plugin's metadata, as TensorFlow 2's `tf.summary` writes them (c
 `_crc32c`): scalars
 (`scalars` plugin, a float32 scalar), PR curves (`pr_curves`, a float32 `(6, T)` tensor of TP,
 FP, TN, FN, precision and recall at thresholds `linspace(0, 1, T)`), images (`images`, a string
-vector `[width, height, PNG]`) and the custom-scalars layout (`custom_scalars`). The protos and
+vector `[width, height, PNG]`) and the custom-scalars layout (`custom_scalars`: multiline
+and margin charts). The protos and
 the plugins' metadata helpers come from the `tensorboard` package; its `tensorboard.compat.tf`
 (which imports TensorFlow when installed) is never touched, nor is its `EventFileWriter`,
 which goes through it.
@@ -136,20 +137,35 @@ class EventWriter:
         )
         self._add(step, tag, tensor, metadata)
 
-    def layout(self, charts: dict[str, dict[str, list[str]]], step: int = 0) -> None:
-        """The custom-scalars layout: `{category: {chart title: [tag regex, ...]}}`."""
+    def layout(
+        self,
+        charts: dict[str, dict[str, list[str]]],
+        step: int = 0,
+        margins: dict[str, dict[str, list[tuple[str, str, str]]]] | None = None,
+    ) -> None:
+        """The custom-scalars layout: multiline charts `{category: {chart title: [tag regex,
+        ...]}}`, then margin charts `{category: {chart title: [(value tag, lower tag, upper
+        tag), ...]}}` (each series a line in a band; exact tags, not regexes)."""
         pb = self.pb.layout_pb2
-        layout = pb.Layout(
-            category=[
-                pb.Category(
-                    title=category,
-                    chart=[
-                        pb.Chart(title=title, multiline=pb.MultilineChartContent(tag=tags))
-                        for title, tags in chart.items()
-                    ],
+        categories: dict[str, list[Any]] = {}
+        for category, chart in charts.items():
+            categories.setdefault(category, []).extend(
+                pb.Chart(title=title, multiline=pb.MultilineChartContent(tag=tags))
+                for title, tags in chart.items()
+            )
+        series = pb.MarginChartContent.Series
+        for category, margin_charts in (margins or {}).items():
+            categories.setdefault(category, []).extend(
+                pb.Chart(
+                    title=title,
+                    margin=pb.MarginChartContent(
+                        series=[series(value=v, lower=lo, upper=hi) for v, lo, hi in bands]
+                    ),
                 )
-                for category, chart in charts.items()
-            ]
+                for title, bands in margin_charts.items()
+            )
+        layout = pb.Layout(
+            category=[pb.Category(title=title, chart=c) for title, c in categories.items()]
         )
         tag = self.pb.custom_scalar_metadata.CONFIG_SUMMARY_TAG
         tensor = self.pb.tensor_pb2.TensorProto(

@@ -65,14 +65,22 @@ def run_of(key: str) -> tuple[str, str]:
     return "train", key
 
 
-def read_compiled(model: Any, num_thresholds: int | None, matrices: bool) -> Snapshot:
+def read_compiled(
+    model: Any, num_thresholds: int | None, matrices: bool, max_classes: int | None = None
+) -> Snapshot:
     """The compiled metrics' curves (ranking metrics, with `num_thresholds`) and confusion
-    matrices, read now. Stems are the names Keras logs the metrics under."""
+    matrices (of at most `max_classes` classes), read now. Stems are the names Keras logs
+    the metrics under."""
     snap = Snapshot()
     for metric, name in compiled_metrics(model):
         if num_thresholds is not None and isinstance(metric, RankingMetric):
             snap.curves[name] = metric.threshold_counts(num_thresholds)
-        elif matrices and isinstance(metric, ConfusionMatrix) and metric.task != "multilabel":
+        elif (
+            matrices
+            and isinstance(metric, ConfusionMatrix)
+            and metric.task != "multilabel"
+            and (max_classes is None or metric.num_classes <= max_classes)
+        ):
             snap.matrices[name] = (metric.matrix(), metric._labels())
             if metric.normalize is not None:
                 snap.normalized.add(name)

@@ -3,11 +3,8 @@ TensorBoard, on every Keras backend, with the `tensorboard` package alone (no Te
 
 from __future__ import annotations
 
-import io
 import math
 import os
-import re
-import struct
 import warnings
 from typing import Any
 
@@ -16,17 +13,21 @@ import numpy as np
 
 from epochmetrics._backend.process import is_process_zero
 from epochmetrics._docs import docstring
-from epochmetrics._files.keys import digit_families, per_class_key
 from epochmetrics._types import UpdateFreq
 from epochmetrics.callbacks import _keras, _sources
 from epochmetrics.callbacks._events import EventWriter, detection_rows, require_tensorboard
 from epochmetrics.callbacks._sources import Snapshot
+from epochmetrics.callbacks._tb_scalars import Margin, epoch_scalars, layout
 from epochmetrics.functional._args import check_bool, check_int, check_num_thresholds, check_path
 
 __all__ = ["TensorBoard"]
 
 RUNS = ("train", "validation")
 IMAGE_DPI = 72
+# The figure's side stops growing at 14 inches (~860 pixels of matrix at 72 dpi): up to 100
+# classes a cell keeps ~9 pixels and the heatmap reads; at 1,000 a cell is under a pixel and
+# the figure still costs ~0.3 s an epoch. RunRecorder keeps matrices up to 100 classes too.
+MAX_IMAGE_CLASSES = 100
 PLOT_HINT = "pip install 'epochmetrics[plot]'"
 
 _PR_HELP = (
@@ -76,8 +77,10 @@ class TensorBoard(keras.callbacks.Callback):
       .50:.95 (`pr_curve/map/<class>`).
     - **Images**: each `ConfusionMatrix` (compiled, or recorded by an evaluator) of the
       validation data (of the training data in epochs without validation) as the figure of
-      `plot_confusion_matrix` (normalised over true classes), tag = its log name. Needs
-      matplotlib (`pip install 'epochmetrics[plot]'`).
+      `plot_confusion_matrix` (normalised over true classes), tag = its log name, up to
+      `max_image_classes` (default 100) classes: above that a cell would be under ~9 pixels
+      and no image is drawn. Needs matplotlib (`pip install 'epochmetrics[plot]'`); a figure
+      costs ~0.1-0.3 s of CPU an epoch.
 
     With more than `max_classes` classes, each metric's per-class scalars and curves are
     those of its `max_classes // 2` lowest and the rest of its highest classes at that epoch
@@ -98,6 +101,8 @@ class TensorBoard(keras.callbacks.Callback):
         confusion_images: write confusion-matrix images: None (default) when matplotlib is
             installed (warning once when it is not and a matrix is there to draw), True
             (required: an ImportError at the start of `fit` without matplotlib), False.
+        max_image_classes: draw confusion matrices of at most this many classes (default
+            100); None: any number.
 
     Examples:
         In `fit`, on any backend::
@@ -118,6 +123,7 @@ class TensorBoard(keras.callbacks.Callback):
         pr_curves: bool = True,
         roc_curves: bool = True,
         confusion_images: bool | None = None,
+        max_image_classes: int | None = MAX_IMAGE_CLASSES,
     ) -> None:
         super().__init__()
         check_path("log_dir", log_dir)
@@ -132,6 +138,13 @@ class TensorBoard(keras.callbacks.Callback):
             max_classes = check_int(
                 "max_classes", max_classes, minimum=2, what="an integer >= 2 or None (every class)"
             )
+        if max_image_classes is not None:
+            max_image_classes = check_int(
+                "max_image_classes",
+                max_image_classes,
+                minimum=1,
+                what="a positive integer or None (any number of classes)",
+            )
         num_thresholds = check_num_thresholds(num_thresholds)
         pr_curves = check_bool("pr_curves", pr_curves)
         roc_curves = check_bool("roc_curves", roc_curves)
@@ -143,6 +156,7 @@ class TensorBoard(keras.callbacks.Callback):
         self.pr_curves = pr_curves
         self.roc_curves = roc_curves
         self.confusion_images = confusion_images
+        self.max_image_classes = max_image_classes
         self._writers: dict[str, EventWriter] = {}
         self._active = False
         self._images = False
@@ -154,6 +168,7 @@ class TensorBoard(keras.callbacks.Callback):
         self._train_snapshot = Snapshot()
         self._batches = 0
         self._families: set[str] = set()
+        self._margins: set[Margin] = set()
 
     # --- Keras hooks -----------------------------------------------------------------------------
     def on_train_begin(self, logs: dict[str, Any] | None = None) -> None:
@@ -177,6 +192,7 @@ class TensorBoard(keras.callbacks.Callback):
         )
         self._batches = 0
         self._families = set()
+        self._margins = set()
 
     def on_epoch_begin(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
         self._in_epoch, self._validated = True, False
@@ -213,7 +229,7 @@ class TensorBoard(keras.callbacks.Callback):
         self._write_scalars(epoch, dict(logs or {}))
         for run, snap in snaps.items():
             self._write_curves(run, snap, epoch)
-        # A figure costs ~0.1-0.5 s to draw: the validation data's matrices, else the training
+        # A figure costs ~0.1-0.3 s to draw: the validation data's matrices, else the training
         # data's.
         shown = snaps["validation"] if snaps["validation"].matrices else snaps["train"]
         self._write_images("validation" if shown is snaps["validation"] else "train", shown, epoch)
@@ -233,34 +249,16 @@ class TensorBoard(keras.callbacks.Callback):
             lr = _learning_rate(self.model)
             if lr is not None:
                 values["learning_rate"] = lr
-        labels = frozenset(_sources.class_labels(self.model, self._evaluators))
-        split = {run: {} for run in RUNS}  # type: dict[str, dict[str, float]]
-        for key, value in values.items():
-            run, name = _sources.run_of(key)
-            split[run][name] = value
-        bases = digit_families(name for run in split.values() for name in run)
-        families: dict[str, dict[str, dict[str, float]]] = {}  # family -> run -> class -> v
-        for run, items in split.items():
-            for name, value in items.items():
-                found = per_class_key(name, labels, bases)
-                if found is None:
-                    if not self._keras_scalars:
-                        self._writer(run).scalar(f"epoch_{name}", value, epoch)
-                    continue
-                family, cls = found
-                families.setdefault(family, {}).setdefault(run, {})[cls] = value
-        for family, runs in families.items():
-            ranked = runs.get("validation") or runs["train"]
-            names = list(ranked)
-            keep = {names[i] for i in _sources.select_rows(ranked.values(), self.max_classes)}
-            for run, per_class in runs.items():
-                for cls, value in per_class.items():
-                    if cls in keep:
-                        self._writer(run).scalar(f"{family}/{cls}", value, epoch)
-        if set(families) - self._families:
-            self._families |= set(families)
-            charts = {f: [f"^{re.escape(f)}/"] for f in sorted(self._families)}
-            self._writer("train").layout({"per class": charts}, step=epoch)
+        labels = _sources.class_labels(self.model, self._evaluators)
+        found = epoch_scalars(values, labels, self.max_classes, plain=not self._keras_scalars)
+        for run, tags in found.tags.items():
+            for tag, value in tags.items():
+                self._writer(run).scalar(tag, value, epoch)
+        if found.families - self._families or found.margins - self._margins:
+            self._families |= found.families
+            self._margins |= found.margins
+            charts, bands = layout(self._families, self._margins)
+            self._writer("train").layout(charts, step=epoch, margins=bands)
 
     def _write_curves(self, run: str, snap: Snapshot, epoch: int) -> None:
         for stem, counts in snap.curves.items():
@@ -302,7 +300,13 @@ class TensorBoard(keras.callbacks.Callback):
                     self._writer(run).pr_curve(tag, rows, epoch, help_text)
 
     def _write_images(self, run: str, snap: Snapshot, epoch: int) -> None:
-        if not snap.matrices:
+        limit = self.max_image_classes
+        matrices = {
+            stem: entry
+            for stem, entry in snap.matrices.items()
+            if limit is None or entry[0].shape[0] <= limit
+        }
+        if not matrices:
             return
         if not self._images:
             if self.confusion_images is None and not self._warned_images:
@@ -316,15 +320,13 @@ class TensorBoard(keras.callbacks.Callback):
                 )
             return
         from epochmetrics.plot import plot_confusion_matrix
+        from epochmetrics.plot._mpl import png_bytes
 
-        for stem, (matrix, names) in snap.matrices.items():
+        for stem, (matrix, names) in matrices.items():
             fig = plot_confusion_matrix(
                 matrix, names, normalize="true", title=f"{stem} ({run}), epoch {epoch}"
             )
-            buffer = io.BytesIO()
-            fig.savefig(buffer, format="png", dpi=IMAGE_DPI)
-            png = buffer.getvalue()
-            width, height = struct.unpack(">II", png[16:24])  # the PNG's IHDR chunk
+            png, width, height = png_bytes(fig, IMAGE_DPI)  # savefig's pixels, drawn once
             self._writer(run).image(
                 stem,
                 png,
@@ -340,7 +342,10 @@ class TensorBoard(keras.callbacks.Callback):
     def _read_compiled(self) -> Snapshot:
         want_curves = self.pr_curves or self.roc_curves
         return _sources.read_compiled(
-            self.model, self.num_thresholds if want_curves else None, self._images
+            self.model,
+            self.num_thresholds if want_curves else None,
+            self._images,
+            self.max_image_classes,
         )
 
     def _images_available(self) -> bool:

@@ -33,7 +33,7 @@ from typing import Any
 import keras
 import numpy as np
 
-from epochmetrics._backend import collectives
+from epochmetrics._backend import collectives, torch_padding
 from epochmetrics._backend import host as _host
 from epochmetrics._backend import ops as _backend
 from epochmetrics._backend.collectives import Processes
@@ -108,9 +108,11 @@ def _model_read(model: Any, read: Any) -> Any:
 
 def install() -> None:
     """Where Keras leaves each process's metrics its own (torch), make its reads of a model's
-    metrics go through `_model_read`."""
+    metrics go through `_model_read`, and leave a DistributedSampler's padding repeats out of
+    `fit`'s and `evaluate`'s batches (they would count twice in the combined values)."""
     if collectives.keras_keeps_process_states():
         wrap_model_reads(_model_read, local_reads)  # reads inside a step stay local
+        torch_padding.install()
 
 
 def leaves(items: Any) -> list[Any]:
