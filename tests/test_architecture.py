@@ -23,7 +23,7 @@ ALLOWED = {
     "distributed": {"metrics", "functional", "_backend"},
     "_files": {"_files"},
     "plot": {"plot", "_files", "_backend"},
-    "report": {"plot", "_files"},
+    "report": {"report", "plot", "_files"},
     "cli": {"cli", "_files"},
     "__init__": {"_backend"},
     "__main__": {"cli"},
