@@ -11,9 +11,15 @@ read under torch.distributed.
   (`model.get_metrics_result()`), with the states combined over the ranks (sync on read) and
   without; fit reads twice per epoch (train logs, then `val_` logs), so the cost per epoch end
   is twice the difference.
+- intervals (torch, 2 gloo processes): one `EpochEvaluator` evaluation (an epoch end) of
+  2,000 validation samples, 10 classes, `process_data="whole"`, without and with
+  `confidence=` (R = 1,000), for count metrics (ClassificationReport + F1Score) and for an
+  exact AUROC; and the bootstrap's own exchange (`Resampler.finish`: the count states
+  weighted at this process's positions and added over the processes) timed alone.
 
     python benchmarks/distributed.py --part memory --samples 100000 --classes 1000
     python benchmarks/distributed.py --part sync --repeats 50
+    python benchmarks/distributed.py --part intervals --repeats 7
 """
 
 from __future__ import annotations
@@ -122,6 +128,114 @@ def _rank(repeats: int) -> dict[str, float]:
     return {k: statistics.median(v) for k, v in times.items()}
 
 
+def _interval_rank(repeats: int) -> dict[str, float]:
+    """Median seconds per evaluation, per case, on this rank (interleaved rounds)."""
+    import datetime
+
+    import torch
+    import torch.distributed as dist
+
+    torch.set_num_threads(1)
+    dist.init_process_group(
+        "gloo", rank=int(os.environ["RANK"]), world_size=2, timeout=datetime.timedelta(seconds=300)
+    )
+    import keras
+    import numpy as np
+
+    import epochmetrics as em
+    from epochmetrics.callbacks import _bootstrap
+
+    rng = np.random.default_rng(0)  # the same data on both ranks ("whole")
+    x = rng.normal(size=(2000, 32)).astype("float32")
+    y = rng.integers(0, 10, 2000)
+    inputs = keras.Input((32,))
+    model = keras.Model(inputs, keras.layers.Dense(10, activation="softmax")(inputs))
+    finish = _bootstrap.Resampler.finish
+    spent: list[float] = []
+
+    def timed(self: Any, *args: Any) -> None:
+        start = time.perf_counter()
+        finish(self, *args)
+        spent.append(time.perf_counter() - start)
+
+    _bootstrap.Resampler.finish = timed  # type: ignore[method-assign]
+    metrics = {
+        "count": lambda: [
+            em.ClassificationReport("multiclass", num_classes=10),
+            em.F1Score("multiclass", num_classes=10, name="f1"),
+        ],
+        "auroc": lambda: [em.AUROC("multiclass", num_classes=10)],
+    }
+    evaluators = {
+        (name, r): em.EpochEvaluator(
+            (x, y),
+            make(),
+            batch_size=256,
+            process_data="whole",
+            confidence=None if r == 0 else 0.95,
+            resamples=max(r, 2),
+        )
+        for name, make in metrics.items()
+        for r in (0, 1000)
+    }
+    times: dict[str, list[float]] = {}
+    finishes: list[float] = []
+    for round_ in range(repeats + 1):  # the first round warms up
+        for (name, r), ev in evaluators.items():
+            dist.barrier()
+            spent.clear()
+            start = time.perf_counter()
+            ev.evaluate(model)
+            if round_:
+                times.setdefault(f"{name}_{r}", []).append(time.perf_counter() - start)
+                if name == "count" and r:
+                    finishes.append(sum(spent))
+    # The exchange alone: the count metrics' (R, state) replicate states, as `finish` sends.
+    from epochmetrics._backend import collectives
+
+    processes = collectives.current()
+    states = dict(evaluators["count", 1000]._intervals.resampler._states)  # type: ignore[union-attr]
+    exchange = []
+    for _ in range(repeats):
+        dist.barrier()
+        start = time.perf_counter()
+        processes.gather_objects(states)
+        exchange.append(time.perf_counter() - start)
+    dist.barrier()
+    dist.destroy_process_group()
+    out = {k: statistics.median(v) for k, v in times.items()}
+    out["count_finish"] = statistics.median(finishes)
+    out["count_exchange"] = statistics.median(exchange)
+    out["exchange_kb"] = sum(v.nbytes for v in states.values()) / 2**10
+    return out
+
+
+def _two_ranks(part: str, repeats: int) -> list[dict[str, float]]:
+    s = socket.socket()
+    s.bind(("localhost", 0))
+    port = s.getsockname()[1]
+    s.close()
+    env = dict(os.environ, MASTER_ADDR="localhost", MASTER_PORT=str(port), KERAS_BACKEND="torch")
+    cmd = [sys.executable, "-W", "ignore", __file__, "--part", part, "--repeats", str(repeats)]
+    procs = [
+        subprocess.Popen(cmd, env={**env, "RANK": str(r)}, stdout=subprocess.PIPE, text=True)
+        for r in range(2)
+    ]
+    outs = [p.communicate(timeout=1200)[0] for p in procs]
+    return [
+        json.loads(next(ln for ln in o.splitlines() if ln.startswith(RESULT_PREFIX))[7:])
+        for o in outs
+    ]
+
+
+def intervals(repeats: int) -> dict[str, Any]:
+    """ms per evaluation (the slower rank's median), without and with intervals."""
+    ranks = _two_ranks("interval_rank", repeats)
+    out = {f"{k}_ms": max(r[k] for r in ranks) * 1e3 for k in ranks[0] if k != "exchange_kb"}
+    out["exchange_kb"] = ranks[0]["exchange_kb"]
+    return out
+
+
 def sync(repeats: int) -> dict[str, Any]:
     s = socket.socket()
     s.bind(("localhost", 0))
@@ -149,7 +263,11 @@ def sync(repeats: int) -> dict[str, Any]:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--part", choices=("memory", "sync", "rank"), required=True)
+    parser.add_argument(
+        "--part",
+        choices=("memory", "sync", "rank", "intervals", "interval_rank"),
+        required=True,
+    )
     parser.add_argument("--samples", type=int, default=100_000)
     parser.add_argument("--classes", type=int, default=1_000)
     parser.add_argument("--batch", type=int, default=1024)
@@ -161,6 +279,10 @@ def main() -> None:
         result = memory(args.samples, args.classes, args.batch)
     elif args.part == "sync":
         result = sync(args.repeats)
+    elif args.part == "intervals":
+        result = intervals(args.repeats)
+    elif args.part == "interval_rank":
+        result = _interval_rank(args.repeats)
     else:
         result = _rank(args.repeats)
     print(RESULT_PREFIX + json.dumps(result), flush=True)

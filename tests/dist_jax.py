@@ -36,6 +36,11 @@ def main() -> None:
             em.shard((x, y)), em.shard(images), batch_size=64, process_data="own"
         ),
     }
+    # Intervals: weighted contiguous parts (torch's job covers "whole" and a sampler).
+    s, ys, ws = de.interval_data()
+    out["intervals_own"] = de.intervals_run(
+        em.shard((s, ys, ws)), batch_size=64, process_data="own"
+    )
     print("RESULT " + json.dumps(out))
 
 

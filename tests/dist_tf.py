@@ -99,6 +99,10 @@ def main() -> None:
             batch_size=BATCH,
             process_data="own",
         )
+        s, ys, ws = de.interval_data()  # intervals: weighted, contiguous parts
+        out["intervals_own"] = de.intervals_run(
+            em.shard((s, ys, ws)), batch_size=BATCH, process_data="own"
+        )
     print("RESULT " + json.dumps(out))
 
 

@@ -217,6 +217,12 @@ def scenario_evaluator(rank: int) -> dict[str, Any]:
     classes = DataLoader(tensors, batch_size=64, sampler=DistributedSampler(tensors, shuffle=False))
     images = DataLoader(Images(), batch_size=8, sampler=DistributedSampler(Images(), seed=3))
     out["own"] = de.evaluate_all(classes, images)  # 1,001 on 2: one padding copy, left out
+    # Intervals: contiguous halves; a padded sampler's interleaved rows, with sample weights.
+    s, ys, ws = de.interval_data()
+    out["intervals_whole"] = de.intervals_run((s, ys), batch_size=64, process_data="whole")
+    weighted = TensorDataset(*(torch.from_numpy(a) for a in (s, ys.astype("int64"), ws)))
+    sampler = DistributedSampler(weighted, shuffle=False)
+    out["intervals_own"] = de.intervals_run(DataLoader(weighted, batch_size=48, sampler=sampler))
 
     # In fit: every rank logs the same values, EarlyStopping acts alike, rank 0 writes.
     folder = tempfile.mkdtemp()

@@ -312,6 +312,10 @@ def test_jax_processes():
             dist_evaluator.compare(r[mode], want, mode)
             # Each process predicted its half only.
             assert (r[mode]["class_rows"], r[mode]["det_rows"]) == ((501, 21), (500, 20))[rank]
+    # Intervals and noise-aware keys: one process's, on both processes.
+    intervals = dist_evaluator.expected_intervals(("own",))
+    for r in ranks:
+        dist_evaluator.compare_runs(r["intervals_own"], intervals["own"], "own")
 
 
 # --- torch: two gloo ranks (tests/dist_torch.py) ------------------------------------------------
@@ -391,6 +395,12 @@ def test_torch_ranks_read_global_values(tmp_path):
         dist_evaluator.compare(r["own"], want, "own")
         assert (r["own"]["class_rows"], r["own"]["det_rows"]) == (501, 21)
         assert r["ddp"] == want["class"]
+    # Intervals and noise-aware keys, same seed: one process's on both ranks ("whole": halves;
+    # "own": a padded sampler's interleaved rows, the copy left out, sample weights).
+    intervals = dist_evaluator.expected_intervals()
+    for r in evaluator:
+        for mode in ("whole", "own"):
+            dist_evaluator.compare_runs(r[f"intervals_{mode}"], intervals[mode], mode)
     # Rank 1's bad label fails its pass; rank 0 learns it at the exchange, nobody waits.
     assert "y_true values to be integers in [0, num_classes=5)" in evaluator[1]["failure"]
     assert evaluator[0]["failure"].startswith("EvaluationError: The evaluation failed on process 1")
@@ -495,6 +505,31 @@ def test_all_reduce_metrics_refuses_what_it_cannot_combine_before_any_exchange()
 
     with pytest.raises(ValueError, match=r"Last 'last' has a variable .* aggregation='none'"):
         em.all_reduce_metrics([em.F1Score("binary"), Last()])
+
+
+def test_gather_rows_sends_no_more_than_the_longest_part(monkeypatch):
+    # Two processes posing as one (the twin sends the same rows): every row once per process,
+    # in process order, and chunks no longer than the rows (not CHUNK_BYTES of zeros).
+    from epochmetrics._backend import collectives
+
+    sent = []
+
+    def gather(words, group, n):
+        sent.append(words.size)
+        return np.stack([words] * n)
+
+    monkeypatch.setattr(collectives, "_torch_gather", gather)
+    twin = collectives.Processes("torch", 2, 0)
+    rows = np.arange(30, dtype=np.int64).reshape(10, 3)
+    out, counts = twin.gather_rows(rows)
+    assert counts == [10, 10]
+    np.testing.assert_array_equal(out, np.concatenate([rows, rows]))
+    assert max(sent) * 4 <= 10 * rows.itemsize * 3  # int32 words: the 10 rows, no padding
+    monkeypatch.setattr(collectives, "CHUNK_BYTES", 4 * 3 * 8)  # 4 rows per chunk
+    sent.clear()
+    out, _ = twin.gather_rows(rows)
+    np.testing.assert_array_equal(out, np.concatenate([rows, rows]))
+    assert sent[-3:] == [4 * 3 * 2, 4 * 3 * 2, 2 * 3 * 2]  # 4 + 4 + 2 rows
 
 
 @pytest.mark.skipif(BACKEND != "torch", reason="Keras' reads are routed on torch only")
@@ -614,6 +649,42 @@ def test_padded_sampler_batch_of_repeats_only_is_weighted_zero(monkeypatch):
 
 
 @pytest.mark.skipif(BACKEND != "torch", reason="DataLoaders are iterated so on torch only")
+def test_padded_sampler_with_batches_that_cannot_be_placed_warns(monkeypatch):
+    import keras
+    import torch
+    from torch.utils.data import DataLoader, DistributedSampler, TensorDataset
+
+    from epochmetrics._backend import collectives
+
+    twin = collectives.Processes("torch", 2, 1)
+    monkeypatch.setattr(collectives, "torch_processes", lambda group=None: twin)
+    x, y, _ = classification_data(11, C, 8)
+    data = TensorDataset(torch.from_numpy(x), torch.from_numpy(y).long())
+    sampler = DistributedSampler(data, num_replicas=2, rank=1, shuffle=False)
+
+    class Pairs(torch.utils.data.Sampler):  # a custom batch sampler: rows not placed
+        def __init__(self, sampler):
+            self.sampler = sampler
+
+        def __iter__(self):
+            indices = list(self.sampler)
+            return iter([indices[i : i + 2] for i in range(0, len(indices), 2)])
+
+        def __len__(self):
+            return 3
+
+    inputs = keras.Input((8,))
+    model = keras.Model(inputs, keras.layers.Dense(C, activation="softmax")(inputs))
+    model.compile("sgd", "sparse_categorical_crossentropy")
+    previous = em.sync_on_read(False)
+    try:
+        with pytest.warns(UserWarning, match="do not come from torch's BatchSampler"):
+            model.evaluate(DataLoader(data, batch_sampler=Pairs(sampler)), verbose=0)
+    finally:
+        em.sync_on_read(previous)
+
+
+@pytest.mark.skipif(BACKEND != "torch", reason="DataLoaders are iterated so on torch only")
 def test_padded_sampler_without_process_group_is_unchanged():
     # No process group: the batches are the DataLoader's, the copy counted (501 rows).
     logs, seen, _, _ = _padded_fit(64)
@@ -633,6 +704,7 @@ def test_tensorflow_multi_worker():
     expected = expected_report(y, pred, w)
     matrix = skm.confusion_matrix(y, pred, labels=range(C)).tolist()
     want = dist_evaluator.expected()
+    intervals = dist_evaluator.expected_intervals(("own",))
     for rank, r in enumerate(workers):
         assert_close({k: r["report"][k] for k in expected}, expected, what=f"worker {rank}")
         assert r["matrix"] == matrix and np.sum(r["matrix"]) == 1001
@@ -643,6 +715,7 @@ def test_tensorflow_multi_worker():
         for mode in ("whole", "own"):
             dist_evaluator.compare(r[mode], want, mode)
             assert (r[mode]["class_rows"], r[mode]["det_rows"]) == ((501, 21), (500, 20))[rank]
+        dist_evaluator.compare_runs(r["intervals_own"], intervals["own"], "own")
 
 
 def test_shard_gives_contiguous_parts_without_repeats():

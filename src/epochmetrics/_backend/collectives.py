@@ -134,8 +134,11 @@ class Processes:
         step = max(1, CHUNK_BYTES // row_bytes)
         starts = np.concatenate([[0], np.cumsum(counts)])
         local = np.empty((0, *trailing), dtype) if x is None else np.ascontiguousarray(x, dtype)
-        for begin in range(0, max(counts), step):
-            chunk = np.zeros((step, *trailing), dtype)
+        longest = max(counts)
+        for begin in range(0, longest, step):
+            # No longer than the longest part: a chunk of `step` rows for a few rows would
+            # send up to CHUNK_BYTES of zeros per process.
+            chunk = np.zeros((min(step, longest - begin), *trailing), dtype)
             mine = local[begin : begin + step]
             chunk[: len(mine)] = mine
             parts = self.gather(chunk)

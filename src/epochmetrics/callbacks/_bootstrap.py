@@ -22,6 +22,15 @@ R replicates and a state of S cells:
 
 Replicate weights are cached between evaluations while they fit in `WEIGHT_CACHE_BYTES` (the
 positions are the same every epoch).
+
+Several processes (`start(several=True)`): a sample's weights follow its position in the whole
+validation data, which a process knows only after the pass (`Memo.positions`: its contiguous
+part, or a `DistributedSampler`'s interleaved rows, padding left out). So the count metrics'
+contributions are kept during the pass, and `finish` weights them at those positions and adds
+every process's `(R, S)` states in process order (one exchange: sums of integer counts times
+integer weights, exact); the other streamed metrics' rows are gathered in the data's order
+(every process refits on all of them); whole-array entries already receive all processes' rows
+in the data's order. Every process then holds the one-process replicate values.
 """
 
 from __future__ import annotations
@@ -35,11 +44,14 @@ from typing import Any
 import keras
 import numpy as np
 
+from epochmetrics._backend.collectives import Processes
 from epochmetrics._backend.xp import numpy_ops
 from epochmetrics._types import Direction
 from epochmetrics.callbacks._metrics import Entry, flatten_result
+from epochmetrics.callbacks._processes import gather_tree
 from epochmetrics.functional import bootstrap, ranking, replicates
 from epochmetrics.functional.ranking_graph import Groups
+from epochmetrics.metrics import _combine
 from epochmetrics.metrics._base import Keyed, SumStateMetric
 from epochmetrics.metrics._ranking_shell import RankingMetric
 from epochmetrics.metrics.ranking import AUROC, AveragePrecision
@@ -92,6 +104,24 @@ def _clone(metric: Any) -> Any:
     return type(metric).from_config(metric.get_config())
 
 
+def _observed(entry: Entry) -> bool:
+    """A streamed entry with replicates (detection, matched per batch, and matrices: none)."""
+    return not getattr(entry.obj, "_structured_inputs", False) and not _is_matrix(entry)
+
+
+def _counted(metric: Any) -> bool:
+    """A count metric: replicate states from its samples' contributions (else: refits)."""
+    return isinstance(metric, SumStateMetric) and replicates.has_contributions(metric._step().fn)
+
+
+def _concat(parts: list[Any]) -> Any:
+    if len(parts) == 1:
+        return parts[0]
+    return keras.tree.map_structure(
+        lambda *a: np.concatenate([np.asarray(p) for p in a], axis=0), *parts
+    )
+
+
 class Resampler:
     """Replicate values of every entry of one evaluation (see the module docstring).
 
@@ -110,47 +140,110 @@ class Resampler:
     # --- weights -------------------------------------------------------------------------------
     def weights(self, first: int, count: int) -> np.ndarray:
         """`(count, R)` weights of positions first, first + 1, ... (cached when small)."""
-        key = (first, count)
+        return self._cached((first, count), lambda: np.arange(first, first + count, dtype=np.int64))
+
+    def weights_at(self, positions: np.ndarray) -> np.ndarray:
+        """`(len(positions), R)` weights of the samples at `positions` (cached when small)."""
+        positions = np.asarray(positions, dtype=np.int64)
+        n = len(positions)
+        if n == 0 or (positions[-1] - positions[0] == n - 1 and np.all(np.diff(positions) == 1)):
+            return self.weights(int(positions[0]) if n else 0, n)
+        return self._cached(positions.tobytes(), lambda: positions)
+
+    def _cached(self, key: Any, positions: Any) -> np.ndarray:
         cached = self._cache.get(key)
         if cached is not None:
             return cached
-        w = bootstrap.replicate_weights(
-            np.arange(first, first + count, dtype=np.int64), self.resamples, self.seed
-        )
+        w = bootstrap.replicate_weights(positions(), self.resamples, self.seed)
         if self._cached_bytes + w.nbytes <= WEIGHT_CACHE_BYTES:
             self._cache[key] = w
             self._cached_bytes += w.nbytes
         return w
 
     # --- one pass ------------------------------------------------------------------------------
-    def start(self, first: int = 0) -> None:
+    def start(self, first: int = 0, several: bool = False) -> None:
         """A new pass whose first sample is at position `first` of the whole data (0, or the
-        offset of this process's share of it: positions are global, so the replicates are
-        the same however the data is split)."""
-        self._first = first
+        offset of this shard of it: positions are global, so the replicates are the same
+        however the data is split). `several`: one of several processes, whose positions
+        come after the pass (`finish`)."""
+        self._first = 0 if several else first
+        self._several = several
         self._offsets: dict[str, int] = {}
         self._states: dict[str, np.ndarray] = {}
-        self._batches: dict[str, list[tuple[Any, Any, Any, np.ndarray]]] = {}
+        # Several processes: each count entry's contributions, with their first local row.
+        self._parts: dict[str, list[tuple[int, int, replicates.Contributions]]] = {}
+        self._batches: dict[str, list[tuple[Any, Any, Any, Any]]] = {}
         self._values: dict[str, dict[str, np.ndarray]] = {}
 
     def stream(self, entry: Entry, y: Any, pred: Any, sw: Any) -> None:
         """A batch that streamed `entry` received, the next in data order."""
-        if getattr(entry.obj, "_structured_inputs", False) or _is_matrix(entry):
-            return  # detection (matched per batch) and matrices: no interval
+        if not _observed(entry):
+            return
         key = entry.name
         first = self._offsets.get(key, self._first)
         count = _length(pred)
         self._offsets[key] = first + count
-        w = self.weights(first, count)
         metric = entry.obj
-        if isinstance(metric, SumStateMetric) and key not in self._batches:
+        if _counted(metric):
             step = metric._step()
             part = replicates.contributions(step.fn, step.args, y, pred, sw)
-            if part is not None:
-                states = replicates.replicate_states(part, w)
-                self._states[key] = states + self._states.get(key, 0.0)
+            assert part is not None
+            if self._several:  # weighted at the positions known after the pass
+                self._parts.setdefault(key, []).append((first, count, part))
                 return
+            states = replicates.replicate_states(part, self.weights(first, count))
+            self._states[key] = states + self._states.get(key, 0.0)
+            return
+        w = None if self._several else self.weights(first, count)
         self._batches.setdefault(key, []).append((y, pred, sw, w))
+
+    def finish(self, entries: list[Entry], positions: np.ndarray, processes: Processes) -> None:
+        """After a pass of several processes: this process's rows were at `positions` of the
+        whole data (in the order it evaluated them). Count states weighted there and added
+        over the processes in one exchange; other streamed entries' rows gathered in the
+        data's order. Collective: every process calls it with the same `entries`."""
+        if not self._several:
+            return
+        local: dict[str, np.ndarray] = {}
+        for key, parts in self._parts.items():
+            total: Any = 0.0
+            for first, count, part in parts:
+                w = self.weights_at(positions[first : first + count])
+                total = replicates.replicate_states(part, w) + total
+            local[key] = total
+        self._parts = {}
+        self._states = {}
+        for states in processes.gather_objects(local):  # in process order: the same sums
+            for key, value in states.items():
+                self._states[key] = self._states[key] + value if key in self._states else value
+        refit = [
+            e.name for e in entries if e.kind == "stream" and _observed(e) and not _counted(e.obj)
+        ]
+        if not refit:
+            return
+        # Every streamed entry received the same rows in the same order: gathered once.
+        mine = self._batches.get(refit[0], [])
+        rows = (
+            None
+            if not mine
+            else (
+                _concat([b[0] for b in mine]),
+                _concat([b[1] for b in mine]),
+                None if mine[0][2] is None else _concat([b[2] for b in mine]),
+            )
+        )
+        order, _ = processes.gather_rows(np.asarray(positions, dtype=np.int64))
+        gathered = [gather_tree(None if rows is None else rows[i], processes) for i in range(3)]
+        if order is None or gathered[1] is None:
+            self._batches = {}
+            return
+        perm = np.argsort(order, kind="stable")
+        y, pred, sw = (
+            None if g is None else keras.tree.map_structure(lambda a: np.asarray(a)[perm], g)
+            for g in gathered
+        )
+        batch = (y, pred, sw, self.weights_at(order[perm]))
+        self._batches = {key: [batch] for key in refit}
 
     def whole(self, entry: Entry, y_true: Any, y_pred: Any, sample_weight: Any) -> None:
         """The whole arrays a whole-array entry (`evaluate_arrays`, callable) received."""
@@ -235,7 +328,8 @@ class Resampler:
     def values(self, entries: list[Entry]) -> dict[str, np.ndarray]:
         """`{key: (R,) replicate values}` of every entry that has replicates (unprefixed)."""
         out: dict[str, np.ndarray] = {}
-        with _quiet():
+        # Local reads: with several processes every process already holds all the data.
+        with _quiet(), _combine.local_reads():
             for entry in entries:
                 key = entry.name
                 if key in self._states:

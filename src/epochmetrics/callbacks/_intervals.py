@@ -64,13 +64,7 @@ class Intervals:
 
     def start(self, share: Share) -> None:
         """A new pass of this process's `share` of the data."""
-        if share.several:
-            raise ValueError(
-                "`confidence=` (bootstrap intervals) is computed in one process: with "
-                f"{share.processes.count} processes, evaluate without it, or run the "
-                "evaluator with intervals in a single process."
-            )
-        self.resampler.start()
+        self.resampler.start(several=share.several)
 
     def keys(
         self,

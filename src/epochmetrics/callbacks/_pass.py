@@ -45,6 +45,8 @@ class Observer(Protocol):
 
     def whole(self, entry: Entry, y_true: Any, y_pred: Any, sample_weight: Any) -> None: ...
 
+    def finish(self, entries: list[Entry], positions: Any, processes: Any) -> None: ...
+
 
 # --- one evaluation -----------------------------------------------------------------------------
 def _shapes(**parts: Any) -> str:
@@ -247,8 +249,10 @@ def run_pass(
 
     With `curve_thresholds`, entries that can (the ranking metrics) also give their counts at
     that many uniform thresholds, from the same whole arrays (`PassResult.curves`).
-    `observer` (the bootstrap, one process only) sees every batch a streamed entry receives,
-    in data order, and the whole arrays of every whole-array entry."""
+    `observer` (the bootstrap) sees every batch a streamed entry receives, in this process's
+    order, the positions of this process's rows in the data once every process is done
+    (`finish`, with several processes: collective), and the whole arrays of every whole-array
+    entry (all processes' rows, in the data's order)."""
     streamed = [e for e in entries if e.kind == "stream"]
     chunked = [e for e in streamed if isinstance(e.obj, SumStateMetric)]
     per_batch = [e for e in streamed if not isinstance(e.obj, SumStateMetric)]
@@ -332,6 +336,8 @@ def run_pass(
         order = None
         if processes.several:
             _combine.all_reduce([e.obj for e in streamed], processes)
+            if observer is not None:
+                observer.finish(streamed, memo.positions, processes)
             order = global_positions(processes, None if sampler is None else memo.positions)
             if order is not None:  # images in the data's order (ties break by it)
                 for e in structured:

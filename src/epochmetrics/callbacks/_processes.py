@@ -37,6 +37,7 @@ __all__ = [
     "Share",
     "agree_on_the_pass",
     "check_process_data",
+    "gather_tree",
     "global_positions",
     "local_positions",
     "padding",
@@ -175,7 +176,7 @@ def global_positions(processes: Processes, local: np.ndarray | None) -> np.ndarr
     return gathered
 
 
-def _gather_tree(local: Any, processes: Processes) -> Any:
+def gather_tree(local: Any, processes: Processes) -> Any:
     """Every process's rows of a structure of arrays (None where a process has none)."""
     template = None if local is None else keras.tree.map_structure(lambda a: 0, local)
     templates = processes.gather_objects(template)
@@ -206,7 +207,7 @@ def whole_arrays(
     parts = []
     for i in range(3):
         part, local[i] = local[i], None
-        parts.append(_gather_tree(part, processes))
+        parts.append(gather_tree(part, processes))
         del part
     if order is not None and np.any(np.diff(order) < 0):
         perm = np.argsort(order, kind="stable")

@@ -86,13 +86,14 @@ class EpochEvaluator(keras.callbacks.Callback):
     bootstrap percentile interval of K over the evaluation's samples (`resamples` Poisson(1)
     replicates, each sample's weights a function of its position and `seed` alone:
     `functional.bootstrap`). Same replicates every epoch, on every backend, for any batch
-    size. They say how much K would move on another validation set of this size from the
-    same population, not how much training noise there is. Keys of `ModelEvaluator`s, of
-    detection metrics and matrices get none. The count metrics cost O(R x state) per
-    evaluation; exact ranking metrics O(n K R); callables and other metrics R calls (README,
-    "Is it noise?"). Replicates assume the data comes in the same order each evaluation
-    (arrays, unshuffled datasets): with shuffled data the intervals hold, but epochs are no
-    longer compared on the same replicates.
+    size and any number of processes (a sample's position is its place in all the
+    validation data: see below). They say how much K would move on another validation set
+    of this size from the same population, not how much training noise there is. Keys of
+    `ModelEvaluator`s, of detection metrics and matrices get none. The count metrics cost
+    O(R x state) per evaluation; exact ranking metrics O(n K R); callables and other metrics
+    R calls (README, "Is it noise?"). Replicates assume the data comes in the same order
+    each evaluation (arrays, unshuffled datasets): with shuffled data the intervals hold,
+    but epochs are no longer compared on the same replicates.
 
     **Noise-aware monitors** (`noise_aware=["val_f1_macro"]`, needs `confidence`): for each
     key K listed, `K_sig` holds K's value at the best epoch so far that beat the previous best
@@ -120,7 +121,11 @@ class EpochEvaluator(keras.callbacks.Callback):
     process gets process 0's values, so every callback takes the same decision on every
     process, and only process 0 writes `history_path`. Every process must evaluate together
     (the combination is a collective call). A `ModelEvaluator`'s function runs on every
-    process; the values are process 0's.
+    process; the values are process 0's. With `confidence=`, each process weights its rows
+    at their positions in the whole data (a `DistributedSampler`'s interleaved rows
+    included), the count metrics' `(R, state)` replicate states are added in one more
+    exchange, and the other metrics' replicates are computed on the gathered rows: the
+    intervals and noise-aware keys of one process, the same on every process.
 
     **Errors.** An exception in a metric (or in the model's prediction) becomes an
     `EvaluationError` naming the metric, the epoch and the shapes it received, with the

@@ -34,7 +34,7 @@ from epochmetrics.functional.stat_scores import (
     stat_scores_update,
 )
 
-__all__ = ["Contributions", "contributions", "replicate_states"]
+__all__ = ["Contributions", "contributions", "has_contributions", "replicate_states"]
 
 
 class Contributions(NamedTuple):
@@ -120,6 +120,11 @@ _CONTRIBUTIONS: dict[Callable[..., Any], Callable[..., Contributions]] = {
     stat_scores_update: _stat_scores,
     confusion_matrix_update: _confusion_matrix,
 }
+
+
+def has_contributions(fn: Callable[..., Any]) -> bool:
+    """Whether the batch function `fn` has a contribution function here (`contributions`)."""
+    return fn in _CONTRIBUTIONS
 
 
 def contributions(
