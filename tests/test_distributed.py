@@ -649,6 +649,42 @@ def test_padded_sampler_batch_of_repeats_only_is_weighted_zero(monkeypatch):
 
 
 @pytest.mark.skipif(BACKEND != "torch", reason="DataLoaders are iterated so on torch only")
+def test_padded_sampler_with_batches_that_cannot_be_placed_warns(monkeypatch):
+    import keras
+    import torch
+    from torch.utils.data import DataLoader, DistributedSampler, TensorDataset
+
+    from epochmetrics._backend import collectives
+
+    twin = collectives.Processes("torch", 2, 1)
+    monkeypatch.setattr(collectives, "torch_processes", lambda group=None: twin)
+    x, y, _ = classification_data(11, C, 8)
+    data = TensorDataset(torch.from_numpy(x), torch.from_numpy(y).long())
+    sampler = DistributedSampler(data, num_replicas=2, rank=1, shuffle=False)
+
+    class Pairs(torch.utils.data.Sampler):  # a custom batch sampler: rows not placed
+        def __init__(self, sampler):
+            self.sampler = sampler
+
+        def __iter__(self):
+            indices = list(self.sampler)
+            return iter([indices[i : i + 2] for i in range(0, len(indices), 2)])
+
+        def __len__(self):
+            return 3
+
+    inputs = keras.Input((8,))
+    model = keras.Model(inputs, keras.layers.Dense(C, activation="softmax")(inputs))
+    model.compile("sgd", "sparse_categorical_crossentropy")
+    previous = em.sync_on_read(False)
+    try:
+        with pytest.warns(UserWarning, match="do not come from torch's BatchSampler"):
+            model.evaluate(DataLoader(data, batch_sampler=Pairs(sampler)), verbose=0)
+    finally:
+        em.sync_on_read(previous)
+
+
+@pytest.mark.skipif(BACKEND != "torch", reason="DataLoaders are iterated so on torch only")
 def test_padded_sampler_without_process_group_is_unchanged():
     # No process group: the batches are the DataLoader's, the copy counted (501 rows).
     logs, seen, _, _ = _padded_fit(64)

@@ -68,11 +68,18 @@ def unpadded(loader: Any) -> Any:
     if collectives.torch_processes() is None:
         return loader
     sampler = sampler_of(loader)
-    batch_sampler: Any = getattr(loader, "batch_sampler", None)
-    if sampler is None or not _is_exactly(batch_sampler, _BATCH_SAMPLER):
-        return loader  # no sampler, or batches whose rows we cannot place
+    if sampler is None:
+        return loader
     real, total = real_rows(sampler), int(sampler.num_samples)
     if real >= total:
+        return loader
+    batch_sampler: Any = getattr(loader, "batch_sampler", None)
+    if not _is_exactly(batch_sampler, _BATCH_SAMPLER):
+        _warn(
+            "its batches do not come from torch's BatchSampler (a custom batch_sampler, or "
+            "batch_size=None), so the repeats' rows cannot be placed: fit's metrics and loss "
+            "count them"
+        )
         return loader
     return _Unpadded(loader, real, total, int(batch_sampler.batch_size))
 
