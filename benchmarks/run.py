@@ -37,7 +37,9 @@ table of ratios and PASS/MISS per target:
   (regression.py);
 - distributed: the evaluator's peak memory for whole arrays of 100,000 x 1,000 scores at most
   1.1x their bytes (the anchor, a list of batches concatenated: 2x), and the cost of a global
-  read per epoch end under torch.distributed (2 ranks; distributed.py).
+  read per epoch end under torch.distributed (2 ranks), and an evaluation without and with
+  intervals (R = 1,000) in 2 torch processes, the bootstrap's exchange timed alone
+  (distributed.py): printed, no target.
 
     python benchmarks/run.py                 # everything (fit alone: ~3.5 min on 2 cores)
     python benchmarks/run.py --quick         # smoke check: small sizes, 2 repeats (fit: 5 rounds)
@@ -329,7 +331,11 @@ def print_regression(results: list[dict[str, Any]]) -> list[bool]:
 GATHER_TARGET = 1.1  # peak bytes / score bytes, whole arrays for a callable
 
 
-def print_distributed(memory: list[dict[str, Any]], sync: list[dict[str, Any]]) -> list[bool]:
+def print_distributed(
+    memory: list[dict[str, Any]],
+    sync: list[dict[str, Any]],
+    intervals: list[dict[str, Any]] | None = None,
+) -> list[bool]:
     checks = []
     for res in memory:
         print(
@@ -348,6 +354,17 @@ def print_distributed(memory: list[dict[str, Any]], sync: list[dict[str, Any]]) 
             f"a model's read {res['read_global_ms']:.1f} ms combined, {res['read_local_ms']:.1f} "
             f"ms per rank; per epoch end (2 reads) +{res['epoch_end_ms']:.1f} ms"
         )
+    for res in intervals or []:
+        print(
+            "\nEpochEvaluator intervals in 2 torch processes (2,000 samples, 10 classes, "
+            "R = 1,000): ms per evaluation without -> with `confidence=`"
+        )
+        print(f"{'count metrics':>22} {res['count_0_ms']:>8.1f} -> {res['count_1000_ms']:>8.1f}")
+        print(
+            f"{'of which after pass':>22} {res['count_finish_ms']:>20.1f} (the exchange alone "
+            f"{res['count_exchange_ms']:.1f} ms, {res['exchange_kb']:.0f} KiB per process)"
+        )
+        print(f"{'exact AUROC':>22} {res['auroc_0_ms']:>8.1f} -> {res['auroc_1000_ms']:>8.1f}")
     return checks
 
 
@@ -474,6 +491,7 @@ def main(argv: list[str] | None = None) -> int:
         "regression": [],
         "memory": [],
         "sync": [],
+        "intervals": [],
     }
     if "update" in sections:
         sizes = ["--sizes", QUICK_SIZES] if args.quick else []
@@ -534,6 +552,10 @@ def main(argv: list[str] | None = None) -> int:
         if "torch" in backends:
             reads = ["--repeats", "10" if args.quick else "50"]
             raw["sync"] = [section("distributed.py", "torch", ["--part", "sync", *reads])]
+            rounds = ["--repeats", "3" if args.quick else "7"]
+            raw["intervals"] = [
+                section("distributed.py", "torch", ["--part", "intervals", *rounds])
+            ]
 
     rows = {r["backend"]: r["rows"] for r in raw["update"]}
     checks = {
@@ -546,7 +568,7 @@ def main(argv: list[str] | None = None) -> int:
         "classes": print_classes(raw["classes"]),
         "detection": print_detection(raw["detection"]),
         "regression": print_regression(raw["regression"]),
-        "distributed": print_distributed(raw["memory"], raw["sync"]),
+        "distributed": print_distributed(raw["memory"], raw["sync"], raw["intervals"]),
     }
     for lines in (
         bench_tensorboard.table(raw["tensorboard"]),

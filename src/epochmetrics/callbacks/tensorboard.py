@@ -65,7 +65,9 @@ class TensorBoard(keras.callbacks.Callback):
       without the prefix), as `epoch_<key>` (`epoch_loss`, `epoch_f1_macro`), and the
       optimizer's `epoch_learning_rate`. Per-class keys are grouped: `val_f1_cat` is tag
       `f1/cat` (one section per metric), and the Custom Scalars tab holds one chart per
-      metric with all its classes.
+      metric with all its classes. An interval `K_low`, `K_high`
+      (`EpochEvaluator(confidence=...)`) is a band around K in Custom Scalars (a margin
+      chart; a per-class key's bounds are tags `f1_low/cat`, `f1_high/cat`).
     - **PR curves**: per class, at `num_thresholds` thresholds `linspace(0, 1, n)`, for every
       `AUROC`, `AveragePrecision` and operating-point metric in `compile` (the training
       curves from the training data, the validation curves after Keras' validation pass) or in
