@@ -379,9 +379,9 @@ def column_sums(columns: list[Any]) -> list[Any]:
 # column that feeds several sums (a residual about the state's shift, `functional._moments`)
 # is first stored, then read once per sum. One variadic reduction over blocks of `_BLOCK`
 # rows stays a fused loop that reads the inputs once and writes N / 16 partial sums per column,
-# which the library then sums pairwise. At 65,536 rows (one thread), R^2's three sums took
-# 0.3x Keras' R2Score's against 1.0-1.45x as separate sums. Summed in order within a block,
-# the rounding is that of the pairwise sum it replaces (relative 1e-7 at 1e6 float32 rows,
+# which the library then sums pairwise. At 65,536 rows (one thread), R^2's jitted update went
+# from 1.26-1.27x Keras' R2Score to 0.30-0.35x (benchmarks/RESULTS.md). Summed in order within
+# a block, the rounding is that of the pairwise sum it replaces (relative 1e-7 at 1e6 float32 rows,
 # offsets up to 1e6: tests/test_regression.py); 8-row blocks were as fast, 32 to 128 rows round
 # 2-8x more. Below `_BLOCKED_FROM` rows the separate sums are about as fast, and so is one sum
 # alone (MSE; MAE and MAPE were 10-80% slower in blocks); on XLA without the library (jax 0.4)
